@@ -1,0 +1,497 @@
+//! IR → KQL (Microsoft Sentinel / Defender XDR advanced hunting), in the shape of the seed
+//! hunting queries: time-window lets, table, `where` clauses, `summarize` or `project`.
+//!
+//! Operator semantics (learn.microsoft.com/kusto/query/datatypes-string-operators):
+//! `has` matches whole terms case-insensitively, `has_cs` case-sensitively, `=~`/`in~` compare
+//! whole values case-insensitively, `==`/`in` case-sensitively; `contains`, `startswith`,
+//! `endswith` are case-insensitive substring tests with `_cs` variants.
+
+use super::{Compiled, RuleId};
+use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::mapping::{self, TableMap};
+use crate::spec::{Direction, Field, Source};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+/// The KQL backend's data (`backends/kql.yaml`), compiled into the binary.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KqlData {
+    pub rule_name: String,
+    pub tables: Vec<TableMap>,
+    pub entities: IndexMap<String, Entity>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Entity {
+    pub entity_type: String,
+    pub identifier: String,
+}
+
+pub const DATA_YAML: &str = include_str!("../../backends/kql.yaml");
+
+pub fn data() -> &'static KqlData {
+    static DATA: OnceLock<KqlData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let d: KqlData =
+            serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/kql.yaml: {e}"));
+        for t in &d.tables {
+            t.check()
+                .unwrap_or_else(|e| panic!("backends/kql.yaml: {e}"));
+        }
+        d
+    })
+}
+
+/// One emitted KQL query: a detection on one table.
+#[derive(Debug)]
+pub struct KqlQuery {
+    pub id: RuleId,
+    pub table: &'static TableMap,
+    pub text: String,
+    /// Output columns, in order, with the canonical field they carry (None for aggregates).
+    pub columns: Vec<(String, Option<Field>)>,
+}
+
+/// A KQL string literal. Values never hold control characters (refused at load), so only
+/// the quote and the backslash need escaping; any other Unicode is written as itself.
+pub fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn list(values: impl IntoIterator<Item = String>) -> String {
+    format!("({})", values.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+/// A canonical field that the table lacks.
+struct Missing(Field);
+
+struct Emitter<'a> {
+    table: &'a TableMap,
+    /// Named value lists hoisted into `let name = dynamic([...]);`, in first-use order.
+    lets: IndexMap<String, String>,
+    diags: Vec<Diag>,
+    spec: &'a IrSpec,
+}
+
+impl Emitter<'_> {
+    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
+        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
+    }
+
+    /// Render a boolean expression. `top` puts an outer `and`/`or` chain on separate lines,
+    /// as the seeds do. The result says how it binds, so callers add only needed parentheses.
+    fn expr(&mut self, e: &Expr, top: bool) -> Result<(String, Binding), Missing> {
+        let sep = |op: &str| {
+            if top {
+                format!("\n    {op} ")
+            } else {
+                format!(" {op} ")
+            }
+        };
+        let join = |this: &mut Self,
+                    v: &[Expr],
+                    op: &str,
+                    b: Binding|
+         -> Result<(String, Binding), Missing> {
+            let parts = v
+                .iter()
+                .map(|x| {
+                    let (s, inner) = this.expr(x, false)?;
+                    // `and` binds tighter than `or`; mixed chains are bracketed for the reader.
+                    Ok(if inner == Binding::Atom || inner == b {
+                        s
+                    } else {
+                        format!("({s})")
+                    })
+                })
+                .collect::<Result<Vec<_>, Missing>>()?;
+            Ok((
+                parts.join(&sep(op)),
+                if v.len() == 1 {
+                    Binding::Atom.max(b)
+                } else {
+                    b
+                },
+            ))
+        };
+        match e {
+            Expr::All(v) => join(self, v, "and", Binding::And),
+            Expr::Any(v) => join(self, v, "or", Binding::Or),
+            Expr::Not(x) => Ok((format!("not({})", self.expr(x, false)?.0), Binding::Atom)),
+            Expr::Match(m) => self.leaf(m),
+        }
+    }
+
+    fn leaf(&mut self, m: &Match) -> Result<(String, Binding), Missing> {
+        let col = self.table.column(m.field).ok_or(Missing(m.field))?;
+        if let (f @ (Fidelity::Wider | Fidelity::Narrower | Fidelity::Inexpressible), Some(note)) =
+            col.fidelity
+        {
+            let msg = format!(
+                "{}: `{}` is matched on {} ({}: {note})",
+                self.table.name,
+                m.field,
+                col.match_on.join(" or "),
+                fidelity_word(f)
+            );
+            self.warn(m, f, msg);
+        }
+        let rendered: Vec<(String, Binding)> =
+            col.match_on.iter().map(|c| self.test(c, m)).collect();
+        Ok(if rendered.len() == 1 {
+            rendered.into_iter().next().expect("one")
+        } else {
+            let parts: Vec<String> = rendered
+                .into_iter()
+                .map(|(s, b)| {
+                    if b == Binding::Atom || b == Binding::Or {
+                        s
+                    } else {
+                        format!("({s})")
+                    }
+                })
+                .collect();
+            (parts.join(" or "), Binding::Or)
+        })
+    }
+
+    /// The values as a KQL list: `(a, b)`, or `(name)` when the spec named the list.
+    fn value_list(&mut self, m: &Match, literals: Vec<String>) -> String {
+        match &m.list {
+            Some(name) => {
+                self.lets
+                    .entry(name.clone())
+                    .or_insert_with(|| format!("let {name} = dynamic([{}]);", literals.join(", ")));
+                format!("({name})")
+            }
+            None => list(literals),
+        }
+    }
+
+    /// One field test on one column: a single comparison, or several joined by `or`.
+    fn test(&mut self, col: &str, m: &Match) -> (String, Binding) {
+        let each = |vals: &[String], op: &str| -> Vec<String> {
+            vals.iter()
+                .map(|x| format!("{col} {op} {}", string_literal(x)))
+                .collect()
+        };
+        let strs = |vals: &[String]| vals.iter().map(|v| string_literal(v)).collect::<Vec<_>>();
+        let single = |n: usize| n == 1 && m.list.is_none();
+        let alternatives: Vec<String> = match &m.test {
+            Test::Text { op, values, cased } => match (op, cased) {
+                (TextOp::Term, false) if single(values.len()) => each(values, "has"),
+                (TextOp::Term, false) => vec![format!(
+                    "{col} has_any {}",
+                    self.value_list(m, strs(values))
+                )],
+                // has_any has no case-sensitive form
+                (TextOp::Term, true) => each(values, "has_cs"),
+                (TextOp::Exact, false) if single(values.len()) => each(values, "=~"),
+                (TextOp::Exact, false) => {
+                    vec![format!("{col} in~ {}", self.value_list(m, strs(values)))]
+                }
+                (TextOp::Exact, true) if single(values.len()) => each(values, "=="),
+                (TextOp::Exact, true) => {
+                    vec![format!("{col} in {}", self.value_list(m, strs(values)))]
+                }
+                (TextOp::Contains, false) => each(values, "contains"),
+                (TextOp::Contains, true) => each(values, "contains_cs"),
+                (TextOp::Prefix, false) => each(values, "startswith"),
+                (TextOp::Prefix, true) => each(values, "startswith_cs"),
+                (TextOp::Suffix, false) => each(values, "endswith"),
+                (TextOp::Suffix, true) => each(values, "endswith_cs"),
+            },
+            // Exact: `=~`/`in~` and `endswith` are case-insensitive, like DNS names.
+            Test::Domain(ds) => {
+                let eq = if single(ds.len()) {
+                    format!("{col} =~ {}", string_literal(&ds[0]))
+                } else {
+                    format!("{col} in~ {}", self.value_list(m, strs(ds)))
+                };
+                let subs: Vec<String> = ds.iter().map(|d| format!(".{d}")).collect();
+                std::iter::once(eq).chain(each(&subs, "endswith")).collect()
+            }
+            Test::Ip(ips) => {
+                if ips.iter().any(IpAddr::is_ipv6) {
+                    self.warn(
+                        m,
+                        Fidelity::Narrower,
+                        format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", self.table.name, m.field),
+                    );
+                }
+                let lits: Vec<String> = ips
+                    .iter()
+                    .map(|ip| string_literal(&ip.to_string()))
+                    .collect();
+                if single(lits.len()) {
+                    vec![format!("{col} == {}", lits[0])]
+                } else {
+                    vec![format!("{col} in {}", self.value_list(m, lits))]
+                }
+            }
+            Test::Cidr(nets) => nets
+                .iter()
+                .map(|n| {
+                    let f = if n.addr.is_ipv4() {
+                        "ipv4_is_in_range"
+                    } else {
+                        "ipv6_is_in_range"
+                    };
+                    format!("{f}({col}, {})", string_literal(&n.to_string()))
+                })
+                .collect(),
+            Test::Port(ports) => {
+                let lits: Vec<String> = ports.iter().map(u16::to_string).collect();
+                if single(lits.len()) {
+                    vec![format!("{col} == {}", lits[0])]
+                } else {
+                    vec![format!("{col} in {}", self.value_list(m, lits))]
+                }
+            }
+            Test::Digest(hs) if single(hs.len()) => each(hs, "=~"),
+            Test::Digest(hs) => vec![format!("{col} in~ {}", self.value_list(m, strs(hs)))],
+        };
+        let binding = if alternatives.len() == 1 {
+            Binding::Atom
+        } else {
+            Binding::Or
+        };
+        (alternatives.join(" or "), binding)
+    }
+}
+
+/// How a rendered expression binds: a single comparison or call, an `and` chain or an `or`
+/// chain. KQL gives `and` precedence over `or`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Binding {
+    Atom,
+    And,
+    Or,
+}
+
+fn fidelity_word(f: Fidelity) -> &'static str {
+    match f {
+        Fidelity::Exact => "exact",
+        Fidelity::Wider => "wider",
+        Fidelity::Narrower => "narrower",
+        Fidelity::Inexpressible => "inexpressible",
+    }
+}
+
+/// Compile every detection of a spec to KQL, one query per (detection, source).
+pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
+    let mut out = Compiled::default();
+    for det in &spec.detections {
+        for &source in &det.sources {
+            let id = RuleId::new(spec, det, source);
+            let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
+                out.diags.push(
+                    Diag::error(
+                        DiagKind::Fidelity(Fidelity::Inexpressible),
+                        format!(
+                            "KQL has no table for {} events from source `{source}`",
+                            det.category
+                        ),
+                    )
+                    .at(&spec.file, det.span)
+                    .help("remove the source, or add a table for it to backends/kql.yaml"),
+                );
+                continue;
+            };
+            match query(spec, det, source, table, with_exclusions) {
+                Ok((text, columns, diags)) => {
+                    out.diags.extend(diags);
+                    out.items.push(KqlQuery {
+                        id,
+                        table,
+                        text,
+                        columns,
+                    });
+                }
+                Err(d) => out.diags.push(d),
+            }
+        }
+    }
+    out
+}
+
+type QueryParts = (String, Vec<(String, Option<Field>)>, Vec<Diag>);
+
+fn query(
+    spec: &IrSpec,
+    det: &IrDetection,
+    source: Source,
+    table: &'static TableMap,
+    with_exclusions: bool,
+) -> Result<QueryParts, Diag> {
+    let missing = |what: &str, f: Field| {
+        Diag::error(
+            DiagKind::Fidelity(Fidelity::Inexpressible),
+            format!(
+                "{}: {what} needs `{f}`, which {} does not have",
+                det.id, table.name
+            ),
+        )
+        .at(&spec.file, det.span)
+        .help(format!(
+            "use another field, or drop source `{source}` from this detection"
+        ))
+    };
+    let col = |f: Field, what: &str| {
+        table
+            .column(f)
+            .map(|c| c.project.to_string())
+            .ok_or_else(|| missing(what, f))
+    };
+    let ts = col(Field::known("timestamp"), "the time filter")?;
+
+    let mut em = Emitter {
+        table,
+        lets: IndexMap::new(),
+        diags: Vec::new(),
+        spec,
+    };
+    let (cond, _) = em
+        .expr(&det.expr, true)
+        .map_err(|Missing(f)| missing("the detection predicate", f))?;
+    let mut exclusion_lines = Vec::new();
+    if with_exclusions {
+        for x in det
+            .exclusions
+            .iter()
+            .filter(|x| x.sources.contains(&source))
+        {
+            match em.expr(&x.expr, false) {
+                Ok((c, _)) => {
+                    exclusion_lines.push(format!("// exclusion: {}", x.id));
+                    exclusion_lines.push(format!("| where not({c})"));
+                }
+                Err(Missing(f)) => {
+                    em.diags.push(
+                        Diag::warning(
+                            DiagKind::Fidelity(Fidelity::Wider),
+                            format!(
+                                "{}: exclusion `{}` is not applied on {} (it has no column for `{f}`), so that query is wider",
+                                det.id, x.id, table.name
+                            ),
+                        )
+                        .at(&spec.file, x.span)
+                        .help("limit the exclusion with `sources:` to silence this, if that is intended"),
+                    );
+                    exclusion_lines.push(format!(
+                        "// exclusion {} not applied: {} has no column for {f}",
+                        x.id, table.name
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut lines = vec![format!(
+        "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead",
+        spec.id, det.id
+    )];
+    if det.time_filter {
+        lines.push(format!("let Time_start = now(-{});", spec.window.kql()));
+        lines.push("let Time_end = now();".into());
+    }
+    lines.extend(em.lets.values().cloned());
+    lines.push(table.name.clone());
+    if det.time_filter {
+        lines.push(format!("| where {ts} between (Time_start..Time_end)"));
+    }
+    lines.push(format!("| where {cond}"));
+    lines.extend(exclusion_lines);
+
+    let mut columns = Vec::new();
+    match &det.output {
+        IrOutput::Summarize(by) => {
+            let report = col(Field::known("report_id"), "summarize (Report=make_set)")?;
+            let mut by_cols = Vec::new();
+            for f in by {
+                let c = col(*f, "summarize")?;
+                by_cols.push(c.clone());
+                columns.push((c, Some(*f)));
+            }
+            for agg in ["FirstSeen", "LastSeen", "Report", "Count"] {
+                columns.push((agg.to_string(), None));
+            }
+            lines.push(format!(
+                "| summarize FirstSeen=min({ts}), LastSeen=max({ts}),"
+            ));
+            lines.push(format!(
+                "    Report=make_set({report}), Count=count() by {}",
+                by_cols.join(", ")
+            ));
+        }
+        IrOutput::Project {
+            columns: per_source,
+            order_by,
+        } => {
+            let fields = per_source
+                .get(&source)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let mut cols = Vec::new();
+            for f in fields {
+                let c = col(*f, "project")?;
+                cols.push(c.clone());
+                columns.push((c, Some(*f)));
+            }
+            lines.push(format!("| project {}", cols.join(", ")));
+            if let Some((f, dir)) = order_by {
+                let dir = match dir {
+                    Direction::Asc => "asc",
+                    Direction::Desc => "desc",
+                };
+                lines.push(format!("| order by {} {dir}", col(*f, "order by")?));
+            }
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    Ok((text, columns, em.diags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_quote_and_backslash() {
+        assert_eq!(string_literal("netsupport"), "'netsupport'");
+        assert_eq!(
+            string_literal(r"C:\Program Files\NetSupport\"),
+            r"'C:\\Program Files\\NetSupport\\'"
+        );
+        assert_eq!(string_literal("it's"), r"'it\'s'");
+        assert_eq!(string_literal("\"q\""), "'\"q\"'");
+        assert_eq!(string_literal("ünï — 日本"), "'ünï — 日本'");
+    }
+
+    #[test]
+    fn shipped_mapping_loads() {
+        assert!(data().tables.len() >= 5);
+    }
+}

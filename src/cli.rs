@@ -1,0 +1,274 @@
+//! The command line: argument parsing, the exit-code policy, and the only place that renders
+//! diagnostics (human text with source excerpts, or JSON).
+
+use crate::build::{self, BuildOptions, Target};
+use crate::diag::{Diag, DiagKind, Fidelity, Severity};
+use crate::spec::{self, LoadedSpec};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Exit codes: 0 success; 1 a `--deny` policy rejected a fidelity warning; 2 bad input or an
+/// I/O error (nothing was written).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const DENIED: i32 = 1;
+    pub const ERROR: i32 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rmmc",
+    version,
+    about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
+    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n\nExit codes: 0 ok, 1 a --deny policy failed, 2 invalid input or I/O error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// How to print diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Fidelity classes a policy can refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// A backend matches more than the spec says (false positives).
+    Wider,
+    /// A backend matches less than the spec says (missed detections).
+    Narrower,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile specs and write the artifacts (atomically replacing the output folder).
+    #[command(
+        after_help = "Output layout:\n  OUT/kql/<spec>-<detection>[-<source>].kql\n  OUT/sentinel/hunting/<spec>-<detection>[-<source>].yaml\n  OUT/sentinel/analytic/<spec>-<detection>[-<source>].yaml\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
+    )]
+    Build {
+        /// Folder of *.yaml specs.
+        #[arg(default_value = "rules")]
+        rules: PathBuf,
+        /// Output folder; replaced as a whole on every build.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Targets to emit (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::ALL.to_vec())]
+        target: Vec<Target>,
+        /// Leave out the spec's false-positive exclusions.
+        #[arg(long)]
+        no_exclusions: bool,
+        /// Fail (exit 1, nothing written) when a backend renders a predicate wider / narrower.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        deny: Vec<Deny>,
+    },
+    /// Validate specs and compile them in memory; write nothing.
+    #[command(after_help = "Examples:\n  rmmc check\n  rmmc check rules --deny wider,narrower")]
+    Check {
+        /// Folder of *.yaml specs.
+        #[arg(default_value = "rules")]
+        rules: PathBuf,
+        /// Fail (exit 1) when a backend renders a predicate wider / narrower.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        deny: Vec<Deny>,
+    },
+    /// Print the JSON Schema of the spec format.
+    Schema,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    run(cli)
+}
+
+pub fn run(cli: Cli) -> i32 {
+    let format = cli.format;
+    match cli.command {
+        Command::Schema => {
+            print!("{}", spec::json_schema());
+            exit::OK
+        }
+        Command::Check { rules, deny } => {
+            let Some(specs) = load(&rules, format) else {
+                return exit::ERROR;
+            };
+            let res = build::compile(&specs, &BuildOptions::default());
+            let code = verdict(&res.diags, &deny);
+            report(&res.diags, &deny, format);
+            if code == exit::OK && format == Format::Text {
+                let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();
+                println!(
+                    "ok: {} specs, {dets} detections, {} artifacts",
+                    specs.len(),
+                    res.files.len()
+                );
+            }
+            code
+        }
+        Command::Build {
+            rules,
+            out,
+            target,
+            no_exclusions,
+            deny,
+        } => {
+            let Some(specs) = load(&rules, format) else {
+                return exit::ERROR;
+            };
+            let opts = BuildOptions {
+                targets: target,
+                exclusions: !no_exclusions,
+            };
+            let res = build::compile(&specs, &opts);
+            let code = verdict(&res.diags, &deny);
+            report(&res.diags, &deny, format);
+            if code != exit::OK {
+                eprintln!("nothing written: {}", out.display());
+                return code;
+            }
+            match build::write_output(&out, &res.files) {
+                Ok(stats) => {
+                    if format == Format::Text {
+                        println!(
+                            "built {} files from {} specs into {}: {} written, {} unchanged, {} removed",
+                            res.files.len(),
+                            specs.len(),
+                            out.display(),
+                            stats.written,
+                            stats.unchanged,
+                            stats.removed
+                        );
+                    }
+                    exit::OK
+                }
+                Err(d) => {
+                    report(&[d], &deny, format);
+                    exit::ERROR
+                }
+            }
+        }
+    }
+}
+
+fn load(rules: &Path, format: Format) -> Option<Vec<LoadedSpec>> {
+    match spec::load_dir(rules) {
+        Ok(s) => Some(s),
+        Err(diags) => {
+            report(&diags, &[], format);
+            None
+        }
+    }
+}
+
+fn denied(d: &Diag, deny: &[Deny]) -> bool {
+    matches!(
+        (
+            d.kind,
+            deny.contains(&Deny::Wider),
+            deny.contains(&Deny::Narrower)
+        ),
+        (DiagKind::Fidelity(Fidelity::Wider), true, _)
+            | (DiagKind::Fidelity(Fidelity::Narrower), _, true)
+    )
+}
+
+/// The exit code the diagnostics call for.
+fn verdict(diags: &[Diag], deny: &[Deny]) -> i32 {
+    if diags.iter().any(Diag::is_error) {
+        exit::ERROR
+    } else if diags.iter().any(|d| denied(d, deny)) {
+        exit::DENIED
+    } else {
+        exit::OK
+    }
+}
+
+/// Print diagnostics to stderr (text) or stdout (JSON array).
+pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
+    let diags: Vec<Diag> = diags
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            if denied(&d, deny) {
+                d.severity = Severity::Error;
+            }
+            d
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            if !diags.is_empty() {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&diags).expect("diags serialize")
+                );
+            }
+        }
+        Format::Text => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            for d in &diags {
+                eprintln!("{}", render_diag(d, color));
+            }
+        }
+    }
+}
+
+/// One diagnostic as text: a header, then the source line with a caret when the location is
+/// known. Source text is re-read here: the library keeps diagnostics free of file contents.
+pub fn render_diag(d: &Diag, color: bool) -> String {
+    use annotate_snippets::{Level, Renderer, Snippet};
+    let level = match d.severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+    };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let source = d
+        .file
+        .as_ref()
+        .filter(|_| d.span.is_some())
+        .and_then(|f| std::fs::read_to_string(f).ok());
+    let origin = d.file.as_ref().map(|f| f.display().to_string());
+    let help = d.help.as_ref().map(|h| format!("help: {h}"));
+    match (source, d.span, &origin) {
+        (Some(src), Some(span), Some(origin)) if span.offset <= src.len() => {
+            let end = src[span.offset..]
+                .char_indices()
+                .nth(1)
+                .map_or(src.len(), |(i, _)| span.offset + i)
+                .max(span.offset);
+            let mut msg = level.title(&d.message).snippet(
+                Snippet::source(&src)
+                    .origin(origin)
+                    .fold(true)
+                    .annotation(level.span(span.offset..end).label("here")),
+            );
+            if let Some(h) = &help {
+                msg = msg.footer(Level::Help.title(h));
+            }
+            renderer.render(msg).to_string()
+        }
+        _ => d.to_string(),
+    }
+}

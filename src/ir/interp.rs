@@ -1,0 +1,299 @@
+//! The reference interpreter: what a spec *means* on a canonical event. Every backend is
+//! checked against these verdicts, so each rule here is deliberate and unit-tested.
+//!
+//! Conventions (chosen to match how the SIEMs store these columns):
+//! - A missing or null text field reads as the empty string (KQL strings are never null).
+//! - A missing port or an unparsable IP never matches; under `not` it therefore passes.
+//! - Case-insensitive means Unicode lower-casing of both sides.
+//! - Term boundaries are ASCII letters/digits (Kusto splits terms on non-alphanumerics).
+
+use super::{Expr, IrDetection, Match, Test, TextOp};
+use crate::spec::Source;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// A canonical event: canonical field name → value (JSON string or number).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Event(pub Map<String, Value>);
+
+impl Event {
+    pub fn from_json(v: Value) -> Option<Event> {
+        match v {
+            Value::Object(m) => Some(Event(m)),
+            _ => None,
+        }
+    }
+
+    fn text(&self, field: &str) -> Cow<'_, str> {
+        match self.0.get(field) {
+            Some(Value::String(s)) => Cow::Borrowed(s),
+            Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+            Some(Value::Bool(b)) => Cow::Owned(b.to_string()),
+            _ => Cow::Borrowed(""),
+        }
+    }
+
+    fn number(&self, field: &str) -> Option<u64> {
+        match self.0.get(field) {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn ip(&self, field: &str) -> Option<IpAddr> {
+        self.text(field).parse().ok()
+    }
+}
+
+impl IrDetection {
+    /// Does `event` (read from `source`) fire this detection? Exclusions apply when asked and
+    /// when they cover that source.
+    pub fn matches(&self, event: &Event, source: Source, with_exclusions: bool) -> bool {
+        self.expr.eval(event)
+            && !(with_exclusions
+                && self
+                    .exclusions
+                    .iter()
+                    .any(|x| x.sources.contains(&source) && x.expr.eval(event)))
+    }
+}
+
+impl Expr {
+    pub fn eval(&self, ev: &Event) -> bool {
+        match self {
+            Expr::All(v) => v.iter().all(|e| e.eval(ev)),
+            Expr::Any(v) => v.iter().any(|e| e.eval(ev)),
+            Expr::Not(e) => !e.eval(ev),
+            Expr::Match(m) => m.eval(ev),
+        }
+    }
+}
+
+impl Match {
+    pub fn eval(&self, ev: &Event) -> bool {
+        let name = self.field.name();
+        match &self.test {
+            Test::Text { op, values, cased } => {
+                let hay = ev.text(name);
+                values.iter().any(|v| text_match(*op, &hay, v, *cased))
+            }
+            Test::Domain(ds) => {
+                let hay = ev.text(name).to_lowercase();
+                ds.iter().any(|d| domain_match(&hay, d))
+            }
+            Test::Ip(ips) => ev.ip(name).is_some_and(|ip| ips.contains(&ip)),
+            Test::Cidr(nets) => ev
+                .ip(name)
+                .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
+            Test::Port(ports) => ev
+                .number(name)
+                .is_some_and(|p| ports.iter().any(|q| u64::from(*q) == p)),
+            Test::Digest(hs) => {
+                let hay = ev.text(name).to_ascii_lowercase();
+                hs.contains(&hay)
+            }
+        }
+    }
+}
+
+/// One text comparison. Public for the evaluators' tests to share the reference meaning.
+pub fn text_match(op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
+    let (h, n): (Cow<str>, Cow<str>) = if cased {
+        (hay.into(), needle.into())
+    } else {
+        (hay.to_lowercase().into(), needle.to_lowercase().into())
+    };
+    match op {
+        TextOp::Exact => h == n,
+        TextOp::Contains => h.contains(n.as_ref()),
+        TextOp::Prefix => h.starts_with(n.as_ref()),
+        TextOp::Suffix => h.ends_with(n.as_ref()),
+        TextOp::Term => has_term(&h, &n),
+    }
+}
+
+/// KQL `has`: `needle` occurs with a non-alphanumeric character (or the edge) on each side.
+fn has_term(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        !is_word(before) && !is_word(after)
+    })
+}
+
+fn domain_match(hay_lower: &str, domain: &str) -> bool {
+    hay_lower == domain
+        || hay_lower
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Field;
+    use serde_json::json;
+
+    fn ev(v: Value) -> Event {
+        Event::from_json(v).unwrap()
+    }
+    fn m(field: &str, test: Test) -> Match {
+        Match {
+            field: Field::known(field),
+            test,
+            list: None,
+            span: None,
+        }
+    }
+    fn text(op: TextOp, v: &[&str], cased: bool) -> Test {
+        Test::Text {
+            op,
+            values: v.iter().map(|s| s.to_string()).collect(),
+            cased,
+        }
+    }
+    fn url(u: &str) -> Event {
+        ev(json!({ "remote_domain": u }))
+    }
+
+    #[test]
+    fn term_is_whole_term_and_case_insensitive() {
+        let t = m(
+            "remote_domain",
+            text(TextOp::Term, &["netsupportsoftware.com"], false),
+        );
+        for yes in [
+            "netsupportsoftware.com",
+            "NETSUPPORTSOFTWARE.COM",
+            "www.netsupportsoftware.com",
+            "a.netsupportsoftware.com.evil.net",
+            "https://netsupportsoftware.com:443/x",
+            "netsupportsoftware.com.",
+        ] {
+            assert!(t.eval(&url(yes)), "{yes} should match");
+        }
+        for no in [
+            "xnetsupportsoftware.com",
+            "notnetsupportsoftware.com",
+            "netsupportsoftware.community",
+            "netsupportsoftware_com",
+            "",
+        ] {
+            assert!(!t.eval(&url(no)), "{no} should not match");
+        }
+        // a later occurrence can match when an earlier one is glued to a word
+        assert!(t.eval(&url("xnetsupportsoftware.com netsupportsoftware.com")));
+    }
+
+    #[test]
+    fn term_cased() {
+        let t = m("initiating_company", text(TextOp::Term, &["Action1"], true));
+        assert!(t.eval(&ev(json!({"initiating_company": "Action1 Corporation"}))));
+        assert!(!t.eval(&ev(json!({"initiating_company": "ACTION1 Corporation"}))));
+    }
+
+    #[test]
+    fn domain_is_self_or_subdomain() {
+        let d = m(
+            "remote_domain",
+            Test::Domain(vec!["netsupportsoftware.com".into()]),
+        );
+        for yes in [
+            "netsupportsoftware.com",
+            "WWW.NetSupportSoftware.com",
+            "a.b.netsupportsoftware.com",
+        ] {
+            assert!(d.eval(&url(yes)), "{yes}");
+        }
+        for no in [
+            "notnetsupportsoftware.com",
+            "netsupportsoftware.com.evil.net",
+            "netsupportsoftware.com.",
+            "https://netsupportsoftware.com",
+            "",
+        ] {
+            assert!(!d.eval(&url(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn substring_kinds() {
+        let e = ev(json!({"process_command_line": "C:\\Windows\\System32\\SchTasks.exe /run"}));
+        assert!(m(
+            "process_command_line",
+            text(TextOp::Contains, &["schtasks"], false)
+        )
+        .eval(&e));
+        assert!(!m(
+            "process_command_line",
+            text(TextOp::Contains, &["schtasks"], true)
+        )
+        .eval(&e));
+        assert!(m(
+            "process_command_line",
+            text(TextOp::Prefix, &["c:\\windows"], false)
+        )
+        .eval(&e));
+        assert!(m(
+            "process_command_line",
+            text(TextOp::Suffix, &["/RUN"], false)
+        )
+        .eval(&e));
+        assert!(!m(
+            "process_command_line",
+            text(TextOp::Exact, &["schtasks.exe"], false)
+        )
+        .eval(&e));
+        // `*` is a literal character, never a wildcard
+        assert!(!m(
+            "process_command_line",
+            text(TextOp::Contains, &["Sch*"], false)
+        )
+        .eval(&e));
+    }
+
+    #[test]
+    fn missing_text_is_empty_string() {
+        let e = ev(json!({}));
+        let x = Expr::Match(m(
+            "parent_process_name",
+            text(TextOp::Exact, &["schtasks.exe"], false),
+        ));
+        assert!(!x.eval(&e));
+        assert!(Expr::Not(Box::new(x)).eval(&e));
+    }
+
+    #[test]
+    fn ips_parse_strictly() {
+        let t = m("remote_ip", Test::Ip(vec!["95.85.246.53".parse().unwrap()]));
+        assert!(t.eval(&ev(json!({"remote_ip": "95.85.246.53"}))));
+        assert!(!t.eval(&ev(json!({"remote_ip": "095.85.246.53"}))));
+        assert!(!t.eval(&ev(json!({"remote_ip": "::ffff:95.85.246.53"}))));
+        assert!(!t.eval(&ev(json!({}))));
+        let c = m("remote_ip", Test::Cidr(vec!["10.0.0.0/8".parse().unwrap()]));
+        assert!(c.eval(&ev(json!({"remote_ip": "10.1.2.3"}))));
+        assert!(!c.eval(&ev(json!({"remote_ip": "11.0.0.1"}))));
+    }
+
+    #[test]
+    fn ports_and_digests() {
+        let p = m("remote_port", Test::Port(vec![443]));
+        assert!(p.eval(&ev(json!({"remote_port": 443}))));
+        assert!(p.eval(&ev(json!({"remote_port": "443"}))));
+        assert!(!p.eval(&ev(json!({"remote_port": 7443}))));
+        assert!(!p.eval(&ev(json!({}))));
+        let h = m(
+            "process_md5",
+            Test::Digest(vec!["d41d8cd98f00b204e9800998ecf8427e".into()]),
+        );
+        assert!(h.eval(&ev(
+            json!({"process_md5": "D41D8CD98F00B204E9800998ECF8427E"})
+        )));
+    }
+}

@@ -1,0 +1,151 @@
+//! The canonical IR: normalized, typed predicates with exact semantics (see `interp`), and the
+//! rule metadata every backend needs. Built from validated specs by `lower`; backends read only
+//! this, never the spec.
+
+mod interp;
+mod lower;
+
+pub use interp::Event;
+pub use lower::lower;
+
+use crate::diag::Span;
+use crate::spec::attack::Tactic;
+use crate::spec::values::{CidrValue, Duration};
+use crate::spec::{Category, Direction, Field, Severity, Source};
+use indexmap::IndexMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub struct IrSpec {
+    pub id: String,
+    pub vendor: String,
+    pub description: String,
+    pub references: Vec<String>,
+    pub author: String,
+    pub date: String,
+    pub modified: Option<String>,
+    pub severity: Severity,
+    pub tactics: Vec<Tactic>,
+    pub techniques: Vec<String>,
+    pub window: Duration,
+    pub frequency: Duration,
+    /// The spec file, for diagnostics.
+    pub file: PathBuf,
+    pub detections: Vec<IrDetection>,
+}
+
+#[derive(Debug)]
+pub struct IrDetection {
+    pub id: String,
+    pub title: String,
+    pub category: Category,
+    pub sources: Vec<Source>,
+    pub expr: Expr,
+    /// Exclusions that apply to this detection (on some or all of its sources), in spec order.
+    pub exclusions: Vec<IrExclusion>,
+    pub output: IrOutput,
+    pub time_filter: bool,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug)]
+pub struct IrExclusion {
+    pub id: String,
+    pub reason: String,
+    /// The detection's sources this exclusion applies to.
+    pub sources: Vec<Source>,
+    pub expr: Expr,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug)]
+pub enum IrOutput {
+    /// Group by these fields; aggregates are first/last seen, event ids and a count.
+    Summarize(Vec<Field>),
+    Project {
+        columns: IndexMap<Source, Vec<Field>>,
+        order_by: Option<(Field, Direction)>,
+    },
+}
+
+/// A predicate tree. `All`/`Any` are never empty.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    All(Vec<Expr>),
+    Any(Vec<Expr>),
+    Not(Box<Expr>),
+    Match(Match),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    pub field: Field,
+    pub test: Test,
+    /// A name the spec gave this value list (KQL binds it with `let`).
+    pub list: Option<String>,
+    /// Where the match is written in the spec.
+    pub span: Option<Span>,
+}
+
+/// What a match checks. Text comparisons are case-insensitive unless `cased`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Test {
+    Text {
+        op: TextOp,
+        values: Vec<String>,
+        cased: bool,
+    },
+    /// Field equals the domain or ends with `.` + domain (case-insensitive, no trailing-dot
+    /// normalization: `x.com.` is not `x.com`).
+    Domain(Vec<String>),
+    /// Field parses as an IP address equal to one of these.
+    Ip(Vec<IpAddr>),
+    /// Field parses as an IP address inside one of these ranges.
+    Cidr(Vec<CidrValue>),
+    /// Field is one of these port numbers.
+    Port(Vec<u16>),
+    /// Field equals one of these lower-case hex digests, case-insensitively.
+    Digest(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextOp {
+    /// Value occurs as whole terms: bounded on both sides by a non-alphanumeric character or
+    /// the end of the field (KQL `has`). `netsupportsoftware.com` matches
+    /// `a.netsupportsoftware.com.evil.net`, not `xnetsupportsoftware.com`.
+    Term,
+    /// The whole field equals the value.
+    Exact,
+    Contains,
+    Prefix,
+    Suffix,
+}
+
+impl TextOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            TextOp::Term => "term",
+            TextOp::Exact => "exact",
+            TextOp::Contains => "contains",
+            TextOp::Prefix => "prefix",
+            TextOp::Suffix => "suffix",
+        }
+    }
+}
+
+impl Expr {
+    /// Every match in the tree, depth first.
+    pub fn matches_iter(&self) -> Vec<&Match> {
+        let mut out = Vec::new();
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a Match>) {
+            match e {
+                Expr::All(v) | Expr::Any(v) => v.iter().for_each(|x| walk(x, out)),
+                Expr::Not(x) => walk(x, out),
+                Expr::Match(m) => out.push(m),
+            }
+        }
+        walk(self, &mut out);
+        out
+    }
+}

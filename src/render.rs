@@ -1,0 +1,152 @@
+//! Deployment wrappers: minijinja templates from `templates/`, compiled into the binary.
+//! Undefined variables are errors (a missing value must fail the build, not print `severity: `),
+//! and structured text is produced by filters that emit valid scalars, never by pasting.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::sync::OnceLock;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "sentinel/analytic.yaml.j2",
+        include_str!("../templates/sentinel/analytic.yaml.j2"),
+    ),
+    (
+        "sentinel/hunting.yaml.j2",
+        include_str!("../templates/sentinel/hunting.yaml.j2"),
+    ),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Escaping is explicit, per scalar, through the filters below.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env.add_filter("yaml_str", yaml_str);
+        env.add_filter("yaml_block", yaml_block);
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src)
+                .unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        env
+    })
+}
+
+/// Render a template with `ctx`.
+pub fn render<S: Serialize>(template: &str, ctx: S) -> Result<String, minijinja::Error> {
+    env().get_template(template)?.render(ctx)
+}
+
+/// Render a one-line template string (e.g. the rule-name pattern in `backends/kql.yaml`).
+pub fn render_str<S: Serialize>(src: &str, ctx: S) -> Result<String, minijinja::Error> {
+    env().render_str(src, ctx)
+}
+
+/// A YAML double-quoted scalar holding exactly `s`. Escapes everything YAML could read as
+/// structure or a line break: quotes, backslashes, control characters, NEL, LS, PS and BOM.
+pub fn yaml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let cp = c as u32;
+                if cp <= 0xFFFF {
+                    out.push_str(&format!("\\u{cp:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{cp:08X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
+/// A YAML literal block (`|`) indented by `indent` spaces, for multi-line text such as
+/// queries: readable in review and copy-paste friendly. Falls back to `yaml_str` whenever a
+/// block could not hold the text exactly (control characters, a first line starting with
+/// a space, trailing blank lines, no final newline).
+pub fn yaml_block(s: &str, indent: usize) -> String {
+    let block_safe = !s.is_empty()
+        && s.ends_with('\n')
+        && !s.ends_with("\n\n")
+        && !s.starts_with([' ', '\n'])
+        && s.chars()
+            .all(|c| c == '\n' || (!needs_escape(c) || c == '\t'))
+        && !s.contains('\t');
+    if !block_safe {
+        // A single line without a final newline reads better quoted anyway.
+        return yaml_str(s);
+    }
+    let pad = " ".repeat(indent);
+    let mut out = String::from("|");
+    for line in s.lines() {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(s: &str, rendered: &str) {
+        let doc = format!("k: {rendered}\n");
+        let v: serde_yaml::Value =
+            serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        assert_eq!(v["k"].as_str(), Some(s), "{doc}");
+    }
+
+    #[test]
+    fn yaml_str_round_trips_hostile_text() {
+        for s in [
+            "plain",
+            "a: b",
+            "# not a comment",
+            "--- \n...",
+            "quote \" and \\ backslash",
+            "line\nbreak",
+            "nel\u{85}ls\u{2028}ps\u{2029}",
+            "tab\there",
+            "[x] {y} |z >w &a *b !c %d @e `f",
+            "ünïcödé 日本 🚀",
+            "",
+        ] {
+            roundtrip(s, &yaml_str(s));
+        }
+    }
+
+    #[test]
+    fn yaml_block_round_trips_or_falls_back() {
+        for s in [
+            "let a = 1;\nT\n| where x has 'y'\n",
+            "one line\n",
+            "  leading space\n",
+            "no final newline",
+            "trailing blank\n\n",
+            "x: y\n# c\n- z\n",
+        ] {
+            let r = yaml_block(s, 2);
+            roundtrip(s, &r);
+        }
+        assert!(yaml_block("a\nb\n", 2).starts_with('|'));
+    }
+}

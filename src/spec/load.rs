@@ -1,0 +1,209 @@
+//! Loading specs: YAML text → `Spec`, with every problem reported at file:line:col.
+
+use super::spans::{SpanIndex, YamlPath};
+use super::{validate, Spec};
+use crate::diag::{Diag, DiagKind, Span};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Largest spec file read, in bytes. A hand-written spec is a few KB; an imported one with
+/// thousands of indicators stays well under this.
+pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A spec together with where it came from, so later stages can point back into the YAML.
+#[derive(Debug)]
+pub struct LoadedSpec {
+    pub spec: Spec,
+    pub file: PathBuf,
+    pub(crate) index: SpanIndex,
+}
+
+impl LoadedSpec {
+    /// Location of a node, by path, e.g. `["detections", "netconn", "where"]`.
+    pub fn span_of(&self, path: &[&str]) -> Option<Span> {
+        self.index.nearest(&super::spans_path(path))
+    }
+}
+
+/// Parse and validate one spec from text. `file` is used in diagnostics only.
+pub fn load_str(file: &Path, text: &str) -> Result<LoadedSpec, Vec<Diag>> {
+    let index = SpanIndex::build(text).map_err(|e| {
+        let mut d = Diag::error(e.kind, e.message).at(file, Some(e.span));
+        d.help = e.help;
+        vec![d]
+    })?;
+    let de = serde_yaml::Deserializer::from_str(text);
+    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = YamlPath::from_serde(e.path());
+        vec![serde_diag(file, text, &index, &path, e.inner())]
+    })?;
+    let diags = validate::validate(&spec, &index, file);
+    if diags.iter().any(Diag::is_error) {
+        return Err(diags);
+    }
+    Ok(LoadedSpec {
+        spec,
+        file: file.to_path_buf(),
+        index,
+    })
+}
+
+fn serde_diag(
+    file: &Path,
+    text: &str,
+    index: &SpanIndex,
+    path: &YamlPath,
+    e: &serde_yaml::Error,
+) -> Diag {
+    let raw = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the location ourselves.
+    let message = match raw.find(" at line ") {
+        Some(i) => raw[..i].to_string(),
+        None => raw.clone(),
+    };
+    let message = message
+        .strip_prefix(&format!("{path}: "))
+        .unwrap_or(&message)
+        .to_string();
+    let unknown_field = message.starts_with("unknown field");
+    // Prefer our index: it knows the exact node (serde_yaml may name the enclosing list).
+    let span = if unknown_field {
+        index.key(path).or_else(|| index.nearest(path))
+    } else {
+        index.value(path).or_else(|| index.key(path))
+    }
+    .or_else(|| {
+        e.location()
+            .map(|l| Span::from_line_col(text, l.line(), l.column()))
+    })
+    .or_else(|| index.nearest(path));
+    let (kind, help) = if unknown_field {
+        (
+            DiagKind::Schema,
+            "remove it or fix its spelling; `rmmc schema` prints every allowed field",
+        )
+    } else if message.starts_with("missing field") {
+        (
+            DiagKind::Schema,
+            "add the field; `rmmc schema` describes each one",
+        )
+    } else if message.starts_with("invalid type") || message.starts_with("unknown variant") {
+        (DiagKind::Schema, "change the value to the expected type")
+    } else if message.contains("recursion limit") {
+        (DiagKind::Limit, "the spec nests too deeply; flatten it")
+    } else {
+        (DiagKind::Value, "fix the value as described")
+    };
+    let where_ = if path.0.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    Diag::error(kind, format!("{where_}{message}"))
+        .at(file, span)
+        .help(help)
+}
+
+/// Read and load one file.
+pub fn load_file(file: &Path) -> Result<LoadedSpec, Vec<Diag>> {
+    let text = read_spec(file)?;
+    load_str(file, &text)
+}
+
+fn read_spec(file: &Path) -> Result<String, Vec<Diag>> {
+    let io = |msg: String| vec![Diag::error(DiagKind::Io, msg).at(file, None)];
+    let meta = std::fs::metadata(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(vec![Diag::error(
+            DiagKind::Limit,
+            format!(
+                "spec file is {} bytes; the limit is {MAX_SPEC_BYTES}",
+                meta.len()
+            ),
+        )
+        .at(
+            file,
+            Some(Span {
+                line: 1,
+                col: 1,
+                offset: 0,
+            }),
+        )
+        .help("split the tool into several specs")]);
+    }
+    let bytes = std::fs::read(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        vec![
+            Diag::error(DiagKind::Syntax, format!("spec is not UTF-8 text ({e})"))
+                .at(
+                    file,
+                    Some(Span {
+                        line: 1,
+                        col: 1,
+                        offset: 0,
+                    }),
+                )
+                .help("save the file as UTF-8"),
+        ]
+    })
+}
+
+/// Load every `*.yaml` / `*.yml` file directly in `dir` (sorted by name), collecting every
+/// error rather than stopping at the first, and check that spec ids are unique.
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![
+            Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
+                .at(dir, None)
+                .help("pass the folder holding the *.yaml specs (default ./rules)"),
+        ]
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    let mut specs = Vec::new();
+    let mut diags = Vec::new();
+    for f in &files {
+        match load_file(f) {
+            Ok(s) => specs.push(s),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let mut seen: HashMap<String, &LoadedSpec> = HashMap::new();
+    for s in &specs {
+        let id = s.spec.id.as_str().to_string();
+        if let Some(first) = seen.get(&id) {
+            diags.push(
+                Diag::error(
+                    DiagKind::Duplicate,
+                    format!(
+                        "duplicate spec id `{id}`: also used by {}",
+                        first.file.display()
+                    ),
+                )
+                .at(&s.file, s.span_of(&["id"]))
+                .help(
+                    "spec ids name output files and rule ids, so each must be unique: rename one",
+                ),
+            );
+        } else {
+            seen.insert(id, s);
+        }
+    }
+    if files.is_empty() {
+        diags.push(
+            Diag::error(DiagKind::Io, "no *.yaml specs found")
+                .at(dir, None)
+                .help("pass the folder holding the specs (default ./rules)"),
+        );
+    }
+    if diags.iter().any(Diag::is_error) {
+        return Err(diags);
+    }
+    Ok(specs)
+}

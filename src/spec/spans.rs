@@ -1,0 +1,257 @@
+//! A path → location index over a YAML document, built from saphyr's marked events.
+//!
+//! serde_yaml reports some errors at the start of the enclosing list instead of the item
+//! (and semantic checks after deserialization have no location at all). This index maps
+//! every node's path (`detections.netconn.where.all[0]`) to its exact line and column, and
+//! catches what serde would silently accept: duplicate keys (e.g. two detections with one id).
+
+use crate::diag::Span;
+use saphyr_parser::{Event, Parser};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Deepest nesting accepted in a spec. Real specs nest 10-15 levels; the cap keeps a hostile
+/// file from exhausting the stack of the recursive deserializer.
+pub const MAX_DEPTH: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into the document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct YamlPath(pub Vec<Seg>);
+
+impl YamlPath {
+    pub fn key(&self, k: impl Into<String>) -> YamlPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.into()));
+        p
+    }
+    pub fn index(&self, i: usize) -> YamlPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+    pub fn from_serde(path: &serde_path_to_error::Path) -> YamlPath {
+        use serde_path_to_error::Segment;
+        YamlPath(
+            path.iter()
+                .filter_map(|s| match s {
+                    Segment::Seq { index } => Some(Seg::Index(*index)),
+                    Segment::Map { key } => Some(Seg::Key(key.clone())),
+                    Segment::Enum { .. } | Segment::Unknown => None,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for YamlPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeSpan {
+    /// Where the key of a map entry is written.
+    pub key: Option<Span>,
+    /// Where the value node starts.
+    pub value: Option<Span>,
+}
+
+#[derive(Debug, Default)]
+pub struct SpanIndex {
+    nodes: HashMap<YamlPath, NodeSpan>,
+}
+
+/// A structural problem found while indexing: syntax errors, duplicate keys, limits.
+#[derive(Debug)]
+pub struct IndexError {
+    pub message: String,
+    pub help: Option<String>,
+    pub span: Span,
+    pub kind: crate::diag::DiagKind,
+}
+
+enum Frame {
+    Map {
+        path: YamlPath,
+        key: Option<String>,
+        seen: HashMap<String, Span>,
+    },
+    Seq {
+        path: YamlPath,
+        next: usize,
+    },
+}
+
+impl SpanIndex {
+    pub fn value(&self, path: &YamlPath) -> Option<Span> {
+        self.nodes.get(path).and_then(|n| n.value)
+    }
+    pub fn key(&self, path: &YamlPath) -> Option<Span> {
+        self.nodes.get(path).and_then(|n| n.key)
+    }
+    /// The location of `path`, or of its nearest indexed ancestor.
+    pub fn nearest(&self, path: &YamlPath) -> Option<Span> {
+        let mut p = path.clone();
+        loop {
+            if let Some(s) = self.value(&p).or_else(|| self.key(&p)) {
+                return Some(s);
+            }
+            p.0.pop()?;
+        }
+    }
+
+    pub fn build(text: &str) -> Result<SpanIndex, IndexError> {
+        use crate::diag::DiagKind;
+        let span_of = |m: &saphyr_parser::Marker| Span::from_line_col(text, m.line(), m.col() + 1);
+        let mut index = SpanIndex::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut documents = 0;
+        for ev in Parser::new_from_str(text) {
+            let (ev, span) = ev.map_err(|e| IndexError {
+                message: format!("YAML syntax error: {}", e.info()),
+                help: Some("fix the YAML syntax (indentation, quoting, `key: value` pairs)".into()),
+                span: span_of(e.marker()),
+                kind: DiagKind::Syntax,
+            })?;
+            let at = span_of(&span.start);
+            let child_path = |stack: &[Frame]| -> YamlPath {
+                match stack.last() {
+                    None => YamlPath::default(),
+                    Some(Frame::Map { path, key, .. }) => path.key(key.clone().unwrap_or_default()),
+                    Some(Frame::Seq { path, next }) => path.index(*next),
+                }
+            };
+            let advance = |stack: &mut Vec<Frame>| match stack.last_mut() {
+                Some(Frame::Map { key, .. }) => *key = None,
+                Some(Frame::Seq { next, .. }) => *next += 1,
+                None => {}
+            };
+            let expecting_key = matches!(stack.last(), Some(Frame::Map { key: None, .. }));
+            match ev {
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(IndexError {
+                            message: "more than one YAML document in this file".into(),
+                            help: Some("keep one spec per file; remove the `---` separator".into()),
+                            span: at,
+                            kind: DiagKind::Syntax,
+                        });
+                    }
+                }
+                Event::Scalar(v, ..) if expecting_key => {
+                    let Some(Frame::Map { path, key, seen }) = stack.last_mut() else {
+                        unreachable!("expecting_key implies a map frame")
+                    };
+                    if let Some(first) = seen.get(v.as_ref()) {
+                        let parent = if path.0.is_empty() {
+                            "the top level".to_string()
+                        } else {
+                            format!("`{path}`")
+                        };
+                        return Err(IndexError {
+                            message: format!(
+                                "duplicate key `{v}` in {parent} (first defined at line {})",
+                                first.line
+                            ),
+                            help: Some(
+                                "keys and ids must be unique: rename or merge one of them".into(),
+                            ),
+                            span: at,
+                            kind: DiagKind::Duplicate,
+                        });
+                    }
+                    seen.insert(v.to_string(), at);
+                    index.nodes.entry(path.key(v.to_string())).or_default().key = Some(at);
+                    *key = Some(v.into_owned());
+                }
+                Event::Scalar(..) | Event::Alias(_) => {
+                    index.nodes.entry(child_path(&stack)).or_default().value = Some(at);
+                    advance(&mut stack);
+                }
+                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                    if expecting_key {
+                        return Err(IndexError {
+                            message: "a map or list used as a key".into(),
+                            help: Some("keys must be plain strings".into()),
+                            span: at,
+                            kind: DiagKind::Syntax,
+                        });
+                    }
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(IndexError {
+                            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                            help: Some(
+                                "flatten the predicate: `all`/`any` lists take many items".into(),
+                            ),
+                            span: at,
+                            kind: DiagKind::Limit,
+                        });
+                    }
+                    let path = child_path(&stack);
+                    index.nodes.entry(path.clone()).or_default().value = Some(at);
+                    stack.push(if matches!(ev, Event::MappingStart(..)) {
+                        Frame::Map {
+                            path,
+                            key: None,
+                            seen: HashMap::new(),
+                        }
+                    } else {
+                        Frame::Seq { path, next: 0 }
+                    });
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                    advance(&mut stack);
+                }
+                Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_list_items_and_keys() {
+        let text = "a:\n  b:\n    - x\n    - y\n  c: 1\n";
+        let idx = SpanIndex::build(text).unwrap();
+        let p = YamlPath::default().key("a").key("b").index(1);
+        assert_eq!(idx.value(&p).map(|s| (s.line, s.col)), Some((4, 7)));
+        let c = YamlPath::default().key("a").key("c");
+        assert_eq!(idx.key(&c).map(|s| (s.line, s.col)), Some((5, 3)));
+        assert_eq!(idx.value(&c).map(|s| (s.line, s.col)), Some((5, 6)));
+        assert_eq!(p.to_string(), "a.b[1]");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let e = SpanIndex::build("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert!(e.message.contains("duplicate key `a`"), "{}", e.message);
+        assert_eq!((e.span.line, e.span.col), (3, 1));
+    }
+
+    #[test]
+    fn depth_is_capped() {
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        let e = SpanIndex::build(&deep).unwrap_err();
+        assert!(e.message.contains("nesting deeper"), "{}", e.message);
+    }
+}
