@@ -21,7 +21,7 @@ pub mod exit {
     name = "rmmc",
     version,
     about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
-    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n\nExit codes: 0 ok, 1 a --deny policy failed, 2 invalid input or I/O error."
+    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a --deny policy failed, 2 invalid input or I/O error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -81,6 +81,8 @@ pub enum Command {
     },
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Print the canonical fields a spec can use (Markdown table).
+    Fields,
 }
 
 pub fn main() -> i32 {
@@ -104,6 +106,10 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Schema => {
             print!("{}", spec::json_schema());
+            exit::OK
+        }
+        Command::Fields => {
+            print!("{}", spec::fields::markdown_table());
             exit::OK
         }
         Command::Check { rules, deny } => {
@@ -250,7 +256,7 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         .filter(|_| d.span.is_some())
         .and_then(|f| std::fs::read_to_string(f).ok());
     let origin = d.file.as_ref().map(|f| f.display().to_string());
-    let help = d.help.as_ref().map(|h| format!("help: {h}"));
+    let help = d.help.clone();
     match (source, d.span, &origin) {
         (Some(src), Some(span), Some(origin)) if span.offset <= src.len() => {
             let end = src[span.offset..]

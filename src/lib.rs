@@ -8,6 +8,7 @@ pub mod backend;
 pub mod build;
 pub mod cli;
 pub mod diag;
+pub mod eval;
 pub mod ir;
 pub mod mapping;
 pub mod render;

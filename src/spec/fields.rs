@@ -454,3 +454,29 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// The canonical field table as Markdown (`rmmc fields`; the README embeds the same text and a
+/// test keeps the two identical).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| field | type | categories | meaning |\n|---|---|---|---|\n");
+    for f in FIELDS {
+        let ty = match f.ty {
+            FieldType::Text => "text",
+            FieldType::Ip => "ip",
+            FieldType::Port => "port",
+            FieldType::Digest => "digest",
+            FieldType::Time => "time (output only)",
+            FieldType::Id => "id (output only)",
+            FieldType::HashGroup { .. } => "virtual: `hash`",
+            FieldType::Endpoint { .. } => "virtual: `ip_port`",
+        };
+        let cats: Vec<&str> = f.categories.iter().map(|c| c.name()).collect();
+        out.push_str(&format!(
+            "| `{}` | {ty} | {} | {} |\n",
+            f.name,
+            cats.join(", "),
+            f.doc
+        ));
+    }
+    out
+}

@@ -61,11 +61,23 @@ fn serde_diag(
         Some(i) => raw[..i].to_string(),
         None => raw.clone(),
     };
-    let message = message
-        .strip_prefix(&format!("{path}: "))
-        .unwrap_or(&message)
-        .to_string();
-    let unknown_field = message.starts_with("unknown field");
+    // serde_yaml prefixes custom errors with its own path, which names the enclosing list
+    // rather than the item; drop it, ours is exact.
+    let ours = path.to_string();
+    let message = match message.split_once(": ") {
+        Some((prefix, rest)) if !prefix.is_empty() && ours.starts_with(prefix) => rest.to_string(),
+        _ => message,
+    };
+    // Errors about a key (not its value) point at the key.
+    let unknown_field = [
+        "unknown field",
+        "unknown canonical field",
+        "unknown match kind",
+        "a predicate has exactly one key",
+        "a field match has one kind",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
     // Prefer our index: it knows the exact node (serde_yaml may name the enclosing list).
     let span = if unknown_field {
         index.key(path).or_else(|| index.nearest(path))
@@ -77,7 +89,10 @@ fn serde_diag(
             .map(|l| Span::from_line_col(text, l.line(), l.column()))
     })
     .or_else(|| index.nearest(path));
-    let (kind, help) = if unknown_field {
+    let misspelt = message.starts_with("unknown ");
+    let (kind, help) = if unknown_field && !misspelt {
+        (DiagKind::Schema, "")
+    } else if unknown_field {
         (
             DiagKind::Schema,
             "remove it or fix its spelling; `rmmc schema` prints every allowed field",
@@ -92,16 +107,20 @@ fn serde_diag(
     } else if message.contains("recursion limit") {
         (DiagKind::Limit, "the spec nests too deeply; flatten it")
     } else {
-        (DiagKind::Value, "fix the value as described")
+        // Our own value checks say what to write instead in the message itself.
+        (DiagKind::Value, "")
     };
     let where_ = if path.0.is_empty() {
         String::new()
     } else {
         format!("{path}: ")
     };
-    Diag::error(kind, format!("{where_}{message}"))
-        .at(file, span)
-        .help(help)
+    let d = Diag::error(kind, format!("{where_}{message}")).at(file, span);
+    if help.is_empty() {
+        d
+    } else {
+        d.help(help)
+    }
 }
 
 /// Read and load one file.

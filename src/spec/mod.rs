@@ -258,7 +258,7 @@ impl MatchKind {
             MatchKind::Port(_) => "port",
         }
     }
-    fn is_text(&self) -> bool {
+    pub fn is_text(&self) -> bool {
         matches!(
             self,
             MatchKind::Term(_)
@@ -300,12 +300,15 @@ impl<'de> Deserialize<'de> for Predicate {
                     }
                     "not" => Predicate::Not(Box::new(map.next_value()?)),
                     name => {
-                        let field = Field::lookup(name).ok_or_else(|| {
-                            de::Error::custom(format!(
-                                "unknown canonical field `{name}`{}; `rmmc schema` lists every field",
-                                fields::suggest(name)
-                            ))
-                        })?;
+                        let Some(field) = Field::lookup(name) else {
+                            return reject(
+                                &mut map,
+                                format!(
+                                    "unknown canonical field `{name}`{}; `rmmc fields` lists every field",
+                                    fields::suggest(name)
+                                ),
+                            );
+                        };
                         let m: MatchSpec = map.next_value()?;
                         Predicate::Match(FieldMatch {
                             field,
@@ -316,9 +319,10 @@ impl<'de> Deserialize<'de> for Predicate {
                     }
                 };
                 if let Some(extra) = map.next_key::<String>()? {
-                    return Err(de::Error::custom(format!(
-                        "a predicate has exactly one key, found `{key}` and `{extra}`: combine them with `all: [...]` or `any: [...]`"
-                    )));
+                    return reject(
+                        &mut map,
+                        format!("a predicate has exactly one key, found `{key}` and `{extra}`: combine them with `all: [...]` or `any: [...]`"),
+                    );
                 }
                 Ok(p)
             }
@@ -373,19 +377,24 @@ impl<'de> Deserialize<'de> for MatchSpec {
                         "ip_port" => vals!(IpPort),
                         "hash" => vals!(Hash),
                         "port" => vals!(Port),
-                        other => {
-                            return Err(de::Error::custom(format!(
-                                "unknown match kind `{other}`: use one of {}, plus optional `cased` and `name`",
-                                MATCH_KINDS.join(", ")
-                            )))
+                        other if !MATCH_KINDS.contains(&other) => {
+                            return reject(
+                                &mut map,
+                                format!(
+                                    "unknown match kind `{other}`: use one of {}, plus optional `cased` and `name`",
+                                    MATCH_KINDS.join(", ")
+                                ),
+                            )
                         }
+                        _ if kind.is_some() => {
+                            let prev = kind.as_ref().map_or("", MatchKind::name);
+                            return reject(
+                                &mut map,
+                                format!("a field match has one kind, found `{prev}` and `{key}`: combine them with `any: [...]`"),
+                            );
+                        }
+                        _ => unreachable!("every kind in MATCH_KINDS is handled above"),
                     };
-                    if let Some(prev) = &kind {
-                        return Err(de::Error::custom(format!(
-                            "a field match has one kind, found `{}` and `{key}`: combine them with `any: [...]`",
-                            prev.name()
-                        )));
-                    }
                     kind = Some(k);
                 }
                 let kind = kind.ok_or_else(|| {
@@ -394,16 +403,27 @@ impl<'de> Deserialize<'de> for MatchSpec {
                         MATCH_KINDS.join(", ")
                     ))
                 })?;
-                let cased = cased.unwrap_or(false);
-                if cased && !kind.is_text() {
-                    return Err(de::Error::custom(format!(
-                        "`cased` applies to text kinds only (term, exact, contains, prefix, suffix), not `{}`",
-                        kind.name()
-                    )));
-                }
-                Ok(MatchSpec { kind, cased, name })
+                // `cased` on a non-text kind is reported by validation, at the `cased` key.
+                Ok(MatchSpec {
+                    kind,
+                    cased: cased.unwrap_or(false),
+                    name,
+                })
             }
         }
         d.deserialize_map(V)
     }
+}
+
+/// Fail while reading the value of the key just read, so the error's path (and so its
+/// location) names that key rather than the enclosing map.
+fn reject<'de, A: MapAccess<'de>, T>(map: &mut A, message: String) -> Result<T, A::Error> {
+    struct Reject(String);
+    impl<'de> de::DeserializeSeed<'de> for Reject {
+        type Value = std::convert::Infallible;
+        fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+            Err(de::Error::custom(self.0))
+        }
+    }
+    match map.next_value_seed(Reject(message))? {}
 }

@@ -270,6 +270,14 @@ fn check_predicate(pred: &Predicate, cat: Category, p: &YamlPath, cx: &mut Cx, w
                 );
                 return;
             }
+            if m.cased && !m.kind.is_text() {
+                cx.err_key(
+                    &fp.key("cased"),
+                    DiagKind::Semantics,
+                    format!("`cased` applies to text kinds only (term, exact, contains, prefix, suffix), not `{}`", m.kind.name()),
+                    "remove `cased`: this kind has one fixed case rule",
+                );
+            }
             if let Some(allowed) = kind_mismatch(m.field, &m.kind) {
                 cx.err_key(
                     &fp.key(m.kind.name()),

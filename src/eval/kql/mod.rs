@@ -1,0 +1,3 @@
+//! KQL: lexer (parser and interpreter to follow).
+
+pub mod lexer;

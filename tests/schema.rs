@@ -1,0 +1,46 @@
+//! `rmmc schema` describes the format the loader accepts: the shipped specs validate against
+//! it, and typical mistakes that the loader rejects are rejected by the schema too.
+
+use serde_json::Value;
+
+fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(&rmmc::spec::json_schema()).expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+fn spec_json(yaml: &str) -> Value {
+    serde_yaml::from_str(yaml).expect("YAML")
+}
+
+#[test]
+fn shipped_specs_validate() {
+    let v = validator();
+    for entry in std::fs::read_dir("rules").unwrap() {
+        let path = entry.unwrap().path();
+        let doc = spec_json(&std::fs::read_to_string(&path).unwrap());
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+}
+
+#[test]
+fn schema_rejects_what_the_loader_rejects() {
+    let v = validator();
+    let base = std::fs::read_to_string("rules/supremo.yaml").unwrap();
+    for (what, bad) in [
+        ("unknown top-level field", base.replace("severity: medium", "severity: medium\nseverty: high")),
+        ("unknown severity", base.replace("severity: medium", "severity: critical")),
+        ("unknown canonical field", base.replace("initiating_company:", "initiating_compnay:")),
+        ("unknown match kind", base.replace("{ term: [NanoSystems] }", "{ regex: [Nano] }")),
+        ("empty value list", base.replace("[NanoSystems]", "[]")),
+        ("bad id", base.replace("id: supremo", "id: ../x")),
+        ("bad technique", base.replace("[T1219]", "[T12190]")),
+        ("bad window", base.replace("window: 5d", "window: 5 days")),
+        ("two keys in a predicate", base.replace("- initiating_company: { term: [NanoSystems] }", "- initiating_company: { term: [NanoSystems] }\n          remote_ip: { ip: [1.2.3.4] }")),
+    ] {
+        assert!(!v.is_valid(&spec_json(&bad)), "schema accepted: {what}");
+    }
+}
