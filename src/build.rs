@@ -6,6 +6,7 @@
 //! - `sentinel/analytic/<spec>-<detection>[-<source>].yaml`  Sentinel scheduled analytic rule
 //! - `.rmmc-output`   marker: rmmc only ever replaces folders that carry it
 
+use crate::backend::common::Rendering;
 use crate::backend::kql::{self, KqlQuery};
 use crate::diag::{Diag, DiagKind};
 use crate::ir::{self, IrSpec};
@@ -50,6 +51,8 @@ pub type Files = BTreeMap<String, String>;
 pub struct BuildResult {
     pub files: Files,
     pub diags: Vec<Diag>,
+    /// How every match was rendered by every backend built (`rmmc explain`).
+    pub renderings: Vec<Rendering>,
 }
 
 /// Sentinel's published limits for analytic rules.
@@ -68,6 +71,7 @@ pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
         let ir = ir::lower(loaded);
         let compiled = kql::compile(&ir, opts.exclusions);
         res.diags.extend(compiled.diags);
+        res.renderings.extend(compiled.renderings);
         for q in &compiled.items {
             if opts.targets.contains(&Target::Kql) {
                 res.files
@@ -154,6 +158,11 @@ fn sentinel(spec: &IrSpec, q: &KqlQuery, opts: &BuildOptions) -> Result<(String,
             description.push_str(&format!("\n- {}: {}", x.id, x.reason));
         }
     }
+    for g in &q.gaps {
+        description.push_str(&format!(
+            "\n\nKnown gap (KQL matches more than the spec): {g}"
+        ));
+    }
     description.push('\n');
     limit(
         "description",
@@ -187,7 +196,12 @@ fn sentinel(spec: &IrSpec, q: &KqlQuery, opts: &BuildOptions) -> Result<(String,
         name,
         description,
         severity: spec.severity.title(),
-        connectors: &q.table.connectors,
+        connectors: q
+            .table
+            .meta
+            .get("connectors")
+            .and_then(|c| c.as_array())
+            .map_or(&[], Vec::as_slice),
         frequency: spec.frequency.kql(),
         period: spec.window.kql(),
         tactics,

@@ -83,6 +83,18 @@ pub enum Command {
     Schema,
     /// Print the canonical fields a spec can use (Markdown table).
     Fields,
+    /// Show how every backend renders every match of the specs, and how faithfully.
+    #[command(
+        after_help = "Examples:\n  rmmc explain\n  rmmc explain rules --spec netsupport\n  rmmc explain --format json"
+    )]
+    Explain {
+        /// Folder of *.yaml specs.
+        #[arg(default_value = "rules")]
+        rules: PathBuf,
+        /// Only this spec id.
+        #[arg(long)]
+        spec: Option<String>,
+    },
 }
 
 pub fn main() -> i32 {
@@ -111,6 +123,32 @@ pub fn run(cli: Cli) -> i32 {
         Command::Fields => {
             print!("{}", spec::fields::markdown_table());
             exit::OK
+        }
+        Command::Explain { rules, spec: only } => {
+            let Some(specs) = load(&rules, format) else {
+                return exit::ERROR;
+            };
+            let specs: Vec<LoadedSpec> = specs
+                .into_iter()
+                .filter(|s| only.as_deref().is_none_or(|id| s.spec.id.as_str() == id))
+                .collect();
+            if specs.is_empty() {
+                eprintln!(
+                    "error: no spec with id `{}` in {}",
+                    only.unwrap_or_default(),
+                    rules.display()
+                );
+                return exit::ERROR;
+            }
+            let res = build::compile(&specs, &BuildOptions::default());
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&res.renderings).expect("renderings serialize")
+                ),
+                Format::Text => print!("{}", explain_text(&res.renderings)),
+            }
+            verdict(&res.diags, &[])
         }
         Command::Check { rules, deny } => {
             let Some(specs) = load(&rules, format) else {
@@ -277,4 +315,45 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         }
         _ => d.to_string(),
     }
+}
+
+/// The explain table as text: per rule and part, each match with every backend's rendering
+/// (rows of all backends grouped under the match, in order of first appearance).
+fn explain_text(rows: &[crate::backend::common::Rendering]) -> String {
+    let mut rules: indexmap::IndexMap<
+        String,
+        indexmap::IndexMap<String, Vec<&crate::backend::common::Rendering>>,
+    > = indexmap::IndexMap::new();
+    for r in rows {
+        rules
+            .entry(format!("{}/{} ({})", r.spec, r.detection, r.source))
+            .or_default()
+            .entry(format!("{}: {}", r.part, r.predicate))
+            .or_default()
+            .push(r);
+    }
+    let mut out = String::new();
+    for (rule, preds) in rules {
+        out.push_str(&format!("\n{rule}\n"));
+        for (pred, rows) in preds {
+            out.push_str(&format!("  {pred}\n"));
+            for r in rows {
+                let fidelity = serde_json::to_value(r.fidelity).expect("fidelity serializes");
+                out.push_str(&format!(
+                    "    {:<8} {:<13} {}\n",
+                    r.backend.name(),
+                    fidelity.as_str().unwrap_or_default(),
+                    if r.rendered.is_empty() {
+                        "-"
+                    } else {
+                        &r.rendered
+                    }
+                ));
+                if let Some(note) = &r.note {
+                    out.push_str(&format!("{:<27}{note}\n", ""));
+                }
+            }
+        }
+    }
+    out
 }

@@ -13,9 +13,10 @@ pub struct TableMap {
     pub name: String,
     pub category: Category,
     pub source: Source,
-    /// Target-specific extras (e.g. Sentinel data connectors), passed to templates as-is.
+    /// Target-specific facts for the wrappers (Sentinel data connectors, Sigma logsource,
+    /// Splunk base search, Elastic index patterns …), read by that backend only.
     #[serde(default)]
-    pub connectors: Vec<serde_json::Value>,
+    pub meta: serde_json::Map<String, serde_json::Value>,
     pub columns: IndexMap<String, ColumnSpec>,
 }
 
@@ -29,10 +30,23 @@ pub enum ColumnSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetailedColumn {
+    /// Columns to match on (OR).
     pub match_any: Vec<String>,
-    pub project: String,
+    /// Column returned in output. Default: the first of `match_any`.
+    pub project: Option<String>,
+    /// How matching differs from the canonical meaning. Default: exact.
+    #[serde(default = "exact")]
     pub fidelity: Fidelity,
-    pub note: String,
+    /// Why, when not exact (required then).
+    pub note: Option<String>,
+    /// The native column holds a full path whose last component is the canonical value (e.g.
+    /// Sysmon `Image` for `process_name`); the backend matches the component after `\`.
+    #[serde(default)]
+    pub basename: bool,
+}
+
+fn exact() -> Fidelity {
+    Fidelity::Exact
 }
 
 /// How one canonical field appears in one table.
@@ -43,6 +57,8 @@ pub struct Column<'a> {
     pub project: &'a str,
     /// `Exact`, or how matching on `match_on` differs from the canonical meaning, and why.
     pub fidelity: (Fidelity, Option<&'a str>),
+    /// The column holds a full path; the canonical value is its last component.
+    pub basename: bool,
 }
 
 impl TableMap {
@@ -52,11 +68,13 @@ impl TableMap {
                 match_on: vec![c.as_str()],
                 project: c,
                 fidelity: (Fidelity::Exact, None),
+                basename: false,
             },
             ColumnSpec::Detailed(d) => Column {
                 match_on: d.match_any.iter().map(String::as_str).collect(),
-                project: &d.project,
-                fidelity: (d.fidelity, Some(d.note.as_str())),
+                project: d.project.as_deref().unwrap_or(&d.match_any[0]),
+                fidelity: (d.fidelity, d.note.as_deref()),
+                basename: d.basename,
             },
         })
     }
@@ -76,6 +94,12 @@ impl TableMap {
                 if d.match_any.is_empty() {
                     return Err(format!(
                         "table {}: `{key}` has an empty match_any",
+                        self.name
+                    ));
+                }
+                if d.fidelity != Fidelity::Exact && d.note.is_none() {
+                    return Err(format!(
+                        "table {}: `{key}` is not exact but has no `note` saying why",
                         self.name
                     ));
                 }

@@ -6,11 +6,12 @@
 //! whole values case-insensitively, `==`/`in` case-sensitively; `contains`, `startswith`,
 //! `endswith` are case-insensitive substring tests with `_cs` variants.
 
+use super::common::{gap_policy, widen, Rendering, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{self, TableMap};
-use crate::spec::{Direction, Field, Source};
+use crate::spec::{BackendName, Direction, Field, Source};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -55,6 +56,8 @@ pub struct KqlQuery {
     pub text: String,
     /// Output columns, in order, with the canonical field they carry (None for aggregates).
     pub columns: Vec<(String, Option<Field>)>,
+    /// Reasons of the declared gaps this query relies on (matches dropped, rule wider).
+    pub gaps: Vec<String>,
 }
 
 /// A KQL string literal. Values never hold control characters (refused at load), so only
@@ -80,15 +83,17 @@ fn list(values: impl IntoIterator<Item = String>) -> String {
     format!("({})", values.into_iter().collect::<Vec<_>>().join(", "))
 }
 
-/// A canonical field that the table lacks.
-struct Missing(Field);
-
 struct Emitter<'a> {
     table: &'a TableMap,
     /// Named value lists hoisted into `let name = dynamic([...]);`, in first-use order.
     lets: IndexMap<String, String>,
     diags: Vec<Diag>,
     spec: &'a IrSpec,
+    det: &'a IrDetection,
+    source: Source,
+    /// Which part of the rule is being rendered (`detection`, `exclusion <id>`).
+    part: String,
+    renderings: Vec<Rendering>,
 }
 
 impl Emitter<'_> {
@@ -99,9 +104,23 @@ impl Emitter<'_> {
         }
     }
 
+    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
+        self.renderings.push(Rendering {
+            spec: self.spec.id.clone(),
+            detection: self.det.id.clone(),
+            source: self.source,
+            backend: BackendName::Kql,
+            part: self.part.clone(),
+            predicate: m.to_string(),
+            rendered,
+            fidelity,
+            note,
+        });
+    }
+
     /// Render a boolean expression. `top` puts an outer `and`/`or` chain on separate lines,
     /// as the seeds do. The result says how it binds, so callers add only needed parentheses.
-    fn expr(&mut self, e: &Expr, top: bool) -> Result<(String, Binding), Missing> {
+    fn expr(&mut self, e: &Expr, top: bool) -> (String, Binding) {
         let sep = |op: &str| {
             if top {
                 format!("\n    {op} ")
@@ -109,57 +128,57 @@ impl Emitter<'_> {
                 format!(" {op} ")
             }
         };
-        let join = |this: &mut Self,
-                    v: &[Expr],
-                    op: &str,
-                    b: Binding|
-         -> Result<(String, Binding), Missing> {
-            let parts = v
+        let join = |this: &mut Self, v: &[Expr], op: &str, b: Binding| -> (String, Binding) {
+            let parts: Vec<String> = v
                 .iter()
                 .map(|x| {
-                    let (s, inner) = this.expr(x, false)?;
+                    let (s, inner) = this.expr(x, false);
                     // `and` binds tighter than `or`; mixed chains are bracketed for the reader.
-                    Ok(if inner == Binding::Atom || inner == b {
+                    if inner == Binding::Atom || inner == b {
                         s
                     } else {
                         format!("({s})")
-                    })
+                    }
                 })
-                .collect::<Result<Vec<_>, Missing>>()?;
-            Ok((
+                .collect();
+            (
                 parts.join(&sep(op)),
                 if v.len() == 1 {
                     Binding::Atom.max(b)
                 } else {
                     b
                 },
-            ))
+            )
         };
         match e {
             Expr::All(v) => join(self, v, "and", Binding::And),
             Expr::Any(v) => join(self, v, "or", Binding::Or),
-            Expr::Not(x) => Ok((format!("not({})", self.expr(x, false)?.0), Binding::Atom)),
+            Expr::Not(x) => (format!("not({})", self.expr(x, false).0), Binding::Atom),
             Expr::Match(m) => self.leaf(m),
         }
     }
 
-    fn leaf(&mut self, m: &Match) -> Result<(String, Binding), Missing> {
-        let col = self.table.column(m.field).ok_or(Missing(m.field))?;
-        if let (f @ (Fidelity::Wider | Fidelity::Narrower | Fidelity::Inexpressible), Some(note)) =
-            col.fidelity
-        {
+    /// A match the table can express (callers drop the others first, see `common::widen`).
+    fn leaf(&mut self, m: &Match) -> (String, Binding) {
+        let col = self
+            .table
+            .column(m.field)
+            .expect("matches on missing columns are widened away before rendering");
+        let (fidelity, note) = col.fidelity;
+        if fidelity != Fidelity::Exact {
             let msg = format!(
-                "{}: `{}` is matched on {} ({}: {note})",
+                "{}: `{}` is matched on {} ({}: {})",
                 self.table.name,
                 m.field,
                 col.match_on.join(" or "),
-                fidelity_word(f)
+                fidelity_word(fidelity),
+                note.unwrap_or_default()
             );
-            self.warn(m, f, msg);
+            self.warn(m, fidelity, msg);
         }
         let rendered: Vec<(String, Binding)> =
             col.match_on.iter().map(|c| self.test(c, m)).collect();
-        Ok(if rendered.len() == 1 {
+        let (text, binding) = if rendered.len() == 1 {
             rendered.into_iter().next().expect("one")
         } else {
             let parts: Vec<String> = rendered
@@ -173,7 +192,16 @@ impl Emitter<'_> {
                 })
                 .collect();
             (parts.join(" or "), Binding::Or)
-        })
+        };
+        // the IPv6 text comparison (see `test`) also narrows
+        let fidelity = match &m.test {
+            Test::Ip(ips) if ips.iter().any(IpAddr::is_ipv6) && fidelity == Fidelity::Exact => {
+                Fidelity::Narrower
+            }
+            _ => fidelity,
+        };
+        self.record(m, text.clone(), fidelity, note.map(str::to_string));
+        (text, binding)
     }
 
     /// The values as a KQL list: `(a, b)`, or `(name)` when the spec named the list.
@@ -319,38 +347,73 @@ pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
                 );
                 continue;
             };
-            match query(spec, det, source, table, with_exclusions) {
-                Ok((text, columns, diags)) => {
-                    out.diags.extend(diags);
-                    out.items.push(KqlQuery {
-                        id,
-                        table,
-                        text,
-                        columns,
-                    });
-                }
-                Err(d) => out.diags.push(d),
+            let mut em = Emitter {
+                table,
+                lets: IndexMap::new(),
+                diags: Vec::new(),
+                spec,
+                det,
+                source,
+                part: "detection".into(),
+                renderings: Vec::new(),
+            };
+            let built = query(&mut em, with_exclusions);
+            out.diags.append(&mut em.diags);
+            out.renderings.append(&mut em.renderings);
+            if let Some((text, columns, gaps)) = built {
+                out.items.push(KqlQuery {
+                    id,
+                    table,
+                    text,
+                    columns,
+                    gaps,
+                });
             }
         }
     }
     out
 }
 
-type QueryParts = (String, Vec<(String, Option<Field>)>, Vec<Diag>);
+type QueryParts = (String, Vec<(String, Option<Field>)>, Vec<String>);
 
-fn query(
-    spec: &IrSpec,
-    det: &IrDetection,
-    source: Source,
-    table: &'static TableMap,
-    with_exclusions: bool,
-) -> Result<QueryParts, Diag> {
-    let missing = |what: &str, f: Field| {
+/// Drop the matches the table cannot express, under the spec's gap policy. Records each
+/// dropped match as an inexpressible rendering.
+fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
+    let table = em.table;
+    let mut missing: Vec<(Match, String)> = Vec::new();
+    let widened = widen(e, &mut |m: &Match| {
+        let ok = table.column(m.field).is_some();
+        if !ok {
+            missing.push((m.clone(), format!("{} has no column for it", table.name)));
+        }
+        ok
+    });
+    for (m, why) in &missing {
+        em.part = part.to_string();
+        em.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
+    }
+    let target = format!("KQL table {}", table.name);
+    gap_policy(
+        em.spec,
+        em.det,
+        BackendName::Kql,
+        em.source,
+        &target,
+        part,
+        &missing,
+        &mut em.diags,
+    )
+    .then_some(widened)
+}
+
+fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
+    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let missing_output = |what: &str, f: Field| {
         Diag::error(
             DiagKind::Fidelity(Fidelity::Inexpressible),
             format!(
-                "{}: {what} needs `{f}`, which {} does not have",
-                det.id, table.name
+                "{}/{}: {what} needs `{f}`, which {} does not have",
+                spec.id, det.id, table.name
             ),
         )
         .at(&spec.file, det.span)
@@ -358,54 +421,79 @@ fn query(
             "use another field, or drop source `{source}` from this detection"
         ))
     };
-    let col = |f: Field, what: &str| {
-        table
-            .column(f)
-            .map(|c| c.project.to_string())
-            .ok_or_else(|| missing(what, f))
-    };
-    let ts = col(Field::known("timestamp"), "the time filter")?;
-
-    let mut em = Emitter {
-        table,
-        lets: IndexMap::new(),
-        diags: Vec::new(),
-        spec,
-    };
-    let (cond, _) = em
-        .expr(&det.expr, true)
-        .map_err(|Missing(f)| missing("the detection predicate", f))?;
-    let mut exclusion_lines = Vec::new();
-    if with_exclusions {
-        for x in det
-            .exclusions
-            .iter()
-            .filter(|x| x.sources.contains(&source))
-        {
-            match em.expr(&x.expr, false) {
-                Ok((c, _)) => {
-                    exclusion_lines.push(format!("// exclusion: {}", x.id));
-                    exclusion_lines.push(format!("| where not({c})"));
-                }
-                Err(Missing(f)) => {
-                    em.diags.push(
-                        Diag::warning(
-                            DiagKind::Fidelity(Fidelity::Wider),
-                            format!(
-                                "{}: exclusion `{}` is not applied on {} (it has no column for `{f}`), so that query is wider",
-                                det.id, x.id, table.name
-                            ),
-                        )
-                        .at(&spec.file, x.span)
-                        .help("limit the exclusion with `sources:` to silence this, if that is intended"),
-                    );
-                    exclusion_lines.push(format!(
-                        "// exclusion {} not applied: {} has no column for {f}",
-                        x.id, table.name
-                    ));
-                }
-            }
+    let mut errors = Vec::new();
+    let mut col = |f: Field, what: &str| match table.column(f) {
+        Some(c) => c.project.to_string(),
+        None => {
+            errors.push(missing_output(what, f));
+            String::new()
         }
+    };
+    let ts = col(Field::known("timestamp"), "the time filter");
+
+    let mut gaps = Vec::new();
+    // Check every part before giving up, so one run reports every problem.
+    let detection = expressible(em, &det.expr, "detection");
+    let exclusions: Vec<_> = det
+        .exclusions
+        .iter()
+        .filter(|x| with_exclusions && x.sources.contains(&source))
+        .map(|x| {
+            let part = format!("exclusion {}", x.id);
+            // dropping matches from `not(x)` keeps the rule wider, never narrower
+            let w = expressible(em, &Expr::Not(Box::new(x.expr.clone())), &part);
+            (x, part, w)
+        })
+        .collect();
+    let cond = match detection? {
+        Widened::Expr(e) => {
+            em.part = "detection".into();
+            em.expr(&e, true).0
+        }
+        w => {
+            em.diags.push(
+                Diag::error(
+                    DiagKind::Fidelity(Fidelity::Inexpressible),
+                    format!(
+                        "{}/{}: nothing of the predicate can be expressed on {} ({})",
+                        spec.id,
+                        det.id,
+                        table.name,
+                        if w == Widened::True {
+                            "it would match every event"
+                        } else {
+                            "it would match nothing"
+                        }
+                    ),
+                )
+                .at(&spec.file, det.span)
+                .help(format!("drop source `{source}` from this detection")),
+            );
+            return None;
+        }
+    };
+    let mut exclusion_lines = Vec::new();
+    for (x, part, w) in exclusions {
+        match w? {
+            Widened::Expr(e) => {
+                em.part = part;
+                let (c, _) = em.expr(&e, false);
+                exclusion_lines.push(format!("// exclusion: {}", x.id));
+                exclusion_lines.push(format!("| where {c}"));
+            }
+            _ => exclusion_lines.push(format!(
+                "// exclusion {} not applied: {} has no column for it",
+                x.id, table.name
+            )),
+        }
+    }
+    if gaps.is_empty()
+        && em
+            .renderings
+            .iter()
+            .any(|r| r.fidelity == Fidelity::Inexpressible)
+    {
+        gaps.push(det.gaps[&BackendName::Kql].clone());
     }
 
     let mut lines = vec![format!(
@@ -427,10 +515,10 @@ fn query(
     let mut columns = Vec::new();
     match &det.output {
         IrOutput::Summarize(by) => {
-            let report = col(Field::known("report_id"), "summarize (Report=make_set)")?;
+            let report = col(Field::known("report_id"), "summarize (Report=make_set)");
             let mut by_cols = Vec::new();
             for f in by {
-                let c = col(*f, "summarize")?;
+                let c = col(*f, "summarize");
                 by_cols.push(c.clone());
                 columns.push((c, Some(*f)));
             }
@@ -455,7 +543,7 @@ fn query(
                 .unwrap_or_default();
             let mut cols = Vec::new();
             for f in fields {
-                let c = col(*f, "project")?;
+                let c = col(*f, "project");
                 cols.push(c.clone());
                 columns.push((c, Some(*f)));
             }
@@ -465,13 +553,17 @@ fn query(
                     Direction::Asc => "asc",
                     Direction::Desc => "desc",
                 };
-                lines.push(format!("| order by {} {dir}", col(*f, "order by")?));
+                lines.push(format!("| order by {} {dir}", col(*f, "order by")));
             }
         }
     }
+    if !errors.is_empty() {
+        em.diags.extend(errors);
+        return None;
+    }
     let mut text = lines.join("\n");
     text.push('\n');
-    Ok((text, columns, em.diags))
+    Some((text, columns, gaps))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Backends: IR → query text. One file per target language; field mappings live in
 //! `backends/<target>.yaml`, deployment wrappers in `templates/`.
 
+pub mod common;
 pub mod kql;
 
 use crate::diag::Diag;
@@ -14,6 +15,8 @@ use uuid::Uuid;
 pub struct Compiled<T> {
     pub items: Vec<T>,
     pub diags: Vec<Diag>,
+    /// How each match was rendered (`rmmc explain`).
+    pub renderings: Vec<common::Rendering>,
 }
 
 impl<T> Default for Compiled<T> {
@@ -21,6 +24,7 @@ impl<T> Default for Compiled<T> {
         Compiled {
             items: Vec::new(),
             diags: Vec::new(),
+            renderings: Vec::new(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn lower(loaded: &LoadedSpec) -> IrSpec {
                 exclusions,
                 output,
                 time_filter: d.time_filter,
+                gaps: d.gaps.iter().map(|(b, r)| (*b, r.to_string())).collect(),
                 span: loaded.index.nearest(&dp),
             }
         })

@@ -11,7 +11,7 @@ pub use lower::lower;
 use crate::diag::Span;
 use crate::spec::attack::Tactic;
 use crate::spec::values::{CidrValue, Duration};
-use crate::spec::{Category, Direction, Field, Severity, Source};
+use crate::spec::{BackendName, Category, Direction, Field, Severity, Source};
 use indexmap::IndexMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -46,6 +46,8 @@ pub struct IrDetection {
     pub exclusions: Vec<IrExclusion>,
     pub output: IrOutput,
     pub time_filter: bool,
+    /// Backends allowed to widen this detection where they cannot express it, with the reason.
+    pub gaps: IndexMap<BackendName, String>,
     pub span: Option<Span>,
 }
 
@@ -147,5 +149,24 @@ impl Expr {
         }
         walk(self, &mut out);
         out
+    }
+}
+
+/// Canonical one-line text of a match, for diagnostics and `rmmc explain`:
+/// `remote_domain term [netsupportsoftware.com]`.
+impl std::fmt::Display for Match {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, values): (String, Vec<String>) = match &self.test {
+            Test::Text { op, values, cased } => (
+                format!("{}{}", op.name(), if *cased { " (cased)" } else { "" }),
+                values.clone(),
+            ),
+            Test::Domain(v) => ("domain".into(), v.clone()),
+            Test::Ip(v) => ("ip".into(), v.iter().map(ToString::to_string).collect()),
+            Test::Cidr(v) => ("cidr".into(), v.iter().map(ToString::to_string).collect()),
+            Test::Port(v) => ("port".into(), v.iter().map(ToString::to_string).collect()),
+            Test::Digest(v) => ("hash".into(), v.clone()),
+        };
+        write!(f, "{} {kind} [{}]", self.field, values.join(", "))
     }
 }

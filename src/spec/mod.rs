@@ -154,6 +154,41 @@ pub struct Detection {
     /// time range to the portal / scheduler (false).
     #[serde(default = "yes")]
     pub time_filter: bool,
+    /// Backends allowed to render this detection wider than specified because they cannot
+    /// express part of it, each with the reason (listed in that backend's artifact). Without
+    /// an entry, an inexpressible predicate fails the build for that backend.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<BackendName, String>")]
+    pub gaps: IndexMap<BackendName, Prose>,
+}
+
+/// The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Kql,
+    Sigma,
+    Splunk,
+    Elastic,
+}
+
+impl BackendName {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendName::Kql => "kql",
+            BackendName::Sigma => "sigma",
+            BackendName::Splunk => "splunk",
+            BackendName::Elastic => "elastic",
+        }
+    }
+}
+
+impl fmt::Display for BackendName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

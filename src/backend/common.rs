@@ -1,0 +1,205 @@
+//! Helpers every backend shares. Each says whether it is exact; the lossy ones report how.
+
+use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::ir::{Expr, IrDetection, IrSpec, Match};
+use crate::spec::{BackendName, Source};
+use serde::Serialize;
+
+/// The result of dropping the matches a backend cannot express.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Widened {
+    /// Nothing is left to test: every event passes.
+    True,
+    /// Every event fails.
+    False,
+    Expr(Expr),
+}
+
+/// Replace each match for which `keep` is false by the constant that makes the whole
+/// expression *wider* (never narrower): `true` where the match counts positively, `false`
+/// under an odd number of `not`s. Then fold the constants away. Sound: every event the
+/// original matches, the result matches too.
+pub fn widen(e: &Expr, keep: &mut dyn FnMut(&Match) -> bool) -> Widened {
+    widen_in(e, true, keep)
+}
+
+fn widen_in(e: &Expr, positive: bool, keep: &mut dyn FnMut(&Match) -> bool) -> Widened {
+    match e {
+        Expr::Match(m) if keep(m) => Widened::Expr(e.clone()),
+        Expr::Match(_) if positive => Widened::True,
+        Expr::Match(_) => Widened::False,
+        Expr::Not(x) => match widen_in(x, !positive, keep) {
+            Widened::True => Widened::False,
+            Widened::False => Widened::True,
+            Widened::Expr(x) => Widened::Expr(Expr::Not(Box::new(x))),
+        },
+        Expr::All(v) | Expr::Any(v) => {
+            let is_all = matches!(e, Expr::All(_));
+            // the constant that decides the group, and the one that vanishes from it
+            let (absorbing, neutral) = if is_all {
+                (Widened::False, Widened::True)
+            } else {
+                (Widened::True, Widened::False)
+            };
+            let mut kept = Vec::new();
+            for x in v {
+                match widen_in(x, positive, keep) {
+                    w if w == absorbing => return absorbing,
+                    w if w == neutral => {}
+                    Widened::Expr(x) => kept.push(x),
+                    _ => unreachable!("True/False are absorbing or neutral"),
+                }
+            }
+            match kept.len() {
+                0 => neutral,
+                1 => Widened::Expr(kept.pop().expect("one")),
+                _ => Widened::Expr(if is_all {
+                    Expr::All(kept)
+                } else {
+                    Expr::Any(kept)
+                }),
+            }
+        }
+    }
+}
+
+/// One row of `rmmc explain`: how one backend renders one spec match on one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rendering {
+    pub spec: String,
+    pub detection: String,
+    pub source: Source,
+    pub backend: BackendName,
+    /// `detection` or `exclusion <id>`
+    pub part: String,
+    /// The match in canonical form (`remote_domain term [x]`).
+    pub predicate: String,
+    /// The backend's text for it (empty when it could not be expressed).
+    pub rendered: String,
+    pub fidelity: Fidelity,
+    pub note: Option<String>,
+}
+
+/// Applies the spec's gap policy to the matches a backend could not express in one part
+/// (the detection predicate or one exclusion) of a rule: with a `gaps` entry for this backend
+/// the part is widened and a warning says so; without one it is an error. Returns `None` when
+/// the rule cannot be built.
+#[allow(clippy::too_many_arguments)]
+pub fn gap_policy(
+    spec: &IrSpec,
+    det: &IrDetection,
+    backend: BackendName,
+    source: Source,
+    target: &str,
+    part: &str,
+    missing: &[(Match, String)],
+    diags: &mut Vec<Diag>,
+) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    let what: Vec<String> = missing
+        .iter()
+        .map(|(m, why)| format!("`{m}` ({why})"))
+        .collect();
+    match det.gaps.get(&backend) {
+        Some(reason) => {
+            for (m, _) in missing {
+                let d = Diag::warning(
+                    DiagKind::Fidelity(Fidelity::Wider),
+                    format!(
+                        "{}/{} on {target}: {part} drops {m}, so the {backend} rule is wider (declared gap: {reason})",
+                        spec.id, det.id
+                    ),
+                )
+                .at(&spec.file, m.span);
+                if !diags.contains(&d) {
+                    diags.push(d);
+                }
+            }
+            true
+        }
+        None => {
+            diags.push(
+                Diag::error(
+                    DiagKind::Fidelity(Fidelity::Inexpressible),
+                    format!(
+                        "{}/{} ({source}): {backend} cannot express {} in the {part} on {target}: {}",
+                        spec.id,
+                        det.id,
+                        if missing.len() == 1 { "a match" } else { "matches" },
+                        what.join(", ")
+                    ),
+                )
+                .at(&spec.file, missing[0].0.span.or(det.span))
+                .help(format!(
+                    "accept a wider {backend} rule with `gaps: {{ {backend}: <reason> }}` on the detection, or drop source `{source}`"
+                )),
+            );
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Test, TextOp};
+    use crate::spec::Field;
+
+    fn m(field: &str) -> Expr {
+        Expr::Match(Match {
+            field: Field::known(field),
+            test: Test::Text {
+                op: TextOp::Exact,
+                values: vec!["x".into()],
+                cased: false,
+            },
+            list: None,
+            span: None,
+        })
+    }
+    fn drop_company(e: &Expr) -> Widened {
+        widen(e, &mut |m: &Match| m.field.name() != "initiating_company")
+    }
+
+    #[test]
+    fn dropping_a_conjunct_widens() {
+        let e = Expr::All(vec![m("remote_domain"), m("initiating_company")]);
+        assert_eq!(drop_company(&e), Widened::Expr(m("remote_domain")));
+    }
+
+    #[test]
+    fn dropping_a_disjunct_widens_to_everything() {
+        let e = Expr::Any(vec![m("remote_domain"), m("initiating_company")]);
+        assert_eq!(drop_company(&e), Widened::True);
+    }
+
+    #[test]
+    fn under_not_the_constant_flips() {
+        // not(domain and company) → not(domain): wider than the original
+        let e = Expr::Not(Box::new(Expr::All(vec![
+            m("remote_domain"),
+            m("initiating_company"),
+        ])));
+        assert_eq!(drop_company(&e), Widened::True);
+        // not(domain or company) → not(domain): still wider than not(domain) and not(company)
+        let e = Expr::Not(Box::new(Expr::Any(vec![
+            m("remote_domain"),
+            m("initiating_company"),
+        ])));
+        assert_eq!(
+            drop_company(&e),
+            Widened::Expr(Expr::Not(Box::new(m("remote_domain"))))
+        );
+    }
+
+    #[test]
+    fn keeping_everything_is_identity() {
+        let e = Expr::All(vec![
+            m("remote_domain"),
+            Expr::Not(Box::new(m("remote_ip"))),
+        ]);
+        assert_eq!(widen(&e, &mut |_| true), Widened::Expr(e.clone()));
+    }
+}
