@@ -35,6 +35,16 @@ pub struct BuildOptions {
     pub exclusions: bool,
 }
 
+impl BuildOptions {
+    /// These targets only, with exclusions.
+    pub fn only(targets: &[Target]) -> BuildOptions {
+        BuildOptions {
+            targets: targets.to_vec(),
+            exclusions: true,
+        }
+    }
+}
+
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
@@ -67,31 +77,51 @@ pub mod limits {
 /// Compile loaded specs into artifacts, in memory.
 pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
     let mut res = BuildResult::default();
-    for loaded in specs {
-        let ir = ir::lower(loaded);
-        let compiled = kql::compile(&ir, opts.exclusions);
-        res.diags.extend(compiled.diags);
-        res.renderings.extend(compiled.renderings);
-        for q in &compiled.items {
-            if opts.targets.contains(&Target::Kql) {
-                res.files
-                    .insert(format!("kql/{}.kql", q.id.stem), q.text.clone());
-            }
-            if opts.targets.contains(&Target::Sentinel) {
-                match sentinel(&ir, q, opts) {
-                    Ok((hunting, analytic)) => {
-                        res.files
-                            .insert(format!("sentinel/hunting/{}.yaml", q.id.stem), hunting);
-                        res.files
-                            .insert(format!("sentinel/analytic/{}.yaml", q.id.stem), analytic);
+    let irs: Vec<IrSpec> = specs.iter().map(ir::lower).collect();
+    if opts
+        .targets
+        .iter()
+        .any(|t| matches!(t, Target::Kql | Target::Sentinel))
+    {
+        for ir in &irs {
+            let compiled = kql::compile(ir, opts.exclusions);
+            res.diags.extend(compiled.diags);
+            res.renderings.extend(compiled.renderings);
+            for q in &compiled.items {
+                if opts.targets.contains(&Target::Kql) {
+                    res.files
+                        .insert(format!("kql/{}.kql", q.id.stem), q.text.clone());
+                }
+                if opts.targets.contains(&Target::Sentinel) {
+                    match sentinel(ir, q, opts) {
+                        Ok((hunting, analytic)) => {
+                            res.files
+                                .insert(format!("sentinel/hunting/{}.yaml", q.id.stem), hunting);
+                            res.files
+                                .insert(format!("sentinel/analytic/{}.yaml", q.id.stem), analytic);
+                        }
+                        Err(d) => res.diags.push(d),
                     }
-                    Err(d) => res.diags.push(d),
                 }
             }
         }
     }
+    // Backends that produce whole files from all specs at once (they may aggregate, e.g.
+    // one savedsearches.conf): (target, compile).
+    let file_backends: &[(Target, FileBackend)] = &[];
+    for (target, compile) in file_backends {
+        if opts.targets.contains(target) {
+            let compiled = compile(&irs, opts.exclusions);
+            res.diags.extend(compiled.diags);
+            res.renderings.extend(compiled.renderings);
+            res.files.extend(compiled.items);
+        }
+    }
     res
 }
+
+/// A backend that compiles all specs into files (relative path, content).
+pub type FileBackend = fn(&[IrSpec], bool) -> crate::backend::Compiled<(String, String)>;
 
 #[derive(Serialize)]
 struct SentinelCtx<'a> {

@@ -75,7 +75,13 @@ fn hostile_spec_values_survive_the_pipeline() {
         );
     std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
     let specs = rmmc::spec::load_dir(dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
-    let res = rmmc::build::compile(&specs, &rmmc::build::BuildOptions::default());
+    let res = rmmc::build::compile(
+        &specs,
+        &rmmc::build::BuildOptions::only(&[
+            rmmc::build::Target::Kql,
+            rmmc::build::Target::Sentinel,
+        ]),
+    );
     let kql = &res.files["kql/supremo-netconn.kql"];
     let strs: Vec<Tok> = lex(kql)
         .unwrap()

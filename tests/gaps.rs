@@ -2,7 +2,7 @@
 //! declares the gap; then the part is dropped soundly (the rule gets wider, never narrower)
 //! and the artifact says so.
 
-use rmmc::build::{self, BuildOptions, BuildResult};
+use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::{DiagKind, Fidelity};
 
 const SPEC: &str = r#"
@@ -40,7 +40,10 @@ fn build(gaps: &str) -> BuildResult {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("g.yaml"), SPEC.replace("GAPS", gaps)).unwrap();
     let specs = rmmc::spec::load_dir(dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
-    build::compile(&specs, &BuildOptions::default())
+    build::compile(
+        &specs,
+        &BuildOptions::only(&[Target::Kql, Target::Sentinel]),
+    )
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Sentinel's published analytic-rule limits are build errors, never silent truncation.
 
-use rmmc::build::{self, BuildOptions};
+use rmmc::build::{self, BuildOptions, Target};
 use rmmc::diag::DiagKind;
 
 fn build_with(edit: impl Fn(String) -> String) -> Vec<String> {
@@ -8,7 +8,10 @@ fn build_with(edit: impl Fn(String) -> String) -> Vec<String> {
     let spec = edit(std::fs::read_to_string("rules/supremo.yaml").unwrap());
     std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
     let specs = rmmc::spec::load_dir(dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
-    let res = build::compile(&specs, &BuildOptions::default());
+    let res = build::compile(
+        &specs,
+        &BuildOptions::only(&[Target::Kql, Target::Sentinel]),
+    );
     res.diags
         .iter()
         .filter(|d| d.is_error())
