@@ -1,3 +1,6 @@
-//! KQL: lexer (parser and interpreter to follow).
+//! KQL: lexer → parser → AST → interpreter, for the subset rmmc emits and the seeds use.
 
+pub mod ast;
+pub mod interp;
 pub mod lexer;
+pub mod parser;

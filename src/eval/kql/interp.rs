@@ -1,0 +1,658 @@
+//! Runs a parsed KQL query over in-memory tables, with Kusto's semantics written out here
+//! independently of the IR (so agreeing with the IR means something):
+//! - strings are never null: a missing string column reads as "";
+//! - `==` between null and a value is false, `!=` true, ordering with null is null, and
+//!   `where` keeps only rows whose predicate is true (learn.microsoft.com/kusto/query/
+//!   scalar-data-types/null-values);
+//! - `has` matches whole terms: maximal runs of ASCII letters and digits
+//!   (learn.microsoft.com/kusto/query/datatypes-string-operators);
+//! - case-insensitive operators compare Unicode lower-case forms.
+
+use super::ast::*;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Str(String),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+    /// Nanoseconds since the Unix epoch.
+    DateTime(i128),
+    /// Nanoseconds.
+    Timespan(i128),
+    Dynamic(Vec<Value>),
+}
+
+impl Value {
+    /// The value as a string operand ("" for null, like Kusto's string columns).
+    fn text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Str(s) => s.clone(),
+            Value::Long(n) => n.to_string(),
+            Value::Real(x) => x.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::DateTime(t) | Value::Timespan(t) => t.to_string(),
+            Value::Dynamic(v) => format!("{v:?}"),
+        }
+    }
+    fn truth(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+impl From<&Lit> for Value {
+    fn from(l: &Lit) -> Value {
+        match l {
+            Lit::Str(s) => Value::Str(s.clone()),
+            Lit::Long(n) => Value::Long(*n),
+            Lit::Real(x) => Value::Real(*x),
+            Lit::Bool(b) => Value::Bool(*b),
+            Lit::Timespan(t) => Value::Timespan(*t),
+        }
+    }
+}
+
+/// A row: column → value. Absent columns read as null (strings as "").
+pub type Row = BTreeMap<String, Value>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvalError(pub String);
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError(msg.into()))
+}
+
+/// Evaluation context: the `let` bindings and the clock (`now()`), injectable for tests.
+pub struct Env {
+    pub now: i128,
+    lets: BTreeMap<String, Value>,
+}
+
+/// Run `q` over `rows` (the rows of the query's table). `now` is `now()` in ns since epoch.
+pub fn run(q: &Query, rows: &[Row], now: i128) -> Result<Vec<Row>, EvalError> {
+    let mut env = Env {
+        now,
+        lets: BTreeMap::new(),
+    };
+    let empty = Row::new();
+    for (name, e) in &q.lets {
+        let v = env.eval(e, &empty)?;
+        env.lets.insert(name.clone(), v);
+    }
+    let mut rows: Vec<Row> = rows.to_vec();
+    for op in &q.ops {
+        rows = env.apply(op, rows)?;
+    }
+    Ok(rows)
+}
+
+impl Env {
+    fn apply(&self, op: &Op, rows: Vec<Row>) -> Result<Vec<Row>, EvalError> {
+        match op {
+            Op::Where(e) => {
+                let mut out = Vec::new();
+                for r in rows {
+                    // null counts as false
+                    if self.eval(e, &r)?.truth() == Some(true) {
+                        out.push(r);
+                    }
+                }
+                Ok(out)
+            }
+            Op::Project(cols) => rows
+                .iter()
+                .map(|r| {
+                    cols.iter()
+                        .map(|(n, e)| Ok((n.clone(), self.eval(e, r)?)))
+                        .collect::<Result<Row, EvalError>>()
+                })
+                .collect(),
+            Op::OrderBy(keys) => {
+                let mut rows = rows;
+                rows.sort_by(|a, b| {
+                    for (k, desc) in keys {
+                        let x = a.get(k).unwrap_or(&Value::Null);
+                        let y = b.get(k).unwrap_or(&Value::Null);
+                        let o = order(x, y);
+                        let o = if *desc { o.reverse() } else { o };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    Ordering::Equal
+                });
+                Ok(rows)
+            }
+            Op::Take(n) => Ok(rows.into_iter().take(*n as usize).collect()),
+            Op::Summarize { aggs, by } => {
+                let mut groups: BTreeMap<Vec<String>, (Row, Vec<Row>)> = BTreeMap::new();
+                for r in rows {
+                    let key_vals: Vec<Value> = by
+                        .iter()
+                        .map(|c| r.get(c).cloned().unwrap_or(Value::Str(String::new())))
+                        .collect();
+                    let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
+                    let entry = groups.entry(key).or_insert_with(|| {
+                        (by.iter().cloned().zip(key_vals).collect(), Vec::new())
+                    });
+                    entry.1.push(r);
+                }
+                let mut out = Vec::new();
+                for (_, (mut row, members)) in groups {
+                    for (name, agg) in aggs {
+                        row.insert(name.clone(), self.aggregate(agg, &members)?);
+                    }
+                    out.push(row);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn aggregate(&self, agg: &Agg, rows: &[Row]) -> Result<Value, EvalError> {
+        let values = |e: &Expr| -> Result<Vec<Value>, EvalError> {
+            rows.iter()
+                .map(|r| self.eval(e, r))
+                .filter(|v| !matches!(v, Ok(Value::Null)))
+                .collect()
+        };
+        Ok(match agg {
+            Agg::Count => Value::Long(rows.len() as i64),
+            Agg::Min(e) => values(e)?.into_iter().min_by(order).unwrap_or(Value::Null),
+            Agg::Max(e) => values(e)?.into_iter().max_by(order).unwrap_or(Value::Null),
+            Agg::MakeSet(e) => {
+                let mut set: Vec<Value> = Vec::new();
+                for v in values(e)? {
+                    if !set.contains(&v) {
+                        set.push(v);
+                    }
+                }
+                Value::Dynamic(set)
+            }
+            Agg::DCount(e) => {
+                let mut seen: Vec<Value> = Vec::new();
+                for v in values(e)? {
+                    if !seen.contains(&v) {
+                        seen.push(v);
+                    }
+                }
+                Value::Long(seen.len() as i64)
+            }
+        })
+    }
+
+    pub fn eval(&self, e: &Expr, row: &Row) -> Result<Value, EvalError> {
+        Ok(match e {
+            Expr::Name(n) => match self.lets.get(n) {
+                Some(v) => v.clone(),
+                None => row.get(n).cloned().unwrap_or(Value::Null),
+            },
+            Expr::Lit(l) => l.into(),
+            Expr::Dynamic(v) => Value::Dynamic(v.iter().map(Value::from).collect()),
+            Expr::Neg(x) => match self.eval(x, row)? {
+                Value::Long(n) => Value::Long(-n),
+                Value::Real(x) => Value::Real(-x),
+                Value::Timespan(t) => Value::Timespan(-t),
+                Value::Null => Value::Null,
+                v => return err(format!("cannot negate {v:?}")),
+            },
+            Expr::Not(x) => match self.eval(x, row)? {
+                Value::Bool(b) => Value::Bool(!b),
+                Value::Null => Value::Null,
+                v => return err(format!("not() needs a bool, got {v:?}")),
+            },
+            Expr::And(a, b) => {
+                let (a, b) = (self.eval(a, row)?.truth(), self.eval(b, row)?.truth());
+                match (a, b) {
+                    (Some(false), _) | (_, Some(false)) => Value::Bool(false),
+                    (Some(true), Some(true)) => Value::Bool(true),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Or(a, b) => {
+                let (a, b) = (self.eval(a, row)?.truth(), self.eval(b, row)?.truth());
+                match (a, b) {
+                    (Some(true), _) | (_, Some(true)) => Value::Bool(true),
+                    (Some(false), Some(false)) => Value::Bool(false),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Cmp(op, a, b) => compare(*op, &self.eval(a, row)?, &self.eval(b, row)?),
+            Expr::In {
+                lhs,
+                items,
+                ci,
+                negated,
+            } => {
+                let l = self.eval(lhs, row)?;
+                let set = self.flatten(items, row)?;
+                let hit = set.iter().any(|v| {
+                    if *ci {
+                        l.text().to_lowercase() == v.text().to_lowercase()
+                    } else {
+                        equal(&l, v) == Some(true)
+                    }
+                });
+                Value::Bool(hit != *negated)
+            }
+            Expr::HasAny { lhs, items, all } => {
+                let l = self.eval(lhs, row)?.text();
+                let set = self.flatten(items, row)?;
+                let mut hits = set.iter().map(|v| has(&l, &v.text(), false));
+                Value::Bool(if *all {
+                    hits.all(|h| h)
+                } else {
+                    hits.any(|h| h)
+                })
+            }
+            Expr::Between(x, lo, hi) => {
+                let (x, lo, hi) = (self.eval(x, row)?, self.eval(lo, row)?, self.eval(hi, row)?);
+                if [&x, &lo, &hi].iter().any(|v| **v == Value::Null) {
+                    Value::Null
+                } else {
+                    Value::Bool(
+                        order(&lo, &x) != Ordering::Greater && order(&x, &hi) != Ordering::Greater,
+                    )
+                }
+            }
+            Expr::Call(f, args) => self.call(f, args, row)?,
+        })
+    }
+
+    fn flatten(&self, items: &[Expr], row: &Row) -> Result<Vec<Value>, EvalError> {
+        let mut out = Vec::new();
+        for it in items {
+            match self.eval(it, row)? {
+                Value::Dynamic(v) => out.extend(v),
+                v => out.push(v),
+            }
+        }
+        Ok(out)
+    }
+
+    fn call(&self, f: &str, args: &[Expr], row: &Row) -> Result<Value, EvalError> {
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| self.eval(a, row))
+            .collect::<Result<_, _>>()?;
+        let arity = |n: usize| -> Result<(), EvalError> {
+            if vals.len() == n {
+                Ok(())
+            } else {
+                err(format!("{f}() takes {n} argument(s), got {}", vals.len()))
+            }
+        };
+        Ok(match f {
+            "now" => match vals.as_slice() {
+                [] => Value::DateTime(self.now),
+                [Value::Timespan(t)] => Value::DateTime(self.now + t),
+                _ => return err("now() takes an optional timespan offset"),
+            },
+            "ago" => match vals.as_slice() {
+                [Value::Timespan(t)] => Value::DateTime(self.now - t),
+                _ => return err("ago() takes a timespan"),
+            },
+            "isempty" => {
+                arity(1)?;
+                Value::Bool(vals[0] == Value::Null || vals[0].text().is_empty())
+            }
+            "isnotempty" => {
+                arity(1)?;
+                Value::Bool(!(vals[0] == Value::Null || vals[0].text().is_empty()))
+            }
+            "isnull" => {
+                arity(1)?;
+                Value::Bool(vals[0] == Value::Null)
+            }
+            "isnotnull" => {
+                arity(1)?;
+                Value::Bool(vals[0] != Value::Null)
+            }
+            "tolower" => {
+                arity(1)?;
+                Value::Str(vals[0].text().to_lowercase())
+            }
+            "ipv4_is_in_range" => {
+                arity(2)?;
+                match (ipv4(&vals[0].text()), ipv4_range(&vals[1].text())) {
+                    (Some(ip), Some((net, bits))) => {
+                        let mask = if bits == 0 {
+                            0
+                        } else {
+                            u32::MAX << (32 - bits)
+                        };
+                        Value::Bool(ip & mask == net & mask)
+                    }
+                    _ => Value::Null,
+                }
+            }
+            "ipv6_is_in_range" => {
+                arity(2)?;
+                let ip: Option<std::net::Ipv6Addr> = vals[0].text().parse().ok();
+                let range = vals[1].text();
+                let net = range.split_once('/').and_then(|(a, b)| {
+                    Some((
+                        a.parse::<std::net::Ipv6Addr>().ok()?,
+                        b.parse::<u32>().ok()?,
+                    ))
+                });
+                match (ip, net) {
+                    (Some(ip), Some((net, bits))) if bits <= 128 => {
+                        let mask = if bits == 0 {
+                            0
+                        } else {
+                            u128::MAX << (128 - bits)
+                        };
+                        Value::Bool(u128::from(ip) & mask == u128::from(net) & mask)
+                    }
+                    _ => Value::Null,
+                }
+            }
+            _ => return err(format!("unsupported function {f}()")),
+        })
+    }
+}
+
+/// Dotted-quad IPv4 as Kusto parses it (each part 0-255).
+fn ipv4(s: &str) -> Option<u32> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let mut out = 0u32;
+    for p in parts {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = p.parse().ok()?;
+        if n > 255 {
+            return None;
+        }
+        out = out << 8 | n;
+    }
+    Some(out)
+}
+
+fn ipv4_range(s: &str) -> Option<(u32, u32)> {
+    match s.split_once('/') {
+        Some((ip, bits)) => {
+            let bits: u32 = bits.parse().ok()?;
+            (bits <= 32).then_some((ipv4(ip)?, bits))
+        }
+        None => Some((ipv4(s)?, 32)),
+    }
+}
+
+fn order(a: &Value, b: &Value) -> Ordering {
+    use Value::*;
+    match (a, b) {
+        (Long(x), Long(y)) => x.cmp(y),
+        (Real(x), Real(y)) => x.total_cmp(y),
+        (Long(x), Real(y)) => (*x as f64).total_cmp(y),
+        (Real(x), Long(y)) => x.total_cmp(&(*y as f64)),
+        (DateTime(x), DateTime(y)) | (Timespan(x), Timespan(y)) => x.cmp(y),
+        (Null, Null) => Ordering::Equal,
+        // nulls sort first (ascending)
+        (Null, _) => Ordering::Less,
+        (_, Null) => Ordering::Greater,
+        _ => a.text().cmp(&b.text()),
+    }
+}
+
+/// `==` with Kusto's null rules: null vs value is false, null vs null is null.
+fn equal(a: &Value, b: &Value) -> Option<bool> {
+    use Value::*;
+    match (a, b) {
+        (Null, Null) => None,
+        (Null, Str(s)) | (Str(s), Null) => Some(s.is_empty()),
+        (Null, _) | (_, Null) => Some(false),
+        (Str(x), Str(y)) => Some(x == y),
+        (Str(_), _) | (_, Str(_)) => Some(false),
+        _ => Some(order(a, b) == Ordering::Equal),
+    }
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
+    let flip = |v: Option<bool>| v.map_or(Value::Null, |b| Value::Bool(!b));
+    let opt = |v: Option<bool>| v.map_or(Value::Null, Value::Bool);
+    let ordered = |f: fn(Ordering) -> bool| {
+        if *a == Value::Null || *b == Value::Null {
+            Value::Null
+        } else {
+            Value::Bool(f(order(a, b)))
+        }
+    };
+    match op {
+        CmpOp::Eq => opt(equal(a, b)),
+        CmpOp::Ne => flip(equal(a, b)),
+        CmpOp::EqCi => Value::Bool(a.text().to_lowercase() == b.text().to_lowercase()),
+        CmpOp::NeCi => Value::Bool(a.text().to_lowercase() != b.text().to_lowercase()),
+        CmpOp::Lt => ordered(|o| o == Ordering::Less),
+        CmpOp::Le => ordered(|o| o != Ordering::Greater),
+        CmpOp::Gt => ordered(|o| o == Ordering::Greater),
+        CmpOp::Ge => ordered(|o| o != Ordering::Less),
+        CmpOp::Str { op, negated, cs } => {
+            let (l, r) = (a.text(), b.text());
+            let hit = match op {
+                StrOp::Has => has(&l, &r, cs),
+                StrOp::HasPrefix => has_affix(&l, &r, cs, true),
+                StrOp::HasSuffix => has_affix(&l, &r, cs, false),
+                StrOp::Contains | StrOp::StartsWith | StrOp::EndsWith => {
+                    let (l, r) = if cs {
+                        (l, r)
+                    } else {
+                        (l.to_lowercase(), r.to_lowercase())
+                    };
+                    match op {
+                        StrOp::Contains => l.contains(&r),
+                        StrOp::StartsWith => l.starts_with(&r),
+                        _ => l.ends_with(&r),
+                    }
+                }
+            };
+            Value::Bool(hit != negated)
+        }
+    }
+}
+
+fn word(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Every position where `needle` occurs in `hay` (case-folded unless `cs`), as
+/// (text before, text after) pairs.
+fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
+    let (h, n) = if cs {
+        (hay.to_string(), needle.to_string())
+    } else {
+        (hay.to_lowercase(), needle.to_lowercase())
+    };
+    if n.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = h[from..].find(&n) {
+        let at = from + i;
+        out.push((h[..at].chars().last(), h[at + n.len()..].chars().next()));
+        from = at + h[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    out
+}
+
+/// KQL `has`: the needle is whole terms of the haystack. A needle that starts (ends) with a
+/// non-alphanumeric character needs no boundary on that side.
+fn has(hay: &str, needle: &str, cs: bool) -> bool {
+    let first_word = needle.chars().next().is_some_and(word);
+    let last_word = needle.chars().last().is_some_and(word);
+    occurrences(hay, needle, cs)
+        .into_iter()
+        .any(|(before, after)| {
+            (!first_word || !before.is_some_and(word)) && (!last_word || !after.is_some_and(word))
+        })
+}
+
+/// `hasprefix` / `hassuffix`: the needle starts (ends) a term.
+fn has_affix(hay: &str, needle: &str, cs: bool, prefix: bool) -> bool {
+    occurrences(hay, needle, cs)
+        .into_iter()
+        .any(|(before, after)| {
+            if prefix {
+                !before.is_some_and(word)
+            } else {
+                !after.is_some_and(word)
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::parse;
+    use super::*;
+
+    fn row(pairs: &[(&str, Value)]) -> Row {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+    fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+    fn matches(pred: &str, r: &Row) -> bool {
+        let q = parse(&format!("T | where {pred}")).unwrap();
+        !run(&q, std::slice::from_ref(r), 0).unwrap().is_empty()
+    }
+
+    /// Golden cases from the Kusto string-operator documentation.
+    #[test]
+    fn string_operators_follow_the_docs() {
+        let r = row(&[
+            ("x", s("KustoExplorerQueryRun")),
+            (
+                "k",
+                s("Kusto: ad67d136-c1db-4f9f-88ef-d94f3b6b0b5a;KustoExplorerQueryRun"),
+            ),
+        ]);
+        assert!(!matches("x has 'Explorer'", &r));
+        assert!(matches("x contains 'Explorer'", &r));
+        assert!(matches("k has 'c1db'", &r));
+        assert!(matches("k has 'kusto'", &r));
+        assert!(!matches("k has_cs 'kusto'", &r));
+        assert!(matches("k hasprefix 'KustoExp'", &r));
+        assert!(matches("k hassuffix 'QueryRun'", &r));
+        let f = row(&[("f", s("FabriKam"))]);
+        assert!(matches("f contains 'BRik'", &f));
+        assert!(!matches("f contains_cs 'BRik'", &f));
+        assert!(matches("f =~ 'fabrikam'", &f));
+        assert!(!matches("f == 'fabrikam'", &f));
+        assert!(matches("f !~ 'xyz'", &f));
+        assert!(matches("f startswith 'fab' and f endswith 'KAM'", &f));
+    }
+
+    #[test]
+    fn has_is_whole_term() {
+        for (url, want) in [
+            ("netsupportsoftware.com", true),
+            ("www.NetSupportSoftware.com", true),
+            ("a.netsupportsoftware.com.evil.net", true),
+            ("xnetsupportsoftware.com", false),
+            ("netsupportsoftware.community", false),
+            ("", false),
+        ] {
+            let r = row(&[("RemoteUrl", s(url))]);
+            assert_eq!(
+                matches("RemoteUrl has 'netsupportsoftware.com'", &r),
+                want,
+                "{url}"
+            );
+            assert_eq!(
+                matches("RemoteUrl has_any ('netsupportsoftware.com', 'nope')", &r),
+                want,
+                "{url}"
+            );
+            assert_eq!(
+                matches("RemoteUrl !has 'netsupportsoftware.com'", &r),
+                !want,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn nulls_follow_the_docs() {
+        let r = row(&[]);
+        assert!(!matches("RemotePort == 443", &r));
+        assert!(matches("RemotePort != 443", &r));
+        assert!(matches("not(RemotePort == 443)", &r));
+        assert!(!matches("RemotePort > 3", &r));
+        assert!(!matches("not(RemotePort > 3)", &r));
+        // strings are never null
+        assert!(matches("Name == ''", &r));
+        assert!(matches("not(Name has 'x')", &r));
+        assert!(matches("isempty(Name)", &r));
+    }
+
+    #[test]
+    fn lists_lets_and_ranges() {
+        let q = parse("let ips = dynamic(['95.85.246.53']);\nT | where RemoteIP in (ips) or ipv4_is_in_range(RemoteIP, '10.0.0.0/8')").unwrap();
+        let rows = vec![
+            row(&[("RemoteIP", s("95.85.246.53"))]),
+            row(&[("RemoteIP", s("10.9.8.7"))]),
+            row(&[("RemoteIP", s("11.0.0.1"))]),
+            row(&[("RemoteIP", s("095.85.246.53"))]),
+        ];
+        assert_eq!(run(&q, &rows, 0).unwrap().len(), 2);
+        let r = row(&[("a", s("SchTasks.exe"))]);
+        assert!(matches("a in~ ('schtasks.exe')", &r));
+        assert!(!matches("a in ('schtasks.exe')", &r));
+        assert!(matches("a !in ('schtasks.exe')", &r));
+    }
+
+    #[test]
+    fn time_window_and_summarize() {
+        const DAY: i128 = 86_400_000_000_000;
+        let now = 100 * DAY;
+        let q = parse(
+            "let Time_start = now(-5d);\nlet Time_end = now();\nT\n| where Timestamp between (Time_start..Time_end)\n| summarize FirstSeen=min(Timestamp), LastSeen=max(Timestamp), Report=make_set(ReportId), Count=count() by DeviceName",
+        )
+        .unwrap();
+        let ev = |d: i128, dev: &str, id: i64| {
+            row(&[
+                ("Timestamp", Value::DateTime(now - d * DAY)),
+                ("DeviceName", s(dev)),
+                ("ReportId", Value::Long(id)),
+            ])
+        };
+        let rows = vec![
+            ev(1, "a", 1),
+            ev(2, "a", 2),
+            ev(2, "a", 2),
+            ev(6, "a", 3),
+            ev(1, "b", 4),
+        ];
+        let out = run(&q, &rows, now).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["DeviceName"], s("a"));
+        assert_eq!(out[0]["Count"], Value::Long(3));
+        assert_eq!(out[0]["FirstSeen"], Value::DateTime(now - 2 * DAY));
+        assert_eq!(
+            out[0]["Report"],
+            Value::Dynamic(vec![Value::Long(1), Value::Long(2)])
+        );
+    }
+}
