@@ -354,10 +354,9 @@ fn swap_in(tmp: &Path, out: &Path) -> std::io::Result<()> {
 /// The files under an existing output folder (relative path → content). Refuses folders
 /// that rmmc did not create, and symlinks, so `--out` can never clobber user data.
 fn read_existing(out: &Path) -> Result<Files, Diag> {
-    let mut files = Files::new();
     let meta = match std::fs::symlink_metadata(out) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Files::new()),
         Err(e) => {
             return Err(
                 Diag::error(DiagKind::Io, format!("cannot read output folder: {e}")).at(out, None),
@@ -383,6 +382,14 @@ fn read_existing(out: &Path) -> Result<Files, Diag> {
         .at(out, None)
         .help("pick another --out folder, or empty this one"));
     }
+    read_tree(out).map_err(|e| {
+        Diag::error(DiagKind::Io, format!("cannot read output folder: {e}")).at(out, None)
+    })
+}
+
+/// Every regular file under `root` (relative path with `/` → content), the marker excepted.
+/// Symlinks are not followed. Non-UTF-8 files read as empty (they differ from any artifact).
+pub fn read_tree(root: &Path) -> std::io::Result<Files> {
     fn walk(root: &Path, dir: &Path, files: &mut Files) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -403,8 +410,7 @@ fn read_existing(out: &Path) -> Result<Files, Diag> {
         }
         Ok(())
     }
-    walk(out, out, &mut files).map_err(|e| {
-        Diag::error(DiagKind::Io, format!("cannot read output folder: {e}")).at(out, None)
-    })?;
+    let mut files = Files::new();
+    walk(root, root, &mut files)?;
     Ok(files)
 }

@@ -83,6 +83,43 @@ pub enum Command {
     Schema,
     /// Print the canonical fields a spec can use (Markdown table).
     Fields,
+    /// Run every emitted artifact, as text, over fixtures and generated boundary cases, and
+    /// compare each verdict with the spec's meaning (the IR).
+    #[command(
+        after_help = "Exit codes: 0 everything agrees (or differs only where a backend declared it), 1 an unexplained mismatch or an artifact that cannot run, 2 bad input.\n\nExamples:\n  rmmc verify\n  rmmc verify rules --artifacts out      # check the files on disk (catches hand edits)\n  rmmc verify --format json"
+    )]
+    Verify {
+        /// Folder of *.yaml specs.
+        #[arg(default_value = "rules")]
+        rules: PathBuf,
+        /// Verify the artifacts in this folder (an `rmmc build` output) instead of compiling.
+        #[arg(long)]
+        artifacts: Option<PathBuf>,
+        /// Folder of canonical *.jsonl fixture events. Default: tests/fixtures if it exists.
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// The clock for now() and time windows (RFC 3339). Default: the newest fixture
+        /// timestamp plus one hour, else the current time.
+        #[arg(long)]
+        now: Option<String>,
+        /// The artifacts were built with --no-exclusions.
+        #[arg(long)]
+        no_exclusions: bool,
+    },
+    /// Run one artifact over events in its backend's native schema (JSON lines).
+    #[command(
+        after_help = "Supported artifacts: .kql (events: Defender XDR / Sentinel columns of the table the query reads).\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z"
+    )]
+    Eval {
+        /// The artifact file.
+        artifact: PathBuf,
+        /// Events, one JSON object per line.
+        #[arg(long)]
+        events: PathBuf,
+        /// The clock for now() (RFC 3339). Default: the current time.
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Show how every backend renders every match of the specs, and how faithfully.
     #[command(
         after_help = "Examples:\n  rmmc explain\n  rmmc explain rules --spec netsupport\n  rmmc explain --format json"
@@ -124,6 +161,25 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", spec::fields::markdown_table());
             exit::OK
         }
+        Command::Verify {
+            rules,
+            artifacts,
+            fixtures,
+            now,
+            no_exclusions,
+        } => crate::cli_verify::verify(
+            &rules,
+            artifacts.as_deref(),
+            fixtures.as_deref(),
+            now.as_deref(),
+            no_exclusions,
+            format,
+        ),
+        Command::Eval {
+            artifact,
+            events,
+            now,
+        } => crate::cli_verify::eval(&artifact, &events, now.as_deref(), format),
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;
@@ -212,7 +268,7 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-fn load(rules: &Path, format: Format) -> Option<Vec<LoadedSpec>> {
+pub(crate) fn load(rules: &Path, format: Format) -> Option<Vec<LoadedSpec>> {
     match spec::load_dir(rules) {
         Ok(s) => Some(s),
         Err(diags) => {

@@ -7,9 +7,11 @@
 pub mod backend;
 pub mod build;
 pub mod cli;
+mod cli_verify;
 pub mod diag;
 pub mod eval;
 pub mod ir;
 pub mod mapping;
 pub mod render;
 pub mod spec;
+pub mod verify;

@@ -3,3 +3,4 @@
 //! equivalence checks; parsers and interpreters build on it.
 
 pub mod kql;
+pub mod time;

@@ -293,3 +293,55 @@ impl fmt::Display for Query {
         Ok(())
     }
 }
+
+impl Query {
+    /// Every column the query reads from its table (names that are not `let` bindings),
+    /// before any `project` or `summarize` renames them.
+    pub fn input_columns(&self) -> std::collections::BTreeSet<String> {
+        fn walk(e: &Expr, out: &mut std::collections::BTreeSet<String>) {
+            match e {
+                Expr::Name(n) => {
+                    out.insert(n.clone());
+                }
+                Expr::Lit(_) | Expr::Dynamic(_) => {}
+                Expr::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
+                Expr::Not(x) | Expr::Neg(x) => walk(x, out),
+                Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::In { lhs, items, .. } | Expr::HasAny { lhs, items, .. } => {
+                    walk(lhs, out);
+                    items.iter().for_each(|i| walk(i, out));
+                }
+                Expr::Between(a, b, c) => [a, b, c].iter().for_each(|x| walk(x, out)),
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for op in &self.ops {
+            match op {
+                Op::Where(e) => walk(e, &mut out),
+                Op::Summarize { aggs, by } => {
+                    for (_, a) in aggs {
+                        if let Agg::Min(e) | Agg::Max(e) | Agg::MakeSet(e) | Agg::DCount(e) = a {
+                            walk(e, &mut out);
+                        }
+                    }
+                    out.extend(by.iter().cloned());
+                    // later stages read the summarize output, not the table
+                    break;
+                }
+                Op::Project(cols) => {
+                    cols.iter().for_each(|(_, e)| walk(e, &mut out));
+                    break;
+                }
+                Op::OrderBy(keys) => out.extend(keys.iter().map(|(k, _)| k.clone())),
+                Op::Take(_) => {}
+            }
+        }
+        for (name, _) in &self.lets {
+            out.remove(name);
+        }
+        out
+    }
+}

@@ -1,0 +1,326 @@
+//! The command-line edge of `rmmc verify` and `rmmc eval`: reading files, choosing the clock,
+//! printing the matrix and the result rows.
+
+use crate::build::{self, BuildOptions, Target};
+use crate::cli::{exit, load, report, Format};
+use crate::diag::{Diag, DiagKind};
+use crate::eval::kql::{interp, parser};
+use crate::eval::time::{format_rfc3339, parse_rfc3339};
+use crate::verify::{self, cases, VerifyOptions};
+use std::path::Path;
+
+fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
+    match now {
+        Some(s) => parse_rfc3339(s).ok_or_else(|| {
+            format!("--now {s:?} is not an RFC 3339 time (e.g. 2026-05-31T11:00:00Z)")
+        }),
+        None => Ok(default()),
+    }
+}
+
+fn clock() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+fn usage(msg: String, format: Format) -> i32 {
+    report(&[Diag::error(DiagKind::Io, msg)], &[], format);
+    exit::ERROR
+}
+
+pub fn verify(
+    rules: &Path,
+    artifacts: Option<&Path>,
+    fixtures: Option<&Path>,
+    now: Option<&str>,
+    no_exclusions: bool,
+    format: Format,
+) -> i32 {
+    let Some(specs) = load(rules, format) else {
+        return exit::ERROR;
+    };
+    let fixture_dir = fixtures.map(Path::to_path_buf).or_else(|| {
+        let d = Path::new("tests/fixtures");
+        d.is_dir().then(|| d.to_path_buf())
+    });
+    let fixture_cases = match &fixture_dir {
+        Some(d) => match cases::load_fixtures(d) {
+            Ok(c) => c,
+            Err(diags) => {
+                report(&diags, &[], format);
+                return exit::ERROR;
+            }
+        },
+        None => Vec::new(),
+    };
+    let newest = fixture_cases
+        .iter()
+        .filter_map(|c| {
+            c.event
+                .0
+                .get("timestamp")
+                .and_then(|t| t.as_str())
+                .and_then(parse_rfc3339)
+        })
+        .max();
+    let now = match now_or(now, || newest.map_or_else(clock, |t| t + 3_600_000_000_000)) {
+        Ok(n) => n,
+        Err(e) => return usage(e, format),
+    };
+    let opts = BuildOptions {
+        targets: vec![Target::Kql],
+        exclusions: !no_exclusions,
+    };
+    let built = build::compile(&specs, &opts);
+    if built.diags.iter().any(Diag::is_error) {
+        report(&built.diags, &[], format);
+        return exit::ERROR;
+    }
+    let files = match artifacts {
+        None => built.files.clone(),
+        Some(dir) if dir.is_dir() => match build::read_tree(dir) {
+            Ok(f) => f,
+            Err(e) => return usage(format!("cannot read {}: {e}", dir.display()), format),
+        },
+        Some(dir) => {
+            return usage(
+                format!("--artifacts {}: no such folder", dir.display()),
+                format,
+            )
+        }
+    };
+    let irs: Vec<_> = specs.iter().map(crate::ir::lower).collect();
+    let result = verify::verify(
+        &irs,
+        &files,
+        &fixture_cases,
+        &built.renderings,
+        &VerifyOptions {
+            now,
+            exclusions: !no_exclusions,
+        },
+    );
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("report serializes")
+        ),
+        Format::Text => print!("{}", matrix(&result, now)),
+    }
+    if result.ok() {
+        exit::OK
+    } else {
+        exit::DENIED
+    }
+}
+
+fn matrix(r: &verify::Report, now: i128) -> String {
+    let mut out = format!("now = {}\n", format_rfc3339(now));
+    out.push_str(&format!(
+        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  status\n",
+        "rule", "backend", "cases", "pass", "explained", "mismatch"
+    ));
+    for c in &r.cells {
+        let status = match (&c.error, c.mismatched) {
+            (Some(e), _) => format!("ERROR {}: {e}", c.artifact),
+            (None, 0) if c.explained > 0 => "pass (declared gaps)".to_string(),
+            (None, 0) => "pass".to_string(),
+            (None, _) => format!("MISMATCH {}", c.artifact),
+        };
+        out.push_str(&format!(
+            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  {status}\n",
+            c.rule,
+            c.backend.name(),
+            c.cases,
+            c.passed,
+            c.explained,
+            c.mismatched
+        ));
+    }
+    let unexplained: Vec<_> = r
+        .mismatches
+        .iter()
+        .filter(|m| m.explained_by.is_none())
+        .collect();
+    if !unexplained.is_empty() {
+        out.push_str("\nmismatches:\n");
+        for m in unexplained {
+            out.push_str(&format!(
+                "- {} [{}] {}: the spec says {}, the artifact says {}\n  event: {}\n",
+                m.rule,
+                m.backend.name(),
+                m.case,
+                verdict(m.expected),
+                verdict(m.actual),
+                serde_json::Value::Object(m.event.clone())
+            ));
+        }
+    }
+    for d in &r.fixture_disagreements {
+        out.push_str(&format!("fixture: {d}\n"));
+    }
+    let total: usize = r.cells.iter().map(|c| c.cases).sum();
+    let bad = r
+        .cells
+        .iter()
+        .filter(|c| c.mismatched > 0 || c.error.is_some())
+        .count();
+    out.push_str(&format!(
+        "\n{} rules, {total} verdicts: {}\n",
+        r.cells.len(),
+        if r.ok() {
+            "all agree with the spec".to_string()
+        } else {
+            format!("{bad} rules disagree")
+        }
+    ));
+    out
+}
+
+fn verdict(b: bool) -> &'static str {
+    if b {
+        "match"
+    } else {
+        "no match"
+    }
+}
+
+/// A JSON value from exported logs as a KQL value: strings that are RFC 3339 times become
+/// datetimes (Defender and Sentinel export them that way).
+fn kql_value(v: &serde_json::Value) -> interp::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => interp::Value::Null,
+        J::Bool(b) => interp::Value::Bool(*b),
+        J::Number(n) => n.as_i64().map_or_else(
+            || interp::Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+            interp::Value::Long,
+        ),
+        J::String(s) => {
+            parse_rfc3339(s).map_or_else(|| interp::Value::Str(s.clone()), interp::Value::DateTime)
+        }
+        J::Array(a) => interp::Value::Dynamic(a.iter().map(kql_value).collect()),
+        J::Object(_) => interp::Value::Str(v.to_string()),
+    }
+}
+
+fn json_value(v: &interp::Value) -> serde_json::Value {
+    use interp::Value as V;
+    match v {
+        V::Null => serde_json::Value::Null,
+        V::Str(s) => s.clone().into(),
+        V::Long(n) => (*n).into(),
+        V::Real(x) => serde_json::json!(x),
+        V::Bool(b) => (*b).into(),
+        V::DateTime(t) => format_rfc3339(*t).into(),
+        V::Timespan(t) => {
+            serde_json::json!(format!("{}", crate::eval::kql::ast::Lit::Timespan(*t)))
+        }
+        V::Dynamic(v) => v.iter().map(json_value).collect(),
+    }
+}
+
+pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -> i32 {
+    let now = match now_or(now, clock) {
+        Ok(n) => n,
+        Err(e) => return usage(e, format),
+    };
+    let ext = artifact
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    if ext != "kql" {
+        return usage(
+            format!("{}: rmmc eval runs .kql artifacts; evaluators for Sigma, SPL and EQL are not available yet", artifact.display()),
+            format,
+        );
+    }
+    let text = match std::fs::read_to_string(artifact) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
+    };
+    let query = match parser::parse(&text) {
+        Ok(q) => q,
+        Err(e) => {
+            let d = Diag::error(
+                DiagKind::Syntax,
+                format!("cannot parse the query: {}", e.message),
+            )
+            .at(
+                artifact,
+                Some(crate::diag::Span::from_line_col(
+                    &text,
+                    e.span.line,
+                    e.span.col,
+                )),
+            );
+            report(&[d], &[], format);
+            return exit::ERROR;
+        }
+    };
+    let lines = match std::fs::read_to_string(events) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("{}: {e}", events.display()), format),
+    };
+    let mut rows = Vec::new();
+    let mut seen_columns = std::collections::BTreeSet::new();
+    for (i, line) in lines
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(m)) => {
+                seen_columns.extend(m.keys().cloned());
+                rows.push(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), kql_value(v)))
+                        .collect::<interp::Row>(),
+                );
+            }
+            _ => {
+                let d = Diag::error(
+                    DiagKind::Syntax,
+                    "each line must be one JSON object (an event)",
+                )
+                .at(
+                    events,
+                    Some(crate::diag::Span {
+                        line: i + 1,
+                        col: 1,
+                        offset: 0,
+                    }),
+                );
+                report(&[d], &[], format);
+                return exit::ERROR;
+            }
+        }
+    }
+    let missing: Vec<String> = query
+        .input_columns()
+        .into_iter()
+        .filter(|c| !seen_columns.contains(c))
+        .collect();
+    if !missing.is_empty() && !rows.is_empty() {
+        return usage(
+            format!("the query reads column(s) {} that no event in {} has; export them, or check the table", missing.join(", "), events.display()),
+            format,
+        );
+    }
+    let out = match interp::run(&query, &rows, now) {
+        Ok(o) => o,
+        Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
+    };
+    for row in &out {
+        let obj: serde_json::Map<String, serde_json::Value> = row
+            .iter()
+            .map(|(k, v)| (k.clone(), json_value(v)))
+            .collect();
+        println!("{}", serde_json::Value::Object(obj));
+    }
+    if format == Format::Text {
+        eprintln!("{} events → {} rows", rows.len(), out.len());
+    }
+    exit::OK
+}

@@ -1,0 +1,298 @@
+//! Test events in canonical form: hand-written fixtures (`tests/fixtures/*.jsonl`) and boundary
+//! cases generated from each detection's values.
+
+use crate::diag::{Diag, DiagKind, Span};
+use crate::eval::time::{format_rfc3339, parse_rfc3339};
+use crate::ir::{Event, Expr, IrDetection, Match, Test, TextOp};
+use crate::spec::{Category, Field, Source};
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// One event to run every artifact on.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Where it comes from: `fixtures/seeds.jsonl:12 (netconn-hit)` or a generated label.
+    pub name: String,
+    pub source: Source,
+    /// Only rules of this category see the event (fixtures); generated cases are per rule.
+    pub category: Category,
+    pub event: Event,
+    /// `spec/detection` ids the author says must fire (fixtures only), to pin the IR itself.
+    pub expect: Option<Vec<String>>,
+}
+
+/// Keys of a fixture line that are not canonical fields.
+const META_KEYS: &[&str] = &["case", "source", "category", "expect"];
+
+/// Load every `*.jsonl` in `dir` (sorted). Each line: `{"case": name, "category": network,
+/// "source": endpoint, "expect": ["spec/detection", …], <canonical field>: value, …}`.
+pub fn load_fixtures(dir: &Path) -> Result<Vec<Case>, Vec<Diag>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            vec![Diag::error(DiagKind::Io, format!("cannot read fixtures: {e}")).at(dir, None)]
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    let mut diags = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            vec![Diag::error(DiagKind::Io, format!("cannot read fixture: {e}")).at(f, None)]
+        })?;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = Some(Span {
+                line: i + 1,
+                col: 1,
+                offset: 0,
+            });
+            match fixture_line(line, f, i + 1) {
+                Ok(c) => cases.push(c),
+                Err(msg) => diags.push(Diag::error(DiagKind::Value, msg).at(f, at)),
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(cases)
+    } else {
+        Err(diags)
+    }
+}
+
+fn fixture_line(line: &str, file: &Path, n: usize) -> Result<Case, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut m) = v else {
+        return Err("each line must be a JSON object".into());
+    };
+    let text =
+        |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    let label = text(&m, "case").ok_or("missing \"case\" (a name for the event)")?;
+    let category: Category = serde_json::from_value(
+        m.get("category").cloned().unwrap_or(Value::Null),
+    )
+    .map_err(|_| "\"category\" must be network, process, file or certificate".to_string())?;
+    let source: Source =
+        serde_json::from_value(m.get("source").cloned().unwrap_or(json!("endpoint")))
+            .map_err(|_| "\"source\" must be endpoint or firewall".to_string())?;
+    let expect = match m.get("expect") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|_| "\"expect\" must be a list of \"spec/detection\"")?,
+        ),
+    };
+    for k in META_KEYS {
+        m.remove(*k);
+    }
+    for (k, v) in &m {
+        let f = Field::lookup(k).ok_or_else(|| {
+            format!(
+                "unknown canonical field `{k}`{}",
+                crate::spec::fields::suggest(k)
+            )
+        })?;
+        if !f.in_category(category) {
+            return Err(format!("field `{k}` does not exist in {category} events"));
+        }
+        if !(v.is_string() || v.is_u64()) {
+            return Err(format!("`{k}` must be a string or a non-negative integer"));
+        }
+    }
+    if let Some(ts) = m.get("timestamp") {
+        if ts.as_str().and_then(parse_rfc3339).is_none() {
+            return Err("`timestamp` must be RFC 3339, e.g. 2026-05-31T10:00:00Z".into());
+        }
+    }
+    Ok(Case {
+        name: format!(
+            "{}:{n} ({label})",
+            file.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default()
+        ),
+        source,
+        category,
+        event: Event(m),
+        expect,
+    })
+}
+
+/// One value that satisfies a match, as the event would carry it.
+fn witness_value(m: &Match) -> Value {
+    match &m.test {
+        Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => json!(values[0]),
+        Test::Ip(ips) => json!(ips[0].to_string()),
+        Test::Cidr(nets) => json!(nets[0].addr.to_string()),
+        Test::Port(ports) => json!(ports[0]),
+    }
+}
+
+/// Field values that make `e` true where that is simple (all of `all`, the first of `any`,
+/// nothing under `not`): the backdrop against which each boundary case varies one field.
+fn witness(e: &Expr, into: &mut Map<String, Value>) {
+    match e {
+        Expr::All(v) => v.iter().for_each(|x| witness(x, into)),
+        Expr::Any(v) => witness(&v[0], into),
+        Expr::Not(_) => {}
+        Expr::Match(m) => {
+            into.entry(m.field.name())
+                .or_insert_with(|| witness_value(m));
+        }
+    }
+}
+
+/// Near misses and near hits of one value of one match.
+fn variants(m: &Match) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut text = |label: &str, v: String| out.push((label.to_string(), json!(v)));
+    match &m.test {
+        Test::Text { values, op, .. } => {
+            for v in values {
+                text("exact value", v.clone());
+                text("upper-cased", v.to_uppercase());
+                text("lower-cased", v.to_lowercase());
+                text("sub-domain", format!("x.{v}"));
+                text("look-alike prefix", format!("x{v}"));
+                text("look-alike suffix", format!("{v}x"));
+                text("trailing dot", format!("{v}."));
+                text("in a URL", format!("https://{v}:443/path?q=1"));
+                text("quotes and backslashes", format!("\"{v}\\'"));
+                text("inside spaces", format!(" {v} "));
+                if *op == TextOp::Exact {
+                    text("one character short", v.chars().skip(1).collect());
+                }
+            }
+            text("empty", String::new());
+        }
+        Test::Domain(ds) => {
+            for d in ds {
+                text("exact value", d.clone());
+                text("upper-cased", d.to_uppercase());
+                text("sub-domain", format!("a.b.{d}"));
+                text("look-alike prefix", format!("not{d}"));
+                text("look-alike suffix", format!("{d}.evil.net"));
+                text("trailing dot", format!("{d}."));
+                text("in a URL", format!("https://{d}/path"));
+            }
+            text("empty", String::new());
+        }
+        Test::Ip(ips) => {
+            for ip in ips {
+                let s = ip.to_string();
+                text("exact value", s.clone());
+                text("leading zero", format!("0{s}"));
+                text("IPv4-mapped IPv6", format!("::ffff:{s}"));
+                if let std::net::IpAddr::V4(v4) = ip {
+                    let n = u32::from(*v4).wrapping_add(1);
+                    text("next address", std::net::Ipv4Addr::from(n).to_string());
+                }
+            }
+            text("empty", String::new());
+        }
+        Test::Cidr(nets) => {
+            for n in nets {
+                text("network address", n.addr.to_string());
+                if let std::net::IpAddr::V4(v4) = n.addr {
+                    let size = 1u64 << (32 - u32::from(n.prefix));
+                    let last = (u64::from(u32::from(v4)) + size - 1) as u32;
+                    text("last address", std::net::Ipv4Addr::from(last).to_string());
+                    text(
+                        "just past the range",
+                        std::net::Ipv4Addr::from(last.wrapping_add(1)).to_string(),
+                    );
+                }
+            }
+            text("not an address", "not-an-ip".into());
+        }
+        Test::Port(ports) => {
+            for p in ports {
+                out.push(("exact value".into(), json!(p)));
+                out.push(("next port".into(), json!(u32::from(*p) + 1)));
+            }
+        }
+        Test::Digest(hs) => {
+            for h in hs {
+                text("exact value", h.clone());
+                text("upper-cased", h.to_uppercase());
+                let mut other = h.clone();
+                other.replace_range(0..1, if other.starts_with('0') { "1" } else { "0" });
+                text("one digit off", other);
+            }
+        }
+    }
+    out
+}
+
+/// Boundary cases for one detection on one source: the witness event, each value of each
+/// match varied (in the detection and in every exclusion), each exclusion triggered, and,
+/// when the detection filters on time, an event just outside the window.
+pub fn generate(det: &IrDetection, source: Source, now: i128, window_ns: i128) -> Vec<Case> {
+    let ts = |t: i128| json!(format_rfc3339(t));
+    let mut base = Map::new();
+    base.insert("timestamp".into(), ts(now - 60 * 1_000_000_000));
+    witness(&det.expr, &mut base);
+    let mk = |label: String, ev: Map<String, Value>| Case {
+        name: format!("generated: {label}"),
+        source,
+        category: det.category,
+        event: Event(ev),
+        expect: None,
+    };
+    base.insert("device_id".into(), json!("d0c5e3a1"));
+    base.insert("device_name".into(), json!("ws-042.contoso.local"));
+    let mut cases = vec![mk("witness".into(), base.clone())];
+    let exclusions = det
+        .exclusions
+        .iter()
+        .filter(|x| x.sources.contains(&source));
+    let parts = std::iter::once(("detection".to_string(), &det.expr)).chain(
+        exclusions
+            .clone()
+            .map(|x| (format!("exclusion {}", x.id), &x.expr)),
+    );
+    for (part, expr) in parts {
+        for m in expr.matches_iter() {
+            for (label, value) in variants(m) {
+                let mut ev = base.clone();
+                ev.insert(m.field.name().into(), value.clone());
+                cases.push(mk(format!("{part}: {} {label} {value}", m.field), ev));
+            }
+        }
+    }
+    // The address on the other end of the connection: must not count as the remote one.
+    for m in det.expr.matches_iter() {
+        if let (Test::Ip(ips), "remote_ip") = (&m.test, m.field.name()) {
+            let mut ev = base.clone();
+            ev.insert("remote_ip".into(), json!("198.51.100.7"));
+            ev.insert("local_ip".into(), json!(ips[0].to_string()));
+            cases.push(mk(format!("detection: {} only as local_ip", ips[0]), ev));
+        }
+    }
+    for x in exclusions {
+        let mut ev = base.clone();
+        let mut trigger = Map::new();
+        witness(&x.expr, &mut trigger);
+        ev.extend(trigger);
+        cases.push(mk(format!("exclusion {} triggered", x.id), ev));
+    }
+    if det.time_filter {
+        let mut ev = base.clone();
+        ev.insert("timestamp".into(), ts(now - window_ns - 3_600_000_000_000));
+        cases.push(mk("older than the window".into(), ev));
+        let mut ev = base;
+        ev.insert("timestamp".into(), ts(now + 3_600_000_000_000));
+        cases.push(mk("in the future".into(), ev));
+    }
+    // every event gets its own id, as ReportId does per device
+    if Field::known("report_id").in_category(det.category) {
+        for (i, c) in cases.iter_mut().enumerate() {
+            c.event.0.insert("report_id".into(), json!(i + 1));
+        }
+    }
+    cases
+}
