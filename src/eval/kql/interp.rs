@@ -9,6 +9,7 @@
 //! - case-insensitive operators compare Unicode lower-case forms.
 
 use super::ast::*;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,15 +30,15 @@ pub enum Value {
 
 impl Value {
     /// The value as a string operand ("" for null, like Kusto's string columns).
-    fn text(&self) -> String {
+    fn text(&self) -> Cow<'_, str> {
         match self {
-            Value::Null => String::new(),
-            Value::Str(s) => s.clone(),
-            Value::Long(n) => n.to_string(),
-            Value::Real(x) => x.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::DateTime(t) | Value::Timespan(t) => t.to_string(),
-            Value::Dynamic(v) => format!("{v:?}"),
+            Value::Null => Cow::Borrowed(""),
+            Value::Str(s) => Cow::Borrowed(s),
+            Value::Long(n) => Cow::Owned(n.to_string()),
+            Value::Real(x) => Cow::Owned(x.to_string()),
+            Value::Bool(b) => Cow::Owned(b.to_string()),
+            Value::DateTime(t) | Value::Timespan(t) => Cow::Owned(t.to_string()),
+            Value::Dynamic(v) => Cow::Owned(format!("{v:?}")),
         }
     }
     fn truth(&self) -> Option<bool> {
@@ -90,11 +91,24 @@ pub fn run(q: &Query, rows: &[Row], now: i128) -> Result<Vec<Row>, EvalError> {
     };
     let empty = Row::new();
     for (name, e) in &q.lets {
-        let v = env.eval(e, &empty)?;
+        let v = env.eval(e, &empty)?.into_owned();
         env.lets.insert(name.clone(), v);
     }
-    let mut rows: Vec<Row> = rows.to_vec();
-    for op in &q.ops {
+    // Leading `where` stages filter borrowed rows; only survivors are copied.
+    let mut kept: Vec<&Row> = rows.iter().collect();
+    let mut ops = q.ops.iter().peekable();
+    while let Some(Op::Where(e)) = ops.peek() {
+        let mut next = Vec::with_capacity(kept.len());
+        for r in kept {
+            if env.eval(e, r)?.truth() == Some(true) {
+                next.push(r);
+            }
+        }
+        kept = next;
+        ops.next();
+    }
+    let mut rows: Vec<Row> = kept.into_iter().cloned().collect();
+    for op in ops {
         rows = env.apply(op, rows)?;
     }
     Ok(rows)
@@ -117,7 +131,7 @@ impl Env {
                 .iter()
                 .map(|r| {
                     cols.iter()
-                        .map(|(n, e)| Ok((n.clone(), self.eval(e, r)?)))
+                        .map(|(n, e)| Ok((n.clone(), self.eval(e, r)?.into_owned())))
                         .collect::<Result<Row, EvalError>>()
                 })
                 .collect(),
@@ -166,7 +180,7 @@ impl Env {
     fn aggregate(&self, agg: &Agg, rows: &[Row]) -> Result<Value, EvalError> {
         let values = |e: &Expr| -> Result<Vec<Value>, EvalError> {
             rows.iter()
-                .map(|r| self.eval(e, r))
+                .map(|r| self.eval(e, r).map(Cow::into_owned))
                 .filter(|v| !matches!(v, Ok(Value::Null)))
                 .collect()
         };
@@ -195,43 +209,55 @@ impl Env {
         })
     }
 
-    pub fn eval(&self, e: &Expr, row: &Row) -> Result<Value, EvalError> {
-        Ok(match e {
-            Expr::Name(n) => match self.lets.get(n) {
-                Some(v) => v.clone(),
-                None => row.get(n).cloned().unwrap_or(Value::Null),
-            },
+    pub fn eval<'a>(&'a self, e: &'a Expr, row: &'a Row) -> Result<Cow<'a, Value>, EvalError> {
+        const NULL: &Value = &Value::Null;
+        let v = match e {
+            Expr::Name(n) => {
+                return Ok(Cow::Borrowed(
+                    self.lets.get(n).or_else(|| row.get(n)).unwrap_or(NULL),
+                ))
+            }
             Expr::Lit(l) => l.into(),
             Expr::Dynamic(v) => Value::Dynamic(v.iter().map(Value::from).collect()),
-            Expr::Neg(x) => match self.eval(x, row)? {
+            Expr::Neg(x) => match &*self.eval(x, row)? {
                 Value::Long(n) => Value::Long(-n),
                 Value::Real(x) => Value::Real(-x),
                 Value::Timespan(t) => Value::Timespan(-t),
                 Value::Null => Value::Null,
                 v => return err(format!("cannot negate {v:?}")),
             },
-            Expr::Not(x) => match self.eval(x, row)? {
+            Expr::Not(x) => match &*self.eval(x, row)? {
                 Value::Bool(b) => Value::Bool(!b),
                 Value::Null => Value::Null,
                 v => return err(format!("not() needs a bool, got {v:?}")),
             },
-            Expr::And(a, b) => {
-                let (a, b) = (self.eval(a, row)?.truth(), self.eval(b, row)?.truth());
-                match (a, b) {
-                    (Some(false), _) | (_, Some(false)) => Value::Bool(false),
+            // three-valued logic; the right side is skipped once the left decides
+            Expr::And(a, b) => match self.eval(a, row)?.truth() {
+                Some(false) => Value::Bool(false),
+                a => match (a, self.eval(b, row)?.truth()) {
+                    (_, Some(false)) => Value::Bool(false),
                     (Some(true), Some(true)) => Value::Bool(true),
                     _ => Value::Null,
-                }
-            }
-            Expr::Or(a, b) => {
-                let (a, b) = (self.eval(a, row)?.truth(), self.eval(b, row)?.truth());
-                match (a, b) {
-                    (Some(true), _) | (_, Some(true)) => Value::Bool(true),
+                },
+            },
+            Expr::Or(a, b) => match self.eval(a, row)?.truth() {
+                Some(true) => Value::Bool(true),
+                a => match (a, self.eval(b, row)?.truth()) {
+                    (_, Some(true)) => Value::Bool(true),
                     (Some(false), Some(false)) => Value::Bool(false),
                     _ => Value::Null,
+                },
+            },
+            Expr::Cmp(op, a, b) => {
+                let l = self.eval(a, row)?;
+                match &**b {
+                    // a string column against a string literal: compared in place
+                    Expr::Lit(Lit::Str(r)) if matches!(l.as_ref(), Value::Str(_) | Value::Null) => {
+                        compare_text(*op, &l.text(), r, &l)
+                    }
+                    _ => compare(*op, &l, &*self.eval(b, row)?),
                 }
             }
-            Expr::Cmp(op, a, b) => compare(*op, &self.eval(a, row)?, &self.eval(b, row)?),
             Expr::In {
                 lhs,
                 items,
@@ -239,29 +265,32 @@ impl Env {
                 negated,
             } => {
                 let l = self.eval(lhs, row)?;
-                let set = self.flatten(items, row)?;
-                let hit = set.iter().any(|v| {
-                    if *ci {
-                        l.text().to_lowercase() == v.text().to_lowercase()
-                    } else {
-                        equal(&l, v) == Some(true)
-                    }
-                });
+                let lt = l.text();
+                let mut hit = false;
+                self.each_item(items, row, &mut |v: &Value| {
+                    hit = hit
+                        || if *ci {
+                            eq_ci(&lt, &v.text())
+                        } else {
+                            equal(&l, v) == Some(true)
+                        };
+                })?;
                 Value::Bool(hit != *negated)
             }
             Expr::HasAny { lhs, items, all } => {
-                let l = self.eval(lhs, row)?.text();
-                let set = self.flatten(items, row)?;
-                let mut hits = set.iter().map(|v| has(&l, &v.text(), false));
-                Value::Bool(if *all {
-                    hits.all(|h| h)
-                } else {
-                    hits.any(|h| h)
-                })
+                let l = self.eval(lhs, row)?;
+                let l = l.text();
+                let (mut any, mut every) = (false, true);
+                self.each_item(items, row, &mut |v: &Value| {
+                    let h = has(&l, &v.text(), false);
+                    any |= h;
+                    every &= h;
+                })?;
+                Value::Bool(if *all { every } else { any })
             }
             Expr::Between(x, lo, hi) => {
                 let (x, lo, hi) = (self.eval(x, row)?, self.eval(lo, row)?, self.eval(hi, row)?);
-                if [&x, &lo, &hi].iter().any(|v| **v == Value::Null) {
+                if [&x, &lo, &hi].iter().any(|v| ***v == Value::Null) {
                     Value::Null
                 } else {
                     Value::Bool(
@@ -270,24 +299,32 @@ impl Env {
                 }
             }
             Expr::Call(f, args) => self.call(f, args, row)?,
-        })
+        };
+        Ok(Cow::Owned(v))
     }
 
-    fn flatten(&self, items: &[Expr], row: &Row) -> Result<Vec<Value>, EvalError> {
-        let mut out = Vec::new();
+    /// Visit every value of an `in (...)` list, flattening dynamic arrays, without copying
+    /// column values or let-bound lists.
+    fn each_item(
+        &self,
+        items: &[Expr],
+        row: &Row,
+        f: &mut dyn FnMut(&Value),
+    ) -> Result<(), EvalError> {
         for it in items {
-            match self.eval(it, row)? {
-                Value::Dynamic(v) => out.extend(v),
-                v => out.push(v),
+            let v = self.eval(it, row)?;
+            match v.as_ref() {
+                Value::Dynamic(vs) => vs.iter().for_each(&mut *f),
+                v => f(v),
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn call(&self, f: &str, args: &[Expr], row: &Row) -> Result<Value, EvalError> {
         let vals: Vec<Value> = args
             .iter()
-            .map(|a| self.eval(a, row))
+            .map(|a| self.eval(a, row).map(Cow::into_owned))
             .collect::<Result<_, _>>()?;
         let arity = |n: usize| -> Result<(), EvalError> {
             if vals.len() == n {
@@ -426,6 +463,46 @@ fn equal(a: &Value, b: &Value) -> Option<bool> {
     }
 }
 
+/// `compare` for a string column against a string literal, without building values.
+fn compare_text(op: CmpOp, l: &str, r: &str, lv: &Value) -> Value {
+    match op {
+        CmpOp::Eq => Value::Bool(l == r),
+        CmpOp::Ne => Value::Bool(l != r),
+        CmpOp::EqCi => Value::Bool(eq_ci(l, r)),
+        CmpOp::NeCi => Value::Bool(!eq_ci(l, r)),
+        CmpOp::Str { op, negated, cs } => Value::Bool(str_op(op, l, r, cs) != negated),
+        _ => compare(op, lv, &Value::Str(r.to_string())),
+    }
+}
+
+fn eq_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
+    match op {
+        StrOp::Has => has(l, r, cs),
+        StrOp::HasPrefix => has_affix(l, r, cs, true),
+        StrOp::HasSuffix => has_affix(l, r, cs, false),
+        StrOp::Contains | StrOp::StartsWith | StrOp::EndsWith => {
+            let (l, r): (Cow<str>, Cow<str>) = if cs {
+                (l.into(), r.into())
+            } else {
+                (l.to_lowercase().into(), r.to_lowercase().into())
+            };
+            match op {
+                StrOp::Contains => l.contains(r.as_ref()),
+                StrOp::StartsWith => l.starts_with(r.as_ref()),
+                _ => l.ends_with(r.as_ref()),
+            }
+        }
+    }
+}
+
 fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     let flip = |v: Option<bool>| v.map_or(Value::Null, |b| Value::Bool(!b));
     let opt = |v: Option<bool>| v.map_or(Value::Null, Value::Bool);
@@ -439,32 +516,14 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     match op {
         CmpOp::Eq => opt(equal(a, b)),
         CmpOp::Ne => flip(equal(a, b)),
-        CmpOp::EqCi => Value::Bool(a.text().to_lowercase() == b.text().to_lowercase()),
-        CmpOp::NeCi => Value::Bool(a.text().to_lowercase() != b.text().to_lowercase()),
+        CmpOp::EqCi => Value::Bool(eq_ci(&a.text(), &b.text())),
+        CmpOp::NeCi => Value::Bool(!eq_ci(&a.text(), &b.text())),
         CmpOp::Lt => ordered(|o| o == Ordering::Less),
         CmpOp::Le => ordered(|o| o != Ordering::Greater),
         CmpOp::Gt => ordered(|o| o == Ordering::Greater),
         CmpOp::Ge => ordered(|o| o != Ordering::Less),
         CmpOp::Str { op, negated, cs } => {
-            let (l, r) = (a.text(), b.text());
-            let hit = match op {
-                StrOp::Has => has(&l, &r, cs),
-                StrOp::HasPrefix => has_affix(&l, &r, cs, true),
-                StrOp::HasSuffix => has_affix(&l, &r, cs, false),
-                StrOp::Contains | StrOp::StartsWith | StrOp::EndsWith => {
-                    let (l, r) = if cs {
-                        (l, r)
-                    } else {
-                        (l.to_lowercase(), r.to_lowercase())
-                    };
-                    match op {
-                        StrOp::Contains => l.contains(&r),
-                        StrOp::StartsWith => l.starts_with(&r),
-                        _ => l.ends_with(&r),
-                    }
-                }
-            };
-            Value::Bool(hit != negated)
+            Value::Bool(str_op(op, &a.text(), &b.text(), cs) != negated)
         }
     }
 }
@@ -476,6 +535,29 @@ fn word(c: char) -> bool {
 /// Every position where `needle` occurs in `hay` (case-folded unless `cs`), as
 /// (text before, text after) pairs.
 fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
+    if hay.is_ascii() && needle.is_ascii() {
+        // byte windows; ASCII case folding needs no allocation
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        if n.is_empty() || n.len() > h.len() {
+            return Vec::new();
+        }
+        return (0..=h.len() - n.len())
+            .filter(|&i| {
+                let w = &h[i..i + n.len()];
+                if cs {
+                    w == n
+                } else {
+                    w.eq_ignore_ascii_case(n)
+                }
+            })
+            .map(|i| {
+                (
+                    i.checked_sub(1).map(|j| h[j] as char),
+                    h.get(i + n.len()).map(|b| *b as char),
+                )
+            })
+            .collect();
+    }
     let (h, n) = if cs {
         (hay.to_string(), needle.to_string())
     } else {
