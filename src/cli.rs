@@ -8,11 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Exit codes: 0 success; 1 a `--deny` policy rejected a fidelity warning; 2 bad input or an
-/// I/O error (nothing was written).
+/// Exit codes: 0 success; 1 a check failed (a `--deny` policy, `verify` found a mismatch,
+/// `diff` found drift); 2 bad input or an I/O error (nothing was written).
 pub mod exit {
     pub const OK: i32 = 0;
-    pub const DENIED: i32 = 1;
+    pub const CHECK_FAILED: i32 = 1;
     pub const ERROR: i32 = 2;
 }
 
@@ -21,7 +21,7 @@ pub mod exit {
     name = "rmmc",
     version,
     about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
-    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a --deny policy failed, 2 invalid input or I/O error."
+    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -78,6 +78,24 @@ pub enum Command {
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
+    },
+    /// Compare freshly compiled artifacts with a folder of committed ones (writes nothing).
+    #[command(
+        after_help = "Exit codes: 0 identical, 1 drift (a spec changed without regenerating, or an artifact was edited), 2 bad input or a missing folder.\n\nExamples:\n  rmmc diff rules --against examples/deployed\n  rmmc diff --against deployed --target kql,sentinel --format json"
+    )]
+    Diff {
+        /// Folder of *.yaml specs.
+        #[arg(default_value = "rules")]
+        rules: PathBuf,
+        /// The folder of committed artifacts (an `rmmc build --out` folder).
+        #[arg(long)]
+        against: PathBuf,
+        /// Compare only these targets (their folders); default: all.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::ALL.to_vec())]
+        target: Vec<Target>,
+        /// The committed artifacts were built with --no-exclusions.
+        #[arg(long)]
+        no_exclusions: bool,
     },
     /// Print the JSON Schema of the spec format.
     Schema,
@@ -156,6 +174,87 @@ pub fn run(cli: Cli) -> i32 {
         Command::Schema => {
             print!("{}", spec::json_schema());
             exit::OK
+        }
+        Command::Diff {
+            rules,
+            against,
+            target,
+            no_exclusions,
+        } => {
+            let Some(specs) = load(&rules, format) else {
+                return exit::ERROR;
+            };
+            if !against.is_dir() {
+                report(
+                    &[Diag::error(
+                        DiagKind::Io,
+                        format!("--against {}: no such folder", against.display()),
+                    )
+                    .help("pass the folder your CI deploys from (an `rmmc build --out` folder)")],
+                    &[],
+                    format,
+                );
+                return exit::ERROR;
+            }
+            let opts = BuildOptions {
+                targets: target.clone(),
+                exclusions: !no_exclusions,
+            };
+            let res = build::compile(&specs, &opts);
+            if res.diags.iter().any(Diag::is_error) {
+                report(&res.diags, &[], format);
+                return exit::ERROR;
+            }
+            let committed = match build::read_tree(&against) {
+                Ok(f) => f,
+                Err(e) => {
+                    report(
+                        &[Diag::error(
+                            DiagKind::Io,
+                            format!("cannot read {}: {e}", against.display()),
+                        )],
+                        &[],
+                        format,
+                    );
+                    return exit::ERROR;
+                }
+            };
+            // Only the folders of the compared targets count.
+            let folders: Vec<String> = target
+                .iter()
+                .filter_map(|t| t.to_possible_value().map(|v| format!("{}/", v.get_name())))
+                .collect();
+            let committed = committed
+                .into_iter()
+                .filter(|(p, _)| folders.iter().any(|f| p.starts_with(f)))
+                .collect();
+            let d = crate::diff::diff(&committed, &res.files);
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "clean": d.is_clean(),
+                        "summary": d.summary(),
+                        "files": d.files,
+                    }))
+                    .expect("diff serializes")
+                ),
+                Format::Text => {
+                    let color =
+                        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                    print!("{}", crate::diff::render(&d, color));
+                    println!(
+                        "{}: {}",
+                        if d.is_clean() { "no drift" } else { "drift" },
+                        d.summary()
+                    );
+                }
+            }
+            if d.is_clean() {
+                exit::OK
+            } else {
+                exit::CHECK_FAILED
+            }
         }
         Command::Fields => {
             print!("{}", spec::fields::markdown_table());
@@ -295,7 +394,7 @@ fn verdict(diags: &[Diag], deny: &[Deny]) -> i32 {
     if diags.iter().any(Diag::is_error) {
         exit::ERROR
     } else if diags.iter().any(|d| denied(d, deny)) {
-        exit::DENIED
+        exit::CHECK_FAILED
     } else {
         exit::OK
     }

@@ -111,7 +111,7 @@ pub fn verify(
     if result.ok() {
         exit::OK
     } else {
-        exit::DENIED
+        exit::CHECK_FAILED
     }
 }
 

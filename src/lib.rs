@@ -9,6 +9,7 @@ pub mod build;
 pub mod cli;
 mod cli_verify;
 pub mod diag;
+pub mod diff;
 pub mod eval;
 pub mod ir;
 pub mod mapping;
