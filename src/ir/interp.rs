@@ -80,7 +80,7 @@ impl Match {
                 values.iter().any(|v| text_match(*op, &hay, v, *cased))
             }
             Test::Domain(ds) => {
-                let hay = ev.text(name).to_lowercase();
+                let hay: String = ev.text(name).chars().map(fold).collect();
                 ds.iter().any(|d| domain_match(&hay, d))
             }
             Test::Ip(ips) => ev.ip(name).is_some_and(|ip| ips.contains(&ip)),
@@ -98,33 +98,44 @@ impl Match {
     }
 }
 
-/// One text comparison. Public for the evaluators' tests to share the reference meaning.
-pub fn text_match(op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
-    let (h, n): (Cow<str>, Cow<str>) = if cased {
-        (hay.into(), needle.into())
-    } else {
-        (hay.to_lowercase().into(), needle.to_lowercase().into())
-    };
-    match op {
-        TextOp::Exact => h == n,
-        TextOp::Contains => h.contains(n.as_ref()),
-        TextOp::Prefix => h.starts_with(n.as_ref()),
-        TextOp::Suffix => h.ends_with(n.as_ref()),
-        TextOp::Term => has_term(&h, &n),
+/// Case folding, one character to one character: a character whose lower case is a single
+/// character becomes it; the few whose lower case is longer (`İ` → `i̇`) stay as they are.
+/// Positions therefore never move, so term boundaries are judged on the original text.
+pub fn fold(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
     }
 }
 
-/// KQL `has`: `needle` occurs with a non-alphanumeric character (or the edge) on each side.
-fn has_term(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
+/// One text comparison, case-insensitive (per `fold`) unless `cased`.
+pub fn text_match(op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
+    let f = |c: char| if cased { c } else { fold(c) };
+    let h: Vec<char> = hay.chars().collect();
+    let n: Vec<char> = needle.chars().collect();
+    if n.len() > h.len() {
         return false;
     }
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    hay.match_indices(needle).any(|(i, _)| {
-        let before = hay[..i].chars().next_back();
-        let after = hay[i + needle.len()..].chars().next();
-        !is_word(before) && !is_word(after)
-    })
+    let at = |i: usize| n.iter().zip(&h[i..]).all(|(a, b)| f(*a) == f(*b));
+    let word = |c: Option<&char>| c.is_some_and(char::is_ascii_alphanumeric);
+    let last = h.len() - n.len();
+    match op {
+        TextOp::Exact => h.len() == n.len() && at(0),
+        TextOp::Prefix => at(0),
+        TextOp::Suffix => at(last),
+        TextOp::Contains => (0..=last).any(at),
+        // KQL `has`: every occurrence counts (overlapping ones too), each needs a
+        // non-alphanumeric character or the edge on both sides.
+        TextOp::Term => {
+            !n.is_empty()
+                && (0..=last).any(|i| {
+                    at(i)
+                        && !word(i.checked_sub(1).and_then(|j| h.get(j)))
+                        && !word(h.get(i + n.len()))
+                })
+        }
+    }
 }
 
 fn domain_match(hay_lower: &str, domain: &str) -> bool {
@@ -189,6 +200,16 @@ mod tests {
         }
         // a later occurrence can match when an earlier one is glued to a word
         assert!(t.eval(&url("xnetsupportsoftware.com netsupportsoftware.com")));
+        // occurrences may overlap: the second `a.a` in `xa.a.a` is a whole term
+        assert!(text_match(TextOp::Term, "xa.a.a", "a.a", false));
+        assert!(!text_match(TextOp::Term, "xa.a.ax", "a.a", false));
+        // boundaries are judged on the original text: the Kelvin sign folds to `k`, but it
+        // is not an ASCII letter, so `x` after it is still a whole term
+        assert!(text_match(TextOp::Term, "\u{212A}x", "x", false));
+        assert!(text_match(TextOp::Exact, "\u{212A}", "k", false));
+        // a character whose lower case is two characters compares as itself
+        assert!(text_match(TextOp::Exact, "\u{130}", "\u{130}", false));
+        assert!(!text_match(TextOp::Exact, "\u{130}", "i\u{307}", false));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   scalar-data-types/null-values);
 //! - `has` matches whole terms: maximal runs of ASCII letters and digits
 //!   (learn.microsoft.com/kusto/query/datatypes-string-operators);
-//! - case-insensitive operators compare Unicode lower-case forms.
+//! - case-insensitive operators compare lower-case forms character by character (a character
+//!   whose lower case is several characters compares as itself).
 
 use super::ast::*;
 use std::borrow::Cow;
@@ -361,7 +362,7 @@ impl Env {
             }
             "tolower" => {
                 arity(1)?;
-                Value::Str(vals[0].text().to_lowercase())
+                Value::Str(lower_str(&vals[0].text()))
             }
             "ipv4_is_in_range" => {
                 arity(2)?;
@@ -479,7 +480,7 @@ fn eq_ci(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         a.eq_ignore_ascii_case(b)
     } else {
-        a.to_lowercase() == b.to_lowercase()
+        lower_str(a) == lower_str(b)
     }
 }
 
@@ -492,7 +493,7 @@ fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
             let (l, r): (Cow<str>, Cow<str>) = if cs {
                 (l.into(), r.into())
             } else {
-                (l.to_lowercase().into(), r.to_lowercase().into())
+                (lower_str(l).into(), lower_str(r).into())
             };
             match op {
                 StrOp::Contains => l.contains(r.as_ref()),
@@ -558,22 +559,31 @@ fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<c
             })
             .collect();
     }
-    let (h, n) = if cs {
-        (hay.to_string(), needle.to_string())
-    } else {
-        (hay.to_lowercase(), needle.to_lowercase())
-    };
-    if n.is_empty() {
+    // Unicode: compare folded characters, report the original neighbours.
+    let h: Vec<char> = hay.chars().collect();
+    let n: Vec<char> = needle.chars().collect();
+    if n.is_empty() || n.len() > h.len() {
         return Vec::new();
     }
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(i) = h[from..].find(&n) {
-        let at = from + i;
-        out.push((h[..at].chars().last(), h[at + n.len()..].chars().next()));
-        from = at + h[at..].chars().next().map_or(1, char::len_utf8);
+    let same = |a: char, b: char| if cs { a == b } else { lower(a) == lower(b) };
+    (0..=h.len() - n.len())
+        .filter(|&i| n.iter().zip(&h[i..]).all(|(a, b)| same(*a, *b)))
+        .map(|i| (i.checked_sub(1).map(|j| h[j]), h.get(i + n.len()).copied()))
+        .collect()
+}
+
+/// Lower case, character by character (a character whose lower case is several characters
+/// is kept), so that positions in the folded text are positions in the original.
+fn lower(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
     }
-    out
+}
+
+fn lower_str(s: &str) -> String {
+    s.chars().map(lower).collect()
 }
 
 /// KQL `has`: the needle is whole terms of the haystack. A needle that starts (ends) with a
