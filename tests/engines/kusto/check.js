@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// Kusto.Language diagnostics for every KQL query rmmc emitted: `node check.js OUT_DIR`.
+// Reads OUT_DIR/kql/*.kql and the `query:` of every OUT_DIR/sentinel/**/*.yaml, binds each
+// against the real table schemas in tables.json (so an unknown column, a wrong type such as
+// `has` on the int RemotePort, or a syntax error is an error), and prints every diagnostic as
+// file:line:col. Exit 0 only when there are queries and none has an error.
+// `node check.js --self-test` proves the checker can fail: known-bad queries must be refused.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+require("@kusto/language-service-next/bridge.min.js");
+require("@kusto/language-service-next/Kusto.Language.Bridge.min.js");
+const YAML = require("yaml");
+
+function globals() {
+  const S = Kusto.Language.Symbols;
+  const schemas = JSON.parse(fs.readFileSync(path.join(__dirname, "tables.json"), "utf8"));
+  const tables = Object.entries(schemas)
+    .filter(([name]) => !name.startsWith("_"))
+    .map(([name, cols]) => S.TableSymbol.From(`(${cols})`).WithName(name));
+  // DatabaseSymbol(string name, IEnumerable<Symbol> members) is $ctor1 in the Bridge.NET build.
+  const db = new S.DatabaseSymbol.$ctor1("rmmc", tables);
+  return Kusto.Language.GlobalState.Default.WithDatabase(db);
+}
+
+const GLOBALS = globals();
+
+/** Diagnostics of one query: [{severity, code, message, start, end}]. */
+function diagnose(query) {
+  const code = Kusto.Language.KustoCode.ParseAndAnalyze(query, GLOBALS);
+  return Bridge.toArray(code.GetDiagnostics()).map((d) => ({
+    severity: d.Severity,
+    code: d.Code,
+    message: d.Message,
+    start: d.Start,
+  }));
+}
+
+function lineCol(text, offset) {
+  const before = text.slice(0, offset).split("\n");
+  return [before.length, before[before.length - 1].length + 1];
+}
+
+function walk(dir, out) {
+  if (!fs.existsSync(dir)) return out;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+/** [{file, query, lineOffset}] from a build output folder. */
+function queries(root) {
+  const out = [];
+  for (const f of walk(path.join(root, "kql"), []).filter((f) => f.endsWith(".kql"))) {
+    out.push({ file: f, query: fs.readFileSync(f, "utf8") });
+  }
+  for (const f of walk(path.join(root, "sentinel"), []).filter((f) => f.endsWith(".yaml"))) {
+    const doc = YAML.parse(fs.readFileSync(f, "utf8"));
+    if (!doc || typeof doc.query !== "string") {
+      out.push({ file: f, query: null });
+    } else {
+      out.push({ file: f, query: doc.query });
+    }
+  }
+  return out;
+}
+
+function run(root) {
+  const qs = queries(root);
+  if (qs.length === 0) {
+    console.error(`error: no KQL queries under ${root}/kql or ${root}/sentinel`);
+    return 1;
+  }
+  let errors = 0;
+  for (const { file, query } of qs) {
+    if (query === null) {
+      console.error(`${file}: error: no string \`query:\` key`);
+      errors++;
+      continue;
+    }
+    for (const d of diagnose(query)) {
+      const [l, c] = lineCol(query, d.start);
+      const where = file.endsWith(".kql") ? `${file}:${l}:${c}` : `${file} (query line ${l}, column ${c})`;
+      console.error(`${where}: ${d.severity.toLowerCase()} ${d.code}: ${d.message}`);
+      if (d.severity === "Error") errors++;
+    }
+  }
+  console.log(`Kusto.Language: ${qs.length} queries, ${errors} errors`);
+  return errors === 0 ? 0 : 1;
+}
+
+function selfTest() {
+  const bad = [
+    ["unknown column", "DeviceNetworkEvents | where RemoteUrlx has 'a'"],
+    ["has on an int column", "DeviceNetworkEvents | where RemotePort has 'a'"],
+    ["unknown table", "DeviceNetworkEvent | where RemoteUrl has 'a'"],
+    ["syntax", "DeviceNetworkEvents | where RemoteUrl has_all has_any ('a')"],
+    ["column of another table", "DeviceNetworkEvents | where ProcessCommandLine has 'a'"],
+  ];
+  const good = "let t0 = now(-5d);\nDeviceNetworkEvents | where Timestamp between (t0..now()) | where RemotePort in (443, 7443) and ipv4_is_in_range(RemoteIP, '10.0.0.0/8') | summarize FirstSeen=min(Timestamp), Report=make_set(ReportId), Count=count() by DeviceId";
+  let failed = 0;
+  for (const [what, q] of bad) {
+    if (!diagnose(q).some((d) => d.severity === "Error")) {
+      console.error(`self-test: ${what} was not reported: ${q}`);
+      failed++;
+    }
+  }
+  const g = diagnose(good).filter((d) => d.severity === "Error");
+  if (g.length) {
+    console.error(`self-test: a valid query was refused: ${JSON.stringify(g)}`);
+    failed++;
+  }
+  console.log(`Kusto.Language self-test: ${bad.length + 1} cases, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+const arg = process.argv[2];
+if (!arg) {
+  console.error("usage: node check.js OUT_DIR | --self-test");
+  process.exit(2);
+}
+process.exit(arg === "--self-test" ? selfTest() : run(arg));
