@@ -70,7 +70,9 @@ pub enum Command {
         deny: Vec<Deny>,
     },
     /// Validate specs and compile them in memory; write nothing.
-    #[command(after_help = "Examples:\n  rmmc check\n  rmmc check rules --deny wider,narrower")]
+    #[command(
+        after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version); a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
+    )]
     Check {
         /// Folder of *.yaml specs.
         #[arg(default_value = "rules")]
@@ -78,6 +80,10 @@ pub enum Command {
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
+        /// Also lint the artifacts in this folder (an `rmmc build --out` folder) against the
+        /// targets' published rule schemas.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
     },
     /// Compare freshly compiled artifacts with a folder of committed ones (writes nothing).
     #[command(
@@ -305,13 +311,39 @@ pub fn run(cli: Cli) -> i32 {
             }
             verdict(&res.diags, &[])
         }
-        Command::Check { rules, deny } => {
+        Command::Check {
+            rules,
+            deny,
+            artifacts,
+        } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;
             };
-            let res = build::compile(&specs, &BuildOptions::default());
-            let code = verdict(&res.diags, &deny);
+            let mut res = build::compile(&specs, &BuildOptions::default());
+            // A spec error is bad input (2); a published-schema violation in an artifact is a
+            // failed check (1), like a --deny policy.
+            let mut code = verdict(&res.diags, &deny);
+            let mut linted = None;
+            if let Some(dir) = &artifacts {
+                match crate::lint::artifacts(dir) {
+                    Ok((n, diags)) => {
+                        let errors = diags.iter().filter(|d| d.is_error()).count();
+                        if errors > 0 && code == exit::OK {
+                            code = exit::CHECK_FAILED;
+                        }
+                        linted = Some((n, errors));
+                        res.diags.extend(diags);
+                    }
+                    Err(d) => {
+                        report(&[d], &deny, format);
+                        return exit::ERROR;
+                    }
+                }
+            }
             report(&res.diags, &deny, format);
+            if let (Some((n, errors)), Format::Text) = (linted, format) {
+                println!("artifacts: {n} Sentinel analytic rules checked, {errors} violations");
+            }
             if code == exit::OK && format == Format::Text {
                 let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();
                 println!(

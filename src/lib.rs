@@ -12,6 +12,7 @@ pub mod diag;
 pub mod diff;
 pub mod eval;
 pub mod ir;
+pub mod lint;
 pub mod mapping;
 pub mod render;
 pub mod spec;

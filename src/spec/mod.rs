@@ -5,7 +5,7 @@ pub mod attack;
 pub mod fields;
 mod load;
 mod schema;
-mod spans;
+pub mod spans;
 mod validate;
 pub mod values;
 
