@@ -130,6 +130,20 @@ pub enum Command {
         #[arg(long)]
         no_exclusions: bool,
     },
+    /// Render canonical fixture events into a backend's native rows: one JSON-lines file per
+    /// table, in the shape `rmmc eval` (and the SIEM) reads. For trying rules on sample data
+    /// and for feeding the same events to other engines.
+    #[command(
+        after_help = "Examples:\n  rmmc fixtures --out native            # tests/fixtures → native/DeviceNetworkEvents.jsonl, …\n  rmmc eval out/kql/netsupport-netconn.kql --events native/DeviceNetworkEvents.jsonl"
+    )]
+    Fixtures {
+        /// Folder of canonical *.jsonl fixture events.
+        #[arg(long, default_value = "tests/fixtures")]
+        fixtures: PathBuf,
+        /// Output folder (replaced atomically, like `rmmc build --out`).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run one artifact over events in its backend's native schema (JSON lines).
     #[command(
         after_help = "Supported artifacts: .kql (events: Defender XDR / Sentinel columns of the table the query reads).\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z"
@@ -280,6 +294,7 @@ pub fn run(cli: Cli) -> i32 {
             no_exclusions,
             format,
         ),
+        Command::Fixtures { fixtures, out } => crate::cli_verify::fixtures(&fixtures, &out, format),
         Command::Eval {
             artifact,
             events,

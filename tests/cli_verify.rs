@@ -138,3 +138,60 @@ fn eval_errors_name_the_problem() {
         .stderr(predicate::str::contains("bad.kql:2:32"))
         .stderr(predicate::str::contains("unexpected `)`"));
 }
+
+#[test]
+fn fixtures_render_native_rows_that_eval_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = dir.path().join("native");
+    rmmc()
+        .args(["fixtures", "--out"])
+        .arg(&native)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("DeviceNetworkEvents.jsonl"));
+    let rows = std::fs::read_to_string(native.join("DeviceNetworkEvents.jsonl")).unwrap();
+    // canonical fields under Defender column names, typed as the table types them
+    let first: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(first["RemoteUrl"], "geo.netsupportsoftware.com");
+    assert_eq!(first["RemotePort"], 443);
+    assert_eq!(first["Timestamp"], "2026-05-31T09:12:00Z");
+    assert!(first.get("remote_domain").is_none() && first.get("expect").is_none());
+    // CEF rows keep their own column names
+    let cef = std::fs::read_to_string(native.join("CommonSecurityLog.jsonl")).unwrap();
+    assert!(cef.contains("\"DestinationIP\""), "{cef}");
+    // and rmmc eval runs a shipped query on them
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/kql/netsupport-netconn.kql",
+            "--events",
+        ])
+        .arg(native.join("DeviceNetworkEvents.jsonl"))
+        .args(["--now", "2026-05-31T11:00:00Z"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "\"RemoteUrl\":\"geo.netsupportsoftware.com\"",
+        ));
+}
+
+#[test]
+fn fixtures_bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    rmmc()
+        .args(["fixtures", "--fixtures"])
+        .arg(dir.path().join("missing"))
+        .args(["--out"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(2);
+    std::fs::write(dir.path().join("bad.jsonl"), "not json\n").unwrap();
+    rmmc()
+        .args(["fixtures", "--fixtures"])
+        .arg(dir.path())
+        .args(["--out"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.jsonl:1"));
+}
