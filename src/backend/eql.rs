@@ -339,7 +339,10 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
             }
         }
         Test::Cidr(nets) => {
-            let lits: Vec<String> = nets.iter().map(|n| string_literal(&n.to_string())).collect();
+            let lits: Vec<String> = nets
+                .iter()
+                .map(|n| string_literal(&n.to_string()))
+                .collect();
             let text = format!("cidrmatch({col}, {})", lits.join(", "));
             return FieldTest {
                 text,
