@@ -1143,3 +1143,26 @@ proptest! {
         prop_assert!(!eql_accepts(&rendered, Some(&longer)));
     }
 }
+
+#[test]
+fn a_category_without_a_data_source_is_an_error() {
+    let spec = GAPS.replace("GAPS", "").replace(
+        "  net:\n    title: Network Connection\n    on: network\n    sources: [endpoint, firewall]\n    where:\n      all:\n        - remote_domain: { domain: [gapdemo.example] }\n        - initiating_company: { term: [GapDemo] }",
+        "  net:\n    title: Signer\n    on: certificate\n    where:\n      signer: { term: [GapDemo] }",
+    ).replace("        firewall: [timestamp, device_name, remote_domain]\n", "").replace("remote_domain]\n", "signer]\n");
+    let spec = spec.replace("exclusions:\n  updater:\n    reason: The vendor's updater talks to the same domain.\n    where:\n      initiating_original_file_name: { exact: [updater.exe] }\n", "");
+    let res = build_str(&spec);
+    let errors: Vec<String> = res
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("Elastic has no data source for certificate events"),
+        "{}",
+        errors[0]
+    );
+    assert!(res.files.is_empty());
+}

@@ -619,24 +619,22 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
             Some(em.conjuncts(&e))
         }
         Some(w) => {
-            errors.push(
-                Diag::error(
-                    DiagKind::Fidelity(Fidelity::Inexpressible),
-                    format!(
-                        "{}/{}: nothing of the predicate can be expressed on {} ({})",
-                        spec.id,
-                        det.id,
-                        table.name,
-                        if w == Widened::True {
-                            "it would match every event"
-                        } else {
-                            "it would match nothing"
-                        }
-                    ),
-                )
-                .at(&spec.file, det.span)
-                .help(format!("drop source `{source}` from this detection")),
-            );
+            errors.push(inexpressible(
+                spec,
+                det,
+                format!(
+                    "{}/{}: nothing of the predicate can be expressed on {} ({})",
+                    spec.id,
+                    det.id,
+                    table.name,
+                    if w == Widened::True {
+                        "it would match every event"
+                    } else {
+                        "it would match nothing"
+                    }
+                ),
+                &format!("drop source `{source}` from this detection"),
+            ));
             None
         }
         None => None,
@@ -763,16 +761,23 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
     })
 }
 
+/// An error about a detection that cannot be built for Elastic, at the detection.
+fn inexpressible(spec: &IrSpec, det: &IrDetection, msg: String, help: &str) -> Diag {
+    Diag::error(DiagKind::Fidelity(Fidelity::Inexpressible), msg)
+        .at(&spec.file, det.span)
+        .help(help)
+}
+
 fn missing_output(spec: &IrSpec, det: &IrDetection, table: &TableMap, f: Field) -> Diag {
-    Diag::error(
-        DiagKind::Fidelity(Fidelity::Inexpressible),
+    inexpressible(
+        spec,
+        det,
         format!(
             "{}/{}: summarize needs `{f}`, which {} does not have",
             spec.id, det.id, table.name
         ),
+        "summarize by another field, or drop this source from the detection",
     )
-    .at(&spec.file, det.span)
-    .help("summarize by another field, or drop this source from the detection")
 }
 
 /// Kibana alert-suppression duration: the largest of h / m that divides the window.
@@ -945,17 +950,15 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
             for &source in &det.sources {
                 let id = RuleId::new(spec, det, source);
                 let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
-                    out.diags.push(
-                        Diag::error(
-                            DiagKind::Fidelity(Fidelity::Inexpressible),
-                            format!(
-                                "{}/{}: Elastic has no data source for {} events from source `{source}`",
-                                spec.id, det.id, det.category
-                            ),
-                        )
-                        .at(&spec.file, det.span)
-                        .help("remove the source, or add a table for it to backends/elastic.yaml"),
-                    );
+                    out.diags.push(inexpressible(
+                        spec,
+                        det,
+                        format!(
+                            "{}/{}: Elastic has no data source for {} events from source `{source}`",
+                            spec.id, det.id, det.category
+                        ),
+                        "remove the source, or add a table for it to backends/elastic.yaml",
+                    ));
                     continue;
                 };
                 let mut em = Emitter {
