@@ -23,10 +23,22 @@ pub enum Target {
     Kql,
     /// Microsoft Sentinel hunting and analytic-rule YAML (`sentinel/`).
     Sentinel,
+    /// Sigma rules (`sigma/`).
+    Sigma,
+    /// Splunk SPL searches and savedsearches.conf (`splunk/`).
+    Splunk,
+    /// Elastic EQL queries and a Kibana detection-rule export (`elastic/`).
+    Elastic,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Kql, Target::Sentinel];
+    pub const ALL: &'static [Target] = &[
+        Target::Kql,
+        Target::Sentinel,
+        Target::Sigma,
+        Target::Splunk,
+        Target::Elastic,
+    ];
 }
 
 #[derive(Clone, Debug)]
@@ -108,7 +120,11 @@ pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
     }
     // Backends that produce whole files from all specs at once (they may aggregate, e.g.
     // one savedsearches.conf): (target, compile).
-    let file_backends: &[(Target, FileBackend)] = &[];
+    let file_backends: &[(Target, FileBackend)] = &[
+        (Target::Sigma, crate::backend::sigma::compile),
+        (Target::Splunk, crate::backend::spl::compile),
+        (Target::Elastic, crate::backend::eql::compile),
+    ];
     for (target, compile) in file_backends {
         if opts.targets.contains(target) {
             let compiled = compile(&irs, opts.exclusions);

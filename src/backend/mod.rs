@@ -2,7 +2,10 @@
 //! `backends/<target>.yaml`, deployment wrappers in `templates/`.
 
 pub mod common;
+pub mod eql;
 pub mod kql;
+pub mod sigma;
+pub mod spl;
 
 use crate::diag::Diag;
 use crate::ir::{IrDetection, IrSpec};

@@ -1,0 +1,1025 @@
+//! IR → Elastic EQL over ECS fields (`elastic/<stem>.eql`), plus one Kibana detection-rule
+//! export (`elastic/rules.ndjson`, one `type: eql` rule per line, serialized with serde_json).
+//!
+//! EQL facts this backend relies on (Elasticsearch EQL syntax reference):
+//! - `==` / `in` compare case-sensitively and literally; `in~` is the case-insensitive lookup;
+//!   `:` compares case-insensitively with the `*` / `?` wildcards; `like` is the case-sensitive
+//!   wildcard match. EQL has no escape for a literal `*` or `?` in a wildcard pattern, so a
+//!   value holding `*`, `?` (or `\`, whose meaning in the Lucene wildcard layer is not
+//!   documented for EQL) is never given to `:` / `like`; it goes to `regex` instead.
+//! - `regex` is a Lucene regular expression, anchored to the whole value; `\` escapes any
+//!   character; the reserved characters are escaped, letters and digits never are (Lucene
+//!   gives `\d`, `\w` … meanings).
+//! - Elasticsearch's case-insensitive comparisons (`:`, `in~`, `like~`) fold ASCII letters only
+//!   (`AutomatonQueries.toCaseInsensitiveChar`: code points above 128 match only themselves).
+//!   The spec folds Unicode case per character (`ir::fold`, which also maps the Kelvin sign K to
+//!   `k`). So those operators are used only for values where both foldings agree; any other
+//!   value is rendered as a case-*sensitive* `regex` whose characters are explicit classes of
+//!   every character the spec folds together (`[kK\u{212A}]`), exact by construction.
+//! - Strings are `"…"` with `\\`, `\"`, `\n`, `\r`, `\t` and `\u{X}` escapes; this backend
+//!   writes every non-ASCII character as `\u{X}`, so artifacts are plain ASCII.
+//! - A missing field is null; `null : "x"` is false and `not (…)` of it is true (Elasticsearch
+//!   runs a non-sequence EQL filter as a bool query: `not` is `must_not`, which keeps documents
+//!   without the field). No rendered test matches the empty string, so this equals the spec's
+//!   "missing text is the empty string". The backend never uses `!=`.
+//! - EQL has no aggregation: a `summarize` becomes the Kibana rule's alert suppression
+//!   (`alert_suppression.group_by`), which is reported, since one alert per group is not one
+//!   result row per group.
+
+use super::common::{gap_policy, widen, Rendering, Widened};
+use super::{Compiled, RuleId};
+use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::mapping::{self, TableMap};
+use crate::spec::attack::{tactics_of, TECHNIQUES};
+use crate::spec::{BackendName, Field, Source};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+/// The Elastic backend's data (`backends/elastic.yaml`), compiled into the binary.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticData {
+    pub rule_name: String,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub severity: IndexMap<String, SeverityMap>,
+    /// Per match kind (`ip`, `cidr`, …): how the rendering differs, and why.
+    #[serde(default)]
+    pub kinds: IndexMap<String, KindNote>,
+    pub tables: Vec<TableMap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityMap {
+    pub severity: String,
+    pub risk_score: u8,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindNote {
+    pub fidelity: Fidelity,
+    pub note: String,
+}
+
+pub const DATA_YAML: &str = include_str!("../../backends/elastic.yaml");
+
+pub fn data() -> &'static ElasticData {
+    static DATA: OnceLock<ElasticData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let d: ElasticData = serde_yaml::from_str(DATA_YAML)
+            .unwrap_or_else(|e| panic!("backends/elastic.yaml: {e}"));
+        for t in &d.tables {
+            t.check()
+                .unwrap_or_else(|e| panic!("backends/elastic.yaml: {e}"));
+            for key in ["event_category", "index"] {
+                assert!(
+                    t.meta.contains_key(key),
+                    "backends/elastic.yaml: table {} lacks meta.{key}",
+                    t.name
+                );
+            }
+        }
+        for s in ["informational", "low", "medium", "high"] {
+            assert!(
+                d.severity.contains_key(s),
+                "backends/elastic.yaml: no severity entry for {s}"
+            );
+        }
+        d
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Literals and patterns
+
+/// An EQL string literal holding exactly `s`: `\` and `"` escaped, control and non-ASCII
+/// characters as `\u{X}` (the syntax reference's escapes), everything else as itself.
+pub fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c => out.push_str(&format!("\\u{{{:02X}}}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters with a meaning in Lucene regular expressions (with every optional operator
+/// enabled: `#` empty, `@` any string, `&` intersection, `~` complement, `<>` intervals), plus
+/// `^`, `-` and `$` for classes. Each is written `\c`; letters and digits never are (Lucene
+/// reads `\d`, `\w`, `\s` … as classes).
+const REGEX_RESERVED: &str = ".?+*|{}[]()\"\\#@&<>~^-$";
+
+/// One character as a Lucene regular-expression atom matching exactly it.
+fn regex_char(c: char) -> String {
+    if REGEX_RESERVED.contains(c) {
+        format!("\\{c}")
+    } else {
+        c.to_string()
+    }
+}
+
+/// Characters that `ir::fold` maps to a given character, other than itself.
+fn preimages() -> &'static HashMap<char, Vec<char>> {
+    static MAP: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut m: HashMap<char, Vec<char>> = HashMap::new();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let f = fold(c);
+            if f != c {
+                m.entry(f).or_default().push(c);
+            }
+        }
+        m
+    })
+}
+
+/// Every character `x` with `fold(x) == target`, sorted.
+fn fold_class(target: char) -> Vec<char> {
+    let mut v: Vec<char> = preimages().get(&target).cloned().unwrap_or_default();
+    if fold(target) == target {
+        v.push(target);
+    }
+    v.sort_unstable();
+    v
+}
+
+/// How a value's characters are compared with the event's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fold {
+    /// Character by character, as written.
+    Cased,
+    /// `fold(event char) == fold(value char)` (case-insensitive text kinds).
+    Text,
+    /// `fold(event char) == value char` (domains: the event is folded, the value is not).
+    Domain,
+}
+
+/// The event characters the spec accepts at the position of value character `c`.
+fn spec_class(c: char, mode: Fold) -> Vec<char> {
+    match mode {
+        Fold::Cased => vec![c],
+        Fold::Text => fold_class(fold(c)),
+        Fold::Domain => fold_class(c),
+    }
+}
+
+/// The event characters Elasticsearch's case-insensitive operators accept for value
+/// character `c`: the other ASCII case of an ASCII letter, nothing else.
+fn elastic_class(c: char) -> Vec<char> {
+    let mut v = vec![c];
+    if c.is_ascii_alphabetic() {
+        v.push(if c.is_ascii_lowercase() {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+    }
+    v.sort_unstable();
+    v
+}
+
+/// Do `:` / `in~` / `like~` compare this value exactly as the spec does?
+fn folds_like_spec(value: &str, mode: Fold) -> bool {
+    value
+        .chars()
+        .all(|c| spec_class(c, mode) == elastic_class(c))
+}
+
+/// Can the value sit in a `:` / `like` wildcard pattern as literal text?
+fn wildcard_safe(value: &str) -> bool {
+    !value.contains(['*', '?', '\\'])
+}
+
+/// A Lucene regular expression matching exactly the strings the spec accepts for `value`
+/// with `mode` folding: each character becomes itself or a class of its fold-equivalents.
+fn regex_value(value: &str, mode: Fold) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        let class = spec_class(c, mode);
+        match class.as_slice() {
+            [one] => out.push_str(&regex_char(*one)),
+            [] => unreachable!("domain values are lower-case ASCII, so {c:?} folds from itself"),
+            many => {
+                out.push('[');
+                for x in many {
+                    out.push_str(&regex_char(*x));
+                }
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+const NOT_WORD: &str = "[^a-zA-Z0-9]";
+
+/// The whole-value regular expression of a text kind.
+fn regex_text(op: TextOp, value: &str, mode: Fold) -> String {
+    let v = regex_value(value, mode);
+    match op {
+        TextOp::Exact => v,
+        TextOp::Prefix => format!("{v}.*"),
+        TextOp::Suffix => format!(".*{v}"),
+        TextOp::Contains => format!(".*{v}.*"),
+        // whole terms: an ASCII non-alphanumeric character or the edge on both sides
+        TextOp::Term => format!("(.*{NOT_WORD})?{v}({NOT_WORD}.*)?"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One field test
+
+/// EQL comparison forms, in the order they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Form {
+    /// `==` / `in` (case-sensitive, literal)
+    Eq,
+    /// `in~` (case-insensitive, literal)
+    InCi,
+    /// `:` (case-insensitive, wildcards)
+    Colon,
+    /// `like` (case-sensitive, wildcards)
+    Like,
+    /// `regex` (case-sensitive Lucene regular expression)
+    Regex,
+}
+
+fn comparison(col: &str, form: Form, lits: &[String]) -> String {
+    let list = || format!("({})", lits.join(", "));
+    let one = lits.len() == 1;
+    match form {
+        Form::Eq if one => format!("{col} == {}", lits[0]),
+        Form::Eq => format!("{col} in {}", list()),
+        Form::InCi => format!("{col} in~ {}", list()),
+        Form::Colon if one => format!("{col} : {}", lits[0]),
+        Form::Colon => format!("{col} : {}", list()),
+        Form::Like if one => format!("{col} like {}", lits[0]),
+        Form::Like => format!("{col} like {}", list()),
+        Form::Regex if one => format!("{col} regex {}", lits[0]),
+        Form::Regex => format!("{col} regex {}", list()),
+    }
+}
+
+/// How one field test is written on one ECS field: comparisons joined by `or`, and whether
+/// some value needed the explicit-class regular expression.
+pub struct FieldTest {
+    pub text: String,
+    pub alternatives: usize,
+    pub regex_fallback: bool,
+}
+
+/// Render `test` on ECS field `col`. Exact for every test (see the module notes); the
+/// per-kind data notes (`kinds:` in backends/elastic.yaml) say where Elasticsearch's own
+/// field types differ.
+pub fn field_test(col: &str, test: &Test) -> FieldTest {
+    // (form, literal) pairs, grouped by form in first-use order
+    let mut groups: Vec<(Form, Vec<String>)> = Vec::new();
+    let mut fallback = false;
+    let mut add = |form: Form, lit: String| match groups.iter_mut().find(|(f, _)| *f == form) {
+        Some((_, v)) => v.push(lit),
+        None => groups.push((form, vec![lit])),
+    };
+    match test {
+        Test::Text { op, values, cased } => {
+            for v in values {
+                let mode = if *cased { Fold::Cased } else { Fold::Text };
+                let literal_ok = *cased || folds_like_spec(v, Fold::Text);
+                let (form, pattern) = match op {
+                    TextOp::Exact if *cased => (Form::Eq, v.clone()),
+                    TextOp::Exact if literal_ok => (Form::InCi, v.clone()),
+                    TextOp::Term => (Form::Regex, regex_text(*op, v, mode)),
+                    TextOp::Contains | TextOp::Prefix | TextOp::Suffix
+                        if literal_ok && wildcard_safe(v) =>
+                    {
+                        let p = match op {
+                            TextOp::Contains => format!("*{v}*"),
+                            TextOp::Prefix => format!("{v}*"),
+                            _ => format!("*{v}"),
+                        };
+                        (if *cased { Form::Like } else { Form::Colon }, p)
+                    }
+                    _ => (Form::Regex, regex_text(*op, v, mode)),
+                };
+                if form == Form::Regex && !*cased {
+                    fallback = true;
+                }
+                add(form, string_literal(&pattern));
+            }
+        }
+        Test::Domain(ds) => {
+            for d in ds {
+                if folds_like_spec(d, Fold::Domain) && wildcard_safe(d) {
+                    add(Form::Colon, string_literal(d));
+                    add(Form::Colon, string_literal(&format!("*.{d}")));
+                } else {
+                    fallback = true;
+                    let p = format!("(.*\\.)?{}", regex_value(d, Fold::Domain));
+                    add(Form::Regex, string_literal(&p));
+                }
+            }
+        }
+        Test::Ip(ips) => {
+            for ip in ips {
+                add(Form::Eq, string_literal(&ip.to_string()));
+            }
+        }
+        Test::Cidr(nets) => {
+            let lits: Vec<String> = nets
+                .iter()
+                .map(|n| string_literal(&n.to_string()))
+                .collect();
+            let text = format!("cidrmatch({col}, {})", lits.join(", "));
+            return FieldTest {
+                text,
+                alternatives: 1,
+                regex_fallback: false,
+            };
+        }
+        Test::Port(ports) => {
+            for p in ports {
+                add(Form::Eq, p.to_string());
+            }
+        }
+        // hex digits: ASCII folding is the spec's folding
+        Test::Digest(hs) => {
+            for h in hs {
+                add(Form::InCi, string_literal(h));
+            }
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(form, lits)| comparison(col, *form, lits))
+        .collect();
+    FieldTest {
+        text: parts.join(" or "),
+        alternatives: parts.len(),
+        regex_fallback: fallback,
+    }
+}
+
+fn kind_name(t: &Test) -> &'static str {
+    match t {
+        Test::Text { op, .. } => op.name(),
+        Test::Domain(_) => "domain",
+        Test::Ip(_) => "ip",
+        Test::Cidr(_) => "cidr",
+        Test::Port(_) => "port",
+        Test::Digest(_) => "hash",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions
+
+/// How a rendered expression binds. EQL gives `not` precedence over `and` over `or`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Binding {
+    Atom,
+    And,
+    Or,
+}
+
+struct Emitter<'a> {
+    table: &'a TableMap,
+    spec: &'a IrSpec,
+    det: &'a IrDetection,
+    source: Source,
+    part: String,
+    diags: Vec<Diag>,
+    renderings: Vec<Rendering>,
+}
+
+fn fidelity_word(f: Fidelity) -> &'static str {
+    match f {
+        Fidelity::Exact => "exact",
+        Fidelity::Wider => "wider",
+        Fidelity::Narrower => "narrower",
+        Fidelity::Inexpressible => "inexpressible",
+    }
+}
+
+impl Emitter<'_> {
+    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
+        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
+    }
+
+    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
+        self.renderings.push(Rendering {
+            spec: self.spec.id.clone(),
+            detection: self.det.id.clone(),
+            source: self.source,
+            backend: BackendName::Elastic,
+            part: self.part.clone(),
+            predicate: m.to_string(),
+            rendered,
+            fidelity,
+            note,
+        });
+    }
+
+    fn expr(&mut self, e: &Expr) -> (String, Binding) {
+        let join = |this: &mut Self, v: &[Expr], op: &str, b: Binding| {
+            let parts: Vec<String> = v
+                .iter()
+                .map(|x| {
+                    let (s, inner) = this.expr(x);
+                    if inner == Binding::Atom || inner == b {
+                        s
+                    } else {
+                        format!("({s})")
+                    }
+                })
+                .collect();
+            let binding = if v.len() == 1 { Binding::Atom } else { b };
+            (parts.join(&format!(" {op} ")), binding)
+        };
+        match e {
+            Expr::All(v) => join(self, v, "and", Binding::And),
+            Expr::Any(v) => join(self, v, "or", Binding::Or),
+            Expr::Not(x) => (format!("not ({})", self.expr(x).0), Binding::Atom),
+            Expr::Match(m) => self.leaf(m),
+        }
+    }
+
+    /// The top-level `and` chain of a predicate, one rendered conjunct each (one line each in
+    /// the query).
+    fn conjuncts(&mut self, e: &Expr) -> Vec<(String, Binding)> {
+        match e {
+            Expr::All(v) => v.iter().map(|x| self.expr(x)).collect(),
+            e => vec![self.expr(e)],
+        }
+    }
+
+    /// A match the table can express (the others are widened away first).
+    fn leaf(&mut self, m: &Match) -> (String, Binding) {
+        let col = self
+            .table
+            .column(m.field)
+            .expect("matches on missing columns are widened away before rendering");
+        let mut notes: Vec<String> = Vec::new();
+        let mut fidelity = Fidelity::Exact;
+        let mut combine = |f: Fidelity, note: &str, notes: &mut Vec<String>| {
+            fidelity = match (fidelity, f) {
+                (Fidelity::Exact, x) | (x, Fidelity::Exact) => x,
+                (a, b) if a == b => a,
+                // wider in one way and narrower in another: it can miss events
+                _ => Fidelity::Narrower,
+            };
+            notes.push(note.to_string());
+        };
+        let (col_fidelity, col_note) = col.fidelity;
+        if col_fidelity != Fidelity::Exact {
+            let note = col_note.unwrap_or_default();
+            combine(col_fidelity, note, &mut notes);
+            let msg = format!(
+                "{}: `{}` is matched on {} ({}: {note})",
+                self.table.name,
+                m.field,
+                col.match_on.join(" or "),
+                fidelity_word(col_fidelity),
+            );
+            self.warn(m, col_fidelity, msg);
+        }
+        if let Some(k) = data().kinds.get(kind_name(&m.test)) {
+            if k.fidelity != Fidelity::Exact {
+                combine(k.fidelity, &k.note, &mut notes);
+                let msg = format!(
+                    "{}: `{m}` is {} in EQL: {}",
+                    self.table.name,
+                    fidelity_word(k.fidelity),
+                    k.note
+                );
+                self.warn(m, k.fidelity, msg);
+            }
+        }
+        let tests: Vec<FieldTest> = col
+            .match_on
+            .iter()
+            .map(|c| field_test(c, &m.test))
+            .collect();
+        if tests.iter().any(|t| t.regex_fallback) {
+            notes.push(
+                "case-insensitive value written as a case-sensitive regex of explicit case classes (Elasticsearch's case-insensitive operators fold ASCII letters only)".into(),
+            );
+        }
+        let alternatives: usize = tests.iter().map(|t| t.alternatives).sum();
+        let text = tests
+            .into_iter()
+            .map(|t| t.text)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let binding = if alternatives > 1 {
+            Binding::Or
+        } else {
+            Binding::Atom
+        };
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        self.record(m, text.clone(), fidelity, note);
+        (text, binding)
+    }
+
+    /// Drop the matches the table cannot express, under the spec's gap policy.
+    fn expressible(&mut self, e: &Expr, part: &str) -> Option<Widened> {
+        let table = self.table;
+        let mut missing: Vec<(Match, String)> = Vec::new();
+        let widened = widen(e, &mut |m: &Match| {
+            let ok = table.column(m.field).is_some();
+            if !ok {
+                missing.push((m.clone(), format!("{} has no ECS field for it", table.name)));
+            }
+            ok
+        });
+        self.part = part.to_string();
+        for (m, why) in &missing {
+            self.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
+        }
+        let target = format!("Elastic data source {}", table.name);
+        gap_policy(
+            self.spec,
+            self.det,
+            BackendName::Elastic,
+            self.source,
+            &target,
+            part,
+            &missing,
+            &mut self.diags,
+        )
+        .then_some(widened)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+/// One compiled rule: the EQL text and what the Kibana wrapper needs besides.
+struct Rule {
+    query: String,
+    /// Notes for the description: dropped exclusions, declared gaps, output shape.
+    notes: Vec<String>,
+    group_by: Vec<String>,
+}
+
+fn meta_str<'a>(t: &'a TableMap, key: &str) -> Option<&'a str> {
+    t.meta.get(key).and_then(Value::as_str)
+}
+
+fn meta_list(t: &TableMap, key: &str) -> Vec<String> {
+    t.meta
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kibana accepts 1–3 suppression fields.
+const MAX_GROUP_BY: usize = 3;
+
+fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
+    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let mut errors = Vec::new();
+    let detection = em.expressible(&det.expr, "detection");
+    let exclusions: Vec<_> = det
+        .exclusions
+        .iter()
+        .filter(|x| with_exclusions && x.sources.contains(&source))
+        .map(|x| {
+            let part = format!("exclusion {}", x.id);
+            // dropping matches from `not(x)` keeps the rule wider, never narrower
+            let w = em.expressible(&Expr::Not(Box::new(x.expr.clone())), &part);
+            (x, part, w)
+        })
+        .collect();
+
+    let cond = match detection {
+        Some(Widened::Expr(e)) => {
+            em.part = "detection".into();
+            Some(em.conjuncts(&e))
+        }
+        Some(w) => {
+            errors.push(inexpressible(
+                spec,
+                det,
+                format!(
+                    "{}/{}: nothing of the predicate can be expressed on {} ({})",
+                    spec.id,
+                    det.id,
+                    table.name,
+                    if w == Widened::True {
+                        "it would match every event"
+                    } else {
+                        "it would match nothing"
+                    }
+                ),
+                &format!("drop source `{source}` from this detection"),
+            ));
+            None
+        }
+        None => None,
+    };
+
+    let mut notes = Vec::new();
+    let mut excl_lines = Vec::new();
+    let mut excl_ok = true;
+    for (x, part, w) in exclusions {
+        match w {
+            Some(Widened::Expr(e)) => {
+                em.part = part;
+                let (c, b) = em.expr(&e);
+                excl_lines.push(if b == Binding::Atom {
+                    format!("  and {c}")
+                } else {
+                    format!("  and ({c})")
+                });
+            }
+            Some(_) => notes.push(format!(
+                "Exclusion {} is not applied: {} has no ECS field for it.",
+                x.id, table.name
+            )),
+            None => excl_ok = false,
+        }
+    }
+    if em
+        .renderings
+        .iter()
+        .any(|r| r.fidelity == Fidelity::Inexpressible)
+    {
+        if let Some(reason) = det.gaps.get(&BackendName::Elastic) {
+            notes.push(format!(
+                "Known gap (the EQL rule matches more than the spec): {reason}"
+            ));
+        }
+    }
+
+    let mut group_by = Vec::new();
+    match &det.output {
+        IrOutput::Summarize(by) => {
+            for f in by {
+                match table.column(*f) {
+                    Some(c) => group_by.push(c.project.to_string()),
+                    None => errors.push(missing_output(spec, det, table, *f)),
+                }
+            }
+            if by.len() > MAX_GROUP_BY {
+                errors.push(
+                    Diag::error(
+                        DiagKind::Limit,
+                        format!(
+                            "{}/{}: the Kibana rule would suppress alerts by {} fields; Kibana allows at most {MAX_GROUP_BY}",
+                            spec.id, det.id, by.len()
+                        ),
+                    )
+                    .at(&spec.file, det.span)
+                    .help("summarize by at most 3 fields"),
+                );
+            }
+            let fields: Vec<&str> = by.iter().map(|f| f.name()).collect();
+            em.diags.push(
+                Diag::warning(
+                    DiagKind::Semantics,
+                    format!(
+                        "{}/{} ({source}): EQL has no aggregation; `summarize: [{}]` becomes Kibana alert suppression by {} over {}, i.e. one alert per group with a suppressed-alert count, not one result row per group with first/last seen and event ids",
+                        spec.id,
+                        det.id,
+                        fields.join(", "),
+                        group_by.join(", "),
+                        spec.window
+                    ),
+                )
+                .at(&spec.file, det.span),
+            );
+            notes.push(format!(
+                "Grouping: alerts are suppressed by {} for {} (the spec summarizes by {}).",
+                group_by.join(", "),
+                spec.window,
+                fields.join(", ")
+            ));
+        }
+        IrOutput::Project { columns, .. } => {
+            if let Some(fields) = columns.get(&source) {
+                let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+                notes.push(format!(
+                    "Output: Kibana alerts carry the whole event; the spec's projection ({}) is informational here.",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+
+    em.diags.extend(errors.iter().cloned());
+    let conjuncts = cond?;
+    if !excl_ok || !errors.is_empty() {
+        return None;
+    }
+    let category = meta_str(table, "event_category").expect("checked at load");
+    let mut and_chain: Vec<(String, Binding)> = Vec::new();
+    if let Some(base) = meta_str(table, "condition") {
+        and_chain.push((base.to_string(), Binding::Atom));
+    }
+    and_chain.extend(conjuncts);
+    let alone = and_chain.len() == 1 && excl_lines.is_empty();
+    let parts: Vec<String> = and_chain
+        .into_iter()
+        .map(|(s, b)| {
+            if b == Binding::Or && !alone {
+                format!("({s})")
+            } else {
+                s
+            }
+        })
+        .collect();
+    let mut lines = vec![format!("{category} where {}", parts.join("\n  and "))];
+    lines.extend(excl_lines);
+    let mut query = lines.join("\n");
+    query.push('\n');
+    Some(Rule {
+        query,
+        notes,
+        group_by,
+    })
+}
+
+/// An error about a detection that cannot be built for Elastic, at the detection.
+fn inexpressible(spec: &IrSpec, det: &IrDetection, msg: String, help: &str) -> Diag {
+    Diag::error(DiagKind::Fidelity(Fidelity::Inexpressible), msg)
+        .at(&spec.file, det.span)
+        .help(help)
+}
+
+fn missing_output(spec: &IrSpec, det: &IrDetection, table: &TableMap, f: Field) -> Diag {
+    inexpressible(
+        spec,
+        det,
+        format!(
+            "{}/{}: summarize needs `{f}`, which {} does not have",
+            spec.id, det.id, table.name
+        ),
+        "summarize by another field, or drop this source from the detection",
+    )
+}
+
+/// Kibana alert-suppression duration: the largest of h / m that divides the window.
+fn suppression_duration(minutes: u64) -> Value {
+    if minutes % 60 == 0 {
+        json!({ "value": minutes / 60, "unit": "h" })
+    } else {
+        json!({ "value": minutes, "unit": "m" })
+    }
+}
+
+fn technique_name(id: &str) -> Option<&'static str> {
+    TECHNIQUES.iter().find(|t| t.0 == id).map(|t| t.1)
+}
+
+fn technique_ref(id: &str) -> String {
+    format!(
+        "https://attack.mitre.org/techniques/{}/",
+        id.replace('.', "/")
+    )
+}
+
+/// The Kibana `threat` array: per tactic, the spec's techniques that belong to it
+/// (sub-techniques under their parent).
+fn threat(spec: &IrSpec) -> Value {
+    let mut out = Vec::new();
+    for tactic in &spec.tactics {
+        let info = tactic.info();
+        let mut techniques: Vec<Value> = Vec::new();
+        for t in &spec.techniques {
+            if !tactics_of(t).is_some_and(|ts| ts.contains(tactic)) {
+                continue;
+            }
+            let base = t.get(..5).unwrap_or(t);
+            let base_name = technique_name(base).unwrap_or(base);
+            let pos = techniques
+                .iter()
+                .position(|v| v["id"] == base)
+                .unwrap_or_else(|| {
+                    techniques.push(json!({
+                        "id": base,
+                        "name": base_name,
+                        "reference": technique_ref(base),
+                    }));
+                    techniques.len() - 1
+                });
+            if t.len() > 5 {
+                let entry = techniques[pos]
+                    .as_object_mut()
+                    .expect("technique entries are objects");
+                let subs = entry
+                    .entry("subtechnique")
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                    .expect("subtechnique is an array");
+                subs.push(json!({
+                    "id": t,
+                    "name": technique_name(t).unwrap_or(base_name),
+                    "reference": technique_ref(t),
+                }));
+            }
+        }
+        out.push(json!({
+            "framework": "MITRE ATT&CK",
+            "tactic": {
+                "id": info.id,
+                "name": info.name,
+                "reference": format!("https://attack.mitre.org/tactics/{}/", info.id),
+            },
+            "technique": techniques,
+        }));
+    }
+    Value::Array(out)
+}
+
+/// The same value with every object's keys sorted (serde_json here preserves insertion order).
+pub fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let b: BTreeMap<String, Value> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(b.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        v => v,
+    }
+}
+
+fn kibana_rule(
+    spec: &IrSpec,
+    det: &IrDetection,
+    id: &RuleId,
+    table: &TableMap,
+    r: &Rule,
+    with_exclusions: bool,
+) -> Result<Value, Diag> {
+    let d = data();
+    let mut name = crate::render::render_str(
+        &d.rule_name,
+        minijinja::context! { vendor => spec.vendor, title => det.title },
+    )
+    .map_err(|e| Diag::error(DiagKind::Io, format!("rule name template: {e}")))?;
+    if det.sources.len() > 1 {
+        name.push_str(&format!(" ({})", id.source));
+    }
+    let mut description = spec.description.trim_end().to_string();
+    let applied: Vec<_> = det
+        .exclusions
+        .iter()
+        .filter(|x| with_exclusions && x.sources.contains(&id.source))
+        .collect();
+    if !applied.is_empty() {
+        description.push_str("\n\nExcluded as benign:");
+        for x in &applied {
+            description.push_str(&format!("\n- {}: {}", x.id, x.reason));
+        }
+    }
+    for n in &r.notes {
+        description.push_str("\n\n");
+        description.push_str(n);
+    }
+    let sev = &d.severity[&spec.severity.title().to_ascii_lowercase()];
+    let mut tags = d.tags.clone();
+    tags.extend(meta_list(table, "tags"));
+    for t in &spec.tactics {
+        tags.push(format!("Tactic: {}", t.info().name));
+    }
+    let false_positives: Vec<String> = det
+        .exclusions
+        .iter()
+        .filter(|x| x.sources.contains(&id.source))
+        .map(|x| x.reason.clone())
+        .collect();
+    let mut rule = json!({
+        "rule_id": id.uuid("elastic-rule").to_string(),
+        "type": "eql",
+        "language": "eql",
+        "query": r.query,
+        "index": meta_list(table, "index"),
+        "name": name,
+        "description": description,
+        "risk_score": sev.risk_score,
+        "severity": sev.severity,
+        "threat": threat(spec),
+        "from": format!("now-{}", spec.window),
+        "interval": spec.frequency.to_string(),
+        "enabled": d.enabled,
+        "author": [spec.author],
+        "references": spec.references,
+        "false_positives": false_positives,
+        "tags": tags,
+        "version": 1,
+        "max_signals": 100,
+    });
+    if !r.group_by.is_empty() {
+        rule["alert_suppression"] = json!({
+            "group_by": r.group_by,
+            "duration": suppression_duration(spec.window.minutes),
+            "missing_fields_strategy": "suppress",
+        });
+    }
+    Ok(sorted(rule))
+}
+
+/// Compile all specs into files (path relative to the output folder, content).
+pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
+    let mut out = Compiled::default();
+    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
+    for spec in irs {
+        for det in &spec.detections {
+            for &source in &det.sources {
+                let id = RuleId::new(spec, det, source);
+                let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
+                    out.diags.push(inexpressible(
+                        spec,
+                        det,
+                        format!(
+                            "{}/{}: Elastic has no data source for {} events from source `{source}`",
+                            spec.id, det.id, det.category
+                        ),
+                        "remove the source, or add a table for it to backends/elastic.yaml",
+                    ));
+                    continue;
+                };
+                let mut em = Emitter {
+                    table,
+                    spec,
+                    det,
+                    source,
+                    part: "detection".into(),
+                    diags: Vec::new(),
+                    renderings: Vec::new(),
+                };
+                let built = rule(&mut em, with_exclusions);
+                out.diags.append(&mut em.diags);
+                out.renderings.append(&mut em.renderings);
+                let Some(r) = built else { continue };
+                match kibana_rule(spec, det, &id, table, &r, with_exclusions) {
+                    Ok(v) => {
+                        rules.insert(id.stem.clone(), v);
+                    }
+                    Err(d) => {
+                        out.diags.push(d);
+                        continue;
+                    }
+                }
+                let file = format!(
+                    "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead\n{}",
+                    spec.id, det.id, r.query
+                );
+                out.items.push((format!("elastic/{}.eql", id.stem), file));
+            }
+        }
+    }
+    if !rules.is_empty() {
+        let mut ndjson = String::new();
+        for v in rules.values() {
+            ndjson.push_str(&serde_json::to_string(v).expect("JSON values serialize"));
+            ndjson.push('\n');
+        }
+        out.items.push(("elastic/rules.ndjson".into(), ndjson));
+    }
+    out.items.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_mapping_loads() {
+        assert!(data().tables.len() >= 4);
+    }
+
+    #[test]
+    fn fold_classes() {
+        assert_eq!(fold_class('k'), vec!['K', 'k', '\u{212A}']);
+        assert_eq!(fold_class('a'), vec!['A', 'a']);
+        assert_eq!(fold_class('1'), vec!['1']);
+        assert!(folds_like_spec("netsupport", Fold::Text));
+        assert!(!folds_like_spec("kaseya", Fold::Text));
+        assert!(!folds_like_spec("é", Fold::Text));
+        assert!(folds_like_spec("日本", Fold::Text));
+    }
+}
