@@ -100,6 +100,18 @@ struct Emitter<'a> {
     renderings: Vec<Rendering>,
     /// Fields read by predicates or grouping, filled with "" when missing.
     fill: IndexSet<String>,
+    /// Under an odd number of `NOT`s (an exclusion is one): a wider match makes the rule
+    /// narrower there, and the other way round.
+    negated: bool,
+}
+
+/// What a match's fidelity does to the whole rule, given its polarity.
+fn effect(f: Fidelity, negated: bool) -> Fidelity {
+    match (f, negated) {
+        (Fidelity::Wider, true) => Fidelity::Narrower,
+        (Fidelity::Narrower, true) => Fidelity::Wider,
+        (f, _) => f,
+    }
 }
 
 fn fidelity_word(f: Fidelity) -> &'static str {
@@ -111,14 +123,46 @@ fn fidelity_word(f: Fidelity) -> &'static str {
     }
 }
 
+/// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
+pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
+    let body = alternation(&values.iter().map(|x| pcre_text(x, cased)).collect::<Vec<_>>());
+    let re = match op {
+        TextOp::Term => format!("{TERM_LEFT}{body}{TERM_RIGHT}"),
+        TextOp::Exact => format!(r"\A{body}\z"),
+        TextOp::Contains => body,
+        TextOp::Prefix => format!(r"\A{body}"),
+        TextOp::Suffix => format!(r"{body}\z"),
+    };
+    format!("{}{re}", case_flag(cased))
+}
+
+/// The PCRE pattern of a domain test: the field is the domain or ends with `.` + domain.
+pub fn domain_pattern(domains: &[String]) -> String {
+    let body = alternation(&domains.iter().map(|d| pcre_text(d, false)).collect::<Vec<_>>());
+    format!(r"(?i)(?:\A|\.){body}\z")
+}
+
+/// The PCRE that cuts a path down to its last component (`replace(F, BASENAME, "")`).
+pub const BASENAME: &str = r"(?s)^.*\\";
+
 /// `match(<value>, "<pcre>")`
 fn matches(value: &str, pcre: &str) -> String {
     format!("match({value}, {})", eval_str(pcre))
 }
 
 impl Emitter<'_> {
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
+    /// Warn about a match rendered `fidelity`; the diagnostic's kind is its effect on the
+    /// rule (so `--deny narrower` catches a wider match inside an exclusion).
+    fn warn(&mut self, m: &Match, fidelity: Fidelity, mut msg: String) {
+        let rule = effect(fidelity, self.negated);
+        if rule != fidelity {
+            msg.push_str(&format!(
+                "; it sits under `not` ({}), so the rule is {}",
+                self.part,
+                fidelity_word(rule)
+            ));
+        }
+        let d = Diag::warning(DiagKind::Fidelity(rule), msg).at(&self.spec.file, m.span);
         if !self.diags.contains(&d) {
             self.diags.push(d);
         }
@@ -154,7 +198,12 @@ impl Emitter<'_> {
         match e {
             Expr::All(v) => join(self, v, " AND "),
             Expr::Any(v) => join(self, v, " OR "),
-            Expr::Not(x) => (format!("NOT ({})", self.expr(x).0), false),
+            Expr::Not(x) => {
+                self.negated = !self.negated;
+                let inner = self.expr(x).0;
+                self.negated = !self.negated;
+                (format!("NOT ({inner})"), false)
+            }
             Expr::Match(m) => self.leaf(m),
         }
     }
@@ -182,7 +231,7 @@ impl Emitter<'_> {
             self.fill.insert(c.to_string());
             let value = if col.basename {
                 // the part after the last backslash; `(?s)` so a line break cannot stop it
-                format!("replace({c}, {}, \"\")", eval_str(r"(?s)^.*\\"))
+                format!("replace({c}, {}, \"\")", eval_str(BASENAME))
             } else {
                 c.to_string()
             };
@@ -206,6 +255,14 @@ impl Emitter<'_> {
             }
         }
         let text = alts.join(" OR ");
+        if effect(fidelity, self.negated) != fidelity {
+            note = note.map(|n| {
+                format!(
+                    "{n}; under `not` the rule is {}",
+                    fidelity_word(effect(fidelity, true))
+                )
+            });
+        }
         self.record(m, text.clone(), fidelity, note);
         (text, alts.len() > 1)
     }
@@ -214,25 +271,9 @@ impl Emitter<'_> {
     fn test(&mut self, v: &str, m: &Match) -> Vec<String> {
         match &m.test {
             Test::Text { op, values, cased } => {
-                let body = alternation(
-                    &values
-                        .iter()
-                        .map(|x| pcre_text(x, *cased))
-                        .collect::<Vec<_>>(),
-                );
-                let re = match op {
-                    TextOp::Term => format!("{TERM_LEFT}{body}{TERM_RIGHT}"),
-                    TextOp::Exact => format!(r"\A{body}\z"),
-                    TextOp::Contains => body,
-                    TextOp::Prefix => format!(r"\A{body}"),
-                    TextOp::Suffix => format!(r"{body}\z"),
-                };
-                vec![matches(v, &format!("{}{re}", case_flag(*cased)))]
+                vec![matches(v, &text_pattern(*op, values, *cased))]
             }
-            Test::Domain(ds) => {
-                let body = alternation(&ds.iter().map(|d| pcre_text(d, false)).collect::<Vec<_>>());
-                vec![matches(v, &format!(r"(?i)(?:\A|\.){body}\z"))]
-            }
+            Test::Domain(ds) => vec![matches(v, &domain_pattern(ds))],
             Test::Ip(ips) => ips
                 .iter()
                 .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
@@ -250,10 +291,7 @@ impl Emitter<'_> {
                 })
                 .collect(),
             Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
-            Test::Digest(hs) => {
-                let alts: Vec<String> = hs.iter().map(|h| pcre_text(h, false)).collect();
-                vec![matches(v, &format!(r"(?i)\A{}\z", alternation(&alts)))]
-            }
+            Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
         }
     }
 }
@@ -486,6 +524,7 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     diags: Vec::new(),
                     renderings: Vec::new(),
                     fill: IndexSet::new(),
+                    negated: false,
                 };
                 let built = query(&mut em, &id, with_exclusions);
                 out.diags.append(&mut em.diags);
