@@ -73,11 +73,7 @@ fn parse_conf(text: &str) -> Conf {
 #[test]
 fn splunk_artifacts_of_the_shipped_rules() {
     let res = shipped();
-    assert!(
-        res.diags.iter().all(|d| !d.is_error()),
-        "{:#?}",
-        res.diags
-    );
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
     assert_eq!(
         res.files.keys().collect::<Vec<_>>(),
         [
@@ -260,7 +256,9 @@ fn where_lines(res: &BuildResult) -> String {
             let body: Vec<&str> = c
                 .lines()
                 .filter(|l| {
-                    l.starts_with("| where") || l.starts_with("| fillnull") || l.starts_with("| sort")
+                    l.starts_with("| where")
+                        || l.starts_with("| fillnull")
+                        || l.starts_with("| sort")
                 })
                 .collect();
             format!("==> {p}\n{}\n", body.join("\n"))
@@ -296,7 +294,11 @@ fn a_field_sysmon_lacks_is_an_error_without_a_gap() {
     let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].kind, DiagKind::Fidelity(Fidelity::Inexpressible));
-    assert!(errors[0].message.contains("initiating_sha256"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("initiating_sha256"),
+        "{}",
+        errors[0].message
+    );
     assert!(errors[0].message.contains("Sysmon EventCode 3"));
     assert!(!res.files.contains_key("splunk/kinds-domain.spl"));
 
@@ -309,7 +311,11 @@ fn a_field_sysmon_lacks_is_an_error_without_a_gap() {
     let spl = &res.files["splunk/kinds-domain.spl"];
     assert!(!spl.contains("e3b0c442"), "{spl}");
     let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
-    let (_, keys) = conf.0.iter().find(|(n, _)| n.ends_with("- Domain")).unwrap();
+    let (_, keys) = conf
+        .0
+        .iter()
+        .find(|(n, _)| n.ends_with("- Domain"))
+        .unwrap();
     assert!(keys["description"].contains(
         "Known gap (Splunk matches more than the spec): Sysmon writes hashes only into the combined Hashes field"
     ));
@@ -347,11 +353,7 @@ exclusions:
 #[test]
 fn hostile_values_are_escaped() {
     let res = build_yaml(HOSTILE);
-    assert!(
-        res.diags.iter().all(|d| !d.is_error()),
-        "{:#?}",
-        res.diags
-    );
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
     insta::assert_snapshot!(res.files["splunk/hostile-values.spl"]);
     let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
     assert_eq!(conf.0.len(), 1);
@@ -375,7 +377,11 @@ fn a_description_line_ending_in_a_backslash_is_refused() {
     let res = build_yaml(&HOSTILE.replace("a \\ backslash.", "a backslash \\"));
     let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(errors[0].message.contains("line continuation"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("line continuation"),
+        "{}",
+        errors[0].message
+    );
     assert!(!res.files.contains_key("splunk/savedsearches.conf"));
 }
 
@@ -425,8 +431,8 @@ fn text_match(field: &str, test: Test, hay: &str) -> bool {
 fn hostile_char() -> impl Strategy<Value = char> {
     prop::sample::select(vec![
         'a', 'A', 'b', 's', 'S', 'k', 'K', '\u{212A}', '\u{17F}', 'σ', 'ς', 'Σ', 'é', 'É', 'İ',
-        'i', 'ß', '\u{1E9E}', '日', '0', '9', '.', '-', '_', ' ', '\\', '"', '\'', '*', '?',
-        '%', '|', '(', ')', '[', ']', '{', '}', '^', '$', '+', '/', ':', '#', '\n',
+        'i', 'ß', '\u{1E9E}', '日', '0', '9', '.', '-', '_', ' ', '\\', '"', '\'', '*', '?', '%',
+        '|', '(', ')', '[', ']', '{', '}', '^', '$', '+', '/', ':', '#', '\n',
     ])
 }
 
@@ -435,8 +441,11 @@ fn hostile_string(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn needle() -> impl Strategy<Value = String> {
-    prop::collection::vec(hostile_char().prop_filter("no line breaks", |c| *c != '\n'), 1..5)
-        .prop_map(|v| v.into_iter().collect())
+    prop::collection::vec(
+        hostile_char().prop_filter("no line breaks", |c| *c != '\n'),
+        1..5,
+    )
+    .prop_map(|v| v.into_iter().collect())
 }
 
 /// A haystack that often contains a needle, in some case spelling, among hostile text.

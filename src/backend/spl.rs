@@ -67,7 +67,10 @@ pub fn data() -> &'static SplData {
                 // unquoted field names in eval, fillnull, stats and table
                 for n in c.match_on.iter().chain([&c.project]) {
                     if !simple_name(n) {
-                        fail(format!("table {}: field name {n:?} needs quoting; use letters, digits and _", t.name));
+                        fail(format!(
+                            "table {}: field name {n:?} needs quoting; use letters, digits and _",
+                            t.name
+                        ));
                     }
                 }
             }
@@ -125,7 +128,12 @@ fn fidelity_word(f: Fidelity) -> &'static str {
 
 /// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
 pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
-    let body = alternation(&values.iter().map(|x| pcre_text(x, cased)).collect::<Vec<_>>());
+    let body = alternation(
+        &values
+            .iter()
+            .map(|x| pcre_text(x, cased))
+            .collect::<Vec<_>>(),
+    );
     let re = match op {
         TextOp::Term => format!("{TERM_LEFT}{body}{TERM_RIGHT}"),
         TextOp::Exact => format!(r"\A{body}\z"),
@@ -138,7 +146,12 @@ pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
 
 /// The PCRE pattern of a domain test: the field is the domain or ends with `.` + domain.
 pub fn domain_pattern(domains: &[String]) -> String {
-    let body = alternation(&domains.iter().map(|d| pcre_text(d, false)).collect::<Vec<_>>());
+    let body = alternation(
+        &domains
+            .iter()
+            .map(|d| pcre_text(d, false))
+            .collect::<Vec<_>>(),
+    );
     format!(r"(?i)(?:\A|\.){body}\z")
 }
 
@@ -456,10 +469,7 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
         id.uuid("splunk-search")
     )];
     if det.time_filter {
-        lines.push(format!(
-            "{base} earliest=-{} latest=now",
-            spec.window.kql()
-        ));
+        lines.push(format!("{base} earliest=-{} latest=now", spec.window.kql()));
     } else {
         lines.push(base.to_string());
     }

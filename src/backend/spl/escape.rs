@@ -85,9 +85,7 @@ pub fn pcre_text(v: &str, cased: bool) -> String {
             !matches!(c.to_ascii_lowercase(), 's' | 'k')
                 && class == [c.to_ascii_uppercase(), c.to_ascii_lowercase()]
         } else {
-            class == [c]
-                && (c.is_ascii()
-                    || (c.to_lowercase().eq([c]) && c.to_uppercase().eq([c])))
+            class == [c] && (c.is_ascii() || (c.to_lowercase().eq([c]) && c.to_uppercase().eq([c])))
         };
         if plain {
             literal(c, &mut out);
