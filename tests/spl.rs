@@ -256,9 +256,7 @@ fn where_lines(res: &BuildResult) -> String {
             let body: Vec<&str> = c
                 .lines()
                 .filter(|l| {
-                    l.starts_with("| where")
-                        || l.starts_with("| fillnull")
-                        || l.starts_with("| sort")
+                    l.starts_with("| where") || l.starts_with("| eval") || l.starts_with("| sort")
                 })
                 .collect();
             format!("==> {p}\n{}\n", body.join("\n"))
@@ -280,6 +278,12 @@ fn each_match_kind_renders() {
         assert_eq!(keys["alert.severity"], "5");
         assert_eq!(keys["dispatch.earliest_time"], "-1d");
     }
+    let fidelity: Vec<String> = res
+        .renderings
+        .iter()
+        .map(|r| format!("{}: {} -> {:?}", r.detection, r.predicate, r.fidelity))
+        .collect();
+    insta::assert_snapshot!("each_match_kind_fidelity", fidelity.join("\n"));
     assert!(!res.files["splunk/kinds-addresses.spl"].contains("earliest="));
     assert!(res.files["splunk/kinds-term.spl"].contains("earliest=-1d latest=now"));
 }
@@ -369,6 +373,22 @@ fn hostile_values_are_escaped() {
     assert_eq!(
         keys["search"],
         res.files["splunk/hostile-values.spl"].trim_end_matches('\n')
+    );
+}
+
+#[test]
+fn two_saved_searches_with_one_name_are_refused() {
+    let spec = KINDS.replace("title: Term cased", "title: Term");
+    let res = build_yaml(&spec);
+    let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].kind, DiagKind::Duplicate);
+    assert!(
+        errors[0]
+            .message
+            .contains("kinds-term-cased and kinds-term"),
+        "{}",
+        errors[0].message
     );
 }
 

@@ -2,9 +2,10 @@
 //! fields, plus one `savedsearches.conf` with a scheduled alert per query.
 //!
 //! Shape of a query: the data file's base search (and `earliest=-<window> latest=now` when
-//! the detection filters on time), `fillnull value=""` over every field the predicates or the
-//! grouping read (the IR reads a missing text field as the empty string; Splunk would make a
-//! `where` comparison on it null, which `NOT` keeps null, i.e. false), one `where` for the
+//! the detection filters on time), `eval F=coalesce(F, "")` for every field the predicates or
+//! the grouping read (the IR reads a missing text field as the empty string; Splunk would make
+//! a `where` comparison on it null, which `NOT` keeps null, i.e. false; and `stats … by`
+//! drops events whose by-field is null, where KQL groups them), one `where` for the
 //! predicate and one `where` per exclusion, then `stats` (the KQL summarize) or `sort 0` +
 //! `table` (project + order). Every text test is a PCRE `match()`: see `escape` for why.
 //!
@@ -64,7 +65,7 @@ pub fn data() -> &'static SplData {
             for key in t.columns.keys() {
                 let f = Field::lookup(key).expect("checked");
                 let c = t.column(f).expect("listed");
-                // unquoted field names in eval, fillnull, stats and table
+                // unquoted field names in eval, stats and table
                 for n in c.match_on.iter().chain([&c.project]) {
                     if !simple_name(n) {
                         fail(format!(
@@ -101,7 +102,7 @@ struct Emitter<'a> {
     part: String,
     diags: Vec<Diag>,
     renderings: Vec<Rendering>,
-    /// Fields read by predicates or grouping, filled with "" when missing.
+    /// Fields read by predicates or grouping, set to "" when missing (`coalesce`).
     fill: IndexSet<String>,
     /// Under an odd number of `NOT`s (an exclusion is one): a wider match makes the rule
     /// narrower there, and the other way round.
@@ -265,6 +266,9 @@ impl Emitter<'_> {
             if fidelity == Fidelity::Exact {
                 fidelity = Fidelity::Narrower;
                 note = Some(why.to_string());
+            } else {
+                // both apply: one fidelity cannot say it, the note and both warnings do
+                note = note.map(|n| format!("{n}; and narrower: {why}"));
             }
         }
         let text = alts.join(" OR ");
@@ -475,7 +479,11 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     }
     let fill: Vec<&str> = em.fill.iter().map(String::as_str).collect();
     if !fill.is_empty() {
-        lines.push(format!("| fillnull value=\"\" {}", fill.join(" ")));
+        let sets: Vec<String> = fill
+            .iter()
+            .map(|f| format!("{f}=coalesce({f}, \"\")"))
+            .collect();
+        lines.push(format!("| eval {}", sets.join(", ")));
     }
     lines.push(format!("| where {cond}"));
     lines.extend(exclusion_lines);
