@@ -1,0 +1,599 @@
+//! The Splunk backend: snapshots of every artifact of the shipped rules and of its diagnostics,
+//! the rendering of each match kind, hostile values, and property tests that the escaping is
+//! what Splunk reads back (eval string literals, PCRE, .conf continuation) and that each
+//! emitted pattern accepts exactly what the IR interpreter accepts.
+
+use proptest::prelude::*;
+use rmmc::backend::spl::escape::{conf_value, eval_str, port_pattern, IPV4};
+use rmmc::backend::spl::{domain_pattern, text_pattern, BASENAME};
+use rmmc::build::{self, BuildOptions, BuildResult, Target};
+use rmmc::diag::{DiagKind, Fidelity};
+use rmmc::ir::{Event, Expr, Match, Test, TextOp};
+use rmmc::spec::Field;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn splunk() -> BuildOptions {
+    BuildOptions::only(&[Target::Splunk])
+}
+
+fn shipped() -> BuildResult {
+    let specs = rmmc::spec::load_dir(Path::new("rules")).expect("shipped rules load");
+    build::compile(&specs, &splunk())
+}
+
+fn build_yaml(yaml: &str) -> BuildResult {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.yaml"), yaml).unwrap();
+    let specs = rmmc::spec::load_dir(dir.path()).unwrap_or_else(|d| panic!("{d:#?}"));
+    build::compile(&specs, &splunk())
+}
+
+// ---------------------------------------------------------------------------------------
+// A savedsearches.conf reader written from the .conf rules: `[stanza]` headers, `key = value`,
+// `#` comment lines, and a line ending in `\` continuing the value on the next line (the line
+// break is kept).
+
+#[derive(Debug, PartialEq)]
+struct Conf(Vec<(String, BTreeMap<String, String>)>);
+
+fn parse_conf(text: &str) -> Conf {
+    let mut stanzas: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest.strip_suffix(']').expect("a header ends with ]");
+            assert!(!name.contains(['[', ']']), "stanza name {name:?}");
+            stanzas.push((name.to_string(), BTreeMap::new()));
+            continue;
+        }
+        let (k, v) = line.split_once(" = ").expect("key = value");
+        let mut value = v.to_string();
+        while value.ends_with('\\') {
+            value.pop();
+            value.push('\n');
+            value.push_str(lines.next().expect("a continued line follows"));
+        }
+        let (_, keys) = stanzas.last_mut().expect("a key inside a stanza");
+        assert!(
+            keys.insert(k.to_string(), value).is_none(),
+            "duplicate key {k}"
+        );
+    }
+    Conf(stanzas)
+}
+
+// ---------------------------------------------------------------------------------------
+// Shipped rules
+
+#[test]
+fn splunk_artifacts_of_the_shipped_rules() {
+    let res = shipped();
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
+    assert_eq!(
+        res.files.keys().collect::<Vec<_>>(),
+        [
+            "splunk/action1-netconn.spl",
+            "splunk/netsupport-createproc.spl",
+            "splunk/netsupport-ioc-endpoint.spl",
+            "splunk/netsupport-ioc-firewall.spl",
+            "splunk/netsupport-netconn.spl",
+            "splunk/savedsearches.conf",
+            "splunk/supremo-netconn.spl",
+        ]
+    );
+    for (path, content) in &res.files {
+        insta::assert_snapshot!(path.replace('/', "__"), content);
+    }
+}
+
+#[test]
+fn splunk_diagnostics_on_the_shipped_rules() {
+    let res = shipped();
+    let diags: Vec<String> = res.diags.iter().map(|d| d.to_string()).collect();
+    assert!(res.diags.iter().all(|d| !d.is_error()));
+    // a wider address match inside an exclusion makes the rule narrower, and says so
+    let d = res
+        .diags
+        .iter()
+        .find(|d| d.message.contains("exclusion sccm-software-update"))
+        .expect("the wider remote_ip in an exclusion is reported");
+    assert_eq!(d.kind, DiagKind::Fidelity(Fidelity::Narrower), "{d}");
+    insta::assert_snapshot!(diags.join("\n"));
+}
+
+#[test]
+fn every_match_has_a_splunk_rendering() {
+    let res = shipped();
+    let rows: Vec<String> = res
+        .renderings
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{} ({}) {}: {} -> {:?}{}",
+                r.spec,
+                r.detection,
+                r.source,
+                r.part,
+                r.predicate,
+                r.fidelity,
+                r.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(rows.iter().all(|r| r.contains("-> ")));
+    insta::assert_snapshot!(rows.join("\n"));
+}
+
+#[test]
+fn savedsearches_conf_reads_back_as_the_stanzas_meant() {
+    let res = shipped();
+    let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
+    let names: Vec<&str> = conf.0.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Remote Management and Monitoring tool - Action1 - Network Connection",
+            "Remote Management and Monitoring tool - NetSupport - Create Process",
+            "Remote Management and Monitoring tool - NetSupport - ThreatFox NetSupportManager RAT IOC (endpoint)",
+            "Remote Management and Monitoring tool - NetSupport - ThreatFox NetSupportManager RAT IOC (firewall)",
+            "Remote Management and Monitoring tool - NetSupport - Network Connection",
+            "Remote Management and Monitoring tool - SupRemo - Network Connection",
+        ]
+    );
+    let stems = [
+        "action1-netconn",
+        "netsupport-createproc",
+        "netsupport-ioc-endpoint",
+        "netsupport-ioc-firewall",
+        "netsupport-netconn",
+        "supremo-netconn",
+    ];
+    for ((_, keys), stem) in conf.0.iter().zip(stems) {
+        let spl = &res.files[&format!("splunk/{stem}.spl")];
+        assert_eq!(&keys["search"], spl.trim_end_matches('\n'), "{stem}");
+        assert_eq!(keys["dispatch.earliest_time"], "-5d");
+        assert_eq!(keys["dispatch.latest_time"], "now");
+        assert_eq!(keys["cron_schedule"], "0 * * * *");
+        assert_eq!(keys["enableSched"], "1");
+        assert_eq!(keys["alert.severity"], "4");
+        assert_eq!(
+            (&*keys["counttype"], &*keys["relation"], &*keys["quantity"]),
+            ("number of events", "greater than", "0")
+        );
+        assert!(keys["description"].starts_with("Remote Monitoring and Management (RMM)"));
+    }
+    let ioc = &conf.0[2].1["description"];
+    assert!(ioc.contains("- sanctioned-install-path: IT's own NetSupport Manager, installed under C:\\Program Files\\NetSupport\\, is used"));
+    assert!(ioc.contains("Known gap (Splunk matches more than the spec): Sysmon network connection events (EventCode 3) carry no command line"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Match kinds
+
+const KINDS: &str = r#"
+id: kinds
+vendor: Kinds
+description: Every match kind.
+date: 2026-11-25
+severity: high
+attack: { tactics: [CommandAndControl], techniques: [T1219] }
+window: 1d
+frequency: 15m
+detections:
+  term:
+    title: Term
+    on: process
+    where: { process_company: { term: [NetSupport, Nano Systems] } }
+    output: { summarize: [device_name] }
+  term-cased:
+    title: Term cased
+    on: process
+    where: { process_company: { term: [Action1], cased: true } }
+    output: { summarize: [device_name] }
+  exact:
+    title: Exact basename
+    on: process
+    where: { process_name: { exact: [client32.exe, "a b.exe"] } }
+    output: { summarize: [device_name] }
+  substrings:
+    title: Substrings
+    on: process
+    where:
+      any:
+        - process_command_line: { contains: [" -x "] }
+        - process_folder_path: { prefix: ['C:\Tools\'], cased: true }
+        - process_original_file_name: { suffix: [.EXE] }
+    output: { summarize: [device_name] }
+  nested:
+    title: Nested
+    on: process
+    where:
+      all:
+        - any:
+            - process_company: { term: [a1] }
+            - process_product: { term: [b2] }
+        - not:
+            all:
+              - parent_process_name: { exact: [x.exe] }
+              - parent_command_line: { contains: [y] }
+        - not: { process_command_line: { contains: [z] } }
+    output:
+      project: { endpoint: [timestamp, device_name, process_name] }
+      order_by: { field: timestamp, direction: asc }
+  domain:
+    title: Domain
+    on: network
+    where: { remote_domain: { domain: [example.com, b-c.example.org] } }
+    output: { summarize: [device_name, remote_domain] }
+  addresses:
+    title: Addresses
+    on: network
+    sources: [firewall]
+    time_filter: false
+    where:
+      any:
+        - remote_ip: { ip: [192.0.2.1, "2001:db8::1"] }
+        - remote_ip: { cidr: [10.0.0.0/8, "2001:db8::/32"] }
+        - remote_endpoint: { ip_port: ["198.51.100.7:8443"] }
+        - remote_port: { port: [5938] }
+    output:
+      project: { firewall: [timestamp, remote_ip, remote_port] }
+"#;
+
+fn where_lines(res: &BuildResult) -> String {
+    res.files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".spl"))
+        .map(|(p, c)| {
+            let body: Vec<&str> = c
+                .lines()
+                .filter(|l| {
+                    l.starts_with("| where") || l.starts_with("| eval") || l.starts_with("| sort")
+                })
+                .collect();
+            format!("==> {p}\n{}\n", body.join("\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn each_match_kind_renders() {
+    let res = build_yaml(KINDS);
+    let diags: Vec<String> = res.diags.iter().map(|d| d.to_string()).collect();
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    insta::assert_snapshot!(where_lines(&res));
+    // IPv6 compares narrower, addresses on either end wider: both said
+    assert!(diags.iter().any(|d| d.contains("IPv6")), "{diags:#?}");
+    let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
+    for (_, keys) in &conf.0 {
+        assert_eq!(keys["cron_schedule"], "*/15 * * * *");
+        assert_eq!(keys["alert.severity"], "5");
+        assert_eq!(keys["dispatch.earliest_time"], "-1d");
+    }
+    let fidelity: Vec<String> = res
+        .renderings
+        .iter()
+        .map(|r| format!("{}: {} -> {:?}", r.detection, r.predicate, r.fidelity))
+        .collect();
+    insta::assert_snapshot!("each_match_kind_fidelity", fidelity.join("\n"));
+    assert!(!res.files["splunk/kinds-addresses.spl"].contains("earliest="));
+    assert!(res.files["splunk/kinds-term.spl"].contains("earliest=-1d latest=now"));
+}
+
+#[test]
+fn a_field_sysmon_lacks_is_an_error_without_a_gap() {
+    let spec = KINDS.replace(
+        "where: { remote_domain: { domain: [example.com, b-c.example.org] } }",
+        "where: { all: [ { remote_domain: { domain: [example.com] } }, { initiating_hash: { hash: [e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855] } } ] }",
+    );
+    let res = build_yaml(&spec);
+    let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].kind, DiagKind::Fidelity(Fidelity::Inexpressible));
+    assert!(
+        errors[0].message.contains("initiating_sha256"),
+        "{}",
+        errors[0].message
+    );
+    assert!(errors[0].message.contains("Sysmon EventCode 3"));
+    assert!(!res.files.contains_key("splunk/kinds-domain.spl"));
+
+    let gapped = spec.replace(
+        "    output: { summarize: [device_name, remote_domain] }",
+        "    output: { summarize: [device_name, remote_domain] }\n    gaps: { splunk: Sysmon writes hashes only into the combined Hashes field }",
+    );
+    let res = build_yaml(&gapped);
+    assert!(res.diags.iter().all(|d| !d.is_error()));
+    let spl = &res.files["splunk/kinds-domain.spl"];
+    assert!(!spl.contains("e3b0c442"), "{spl}");
+    let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
+    let (_, keys) = conf
+        .0
+        .iter()
+        .find(|(n, _)| n.ends_with("- Domain"))
+        .unwrap();
+    assert!(keys["description"].contains(
+        "Known gap (Splunk matches more than the spec): Sysmon writes hashes only into the combined Hashes field"
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile values
+
+const HOSTILE: &str = r#"
+id: hostile
+vendor: 'Ev[il] "Corp"'
+description: |
+  First line with "quotes" and a \ backslash.
+  Second line: 100% | pipes * stars ? marks.
+date: 2026-11-25
+severity: low
+attack: { tactics: [CommandAndControl], techniques: [T1219] }
+window: 90m
+detections:
+  values:
+    title: 'Title [with] brackets'
+    on: process
+    where:
+      any:
+        - process_command_line: { contains: ['say "hi" \\srv\share\ *.* 50% a|b (x)+[y]{2}^$', ' lead and trail '] }
+        - process_company: { term: ["Cödé Ünï GmbH", 'O''Brien'] }
+        - process_product: { exact: [日本語 — ſ K σς] }
+    output: { summarize: [device_name] }
+exclusions:
+  odd:
+    reason: 'Reason with "quotes", C:\path\ and [brackets]'
+    where: { process_command_line: { suffix: ['\'] } }
+"#;
+
+#[test]
+fn hostile_values_are_escaped() {
+    let res = build_yaml(HOSTILE);
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
+    insta::assert_snapshot!(res.files["splunk/hostile-values.spl"]);
+    let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
+    assert_eq!(conf.0.len(), 1);
+    let (name, keys) = &conf.0[0];
+    assert_eq!(
+        name,
+        "Remote Management and Monitoring tool - Ev(il) \"Corp\" - Title (with) brackets"
+    );
+    assert_eq!(
+        keys["description"],
+        "First line with \"quotes\" and a \\ backslash.\nSecond line: 100% | pipes * stars ? marks.\n\nExcluded as benign:\n- odd: Reason with \"quotes\", C:\\path\\ and [brackets]"
+    );
+    assert_eq!(
+        keys["search"],
+        res.files["splunk/hostile-values.spl"].trim_end_matches('\n')
+    );
+}
+
+#[test]
+fn two_saved_searches_with_one_name_are_refused() {
+    let spec = KINDS.replace("title: Term cased", "title: Term");
+    let res = build_yaml(&spec);
+    let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].kind, DiagKind::Duplicate);
+    assert!(
+        errors[0]
+            .message
+            .contains("kinds-term-cased and kinds-term"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn a_description_line_ending_in_a_backslash_is_refused() {
+    let res = build_yaml(&HOSTILE.replace("a \\ backslash.", "a backslash \\"));
+    let errors: Vec<_> = res.diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].message.contains("line continuation"),
+        "{}",
+        errors[0].message
+    );
+    assert!(!res.files.contains_key("splunk/savedsearches.conf"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties: escaping is inverse to Splunk's reading, patterns mean what the IR means.
+
+/// Splunk's reading of a double-quoted eval string: `\\` → `\`, `\"` → `"`.
+fn eval_unescape(lit: &str) -> Option<String> {
+    let inner = lit.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut cs = inner.chars();
+    while let Some(c) = cs.next() {
+        match c {
+            '\\' => match cs.next()? {
+                e @ ('\\' | '"') => out.push(e),
+                _ => return None,
+            },
+            '"' => return None, // an unescaped quote would end the literal
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Both ways a PCRE may run: with Unicode case folding (like `regex`) and byte-wise with
+/// ASCII-only folding (PCRE without UTF/UCP).
+fn pcre_both(pattern: &str, hay: &str) -> (bool, bool) {
+    let uni = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+    let bytes = regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+    (uni.is_match(hay), bytes.is_match(hay.as_bytes()))
+}
+
+fn text_match(field: &str, test: Test, hay: &str) -> bool {
+    let m = Match {
+        field: Field::lookup(field).expect("canonical field"),
+        test,
+        list: None,
+        span: None,
+    };
+    Expr::Match(m).eval(&Event::from_json(json!({ field: hay })).unwrap())
+}
+
+/// Characters that break naive escaping or case folding.
+fn hostile_char() -> impl Strategy<Value = char> {
+    prop::sample::select(vec![
+        'a', 'A', 'b', 's', 'S', 'k', 'K', '\u{212A}', '\u{17F}', 'σ', 'ς', 'Σ', 'é', 'É', 'İ',
+        'i', 'ß', '\u{1E9E}', '日', '0', '9', '.', '-', '_', ' ', '\\', '"', '\'', '*', '?', '%',
+        '|', '(', ')', '[', ']', '{', '}', '^', '$', '+', '/', ':', '#', '\n',
+    ])
+}
+
+fn hostile_string(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(hostile_char(), 0..max).prop_map(|v| v.into_iter().collect())
+}
+
+fn needle() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        hostile_char().prop_filter("no line breaks", |c| *c != '\n'),
+        1..5,
+    )
+    .prop_map(|v| v.into_iter().collect())
+}
+
+/// A haystack that often contains a needle, in some case spelling, among hostile text.
+fn hay_around(n: &str) -> impl Strategy<Value = String> {
+    let n = n.to_string();
+    (hostile_string(4), hostile_string(4), any::<u8>()).prop_map(move |(a, b, flip)| {
+        let mid: String = n
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if flip & (1 << (i % 8)) != 0 {
+                    c.to_uppercase().next().unwrap_or(c)
+                } else {
+                    c
+                }
+            })
+            .collect();
+        format!("{a}{mid}{b}")
+    })
+}
+
+fn op() -> impl Strategy<Value = TextOp> {
+    prop::sample::select(vec![
+        TextOp::Term,
+        TextOp::Exact,
+        TextOp::Contains,
+        TextOp::Prefix,
+        TextOp::Suffix,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn eval_literals_read_back(s in hostile_string(12)) {
+        prop_assert_eq!(eval_unescape(&eval_str(&s)), Some(s));
+    }
+
+    #[test]
+    fn text_patterns_match_exactly_what_the_ir_matches(
+        (values, hay) in prop::collection::vec(needle(), 1..3)
+            .prop_flat_map(|v| { let h = hay_around(&v[0]); (Just(v), h) }),
+        op in op(),
+        cased in any::<bool>(),
+    ) {
+        // term values start and end with a letter or digit (checked at load)
+        let values: Vec<String> = if op == TextOp::Term {
+            values.into_iter().map(|v| format!("a{v}0")).collect()
+        } else {
+            values
+        };
+        let pattern = text_pattern(op, &values, cased);
+        // what Splunk hands to PCRE is the pattern itself
+        let read = eval_unescape(&eval_str(&pattern));
+        prop_assert_eq!(read.as_deref(), Some(pattern.as_str()));
+        let want = text_match(
+            "process_command_line",
+            Test::Text { op, values: values.clone(), cased },
+            &hay,
+        );
+        let (uni, bytes) = pcre_both(&pattern, &hay);
+        prop_assert_eq!(uni, want, "unicode PCRE: {} on {:?}", pattern, hay);
+        prop_assert_eq!(bytes, want, "byte PCRE: {} on {:?}", pattern, hay);
+    }
+
+    #[test]
+    fn domain_patterns_match_exactly_what_the_ir_matches(
+        labels in prop::collection::vec("[a-z0-9]{1,3}", 1..3),
+        prefix in prop::sample::select(vec!["", "x.", "X.", "x", "a.b.", ".", "x-"]),
+        suffix in prop::sample::select(vec!["", ".", "x", "/", ".evil"]),
+        upper in any::<bool>(),
+        kelvin in any::<bool>(),
+    ) {
+        let d = labels.join(".");
+        let mut hay = format!("{prefix}{d}{suffix}");
+        if upper { hay = hay.to_uppercase(); }
+        if kelvin { hay = hay.replace('k', "\u{212A}"); }
+        let pattern = domain_pattern(std::slice::from_ref(&d));
+        let want = text_match("remote_domain", Test::Domain(vec![d.clone()]), &hay);
+        let (uni, bytes) = pcre_both(&pattern, &hay);
+        prop_assert_eq!(uni, want, "{} on {:?}", pattern, hay);
+        prop_assert_eq!(bytes, want, "{} on {:?}", pattern, hay);
+    }
+
+    #[test]
+    fn port_patterns_match_exactly_what_the_ir_matches(
+        hay in "[+ 0-9x.-]{0,7}",
+        ports in prop::collection::vec(1u16..=65535, 1..3),
+        pick in any::<bool>(),
+    ) {
+        let hay = if pick { format!("0{}", ports[0]) } else { hay };
+        let pattern = port_pattern(&ports);
+        let want = text_match("remote_port", Test::Port(ports.clone()), &hay);
+        prop_assert_eq!(pcre_both(&pattern, &hay), (want, want), "{} on {:?}", pattern, hay);
+    }
+
+    #[test]
+    fn the_ipv4_guard_accepts_what_the_ir_parses(hay in "[0-9.: a]{0,16}", ip in any::<[u8; 4]>()) {
+        for h in [hay, std::net::Ipv4Addr::from(ip).to_string()] {
+            let want = h.parse::<std::net::Ipv4Addr>().is_ok();
+            prop_assert_eq!(pcre_both(IPV4, &h), (want, want), "{:?}", h);
+        }
+    }
+
+    #[test]
+    fn basename_cuts_after_the_last_backslash(dirs in prop::collection::vec("[^\\\\]{0,4}", 0..3), name in "[^\\\\]{0,6}") {
+        let mut path = String::new();
+        for d in &dirs { path.push_str(d); path.push('\\'); }
+        path.push_str(&name);
+        let re = regex::Regex::new(BASENAME).unwrap();
+        prop_assert_eq!(re.replace(&path, ""), name.as_str());
+    }
+
+    #[test]
+    fn conf_values_read_back(lines in prop::collection::vec("[^\\s\\\\]([^\\r\\n]{0,8}[^\\s\\\\])?|", 1..4)) {
+        let v = lines.join("\n");
+        let enc = conf_value(&v).expect("no edge whitespace, no final backslash");
+        let conf = parse_conf(&format!("[s]\nk = {enc}\nnext = 1\n"));
+        prop_assert_eq!(&conf.0[0].1["k"], &v);
+        prop_assert_eq!(&conf.0[0].1["next"], "1");
+    }
+
+    #[test]
+    fn conf_values_that_cannot_read_back_are_refused(a in "[a-z]{0,4}", b in "[a-z]{0,4}") {
+        let refused = [format!("{a}\\\n{b}"), format!("{a}\\"), format!(" {a}"), format!("{a}\r{b}")];
+        for v in refused {
+            prop_assert!(conf_value(&v).is_err(), "{:?}", v);
+        }
+    }
+}
