@@ -21,6 +21,10 @@ fn build_sigma(specs: &[LoadedSpec]) -> BuildResult {
     build::compile(specs, &BuildOptions::only(&[Target::Sigma]))
 }
 
+fn sigma_rule(yaml: &str) -> sigma_rust::Rule {
+    rule(yaml)
+}
+
 fn rule(yaml: &str) -> sigma_rust::Rule {
     sigma_rust::rule_from_yaml(yaml).unwrap_or_else(|e| panic!("sigma-rust refuses:\n{yaml}\n{e}"))
 }
@@ -432,7 +436,7 @@ fn exclusions_become_filters() {
         excl,
     );
     insta::assert_snapshot!(detection_block(&r));
-    let rule = rule(&r);
+    let rule = sigma_rule(&r);
     let ev = |cmd: &str, user: &str, parent: &str| json!({"Company": "CO", "CommandLine": cmd, "User": user, "ParentImage": parent});
     assert!(fires(&rule, ev("run", r"D\bob", r"C:\p.exe")));
     assert!(!fires(&rule, ev("run y", r"D\bob", r"C:\p.exe")));
@@ -440,6 +444,14 @@ fn exclusions_become_filters() {
     assert!(!fires(&rule, ev("z", r"D\bob", r"C:\p.exe")));
     // the second exclusion has a `not`: svc running z is not excluded
     assert!(fires(&rule, ev("z", r"D\svc", r"C:\p.exe")));
+
+    // an exclusion that is a bare `not` is written out, never as `1 of filter_*`
+    let excl = "exclusions:\n  only-svc:\n    reason: r\n    where:\n      not: { account_name: { exact: [svc] } }\n";
+    let (r, _) = one("process", "      process_company: { exact: [co] }", excl);
+    insta::assert_snapshot!("bare_not_exclusion", detection_block(&r));
+    let rule = sigma_rule(&r);
+    assert!(fires(&rule, ev("run", r"D\svc", r"C:\p.exe")));
+    assert!(!fires(&rule, ev("run", r"D\bob", r"C:\p.exe")));
 }
 
 #[test]
@@ -610,8 +622,10 @@ fn hostile() -> impl Strategy<Value = String> {
 }
 
 fn mutate(s: &str, how: u8) -> String {
-    match how % 6 {
+    match how % 7 {
         0 => s.to_string(),
+        // where a wildcard would stand for another character
+        6 => s.replace(['*', '?'], "Z"),
         1 => s.to_uppercase().replace('\u{130}', "I"),
         2 => format!("x{s}"),
         3 => format!("{s}-y"),
@@ -633,7 +647,7 @@ proptest! {
 
     /// The term regex matches exactly where the IR's `term` does (boundaries and case folding).
     #[test]
-    fn term_regex_is_the_ir_term(v in hostile(), hay in hostile(), how in 0u8..6, cased in any::<bool>()) {
+    fn term_regex_is_the_ir_term(v in hostile(), hay in hostile(), how in 0u8..7, cased in any::<bool>()) {
         let re = regex::Regex::new(&term_regex(&v, cased)).unwrap();
         for h in [mutate(&v, how), format!("{hay}{}", mutate(&v, how)), hay.clone()] {
             prop_assert_eq!(re.is_match(&h), text_match(TextOp::Term, &h, &v, cased), "{} on {:?}", re, h);
@@ -643,7 +657,7 @@ proptest! {
     /// End to end: spec → emitted Sigma YAML → sigma-rust, against the IR, for every text kind
     /// on a plain field and on a base-name field.
     #[test]
-    fn sigma_rust_agrees_with_the_ir(v in hostile(), hay in hostile(), how in 0u8..6, op in 0usize..5, cased in any::<bool>(), basename in any::<bool>()) {
+    fn sigma_rust_agrees_with_the_ir(v in hostile(), hay in hostile(), how in 0u8..7, op in 0usize..5, cased in any::<bool>(), basename in any::<bool>()) {
         let kind = ["exact", "contains", "prefix", "suffix", "term"][op];
         let field = if basename { "process_name" } else { "process_command_line" };
         let where_ = format!("      {field}: {{ {kind}: [{}], cased: {cased} }}", yaml_str(&v));
@@ -661,13 +675,20 @@ proptest! {
         for h in [mutate(&v, how), format!("{hay}{}", mutate(&v, how)), format!("{}{hay}", mutate(&v, how)), hay.clone()] {
             let canon = json!({ field: h });
             let want = det.matches(&ir::Event::from_json(canon).unwrap(), Source::Endpoint, true);
-            let native = if basename { format!(r"C:\dir\{h}") } else { h.clone() };
-            let got = fires(&r, json!({ col: native }));
             if basename && h.contains('\\') {
                 // a base name never holds `\`: no such canonical event exists
                 continue;
             }
-            prop_assert!(want == got || (wider && got), "{} {}: IR {} sigma {} on {:?}\n{}", kind, cased, want, got, h, res.files["sigma/t-d.yml"]);
+            // a base name under a plain folder, and under a folder named like the value
+            let natives = if basename {
+                vec![format!(r"C:\dir\{h}"), format!(r"C:\{}\{h}", mutate(&v, how).replace('\\', "_"))]
+            } else {
+                vec![h.clone()]
+            };
+            for native in natives {
+                let got = fires(&r, json!({ col: native }));
+                prop_assert!(want == got || (wider && got), "{} {}: IR {} sigma {} on {:?}\n{}", kind, cased, want, got, native, res.files["sigma/t-d.yml"]);
+            }
         }
     }
 }

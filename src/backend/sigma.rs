@@ -286,16 +286,25 @@ struct Namer<'a> {
     out: Vec<(String, Selection)>,
 }
 
+fn count(c: &Cond) -> usize {
+    match c {
+        Cond::Sel(_) => 1,
+        Cond::Not(x) => count(x),
+        Cond::And(v) | Cond::Or(v) => v.iter().map(count).sum(),
+    }
+}
+
 impl Namer<'_> {
-    fn name(prefix: &str, c: &Cond) -> (String, Vec<(String, Selection)>) {
+    /// The printed condition, whether it is an atom, and the named selections.
+    fn name(prefix: &str, c: &Cond) -> (String, bool, Vec<(String, Selection)>) {
         let mut n = Namer {
             prefix,
-            single: matches!(c, Cond::Sel(_)),
+            single: count(c) == 1,
             next: 0,
             out: Vec::new(),
         };
-        let text = n.print(c).0;
-        (text, n.out)
+        let (text, atom) = n.print(c);
+        (text, atom, n.out)
     }
 
     /// The printed condition and whether it is an atom (needs no brackets anywhere).
@@ -703,11 +712,11 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     };
 
     let mut sections: Vec<(String, Selection)> = Vec::new();
-    let (det_text, det_sels) = Namer::name("selection", &det_cond);
-    let det_atom = det_sels.len() == 1;
+    let (det_text, det_atom, det_sels) = Namer::name("selection", &det_cond);
     sections.extend(det_sels);
 
-    let mut filters: Vec<(String, bool)> = Vec::new(); // (condition text, is one selection)
+    // (condition text, is an atom, is exactly one bare selection)
+    let mut filters: Vec<(String, bool, bool)> = Vec::new();
     let mut not_applied: Vec<String> = Vec::new();
     let mut falsepositives = Vec::new();
     let mut used_names: Vec<String> = Vec::new();
@@ -721,10 +730,11 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
                     name.push('_');
                 }
                 used_names.push(name.clone());
-                let (text, sels) = Namer::name(&name, &c);
-                let single = sels.len() == 1;
+                let (text, atom, sels) = Namer::name(&name, &c);
+                // `1 of filter_*` only when the filter is exactly one bare selection
+                let single = text == name;
                 sections.extend(sels);
-                filters.push((if single { text } else { format!("({text})") }, single));
+                filters.push((text, atom, single));
                 falsepositives.push(x.reason.clone());
             }
             Widened::Expr(_) => unreachable!("widening not(x) yields not(..) or a constant"),
@@ -742,10 +752,19 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     let mut condition = det_text.clone();
     if !filters.is_empty() {
         let lhs = if det_atom { det_text } else { format!("({det_text})") };
-        condition = if filters.iter().all(|(_, single)| *single) {
+        condition = if filters.iter().all(|f| f.2) {
             format!("{lhs} and not 1 of filter_*")
+        } else if let [(text, true, _)] = filters.as_slice() {
+            if text.starts_with("not ") {
+                format!("{lhs} and not ({text})")
+            } else {
+                format!("{lhs} and not {text}")
+            }
         } else {
-            let fs: Vec<&str> = filters.iter().map(|(t, _)| t.as_str()).collect();
+            let fs: Vec<String> = filters
+                .iter()
+                .map(|(t, atom, _)| if *atom { t.clone() } else { format!("({t})") })
+                .collect();
             format!("{lhs} and not ({})", fs.join(" or "))
         };
     }
