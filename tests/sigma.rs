@@ -142,7 +142,11 @@ fn emitted_rules_are_valid_sigma() {
             .iter()
             .map(|t| t.as_str().unwrap())
             .collect();
-        assert_eq!(tags, ["attack.command-and-control", "attack.t1219"], "{path}");
+        assert_eq!(
+            tags,
+            ["attack.command-and-control", "attack.t1219"],
+            "{path}"
+        );
         rule(content);
     }
     // the backslashes of this exclusion reason survive
@@ -185,11 +189,19 @@ fn shipped_rules_evaluate_in_sigma_rust() {
     ));
     // each exclusion
     for (parent, cmd, user) in [
-        (r"C:\Windows\System32\SCHTASKS.EXE", "client32.exe", r"CORP\alice"),
+        (
+            r"C:\Windows\System32\SCHTASKS.EXE",
+            "client32.exe",
+            r"CORP\alice",
+        ),
         (explorer, r"client32.exe /from schtasks", r"CORP\alice"),
         (explorer, "client32.exe", r"CORP\itsupportuser7"),
         (explorer, "client32.exe /RemoteSupport", r"CORP\alice"),
-        (r"C:\Windows\System32\gpupdate.exe", "client32.exe", r"CORP\alice"),
+        (
+            r"C:\Windows\System32\gpupdate.exe",
+            "client32.exe",
+            r"CORP\alice",
+        ),
         ("TaskScheduler", "client32.exe", r"CORP\alice"),
     ] {
         assert!(
@@ -248,7 +260,10 @@ fn shipped_rules_evaluate_in_sigma_rust() {
     let a1 = |host: &str, image: &str, ip: &str| json!({"DestinationHostname": host, "Image": image, "DestinationIp": ip});
     let agent = r"C:\Windows\Action1\action1_agent.exe";
     assert!(fires(&action1, a1("server.action1.com", agent, "1.2.3.4")));
-    assert!(!fires(&action1, a1("xserver.action1.com", agent, "1.2.3.4")));
+    assert!(!fires(
+        &action1,
+        a1("xserver.action1.com", agent, "1.2.3.4")
+    ));
     assert!(!fires(
         &action1,
         a1("server.action1.com", r"C:\sccm\setup.exe", "1.2.3.4")
@@ -291,11 +306,7 @@ fn native(table: &rmmc::mapping::TableMap, ev: &Map<String, Value>) -> Value {
         }
     }
     for (c, v) in later {
-        let prefix = if c == "User" {
-            r"CORP\"
-        } else {
-            r"C:\rmmc\"
-        };
+        let prefix = if c == "User" { r"CORP\" } else { r"C:\rmmc\" };
         out.entry(c)
             .or_insert_with(|| Value::String(format!("{prefix}{}", v.as_str().unwrap_or(""))));
     }
@@ -317,8 +328,8 @@ fn fixtures_agree_with_the_ir_or_differ_as_declared() {
             for &source in &det.sources {
                 let id = rmmc::backend::RuleId::new(&ir, det, source);
                 let sigma_rule = rule(&res.files[&format!("sigma/{}.yml", id.stem)]);
-                let table = rmmc::mapping::table_for(&sigma::data().tables, det.category, source)
-                    .unwrap();
+                let table =
+                    rmmc::mapping::table_for(&sigma::data().tables, det.category, source).unwrap();
                 let fids: Vec<Fidelity> = res
                     .renderings
                     .iter()
@@ -346,7 +357,9 @@ fn fixtures_agree_with_the_ir_or_differ_as_declared() {
                         assert!(
                             ok,
                             "{}: {} says {want}, sigma {got}: {}",
-                            id.stem, m["case"], native(table, m)
+                            id.stem,
+                            m["case"],
+                            native(table, m)
                         );
                         explained.push(format!("{}: {} (sigma {got})", id.stem, m["case"]));
                     }
@@ -372,8 +385,7 @@ fn spec_text(on: &str, where_: &str, exclusions: &str, gaps: &str) -> String {
 }
 
 fn load(text: &str) -> LoadedSpec {
-    rmmc::spec::load_str(Path::new("t.yaml"), text)
-        .unwrap_or_else(|d| panic!("{text}\n{:#?}", d))
+    rmmc::spec::load_str(Path::new("t.yaml"), text).unwrap_or_else(|d| panic!("{text}\n{:#?}", d))
 }
 
 /// The rule of a one-detection spec, and the build.
@@ -385,7 +397,9 @@ fn one(on: &str, where_: &str, exclusions: &str) -> (String, BuildResult) {
 
 fn detection_block(rule: &str) -> String {
     let start = rule.find("detection:\n").unwrap();
-    let end = rule[start..].find("\nfields:").map_or(rule.len(), |e| start + e);
+    let end = rule[start..]
+        .find("\nfields:")
+        .map_or(rule.len(), |e| start + e);
     rule[start..end].to_string()
 }
 
@@ -430,11 +444,7 @@ fn each_match_kind_renders() {
 fn exclusions_become_filters() {
     let excl = "exclusions:\n  a-b:\n    reason: r1\n    where:\n      any:\n        - parent_process_name: { exact: [x.exe] }\n        - process_command_line: { contains: [y] }\n  \
                 a_c:\n    reason: r2\n    where:\n      all:\n        - process_command_line: { contains: [z] }\n        - not: { account_name: { exact: [svc] } }\n";
-    let (r, _) = one(
-        "process",
-        "      process_company: { exact: [co] }",
-        excl,
-    );
+    let (r, _) = one("process", "      process_company: { exact: [co] }", excl);
     insta::assert_snapshot!(detection_block(&r));
     let rule = sigma_rule(&r);
     let ev = |cmd: &str, user: &str, parent: &str| json!({"Company": "CO", "CommandLine": cmd, "User": user, "ParentImage": parent});
@@ -470,8 +480,16 @@ fn an_inexpressible_match_without_a_gap_is_an_error_naming_it() {
         .map(|d| d.to_string())
         .collect();
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].contains("initiating_company term [acme]"), "{}", errs[0]);
-    assert!(errs[0].contains("Sysmon network connection (EID 3)"), "{}", errs[0]);
+    assert!(
+        errs[0].contains("initiating_company term [acme]"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[0].contains("Sysmon network connection (EID 3)"),
+        "{}",
+        errs[0]
+    );
     assert!(res.files.is_empty());
 
     let text = spec_text(
@@ -483,7 +501,9 @@ fn an_inexpressible_match_without_a_gap_is_an_error_naming_it() {
     let res = build_sigma(&[load(&text)]);
     assert!(!res.diags.iter().any(|d| d.is_error()));
     let r = &res.files["sigma/t-d.yml"];
-    assert!(r.contains("Known gap (this Sigma rule matches more than the spec): no company in EID 3"));
+    assert!(
+        r.contains("Known gap (this Sigma rule matches more than the spec): no company in EID 3")
+    );
     assert!(!r.contains("acme"));
 }
 
@@ -496,7 +516,8 @@ fn certificate_events_have_no_sigma_log_source() {
         "",
     ))]);
     assert!(res.diags.iter().any(|d| d.is_error()
-        && d.message.contains("Sigma has no log source for certificate events")));
+        && d.message
+            .contains("Sigma has no log source for certificate events")));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -543,7 +564,10 @@ fn hostile_values_survive_yaml_and_match_literally_in_sigma_rust() {
         "#not: a comment",
         "- dash",
     ] {
-        let where_ = format!("      process_command_line: {{ contains: [{}] }}", yaml_str(v));
+        let where_ = format!(
+            "      process_command_line: {{ contains: [{}] }}",
+            yaml_str(v)
+        );
         let (r, _) = one("process", &where_, "");
         let parsed: serde_yaml::Value = serde_yaml::from_str(&r).unwrap();
         let got = parsed["detection"]["selection"]["CommandLine|contains"]
@@ -552,8 +576,14 @@ fn hostile_values_survive_yaml_and_match_literally_in_sigma_rust() {
             .to_string();
         assert_eq!(unescape_sigma(&got), Some(v.to_string()), "{got}");
         let rule = rule(&r);
-        assert!(fires(&rule, json!({"CommandLine": format!("x{v}y")})), "{v}");
-        assert!(fires(&rule, json!({"CommandLine": v.to_uppercase()})), "{v}");
+        assert!(
+            fires(&rule, json!({"CommandLine": format!("x{v}y")})),
+            "{v}"
+        );
+        assert!(
+            fires(&rule, json!({"CommandLine": v.to_uppercase()})),
+            "{v}"
+        );
         // a near miss: one character changed
         let mut miss: Vec<char> = v.chars().collect();
         let i = miss.len() / 2;
@@ -691,4 +721,16 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_title_over_sigmas_limit_is_an_error() {
+    let text = spec_text("process", "      process_company: { term: [acme] }", "", "")
+        .replace("vendor: T\n", &format!("vendor: {}\n", "V".repeat(300)));
+    let res = build_sigma(&[load(&text)]);
+    assert!(res.files.is_empty());
+    assert!(res
+        .diags
+        .iter()
+        .any(|d| d.is_error() && d.message.contains("Sigma allows at most 256")));
 }

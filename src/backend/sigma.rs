@@ -27,6 +27,12 @@
 //!   `contains`/`prefix`/`term` are `|re` anchored after the last `\`. Exact for values
 //!   without `\` (a base name never holds one; a value with `\` is reported wider).
 //!
+//! Case folding: the IR folds one character to one character (`İ` stays `İ`). Sigma leaves
+//! non-ASCII folding to the engine; sigma-rust lower-cases fully, so for plain values an
+//! event holding `İ` reads as `i̇` there (a `contains: i` would match it). This is the only
+//! character whose lower case is longer than one character; the `|re` renderings do not
+//! lower-case the event and are unaffected.
+//!
 //! Sigma rules select events; they carry no aggregation or projection, so the spec's
 //! `summarize`/`project` shape is described in the rule's description and its fields listed
 //! under `fields:`, never silently dropped.
@@ -51,18 +57,24 @@ pub struct SigmaData {
     pub tables: Vec<TableMap>,
 }
 
+/// Longest title the Sigma specification allows.
+pub const TITLE_MAX: usize = 256;
+
 pub const DATA_YAML: &str = include_str!("../../backends/sigma.yaml");
 
 pub fn data() -> &'static SigmaData {
     static DATA: OnceLock<SigmaData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let d: SigmaData = serde_yaml::from_str(DATA_YAML)
-            .unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
+        let d: SigmaData =
+            serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
         for t in &d.tables {
             t.check()
                 .unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
             if !t.meta.contains_key("logsource") {
-                panic!("backends/sigma.yaml: table {} has no meta.logsource", t.name);
+                panic!(
+                    "backends/sigma.yaml: table {} has no meta.logsource",
+                    t.name
+                );
             }
         }
         d
@@ -491,12 +503,23 @@ impl Emitter<'_> {
     }
 
     /// The entries testing one match on one Sigma field.
-    fn test(&mut self, col: &str, basename: bool, hash_prefix: Option<&str>, m: &Match) -> Vec<Entry> {
+    fn test(
+        &mut self,
+        col: &str,
+        basename: bool,
+        hash_prefix: Option<&str>,
+        m: &Match,
+    ) -> Vec<Entry> {
         let entry = |key: String, values: Vec<String>| Entry { key, values };
         match &m.test {
             Test::Text { op, values, cased } => {
                 let cs = if *cased { "|cased" } else { "" };
-                let esc = |p: &str| values.iter().map(|v| escape_value(&format!("{p}{v}"))).collect::<Vec<_>>();
+                let esc = |p: &str| {
+                    values
+                        .iter()
+                        .map(|v| escape_value(&format!("{p}{v}")))
+                        .collect::<Vec<_>>()
+                };
                 match (op, basename) {
                     (TextOp::Exact, false) => vec![entry(format!("{col}{cs}"), esc(""))],
                     (TextOp::Contains, false) => {
@@ -524,15 +547,26 @@ impl Emitter<'_> {
                 }
             }
             Test::Domain(ds) => vec![
-                entry(col.to_string(), ds.iter().map(|d| escape_value(d)).collect()),
+                entry(
+                    col.to_string(),
+                    ds.iter().map(|d| escape_value(d)).collect(),
+                ),
                 entry(
                     format!("{col}|endswith"),
                     ds.iter().map(|d| escape_value(&format!(".{d}"))).collect(),
                 ),
             ],
             Test::Ip(ips) => {
-                let v4: Vec<String> = ips.iter().filter(|i| i.is_ipv4()).map(|i| i.to_string()).collect();
-                let v6: Vec<String> = ips.iter().filter(|i| i.is_ipv6()).map(|i| format!("{i}/128")).collect();
+                let v4: Vec<String> = ips
+                    .iter()
+                    .filter(|i| i.is_ipv4())
+                    .map(|i| i.to_string())
+                    .collect();
+                let v6: Vec<String> = ips
+                    .iter()
+                    .filter(|i| i.is_ipv6())
+                    .map(|i| format!("{i}/128"))
+                    .collect();
                 let mut out = Vec::new();
                 if !v4.is_empty() {
                     out.push(entry(col.to_string(), v4));
@@ -553,9 +587,14 @@ impl Emitter<'_> {
             Test::Digest(hs) => match hash_prefix {
                 Some(p) => vec![entry(
                     format!("{col}|contains"),
-                    hs.iter().map(|h| escape_value(&format!("{p}{h}"))).collect(),
+                    hs.iter()
+                        .map(|h| escape_value(&format!("{p}{h}")))
+                        .collect(),
                 )],
-                None => vec![entry(col.to_string(), hs.iter().map(|h| escape_value(h)).collect())],
+                None => vec![entry(
+                    col.to_string(),
+                    hs.iter().map(|h| escape_value(h)).collect(),
+                )],
             },
         }
     }
@@ -603,7 +642,13 @@ fn fidelity_word(f: Fidelity) -> &'static str {
 /// Sigma selection names are identifiers: exclusion ids may hold `-`.
 fn ident(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -751,7 +796,11 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     }
     let mut condition = det_text.clone();
     if !filters.is_empty() {
-        let lhs = if det_atom { det_text } else { format!("({det_text})") };
+        let lhs = if det_atom {
+            det_text
+        } else {
+            format!("({det_text})")
+        };
         condition = if filters.iter().all(|f| f.2) {
             format!("{lhs} and not 1 of filter_*")
         } else if let [(text, true, _)] = filters.as_slice() {
@@ -848,6 +897,22 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     if det.sources.len() > 1 {
         title.push_str(&format!(" ({source})"));
     }
+    // sigma-specification: "title: … (max. 256 characters)"
+    if title.chars().count() > TITLE_MAX {
+        em.diags.push(
+            Diag::error(
+                DiagKind::Limit,
+                format!(
+                    "{}: the Sigma rule's title is {} characters long; Sigma allows at most {TITLE_MAX}",
+                    id.stem,
+                    title.chars().count()
+                ),
+            )
+            .at(&spec.file, det.span)
+            .help("shorten the vendor name or the detection title"),
+        );
+        return None;
+    }
     let mut tags: Vec<String> = spec
         .tactics
         .iter()
@@ -877,10 +942,8 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     match render::render("sigma/rule.yml.j2", &ctx) {
         Ok(text) => Some((format!("sigma/{}.yml", id.stem), text)),
         Err(e) => {
-            em.diags.push(Diag::error(
-                DiagKind::Io,
-                format!("template error: {e:#}"),
-            ));
+            em.diags
+                .push(Diag::error(DiagKind::Io, format!("template error: {e:#}")));
             None
         }
     }
