@@ -524,22 +524,25 @@ fn certificate_events_have_no_sigma_log_source() {
 // Hostile values and escaping
 // ---------------------------------------------------------------------------------------
 
+/// Values that break naive quoting or escaping.
+const HOSTILE: &[&str] = &[
+    r"C:\Program Files\NetSupport\",
+    r"a*b?c",
+    r"back\*slash",
+    r"\\server\share",
+    "it's \"quoted\"",
+    "50% | pipe",
+    " lead and trail ",
+    "ünï — 日本 🚀",
+    "[x](y){z}^$.+",
+    "#not: a comment",
+    "- dash",
+];
+
 #[test]
 fn hostile_values_escape() {
-    let vals = [
-        r"C:\Program Files\NetSupport\",
-        r"a*b?c",
-        r"back\*slash",
-        r"\\server\share",
-        "it's \"quoted\"",
-        "50% | pipe",
-        " lead and trail ",
-        "ünï — 日本 🚀",
-        "[x](y){z}^$.+",
-        "#not: a comment",
-    ];
     let mut out = String::new();
-    for v in vals {
+    for v in HOSTILE {
         out.push_str(&format!(
             "{v:?}\n  value: {}\n  regex: {}\n",
             escape_value(v),
@@ -551,19 +554,7 @@ fn hostile_values_escape() {
 
 #[test]
 fn hostile_values_survive_yaml_and_match_literally_in_sigma_rust() {
-    for v in [
-        r"C:\Program Files\NetSupport\",
-        r"a*b?c",
-        r"back\*slash",
-        r"\\server\share",
-        "it's \"quoted\"",
-        "50% | pipe",
-        " lead and trail ",
-        "ünï — 日本 🚀",
-        "[x](y){z}^$.+",
-        "#not: a comment",
-        "- dash",
-    ] {
+    for &v in HOSTILE {
         let where_ = format!(
             "      process_command_line: {{ contains: [{}] }}",
             yaml_str(v)
