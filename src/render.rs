@@ -15,6 +15,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "sentinel/hunting.yaml.j2",
         include_str!("../templates/sentinel/hunting.yaml.j2"),
     ),
+    (
+        "sigma/rule.yml.j2",
+        include_str!("../templates/sigma/rule.yml.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

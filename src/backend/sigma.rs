@@ -1,9 +1,959 @@
-//! IR → Sigma rule YAML. SCAFFOLD: to be replaced by the real backend before this lands.
+//! IR → Sigma rules (specification v2), one YAML file per (detection, source):
+//! `sigma/<spec>-<detection>[-<source>].yml`. Field names and log sources come from
+//! `backends/sigma.yaml` (Sysmon taxonomy on endpoints, `category: firewall` otherwise).
+//!
+//! Value semantics (sigma-specification, "Sigma Rules Specification", Modifiers and String
+//! Wildcards): plain values, `|contains`, `|startswith` and `|endswith` compare
+//! case-insensitively (`|cased` makes them case-sensitive); `*` and `?` are wildcards in them
+//! and a backslash escapes `*`, `?` and itself, while a backslash before any other character
+//! is literal. `|re` values are regular expressions, case-sensitive, with no wildcard
+//! processing. `|cidr` parses the field as an address.
+//!
+//! How each match kind is rendered, and how exactly:
+//! - `exact` / `contains` / `prefix` / `suffix`: plain value / `|contains` / `|startswith` /
+//!   `|endswith` (+ `|cased`), wildcards escaped. Exact.
+//! - `term`: Sigma has no whole-term test, so `|re` with explicit ASCII-alphanumeric
+//!   boundaries. Case-insensitivity is spelled out per character as a class of every
+//!   character that folds to the same one (`[nN]`, `[kKK]`), not with `(?i)`, whose Unicode
+//!   simple folding would also let `s` match `ſ`. Exact.
+//! - `domain`: the value, or `|endswith` `.value`. Exact.
+//! - `ip`: IPv4 as plain values (the canonical dotted text is the only spelling a strict
+//!   parser accepts); IPv6 as `|cidr` `/128`, so every spelling of the address matches. Exact.
+//! - `cidr`: `|cidr`. Exact. `port`: the decimal text (matches numeric and string fields).
+//! - `hash`: on Sysmon's `Hashes` (`MD5=…,SHA256=…`) as `|contains` `ALGO=<hex>`; exact as long
+//!   as Sysmon is configured to record that algorithm (the note says so).
+//! - Base-name fields (`process_name` on `Image`, `account_name` on `User`): `exact` is
+//!   `|endswith` `\value` or the whole field equal to the value; `suffix` is `|endswith`;
+//!   `contains`/`prefix`/`term` are `|re` anchored after the last `\`. Exact for values
+//!   without `\` (a base name never holds one; a value with `\` is reported wider).
+//!
+//! Case folding: the IR folds one character to one character (`İ` stays `İ`). Sigma leaves
+//! non-ASCII folding to the engine; sigma-rust lower-cases fully, so for plain values an
+//! event holding `İ` reads as `i̇` there (a `contains: i` would match it). This is the only
+//! character whose lower case is longer than one character; the `|re` renderings do not
+//! lower-case the event and are unaffected.
+//!
+//! Sigma rules select events; they carry no aggregation or projection, so the spec's
+//! `summarize`/`project` shape is described in the rule's description and its fields listed
+//! under `fields:`, never silently dropped.
 
-use super::Compiled;
-use crate::ir::IrSpec;
+use super::common::{gap_policy, widen, Rendering, Widened};
+use super::{Compiled, RuleId};
+use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::mapping::{self, TableMap};
+use crate::render;
+use crate::spec::{BackendName, Field, Source};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
-/// Compile all specs into files (path relative to the output folder, content).
-pub fn compile(_irs: &[IrSpec], _with_exclusions: bool) -> Compiled<(String, String)> {
-    Compiled::default()
+/// The Sigma backend's data (`backends/sigma.yaml`), compiled into the binary.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmaData {
+    pub rule_name: String,
+    pub status: String,
+    pub tables: Vec<TableMap>,
+}
+
+/// Longest title the Sigma specification allows.
+pub const TITLE_MAX: usize = 256;
+
+pub const DATA_YAML: &str = include_str!("../../backends/sigma.yaml");
+
+pub fn data() -> &'static SigmaData {
+    static DATA: OnceLock<SigmaData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let d: SigmaData =
+            serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
+        for t in &d.tables {
+            t.check()
+                .unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
+            if !t.meta.contains_key("logsource") {
+                panic!(
+                    "backends/sigma.yaml: table {} has no meta.logsource",
+                    t.name
+                );
+            }
+        }
+        d
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Value escaping
+// ---------------------------------------------------------------------------------------
+
+/// A Sigma string value (plain, `|contains`, `|startswith`, `|endswith`) that matches `s`
+/// literally: `*` and `?` are escaped, and a backslash is doubled where the reader would
+/// otherwise take it as an escape (before `*`, `?`, `\`) or at the end of the value. Any
+/// other backslash stays single, so Windows paths read naturally (`C:\Windows\`).
+pub fn escape_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\\' => {
+                out.push('\\');
+                if matches!(chars.peek(), None | Some('*' | '?' | '\\')) {
+                    out.push('\\');
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every character that compares equal to `c` case-insensitively under the IR's `fold`
+/// (one character to one character), `c` included, sorted.
+fn fold_class(c: char) -> Vec<char> {
+    static CLASSES: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        // group every character under its folded form; a group of one needs no class
+        let mut by_fold: HashMap<char, Vec<char>> = HashMap::new();
+        for ch in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let f = fold(ch);
+            if f != ch {
+                by_fold.entry(f).or_default().push(ch);
+            }
+        }
+        let mut out = HashMap::new();
+        for (f, mut v) in by_fold {
+            if fold(f) == f {
+                v.push(f);
+            }
+            v.sort_unstable();
+            v.dedup();
+            for &m in &v {
+                out.insert(m, v.clone());
+            }
+        }
+        out
+    });
+    classes.get(&c).cloned().unwrap_or_else(|| vec![c])
+}
+
+/// A regular expression matching exactly the text `s` (case-insensitively unless `cased`,
+/// per the IR's character folding), with no flags: letters become classes of their case
+/// variants, everything else is escaped.
+pub fn regex_literal(s: &str, cased: bool) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let class = if cased { vec![c] } else { fold_class(c) };
+        if class.len() == 1 {
+            out.push_str(&regex::escape(&c.to_string()));
+        } else {
+            out.push('[');
+            for m in class {
+                out.push_str(&regex::escape(&m.to_string()));
+            }
+            out.push(']');
+        }
+    }
+    out
+}
+
+/// Non-word boundary of a term: the IR's terms are bounded by anything that is not an
+/// ASCII letter or digit, or the edge of the field.
+const NON_WORD: &str = "[^0-9A-Za-z]";
+
+/// `term`: `s` as a whole term anywhere in the field.
+pub fn term_regex(s: &str, cased: bool) -> String {
+    format!(
+        "(?:^|{NON_WORD}){}(?:$|{NON_WORD})",
+        regex_literal(s, cased)
+    )
+}
+
+/// A text test on the part of the field after its last `\` (a base name).
+fn basename_regex(op: TextOp, s: &str, cased: bool) -> String {
+    let lit = regex_literal(s, cased);
+    match op {
+        TextOp::Contains => format!(r"(?:^|\\)[^\\]*{lit}[^\\]*$"),
+        TextOp::Prefix => format!(r"(?:^|\\){lit}[^\\]*$"),
+        TextOp::Term => format!(r"(?:^|{NON_WORD}){lit}(?:[^0-9A-Za-z\\][^\\]*)?$"),
+        TextOp::Exact => format!(r"(?:^|\\){lit}$"),
+        TextOp::Suffix => format!(r"{lit}$"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Detection structure: selections and the condition
+// ---------------------------------------------------------------------------------------
+
+/// One field test in a selection map: `key` (field and modifiers) → values, any of which
+/// may match.
+#[derive(Clone, Debug, PartialEq)]
+struct Entry {
+    key: String,
+    values: Vec<String>,
+}
+
+/// A Sigma selection: a map (every entry must match) or a list of maps (any may match).
+#[derive(Clone, Debug, PartialEq)]
+enum Selection {
+    Map(Vec<Entry>),
+    AnyOf(Vec<Vec<Entry>>),
+}
+
+impl Selection {
+    /// The selection as YAML data: keys of a map sorted (they are ANDed, order is moot).
+    fn to_value(&self) -> serde_yaml::Value {
+        fn map(entries: &[Entry]) -> serde_yaml::Value {
+            let mut sorted: Vec<&Entry> = entries.iter().collect();
+            sorted.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut m = serde_yaml::Mapping::new();
+            for e in sorted {
+                let v = if e.values.len() == 1 {
+                    serde_yaml::Value::String(e.values[0].clone())
+                } else {
+                    serde_yaml::Value::Sequence(
+                        e.values
+                            .iter()
+                            .map(|s| serde_yaml::Value::String(s.clone()))
+                            .collect(),
+                    )
+                };
+                m.insert(serde_yaml::Value::String(e.key.clone()), v);
+            }
+            serde_yaml::Value::Mapping(m)
+        }
+        match self {
+            Selection::Map(entries) => map(entries),
+            Selection::AnyOf(maps) if maps.len() == 1 => map(&maps[0]),
+            Selection::AnyOf(maps) => {
+                serde_yaml::Value::Sequence(maps.iter().map(|m| map(m)).collect())
+            }
+        }
+    }
+
+    fn maps(self) -> Vec<Vec<Entry>> {
+        match self {
+            Selection::Map(m) => vec![m],
+            Selection::AnyOf(ms) => ms,
+        }
+    }
+}
+
+/// A condition over selections not yet named.
+#[derive(Clone, Debug, PartialEq)]
+enum Cond {
+    Sel(Selection),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+}
+
+/// Combine rendered children: an `any` of selections is one selection (a list of maps); an
+/// `all` of single maps with distinct keys is one map; anything else stays a condition.
+fn cond_all(children: Vec<Cond>) -> Cond {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut mergeable = true;
+    for c in &children {
+        match c {
+            Cond::Sel(Selection::Map(m)) => entries.extend(m.iter().cloned()),
+            Cond::Sel(Selection::AnyOf(ms)) if ms.len() == 1 => {
+                entries.extend(ms[0].iter().cloned())
+            }
+            _ => mergeable = false,
+        }
+    }
+    let mut keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    keys.sort_unstable();
+    let distinct = keys.windows(2).all(|w| w[0] != w[1]);
+    if mergeable && distinct {
+        Cond::Sel(Selection::Map(entries))
+    } else {
+        Cond::And(children)
+    }
+}
+
+fn cond_any(children: Vec<Cond>) -> Cond {
+    if children.iter().all(|c| matches!(c, Cond::Sel(_))) {
+        let mut maps = Vec::new();
+        for c in children {
+            if let Cond::Sel(s) = c {
+                maps.extend(s.maps());
+            }
+        }
+        Cond::Sel(Selection::AnyOf(maps))
+    } else {
+        Cond::Or(children)
+    }
+}
+
+/// Names the selections of one condition (`prefix` when there is one, else `prefix_1`, …)
+/// and prints it. Sigma gives `not` precedence over `and` over `or`; mixed chains are
+/// bracketed anyway, for the reader.
+struct Namer<'a> {
+    prefix: &'a str,
+    single: bool,
+    next: usize,
+    out: Vec<(String, Selection)>,
+}
+
+fn count(c: &Cond) -> usize {
+    match c {
+        Cond::Sel(_) => 1,
+        Cond::Not(x) => count(x),
+        Cond::And(v) | Cond::Or(v) => v.iter().map(count).sum(),
+    }
+}
+
+impl Namer<'_> {
+    /// The printed condition, whether it is an atom, and the named selections.
+    fn name(prefix: &str, c: &Cond) -> (String, bool, Vec<(String, Selection)>) {
+        let mut n = Namer {
+            prefix,
+            single: count(c) == 1,
+            next: 0,
+            out: Vec::new(),
+        };
+        let (text, atom) = n.print(c);
+        (text, atom, n.out)
+    }
+
+    /// The printed condition and whether it is an atom (needs no brackets anywhere).
+    fn print(&mut self, c: &Cond) -> (String, bool) {
+        match c {
+            Cond::Sel(s) => {
+                self.next += 1;
+                let name = if self.single {
+                    self.prefix.to_string()
+                } else {
+                    format!("{}_{}", self.prefix, self.next)
+                };
+                self.out.push((name.clone(), s.clone()));
+                (name, true)
+            }
+            Cond::Not(x) => {
+                let (t, atom) = self.print(x);
+                (
+                    if atom {
+                        format!("not {t}")
+                    } else {
+                        format!("not ({t})")
+                    },
+                    true,
+                )
+            }
+            Cond::And(v) | Cond::Or(v) => {
+                let op = if matches!(c, Cond::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                let parts: Vec<String> = v
+                    .iter()
+                    .map(|x| {
+                        let (t, atom) = self.print(x);
+                        if atom {
+                            t
+                        } else {
+                            format!("({t})")
+                        }
+                    })
+                    .collect();
+                (parts.join(op), v.len() == 1)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The emitter
+// ---------------------------------------------------------------------------------------
+
+struct Emitter<'a> {
+    spec: &'a IrSpec,
+    det: &'a IrDetection,
+    source: Source,
+    table: &'a TableMap,
+    part: String,
+    diags: Vec<Diag>,
+    renderings: Vec<Rendering>,
+}
+
+impl Emitter<'_> {
+    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
+        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
+    }
+
+    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
+        self.renderings.push(Rendering {
+            spec: self.spec.id.clone(),
+            detection: self.det.id.clone(),
+            source: self.source,
+            backend: BackendName::Sigma,
+            part: self.part.clone(),
+            predicate: m.to_string(),
+            rendered,
+            fidelity,
+            note,
+        });
+    }
+
+    fn expr(&mut self, e: &Expr) -> Cond {
+        match e {
+            Expr::All(v) => {
+                let c = v.iter().map(|x| self.expr(x)).collect();
+                cond_all(c)
+            }
+            Expr::Any(v) => {
+                let c = v.iter().map(|x| self.expr(x)).collect();
+                cond_any(c)
+            }
+            Expr::Not(x) => Cond::Not(Box::new(self.expr(x))),
+            Expr::Match(m) => {
+                let entries = self.leaf(m);
+                if entries.len() == 1 {
+                    Cond::Sel(Selection::Map(entries))
+                } else {
+                    Cond::Sel(Selection::AnyOf(
+                        entries.into_iter().map(|e| vec![e]).collect(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A match the log source can express (callers drop the others first): its entries,
+    /// any of which may match.
+    fn leaf(&mut self, m: &Match) -> Vec<Entry> {
+        let table = self.table;
+        let col = table
+            .column(m.field)
+            .expect("matches on missing fields are widened away before rendering");
+        let (mut fidelity, note) = col.fidelity;
+        let mut note = note.map(str::to_string);
+        if fidelity != Fidelity::Exact {
+            let msg = format!(
+                "{}: `{}` is matched on {} ({}: {})",
+                table.name,
+                m.field,
+                col.match_on.join(" or "),
+                fidelity_word(fidelity),
+                note.clone().unwrap_or_default()
+            );
+            self.warn(m, fidelity, msg);
+        }
+        let hash_prefix = table
+            .meta
+            .get("hash_prefix")
+            .and_then(|h| h.get(m.field.name()))
+            .and_then(|p| p.as_str());
+        let mut entries = Vec::new();
+        for c in &col.match_on {
+            entries.extend(self.test(c, col.basename, hash_prefix, m));
+        }
+        if col.basename {
+            if let Test::Text { values, .. } = &m.test {
+                if values.iter().any(|v| v.contains('\\')) {
+                    let msg = format!(
+                        "{}: `{}` is the part of {} after the last `\\`, which never holds a `\\`; a value with one is matched against the end of the whole field (wider)",
+                        table.name, m.field, col.match_on.join(" or ")
+                    );
+                    self.warn(m, Fidelity::Wider, msg);
+                    if fidelity == Fidelity::Exact {
+                        fidelity = Fidelity::Wider;
+                    }
+                }
+            }
+            note.get_or_insert_with(|| {
+                format!(
+                    "{} holds a path (`…\\{}`); the base name is the part after the last `\\`",
+                    col.match_on.join(" or "),
+                    m.field.name()
+                )
+            });
+        }
+        if let Some(p) = hash_prefix {
+            note.get_or_insert_with(|| {
+                format!(
+                    "matched as `{p}<hex>` inside Sysmon `Hashes`; exact where the Sysmon configuration records this algorithm (`HashAlgorithms`), absent otherwise"
+                )
+            });
+        }
+        if let Test::Port(_) = m.test {
+            note.get_or_insert_with(|| "compared as decimal text".to_string());
+        }
+        let rendered = entries
+            .iter()
+            .map(|e| {
+                let vals: Vec<String> = e.values.iter().map(|v| render::yaml_str(v)).collect();
+                if vals.len() == 1 {
+                    format!("{}: {}", e.key, vals[0])
+                } else {
+                    format!("{}: [{}]", e.key, vals.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        self.record(m, rendered, fidelity, note);
+        entries
+    }
+
+    /// The entries testing one match on one Sigma field.
+    fn test(
+        &mut self,
+        col: &str,
+        basename: bool,
+        hash_prefix: Option<&str>,
+        m: &Match,
+    ) -> Vec<Entry> {
+        let entry = |key: String, values: Vec<String>| Entry { key, values };
+        match &m.test {
+            Test::Text { op, values, cased } => {
+                let cs = if *cased { "|cased" } else { "" };
+                let esc = |p: &str| {
+                    values
+                        .iter()
+                        .map(|v| escape_value(&format!("{p}{v}")))
+                        .collect::<Vec<_>>()
+                };
+                match (op, basename) {
+                    (TextOp::Exact, false) => vec![entry(format!("{col}{cs}"), esc(""))],
+                    (TextOp::Contains, false) => {
+                        vec![entry(format!("{col}|contains{cs}"), esc(""))]
+                    }
+                    (TextOp::Prefix, false) => {
+                        vec![entry(format!("{col}|startswith{cs}"), esc(""))]
+                    }
+                    (TextOp::Suffix, _) => vec![entry(format!("{col}|endswith{cs}"), esc(""))],
+                    (TextOp::Term, false) => vec![entry(
+                        format!("{col}|re"),
+                        values.iter().map(|v| term_regex(v, *cased)).collect(),
+                    )],
+                    (TextOp::Exact, true) => vec![
+                        entry(format!("{col}|endswith{cs}"), esc("\\")),
+                        entry(format!("{col}{cs}"), esc("")),
+                    ],
+                    (op, _) => vec![entry(
+                        format!("{col}|re"),
+                        values
+                            .iter()
+                            .map(|v| basename_regex(*op, v, *cased))
+                            .collect(),
+                    )],
+                }
+            }
+            Test::Domain(ds) => vec![
+                entry(
+                    col.to_string(),
+                    ds.iter().map(|d| escape_value(d)).collect(),
+                ),
+                entry(
+                    format!("{col}|endswith"),
+                    ds.iter().map(|d| escape_value(&format!(".{d}"))).collect(),
+                ),
+            ],
+            Test::Ip(ips) => {
+                let v4: Vec<String> = ips
+                    .iter()
+                    .filter(|i| i.is_ipv4())
+                    .map(|i| i.to_string())
+                    .collect();
+                let v6: Vec<String> = ips
+                    .iter()
+                    .filter(|i| i.is_ipv6())
+                    .map(|i| format!("{i}/128"))
+                    .collect();
+                let mut out = Vec::new();
+                if !v4.is_empty() {
+                    out.push(entry(col.to_string(), v4));
+                }
+                if !v6.is_empty() {
+                    out.push(entry(format!("{col}|cidr"), v6));
+                }
+                out
+            }
+            Test::Cidr(nets) => vec![entry(
+                format!("{col}|cidr"),
+                nets.iter().map(ToString::to_string).collect(),
+            )],
+            Test::Port(ports) => vec![entry(
+                col.to_string(),
+                ports.iter().map(u16::to_string).collect(),
+            )],
+            Test::Digest(hs) => match hash_prefix {
+                Some(p) => vec![entry(
+                    format!("{col}|contains"),
+                    hs.iter()
+                        .map(|h| escape_value(&format!("{p}{h}")))
+                        .collect(),
+                )],
+                None => vec![entry(
+                    col.to_string(),
+                    hs.iter().map(|h| escape_value(h)).collect(),
+                )],
+            },
+        }
+    }
+}
+
+/// Drop the matches the log source cannot express, under the spec's gap policy; each
+/// dropped match is recorded as an inexpressible rendering.
+fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
+    let table = em.table;
+    let mut missing: Vec<(Match, String)> = Vec::new();
+    let widened = widen(e, &mut |m: &Match| {
+        let ok = table.column(m.field).is_some();
+        if !ok {
+            missing.push((m.clone(), format!("{} has no field for it", table.name)));
+        }
+        ok
+    });
+    em.part = part.to_string();
+    for (m, why) in &missing {
+        em.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
+    }
+    let target = format!("Sigma log source {}", table.name);
+    gap_policy(
+        em.spec,
+        em.det,
+        BackendName::Sigma,
+        em.source,
+        &target,
+        part,
+        &missing,
+        &mut em.diags,
+    )
+    .then_some(widened)
+}
+
+fn fidelity_word(f: Fidelity) -> &'static str {
+    match f {
+        Fidelity::Exact => "exact",
+        Fidelity::Wider => "wider",
+        Fidelity::Narrower => "narrower",
+        Fidelity::Inexpressible => "inexpressible",
+    }
+}
+
+/// Sigma selection names are identifiers: exclusion ids may hold `-`.
+fn ident(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct RuleCtx {
+    title: String,
+    id: String,
+    status: String,
+    description: String,
+    references: Vec<String>,
+    author: String,
+    date: String,
+    modified: Option<String>,
+    tags: Vec<String>,
+    logsource: String,
+    detection: String,
+    fields: Vec<String>,
+    falsepositives: Vec<String>,
+    level: String,
+}
+
+/// Compile all specs into Sigma rule files (path relative to the output folder, content).
+pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
+    let mut out = Compiled::default();
+    for spec in irs {
+        for det in &spec.detections {
+            for &source in &det.sources {
+                let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
+                    out.diags.push(
+                        Diag::error(
+                            DiagKind::Fidelity(Fidelity::Inexpressible),
+                            format!(
+                                "{}/{}: Sigma has no log source for {} events from source `{source}`",
+                                spec.id, det.id, det.category
+                            ),
+                        )
+                        .at(&spec.file, det.span)
+                        .help("remove the source, or add a log source for it to backends/sigma.yaml"),
+                    );
+                    continue;
+                };
+                let mut em = Emitter {
+                    spec,
+                    det,
+                    source,
+                    table,
+                    part: "detection".into(),
+                    diags: Vec::new(),
+                    renderings: Vec::new(),
+                };
+                let built = rule(&mut em, with_exclusions);
+                out.diags.append(&mut em.diags);
+                out.renderings.append(&mut em.renderings);
+                if let Some(file) = built {
+                    out.items.push(file);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
+    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let id = RuleId::new(spec, det, source);
+
+    // Check every part before giving up, so one run reports every problem.
+    let detection = expressible(em, &det.expr, "detection");
+    let exclusions: Vec<_> = det
+        .exclusions
+        .iter()
+        .filter(|x| with_exclusions && x.sources.contains(&source))
+        .map(|x| {
+            let part = format!("exclusion {}", x.id);
+            // dropping matches from `not(x)` keeps the rule wider, never narrower
+            let w = expressible(em, &Expr::Not(Box::new(x.expr.clone())), &part);
+            (x, part, w)
+        })
+        .collect();
+    let det_cond = match detection? {
+        Widened::Expr(e) => {
+            em.part = "detection".into();
+            em.expr(&e)
+        }
+        w => {
+            em.diags.push(
+                Diag::error(
+                    DiagKind::Fidelity(Fidelity::Inexpressible),
+                    format!(
+                        "{}/{}: nothing of the predicate can be expressed on Sigma log source {} ({})",
+                        spec.id,
+                        det.id,
+                        table.name,
+                        if w == Widened::True {
+                            "it would match every event"
+                        } else {
+                            "it would match nothing"
+                        }
+                    ),
+                )
+                .at(&spec.file, det.span)
+                .help(format!("drop source `{source}` from this detection")),
+            );
+            return None;
+        }
+    };
+
+    let mut sections: Vec<(String, Selection)> = Vec::new();
+    let (det_text, det_atom, det_sels) = Namer::name("selection", &det_cond);
+    sections.extend(det_sels);
+
+    // (condition text, is an atom, is exactly one bare selection)
+    let mut filters: Vec<(String, bool, bool)> = Vec::new();
+    let mut not_applied: Vec<String> = Vec::new();
+    let mut falsepositives = Vec::new();
+    let mut used_names: Vec<String> = Vec::new();
+    for (x, part, w) in exclusions {
+        match w? {
+            Widened::Expr(Expr::Not(inner)) => {
+                em.part = part;
+                let c = em.expr(&inner);
+                let mut name = format!("filter_{}", ident(&x.id));
+                while used_names.contains(&name) {
+                    name.push('_');
+                }
+                used_names.push(name.clone());
+                let (text, atom, sels) = Namer::name(&name, &c);
+                // `1 of filter_*` only when the filter is exactly one bare selection
+                let single = text == name;
+                sections.extend(sels);
+                filters.push((text, atom, single));
+                falsepositives.push(x.reason.clone());
+            }
+            Widened::Expr(_) => unreachable!("widening not(x) yields not(..) or a constant"),
+            // not(x) widened to `true`: the exclusion's fields are all missing here
+            Widened::True => {
+                not_applied.push(x.id.clone());
+                falsepositives.push(format!(
+                    "{} (not filtered: {} has no field of exclusion {})",
+                    x.reason, table.name, x.id
+                ));
+            }
+            Widened::False => unreachable!("widening never narrows an exclusion to `exclude all`"),
+        }
+    }
+    let mut condition = det_text.clone();
+    if !filters.is_empty() {
+        let lhs = if det_atom {
+            det_text
+        } else {
+            format!("({det_text})")
+        };
+        condition = if filters.iter().all(|f| f.2) {
+            format!("{lhs} and not 1 of filter_*")
+        } else if let [(text, true, _)] = filters.as_slice() {
+            if text.starts_with("not ") {
+                format!("{lhs} and not ({text})")
+            } else {
+                format!("{lhs} and not {text}")
+            }
+        } else {
+            let fs: Vec<String> = filters
+                .iter()
+                .map(|(t, atom, _)| if *atom { t.clone() } else { format!("({t})") })
+                .collect();
+            format!("{lhs} and not ({})", fs.join(" or "))
+        };
+    }
+
+    // The detection block, as data.
+    let mut detection = serde_yaml::Mapping::new();
+    for (name, sel) in &sections {
+        detection.insert(serde_yaml::Value::String(name.clone()), sel.to_value());
+    }
+    detection.insert("condition".into(), serde_yaml::Value::String(condition));
+    let detection = indent(
+        &serde_yaml::to_string(&serde_yaml::Value::Mapping(detection)).expect("yaml"),
+        2,
+    );
+    let logsource = indent(
+        &serde_yaml::to_string(&table.meta["logsource"]).expect("yaml"),
+        2,
+    );
+
+    // Output shape: Sigma has none; say so and list the fields.
+    let (shape, fields): (String, Vec<Field>) = match &det.output {
+        IrOutput::Summarize(by) => (
+            format!(
+                "The spec summarizes matches by {} (first/last seen, count); Sigma rules carry no aggregation, so group the matched events in the backend that runs this rule.",
+                by.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            ),
+            by.clone(),
+        ),
+        IrOutput::Project { columns, .. } => (
+            "The spec projects the fields listed under `fields`; Sigma rules carry no projection or ordering, so select them in the backend that runs this rule.".to_string(),
+            columns.get(&source).cloned().unwrap_or_default(),
+        ),
+    };
+    let mut field_names: Vec<String> = Vec::new();
+    let mut missing_out = Vec::new();
+    for f in fields {
+        match table.column(f) {
+            Some(c) => {
+                if !field_names.iter().any(|n| n == c.project) {
+                    field_names.push(c.project.to_string());
+                }
+            }
+            None => missing_out.push(f.name()),
+        }
+    }
+
+    let mut description = spec.description.trim_end().to_string();
+    description.push_str("\n\n");
+    description.push_str(&shape);
+    if !missing_out.is_empty() {
+        description.push_str(&format!(
+            " Not in this log source, so not listed: {}.",
+            missing_out.join(", ")
+        ));
+    }
+    let gap_used = em
+        .renderings
+        .iter()
+        .any(|r| r.fidelity == Fidelity::Inexpressible);
+    if gap_used {
+        if let Some(reason) = det.gaps.get(&BackendName::Sigma) {
+            description.push_str(&format!(
+                "\n\nKnown gap (this Sigma rule matches more than the spec): {reason}"
+            ));
+        }
+    }
+    if !not_applied.is_empty() {
+        description.push_str(&format!(
+            "\n\nExclusions not applied ({} has none of their fields): {}.",
+            table.name,
+            not_applied.join(", ")
+        ));
+    }
+    description.push('\n');
+
+    let mut title = render::render_str(
+        &data().rule_name,
+        minijinja::context! { vendor => spec.vendor, title => det.title },
+    )
+    .ok()?;
+    if det.sources.len() > 1 {
+        title.push_str(&format!(" ({source})"));
+    }
+    // sigma-specification: "title: … (max. 256 characters)"
+    if title.chars().count() > TITLE_MAX {
+        em.diags.push(
+            Diag::error(
+                DiagKind::Limit,
+                format!(
+                    "{}: the Sigma rule's title is {} characters long; Sigma allows at most {TITLE_MAX}",
+                    id.stem,
+                    title.chars().count()
+                ),
+            )
+            .at(&spec.file, det.span)
+            .help("shorten the vendor name or the detection title"),
+        );
+        return None;
+    }
+    let mut tags: Vec<String> = spec
+        .tactics
+        .iter()
+        .map(|t| format!("attack.{}", t.info().sigma))
+        .collect();
+    tags.extend(
+        spec.techniques
+            .iter()
+            .map(|t| format!("attack.{}", t.to_ascii_lowercase())),
+    );
+    let ctx = RuleCtx {
+        title,
+        id: id.uuid("sigma").to_string(),
+        status: data().status.clone(),
+        description,
+        references: spec.references.clone(),
+        author: spec.author.clone(),
+        date: spec.date.clone(),
+        modified: spec.modified.clone(),
+        tags,
+        logsource,
+        detection,
+        fields: field_names,
+        falsepositives,
+        level: spec.severity.title().to_ascii_lowercase(),
+    };
+    match render::render("sigma/rule.yml.j2", &ctx) {
+        Ok(text) => Some((format!("sigma/{}.yml", id.stem), text)),
+        Err(e) => {
+            em.diags
+                .push(Diag::error(DiagKind::Io, format!("template error: {e:#}")));
+            None
+        }
+    }
+}
+
+/// Indent every line of serialized YAML by `n` spaces (for nesting it under a key).
+fn indent(yaml: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    yaml.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
