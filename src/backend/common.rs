@@ -63,6 +63,50 @@ fn widen_in(e: &Expr, positive: bool, keep: &mut dyn FnMut(&Match) -> bool) -> W
     }
 }
 
+/// What a match's fidelity does to the whole rule, given its polarity: under an odd number of
+/// `not`s (an exclusion is one) a wider match makes the rule narrower, and the other way round.
+pub fn effect(f: Fidelity, negated: bool) -> Fidelity {
+    match (f, negated) {
+        (Fidelity::Wider, true) => Fidelity::Narrower,
+        (Fidelity::Narrower, true) => Fidelity::Wider,
+        (f, _) => f,
+    }
+}
+
+pub fn fidelity_word(f: Fidelity) -> &'static str {
+    match f {
+        Fidelity::Exact => "exact",
+        Fidelity::Wider => "wider",
+        Fidelity::Narrower => "narrower",
+        Fidelity::Inexpressible => "inexpressible",
+    }
+}
+
+/// The warning for a match rendered `fidelity`, pushed once. Its kind is the effect on the
+/// rule (so `--deny narrower` catches a wider match inside an exclusion), and the message
+/// says so when the two differ.
+pub fn warn_fidelity(
+    diags: &mut Vec<Diag>,
+    spec: &IrSpec,
+    m: &Match,
+    fidelity: Fidelity,
+    negated: bool,
+    part: &str,
+    mut msg: String,
+) {
+    let rule = effect(fidelity, negated);
+    if rule != fidelity {
+        msg.push_str(&format!(
+            "; it sits under `not` ({part}), so the rule is {}",
+            fidelity_word(rule)
+        ));
+    }
+    let d = Diag::warning(DiagKind::Fidelity(rule), msg).at(&spec.file, m.span);
+    if !diags.contains(&d) {
+        diags.push(d);
+    }
+}
+
 /// One row of `rmmc explain`: how one backend renders one spec match on one source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rendering {
@@ -191,6 +235,18 @@ mod tests {
         assert_eq!(
             drop_company(&e),
             Widened::Expr(Expr::Not(Box::new(m("remote_domain"))))
+        );
+    }
+
+    #[test]
+    fn polarity_flips_wider_and_narrower_only() {
+        assert_eq!(effect(Fidelity::Wider, true), Fidelity::Narrower);
+        assert_eq!(effect(Fidelity::Narrower, true), Fidelity::Wider);
+        assert_eq!(effect(Fidelity::Wider, false), Fidelity::Wider);
+        assert_eq!(effect(Fidelity::Exact, true), Fidelity::Exact);
+        assert_eq!(
+            effect(Fidelity::Inexpressible, true),
+            Fidelity::Inexpressible
         );
     }
 

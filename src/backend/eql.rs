@@ -26,7 +26,7 @@
 //!   (`alert_suppression.group_by`), which is reported, since one alert per group is not one
 //!   result row per group.
 
-use super::common::{gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
@@ -403,23 +403,22 @@ struct Emitter<'a> {
     part: String,
     diags: Vec<Diag>,
     renderings: Vec<Rendering>,
-}
-
-fn fidelity_word(f: Fidelity) -> &'static str {
-    match f {
-        Fidelity::Exact => "exact",
-        Fidelity::Wider => "wider",
-        Fidelity::Narrower => "narrower",
-        Fidelity::Inexpressible => "inexpressible",
-    }
+    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
+    /// narrower there, and the other way round.
+    negated: bool,
 }
 
 impl Emitter<'_> {
     fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
-        if !self.diags.contains(&d) {
-            self.diags.push(d);
-        }
+        super::common::warn_fidelity(
+            &mut self.diags,
+            self.spec,
+            m,
+            fidelity,
+            self.negated,
+            &self.part,
+            msg,
+        );
     }
 
     fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
@@ -455,7 +454,12 @@ impl Emitter<'_> {
         match e {
             Expr::All(v) => join(self, v, "and", Binding::And),
             Expr::Any(v) => join(self, v, "or", Binding::Or),
-            Expr::Not(x) => (format!("not ({})", self.expr(x).0), Binding::Atom),
+            Expr::Not(x) => {
+                self.negated = !self.negated;
+                let inner = self.expr(x).0;
+                self.negated = !self.negated;
+                (format!("not ({inner})"), Binding::Atom)
+            }
             Expr::Match(m) => self.leaf(m),
         }
     }
@@ -969,6 +973,7 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     part: "detection".into(),
                     diags: Vec::new(),
                     renderings: Vec::new(),
+                    negated: false,
                 };
                 let built = rule(&mut em, with_exclusions);
                 out.diags.append(&mut em.diags);

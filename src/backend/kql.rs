@@ -6,7 +6,7 @@
 //! whole values case-insensitively, `==`/`in` case-sensitively; `contains`, `startswith`,
 //! `endswith` are case-insensitive substring tests with `_cs` variants.
 
-use super::common::{gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
@@ -94,14 +94,22 @@ struct Emitter<'a> {
     /// Which part of the rule is being rendered (`detection`, `exclusion <id>`).
     part: String,
     renderings: Vec<Rendering>,
+    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
+    /// narrower there, and the other way round.
+    negated: bool,
 }
 
 impl Emitter<'_> {
     fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
-        if !self.diags.contains(&d) {
-            self.diags.push(d);
-        }
+        super::common::warn_fidelity(
+            &mut self.diags,
+            self.spec,
+            m,
+            fidelity,
+            self.negated,
+            &self.part,
+            msg,
+        );
     }
 
     fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
@@ -153,7 +161,12 @@ impl Emitter<'_> {
         match e {
             Expr::All(v) => join(self, v, "and", Binding::And),
             Expr::Any(v) => join(self, v, "or", Binding::Or),
-            Expr::Not(x) => (format!("not({})", self.expr(x, false).0), Binding::Atom),
+            Expr::Not(x) => {
+                self.negated = !self.negated;
+                let inner = self.expr(x, false).0;
+                self.negated = !self.negated;
+                (format!("not({inner})"), Binding::Atom)
+            }
             Expr::Match(m) => self.leaf(m),
         }
     }
@@ -318,15 +331,6 @@ enum Binding {
     Or,
 }
 
-fn fidelity_word(f: Fidelity) -> &'static str {
-    match f {
-        Fidelity::Exact => "exact",
-        Fidelity::Wider => "wider",
-        Fidelity::Narrower => "narrower",
-        Fidelity::Inexpressible => "inexpressible",
-    }
-}
-
 /// Compile every detection of a spec to KQL, one query per (detection, source).
 pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
     let mut out = Compiled::default();
@@ -356,6 +360,7 @@ pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
                 source,
                 part: "detection".into(),
                 renderings: Vec::new(),
+                negated: false,
             };
             let built = query(&mut em, with_exclusions);
             out.diags.append(&mut em.diags);

@@ -37,7 +37,7 @@
 //! `summarize`/`project` shape is described in the rule's description and its fields listed
 //! under `fields:`, never silently dropped.
 
-use super::common::{gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
@@ -378,14 +378,22 @@ struct Emitter<'a> {
     part: String,
     diags: Vec<Diag>,
     renderings: Vec<Rendering>,
+    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
+    /// narrower there, and the other way round.
+    negated: bool,
 }
 
 impl Emitter<'_> {
     fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        let d = Diag::warning(DiagKind::Fidelity(fidelity), msg).at(&self.spec.file, m.span);
-        if !self.diags.contains(&d) {
-            self.diags.push(d);
-        }
+        super::common::warn_fidelity(
+            &mut self.diags,
+            self.spec,
+            m,
+            fidelity,
+            self.negated,
+            &self.part,
+            msg,
+        );
     }
 
     fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
@@ -412,7 +420,12 @@ impl Emitter<'_> {
                 let c = v.iter().map(|x| self.expr(x)).collect();
                 cond_any(c)
             }
-            Expr::Not(x) => Cond::Not(Box::new(self.expr(x))),
+            Expr::Not(x) => {
+                self.negated = !self.negated;
+                let inner = self.expr(x);
+                self.negated = !self.negated;
+                Cond::Not(Box::new(inner))
+            }
             Expr::Match(m) => {
                 let entries = self.leaf(m);
                 if entries.len() == 1 {
@@ -630,15 +643,6 @@ fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
     .then_some(widened)
 }
 
-fn fidelity_word(f: Fidelity) -> &'static str {
-    match f {
-        Fidelity::Exact => "exact",
-        Fidelity::Wider => "wider",
-        Fidelity::Narrower => "narrower",
-        Fidelity::Inexpressible => "inexpressible",
-    }
-}
-
 /// Sigma selection names are identifiers: exclusion ids may hold `-`.
 fn ident(id: &str) -> String {
     id.chars()
@@ -698,6 +702,7 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     part: "detection".into(),
                     diags: Vec::new(),
                     renderings: Vec::new(),
+                    negated: false,
                 };
                 let built = rule(&mut em, with_exclusions);
                 out.diags.append(&mut em.diags);
@@ -769,7 +774,10 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
         match w? {
             Widened::Expr(Expr::Not(inner)) => {
                 em.part = part;
+                // a filter is the inside of `not 1 of filter_*`
+                em.negated = true;
                 let c = em.expr(&inner);
+                em.negated = false;
                 let mut name = format!("filter_{}", ident(&x.id));
                 while used_names.contains(&name) {
                     name.push('_');

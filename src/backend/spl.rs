@@ -13,7 +13,7 @@
 
 pub mod escape;
 
-use super::common::{gap_policy, widen, Rendering, Widened};
+use super::common::{effect, fidelity_word, gap_policy, widen, Rendering, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
@@ -109,24 +109,6 @@ struct Emitter<'a> {
     negated: bool,
 }
 
-/// What a match's fidelity does to the whole rule, given its polarity.
-fn effect(f: Fidelity, negated: bool) -> Fidelity {
-    match (f, negated) {
-        (Fidelity::Wider, true) => Fidelity::Narrower,
-        (Fidelity::Narrower, true) => Fidelity::Wider,
-        (f, _) => f,
-    }
-}
-
-fn fidelity_word(f: Fidelity) -> &'static str {
-    match f {
-        Fidelity::Exact => "exact",
-        Fidelity::Wider => "wider",
-        Fidelity::Narrower => "narrower",
-        Fidelity::Inexpressible => "inexpressible",
-    }
-}
-
 /// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
 pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
     let body = alternation(
@@ -167,19 +149,16 @@ fn matches(value: &str, pcre: &str) -> String {
 impl Emitter<'_> {
     /// Warn about a match rendered `fidelity`; the diagnostic's kind is its effect on the
     /// rule (so `--deny narrower` catches a wider match inside an exclusion).
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, mut msg: String) {
-        let rule = effect(fidelity, self.negated);
-        if rule != fidelity {
-            msg.push_str(&format!(
-                "; it sits under `not` ({}), so the rule is {}",
-                self.part,
-                fidelity_word(rule)
-            ));
-        }
-        let d = Diag::warning(DiagKind::Fidelity(rule), msg).at(&self.spec.file, m.span);
-        if !self.diags.contains(&d) {
-            self.diags.push(d);
-        }
+    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
+        super::common::warn_fidelity(
+            &mut self.diags,
+            self.spec,
+            m,
+            fidelity,
+            self.negated,
+            &self.part,
+            msg,
+        );
     }
 
     fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
