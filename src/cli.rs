@@ -357,7 +357,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             report(&res.diags, &deny, format);
             if let (Some((n, errors)), Format::Text) = (linted, format) {
-                println!("artifacts: {n} Sentinel analytic rules checked, {errors} violations");
+                println!("artifacts: {n} checked (Sentinel analytic rules, KQL queries), {errors} violations");
             }
             if code == exit::OK && format == Format::Text {
                 let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();

@@ -222,7 +222,7 @@ fn cli_exit_codes() {
     let (code, _, out) = run(&dir);
     assert_eq!(code, 0);
     assert!(
-        out.contains("1 Sentinel analytic rules checked, 0 violations"),
+        out.contains("1 checked (Sentinel analytic rules, KQL queries), 0 violations"),
         "{out}"
     );
 
@@ -237,4 +237,24 @@ fn cli_exit_codes() {
 
     let (code, err, _) = run(&tmp.path().join("missing"));
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn kql_files_bind_against_the_table_schemas() {
+    use rmmc::lint::kql_query;
+    let good = std::fs::read_to_string("examples/deployed/kql/netsupport-netconn.kql").unwrap();
+    assert!(kql_query(Path::new("q.kql"), &good).is_empty());
+    let bad = good.replace("DeviceName, RemoteUrl", "DeviceName, AccountUpn");
+    let got: Vec<String> = kql_query(Path::new("q.kql"), &bad)
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(
+        got.iter()
+            .any(|m| m.contains("AccountUpn") && m.contains("InitiatingProcessAccountUpn")),
+        "{got:?}"
+    );
+    let broken = good.replace("| where", "| wher");
+    let d = kql_query(Path::new("q.kql"), &broken);
+    assert!(d[0].span.is_some_and(|s| s.line > 1), "{d:?}");
 }

@@ -7,6 +7,34 @@ pub mod sentinel;
 use crate::diag::{Diag, DiagKind};
 use std::path::Path;
 
+/// A KQL query file: it parses, and binds against the real table schemas
+/// (`backends/kql-schema.json`).
+pub fn kql_query(file: &Path, text: &str) -> Vec<Diag> {
+    use crate::eval::kql::{bind, parser};
+    match parser::parse(text) {
+        Err(e) => vec![
+            Diag::error(DiagKind::Syntax, format!("KQL query: {}", e.message))
+                .at(
+                    file,
+                    Some(crate::diag::Span::from_line_col(
+                        text,
+                        e.span.line,
+                        e.span.col,
+                    )),
+                )
+                .help("regenerate it with `rmmc build`"),
+        ],
+        Ok(q) => bind::check(&q)
+            .into_iter()
+            .map(|m| {
+                Diag::error(DiagKind::Schema, format!("KQL query: {m}"))
+                    .at(file, None)
+                    .help("use the table's column names (backends/kql-schema.json)")
+            })
+            .collect(),
+    }
+}
+
 /// Lint every artifact under `dir` that a checker exists for. Returns the number of files
 /// checked and the diagnostics; an unreadable folder is an I/O error.
 pub fn artifacts(dir: &Path) -> Result<(usize, Vec<Diag>), Diag> {
@@ -21,6 +49,9 @@ pub fn artifacts(dir: &Path) -> Result<(usize, Vec<Diag>), Diag> {
         if rel.starts_with("sentinel/analytic/") && rel.ends_with(".yaml") {
             checked += 1;
             diags.extend(sentinel::analytic_rule(&dir.join(rel), text));
+        } else if rel.starts_with("kql/") && rel.ends_with(".kql") {
+            checked += 1;
+            diags.extend(kql_query(&dir.join(rel), text));
         }
     }
     Ok((checked, diags))

@@ -351,6 +351,13 @@ pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
     if let Some(q) = text_of("query") {
         match crate::eval::kql::parser::parse(q) {
             Ok(parsed) => {
+                for m in crate::eval::kql::bind::check(&parsed) {
+                    l.err(
+                        &path(&["query"]),
+                        m,
+                        "use the table's column names (backends/kql-schema.json)",
+                    );
+                }
                 if coverage_known
                     && !declared.contains(&parsed.table)
                     && get("requiredDataConnectors").is_some()

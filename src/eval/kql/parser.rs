@@ -126,6 +126,14 @@ impl Parser {
             let name = self.name("a name after `let`")?;
             self.expect_punct("=")?;
             let e = self.expr()?;
+            if self.peek() == Some(&Tok::Punct(static_punct("|"))) {
+                return Err(ParseError {
+                    message: format!(
+                        "`let {name} = <table> | …` binds a tabular expression, which is outside rmmc's KQL subset (scalar and dynamic lets only)"
+                    ),
+                    span: self.span(),
+                });
+            }
             self.expect_punct(";")?;
             lets.push((name, e));
         }
@@ -555,6 +563,9 @@ mod tests {
         assert!(e.message.contains("expected `(`"), "{e}");
         let e = parse("T | where (a == 1").unwrap_err();
         assert!(e.message.contains("end of query"), "{e}");
+        let e = parse("let s = T\n| distinct SHA1;\nU").unwrap_err();
+        assert!(e.message.contains("outside rmmc's KQL subset"), "{e}");
+        assert_eq!(e.span.line, 2, "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ and by rmmc's own evaluator (`rmmc eval`) over the same rows, must return the sa
     python diff.py --rmmc BIN --artifacts OUT --events NATIVE --now 2026-05-31T11:00:00Z
 
 NATIVE is an `rmmc fixtures --out` folder (<Table>.jsonl). Each table is created with the real
-column names and types of ../kusto/tables.json and every row is completed the way the SIEM
+column names and types of backends/kql-schema.json and every row is completed the way the SIEM
 stores it (a string column never null: ""; other types null), then written back out so both
 engines read exactly the same data. A disagreement, an error or an unsupported query fails
 unless known-deviations.json lists the query with its reason. Prints one line per query and a
@@ -34,7 +34,7 @@ DUCK_TYPES = {
 
 
 def schemas():
-    raw = json.loads((HERE.parent / "kusto" / "tables.json").read_text())
+    raw = json.loads((HERE.parent.parent.parent / "backends" / "kql-schema.json").read_text())
     out = {}
     for table, cols in raw.items():
         if table.startswith("_"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Kusto.Language diagnostics for every KQL query rmmc emitted: `node check.js OUT_DIR`.
 // Reads OUT_DIR/kql/*.kql and the `query:` of every OUT_DIR/sentinel/**/*.yaml, binds each
-// against the real table schemas in tables.json (so an unknown column, a wrong type such as
+// against the real table schemas in backends/kql-schema.json (so an unknown column, a wrong type such as
 // `has` on the int RemotePort, or a syntax error is an error), and prints every diagnostic as
 // file:line:col. Exit 0 only when there are queries and none has an error.
 // `node check.js --self-test` proves the checker can fail: known-bad queries must be refused.
@@ -14,7 +14,7 @@ const YAML = require("yaml");
 
 function globals() {
   const S = Kusto.Language.Symbols;
-  const schemas = JSON.parse(fs.readFileSync(path.join(__dirname, "tables.json"), "utf8"));
+  const schemas = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "backends", "kql-schema.json"), "utf8"));
   const tables = Object.entries(schemas)
     .filter(([name]) => !name.startsWith("_"))
     .map(([name, cols]) => S.TableSymbol.From(`(${cols})`).WithName(name));
@@ -117,9 +117,44 @@ function selfTest() {
   return failed === 0 ? 0 : 1;
 }
 
+/** The `query: |` block of a Sentinel YAML, by indentation: the corpus files are mostly invalid
+ * YAML (a mis-indented `dataTypes:`), so they cannot be parsed as documents. */
+function queryBlock(text) {
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => /^query:\s*[|>]-?\s*$/.test(l));
+  if (at < 0) return null;
+  const body = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l.trim() !== "" && !/^\s/.test(l)) break;
+    body.push(l);
+  }
+  const indent = Math.min(...body.filter((l) => l.trim()).map((l) => l.match(/^\s*/)[0].length));
+  return body.map((l) => l.slice(indent)).join("\n").replace(/\s+$/, "") + "\n";
+}
+
+/** Kusto.Language's verdict on every hunting query of the corpus, as JSON on stdout: relative
+ * path → first error (code and message) or null. tests/corpus.rs compares rmmc with it. */
+function corpus(root) {
+  const out = {};
+  for (const f of walk(root, []).filter((f) => /_(netconn|createproc|filesig)\.yaml$/.test(f))) {
+    const q = queryBlock(fs.readFileSync(f, "utf8"));
+    const rel = path.relative(root, f).split(path.sep).join("/");
+    if (q === null) {
+      out[rel] = { error: "no query: block" };
+      continue;
+    }
+    const err = diagnose(q).find((d) => d.severity === "Error");
+    out[rel] = err ? { error: `${err.code}: ${err.message}` } : null;
+  }
+  const sorted = Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+  process.stdout.write(JSON.stringify(sorted, null, 1) + "\n");
+  return 0;
+}
+
 const arg = process.argv[2];
+if (arg === "--corpus") process.exit(corpus(process.argv[3]));
 if (!arg) {
-  console.error("usage: node check.js OUT_DIR | --self-test");
+  console.error("usage: node check.js OUT_DIR | --self-test | --corpus DIR");
   process.exit(2);
 }
 process.exit(arg === "--self-test" ? selfTest() : run(arg));

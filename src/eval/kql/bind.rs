@@ -1,0 +1,206 @@
+//! Name and type binding of a parsed query against the real table schemas
+//! (`backends/kql-schema.json`): the checks Kusto makes before it runs anything. A query that
+//! names a column its table lacks (`AccountUpn` on DeviceNetworkEvents), spells one in the wrong
+//! case (`Sha1` for `SHA1`: Kusto names are case-sensitive), or applies a string operator to a
+//! number is refused with the name and a suggestion.
+
+use super::ast::{Agg, CmpOp, Expr, Op, Query};
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Column → Kusto type (`string`, `int`, `long`, `datetime`, `bool`, `dynamic`, `real`).
+pub type Columns = IndexMap<String, String>;
+
+/// Every known table's columns.
+pub fn schemas() -> &'static BTreeMap<String, Columns> {
+    static S: OnceLock<BTreeMap<String, Columns>> = OnceLock::new();
+    S.get_or_init(|| {
+        let raw: BTreeMap<String, String> =
+            serde_json::from_str(include_str!("../../../backends/kql-schema.json"))
+                .unwrap_or_else(|e| panic!("backends/kql-schema.json: {e}"));
+        raw.into_iter()
+            .filter(|(t, _)| !t.starts_with('_'))
+            .map(|(t, cols)| {
+                let cols = cols
+                    .split(',')
+                    .filter_map(|c| c.trim().split_once(':'))
+                    .map(|(n, ty)| (n.trim().to_string(), ty.trim().to_string()))
+                    .collect();
+                (t, cols)
+            })
+            .collect()
+    })
+}
+
+/// Check `q` against the schemas; every problem found, as a message.
+pub fn check(q: &Query) -> Vec<String> {
+    let Some(table) = schemas().get(&q.table) else {
+        return vec![format!(
+            "unknown table `{}`; known: {}",
+            q.table,
+            schemas().keys().cloned().collect::<Vec<_>>().join(", ")
+        )];
+    };
+    let mut errors = Vec::new();
+    let lets: Vec<&str> = q.lets.iter().map(|(n, _)| n.as_str()).collect();
+    // the columns in scope, with types ("" = unknown type, e.g. an aggregate)
+    let mut scope: IndexMap<String, String> = table.clone();
+    for op in &q.ops {
+        match op {
+            Op::Where(e) => walk(e, &q.table, &scope, &lets, &mut errors),
+            Op::Summarize { aggs, by } => {
+                for (_, a) in aggs {
+                    if let Agg::Min(e) | Agg::Max(e) | Agg::MakeSet(e) | Agg::DCount(e) = a {
+                        walk(e, &q.table, &scope, &lets, &mut errors);
+                    }
+                }
+                let mut next = IndexMap::new();
+                for b in by {
+                    match scope.get(b) {
+                        Some(ty) => {
+                            next.insert(b.clone(), ty.clone());
+                        }
+                        None => errors.push(unknown(b, &q.table, &scope)),
+                    }
+                }
+                for (name, _) in aggs {
+                    next.insert(name.clone(), String::new());
+                }
+                scope = next;
+            }
+            Op::Project(cols) => {
+                let mut next = IndexMap::new();
+                for (name, e) in cols {
+                    walk(e, &q.table, &scope, &lets, &mut errors);
+                    let ty = match e {
+                        Expr::Name(n) => scope.get(n).cloned().unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    next.insert(name.clone(), ty);
+                }
+                scope = next;
+            }
+            Op::OrderBy(keys) => {
+                for (k, _) in keys {
+                    if !scope.contains_key(k) {
+                        errors.push(unknown(k, &q.table, &scope));
+                    }
+                }
+            }
+            Op::Take(_) => {}
+        }
+    }
+    errors.dedup();
+    errors
+}
+
+fn unknown(name: &str, table: &str, scope: &IndexMap<String, String>) -> String {
+    let lower = name.to_ascii_lowercase();
+    let same_case = scope.keys().find(|c| c.to_ascii_lowercase() == lower);
+    let ending = scope
+        .keys()
+        .filter(|c| c.len() > name.len() && c.ends_with(name))
+        .min_by_key(|c| c.len());
+    let hint = match (same_case, ending) {
+        (Some(c), _) => format!("; column names are case-sensitive: did you mean `{c}`?"),
+        (None, Some(c)) => format!("; did you mean `{c}`?"),
+        _ => String::new(),
+    };
+    format!("`{name}` is not a column of {table} at this point of the query{hint}")
+}
+
+fn walk(
+    e: &Expr,
+    table: &str,
+    scope: &IndexMap<String, String>,
+    lets: &[&str],
+    errors: &mut Vec<String>,
+) {
+    match e {
+        Expr::Name(n) => {
+            if !scope.contains_key(n) && !lets.contains(&n.as_str()) {
+                errors.push(unknown(n, table, scope));
+            }
+        }
+        Expr::Lit(_) | Expr::Dynamic(_) => {}
+        Expr::Call(_, args) => args
+            .iter()
+            .for_each(|a| walk(a, table, scope, lets, errors)),
+        Expr::Not(x) | Expr::Neg(x) => walk(x, table, scope, lets, errors),
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            walk(a, table, scope, lets, errors);
+            walk(b, table, scope, lets, errors);
+        }
+        Expr::Cmp(op, a, b) => {
+            walk(a, table, scope, lets, errors);
+            walk(b, table, scope, lets, errors);
+            if let (CmpOp::Str { op, .. }, Expr::Name(n)) = (op, a.as_ref()) {
+                string_operand(op.name(), n, scope, errors);
+            }
+        }
+        Expr::HasAny { lhs, items, all } => {
+            walk(lhs, table, scope, lets, errors);
+            items
+                .iter()
+                .for_each(|i| walk(i, table, scope, lets, errors));
+            if let Expr::Name(n) = lhs.as_ref() {
+                string_operand(if *all { "has_all" } else { "has_any" }, n, scope, errors);
+            }
+        }
+        Expr::In { lhs, items, .. } => {
+            walk(lhs, table, scope, lets, errors);
+            items
+                .iter()
+                .for_each(|i| walk(i, table, scope, lets, errors));
+        }
+        Expr::Between(a, b, c) => [a, b, c]
+            .iter()
+            .for_each(|x| walk(x, table, scope, lets, errors)),
+    }
+}
+
+/// String operators take strings (or dynamic); on a number Kusto refuses the query.
+fn string_operand(op: &str, col: &str, scope: &IndexMap<String, String>, errors: &mut Vec<String>) {
+    if let Some(ty) = scope.get(col) {
+        if !matches!(ty.as_str(), "string" | "dynamic" | "") {
+            errors.push(format!(
+                "`{op}` needs a string, but `{col}` is {ty}; compare numbers with == or in"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::kql::parser::parse;
+
+    fn errs(q: &str) -> Vec<String> {
+        check(&parse(q).unwrap_or_else(|e| panic!("{e}: {q}")))
+    }
+
+    #[test]
+    fn binding_cases() {
+        let ok = [
+            "let t = now(-5d);\nDeviceNetworkEvents | where Timestamp between (t..now()) | where RemoteUrl has 'x' | summarize FirstSeen=min(Timestamp), Count=count() by DeviceId, RemoteUrl | order by FirstSeen desc",
+            "DeviceProcessEvents | where SHA1 in~ ('a') | project Timestamp, FileName | order by Timestamp desc",
+            "CommonSecurityLog | where DestinationPort == 443 | project TimeGenerated, DestinationIP",
+        ];
+        for q in ok {
+            assert_eq!(errs(q), Vec::<String>::new(), "{q}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("DeviceNetworkEvents | summarize Count=count() by DeviceId, AccountUpn", "did you mean `InitiatingProcessAccountUpn`"),
+            ("DeviceProcessEvents | where Sha1 in ('a')", "case-sensitive: did you mean `SHA1`"),
+            ("DeviceNetworkEvents | where RemotePort has '443'", "`has` needs a string, but `RemotePort` is int"),
+            ("DeviceNetworkEvent | where RemoteUrl has 'x'", "unknown table `DeviceNetworkEvent`"),
+            ("DeviceNetworkEvents | project DeviceId | where RemoteUrl has 'x'", "`RemoteUrl` is not a column"),
+            ("DeviceNetworkEvents | summarize Count=count() by DeviceId | order by Timestamp desc", "`Timestamp` is not a column"),
+        ];
+        for (q, want) in bad {
+            let got = errs(q);
+            assert!(got.iter().any(|m| m.contains(want)), "{q}: {got:?}");
+        }
+    }
+}
