@@ -1,7 +1,8 @@
 //! Helpers every backend shares. Each says whether it is exact; the lossy ones report how.
 
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{Expr, IrDetection, IrSpec, Match};
+use crate::ir::{Expr, IrDetection, IrExclusion, IrSpec, Match};
+use crate::mapping::TableMap;
 use crate::spec::{BackendName, Source};
 use serde::Serialize;
 
@@ -104,6 +105,160 @@ pub fn warn_fidelity(
     let d = Diag::warning(DiagKind::Fidelity(rule), msg).at(&spec.file, m.span);
     if !diags.contains(&d) {
         diags.push(d);
+    }
+}
+
+/// What every backend's emitter knows about the rule it renders (one detection on one table),
+/// and what it collects: diagnostics and, for `rmmc explain`, how each match was rendered.
+pub struct RuleCtx<'a> {
+    pub backend: BackendName,
+    pub spec: &'a IrSpec,
+    pub det: &'a IrDetection,
+    pub source: Source,
+    pub table: &'a TableMap,
+    /// The target in messages, e.g. `KQL table DeviceNetworkEvents`.
+    pub target: String,
+    /// What the table lacks when a field is missing, in the target's words (`column`, `field`).
+    pub missing_noun: &'static str,
+    /// Which part of the rule is being rendered (`detection`, `exclusion <id>`).
+    pub part: String,
+    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
+    /// narrower there, and the other way round.
+    pub negated: bool,
+    pub diags: Vec<Diag>,
+    pub renderings: Vec<Rendering>,
+}
+
+impl<'a> RuleCtx<'a> {
+    pub fn new(
+        backend: BackendName,
+        spec: &'a IrSpec,
+        det: &'a IrDetection,
+        source: Source,
+        table: &'a TableMap,
+        target: String,
+        missing_noun: &'static str,
+    ) -> Self {
+        RuleCtx {
+            backend,
+            spec,
+            det,
+            source,
+            table,
+            target,
+            missing_noun,
+            part: "detection".into(),
+            negated: false,
+            diags: Vec::new(),
+            renderings: Vec::new(),
+        }
+    }
+
+    /// Warn, once, about a match rendered `fidelity` (see `warn_fidelity`).
+    pub fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
+        warn_fidelity(
+            &mut self.diags,
+            self.spec,
+            m,
+            fidelity,
+            self.negated,
+            &self.part,
+            msg,
+        );
+    }
+
+    /// Record how a match was rendered, for `rmmc explain`.
+    pub fn record(
+        &mut self,
+        m: &Match,
+        rendered: String,
+        fidelity: Fidelity,
+        note: Option<String>,
+    ) {
+        self.renderings.push(Rendering {
+            spec: self.spec.id.clone(),
+            detection: self.det.id.clone(),
+            source: self.source,
+            backend: self.backend,
+            part: self.part.clone(),
+            predicate: m.to_string(),
+            rendered,
+            fidelity,
+            note,
+        });
+    }
+
+    /// Drop the matches the table cannot express, under the spec's gap policy; each dropped
+    /// match is recorded as inexpressible. `None` when the rule cannot be built.
+    pub fn expressible(&mut self, e: &Expr, part: &str) -> Option<Widened> {
+        let table = self.table;
+        let noun = self.missing_noun;
+        let mut missing: Vec<(Match, String)> = Vec::new();
+        let widened = widen(e, &mut |m: &Match| {
+            let ok = table.column(m.field).is_some();
+            if !ok {
+                missing.push((m.clone(), format!("{} has no {noun} for it", table.name)));
+            }
+            ok
+        });
+        self.part = part.to_string();
+        for (m, why) in &missing {
+            self.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
+        }
+        gap_policy(
+            self.spec,
+            self.det,
+            self.backend,
+            self.source,
+            &self.target,
+            part,
+            &missing,
+            &mut self.diags,
+        )
+        .then_some(widened)
+    }
+
+    /// The exclusions that apply to this source, each as `not(x)` widened under the gap
+    /// policy (dropping matches from `not(x)` keeps the rule wider, never narrower), with the
+    /// part name for messages. All are checked before any is used, so one run reports every
+    /// problem.
+    pub fn exclusions(
+        &mut self,
+        with_exclusions: bool,
+    ) -> Vec<(&'a IrExclusion, String, Option<Widened>)> {
+        let (det, source) = (self.det, self.source);
+        det.exclusions
+            .iter()
+            .filter(|x| with_exclusions && x.sources.contains(&source))
+            .map(|x| {
+                let part = format!("exclusion {}", x.id);
+                let w = self.expressible(&Expr::Not(Box::new(x.expr.clone())), &part);
+                (x, part, w)
+            })
+            .collect()
+    }
+
+    /// The error for a detection of which nothing can be expressed on this table.
+    pub fn nothing_expressible(&mut self, w: &Widened) {
+        let (spec, det) = (self.spec, self.det);
+        self.diags.push(
+            Diag::error(
+                DiagKind::Fidelity(Fidelity::Inexpressible),
+                format!(
+                    "{}/{}: nothing of the predicate can be expressed on {} ({})",
+                    spec.id,
+                    det.id,
+                    self.target,
+                    if *w == Widened::True {
+                        "it would match every event"
+                    } else {
+                        "it would match nothing"
+                    }
+                ),
+            )
+            .at(&spec.file, det.span)
+            .help(format!("drop source `{}` from this detection", self.source)),
+        );
     }
 }
 

@@ -26,13 +26,13 @@
 //!   (`alert_suppression.group_by`), which is reported, since one alert per group is not one
 //!   result row per group.
 
-use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{self, TableMap};
 use crate::spec::attack::{tactics_of, TECHNIQUES};
-use crate::spec::{BackendName, Field, Source};
+use crate::spec::{BackendName, Field};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -396,45 +396,10 @@ enum Binding {
 }
 
 struct Emitter<'a> {
-    table: &'a TableMap,
-    spec: &'a IrSpec,
-    det: &'a IrDetection,
-    source: Source,
-    part: String,
-    diags: Vec<Diag>,
-    renderings: Vec<Rendering>,
-    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
-    /// narrower there, and the other way round.
-    negated: bool,
+    ctx: RuleCtx<'a>,
 }
 
 impl Emitter<'_> {
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        super::common::warn_fidelity(
-            &mut self.diags,
-            self.spec,
-            m,
-            fidelity,
-            self.negated,
-            &self.part,
-            msg,
-        );
-    }
-
-    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
-        self.renderings.push(Rendering {
-            spec: self.spec.id.clone(),
-            detection: self.det.id.clone(),
-            source: self.source,
-            backend: BackendName::Elastic,
-            part: self.part.clone(),
-            predicate: m.to_string(),
-            rendered,
-            fidelity,
-            note,
-        });
-    }
-
     fn expr(&mut self, e: &Expr) -> (String, Binding) {
         let join = |this: &mut Self, v: &[Expr], op: &str, b: Binding| {
             let parts: Vec<String> = v
@@ -455,9 +420,9 @@ impl Emitter<'_> {
             Expr::All(v) => join(self, v, "and", Binding::And),
             Expr::Any(v) => join(self, v, "or", Binding::Or),
             Expr::Not(x) => {
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 let inner = self.expr(x).0;
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 (format!("not ({inner})"), Binding::Atom)
             }
             Expr::Match(m) => self.leaf(m),
@@ -476,6 +441,7 @@ impl Emitter<'_> {
     /// A match the table can express (the others are widened away first).
     fn leaf(&mut self, m: &Match) -> (String, Binding) {
         let col = self
+            .ctx
             .table
             .column(m.field)
             .expect("matches on missing columns are widened away before rendering");
@@ -496,23 +462,23 @@ impl Emitter<'_> {
             combine(col_fidelity, note, &mut notes);
             let msg = format!(
                 "{}: `{}` is matched on {} ({}: {note})",
-                self.table.name,
+                self.ctx.table.name,
                 m.field,
                 col.match_on.join(" or "),
                 fidelity_word(col_fidelity),
             );
-            self.warn(m, col_fidelity, msg);
+            self.ctx.warn(m, col_fidelity, msg);
         }
         if let Some(k) = data().kinds.get(kind_name(&m.test)) {
             if k.fidelity != Fidelity::Exact {
                 combine(k.fidelity, &k.note, &mut notes);
                 let msg = format!(
                     "{}: `{m}` is {} in EQL: {}",
-                    self.table.name,
+                    self.ctx.table.name,
                     fidelity_word(k.fidelity),
                     k.note
                 );
-                self.warn(m, k.fidelity, msg);
+                self.ctx.warn(m, k.fidelity, msg);
             }
         }
         let tests: Vec<FieldTest> = col
@@ -537,37 +503,8 @@ impl Emitter<'_> {
             Binding::Atom
         };
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        self.record(m, text.clone(), fidelity, note);
+        self.ctx.record(m, text.clone(), fidelity, note);
         (text, binding)
-    }
-
-    /// Drop the matches the table cannot express, under the spec's gap policy.
-    fn expressible(&mut self, e: &Expr, part: &str) -> Option<Widened> {
-        let table = self.table;
-        let mut missing: Vec<(Match, String)> = Vec::new();
-        let widened = widen(e, &mut |m: &Match| {
-            let ok = table.column(m.field).is_some();
-            if !ok {
-                missing.push((m.clone(), format!("{} has no ECS field for it", table.name)));
-            }
-            ok
-        });
-        self.part = part.to_string();
-        for (m, why) in &missing {
-            self.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
-        }
-        let target = format!("Elastic data source {}", table.name);
-        gap_policy(
-            self.spec,
-            self.det,
-            BackendName::Elastic,
-            self.source,
-            &target,
-            part,
-            &missing,
-            &mut self.diags,
-        )
-        .then_some(widened)
     }
 }
 
@@ -602,43 +539,18 @@ fn meta_list(t: &TableMap, key: &str) -> Vec<String> {
 const MAX_GROUP_BY: usize = 3;
 
 fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
-    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
     let mut errors = Vec::new();
-    let detection = em.expressible(&det.expr, "detection");
-    let exclusions: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&source))
-        .map(|x| {
-            let part = format!("exclusion {}", x.id);
-            // dropping matches from `not(x)` keeps the rule wider, never narrower
-            let w = em.expressible(&Expr::Not(Box::new(x.expr.clone())), &part);
-            (x, part, w)
-        })
-        .collect();
+    let detection = em.ctx.expressible(&det.expr, "detection");
+    let exclusions = em.ctx.exclusions(with_exclusions);
 
     let cond = match detection {
         Some(Widened::Expr(e)) => {
-            em.part = "detection".into();
+            em.ctx.part = "detection".into();
             Some(em.conjuncts(&e))
         }
         Some(w) => {
-            errors.push(inexpressible(
-                spec,
-                det,
-                format!(
-                    "{}/{}: nothing of the predicate can be expressed on {} ({})",
-                    spec.id,
-                    det.id,
-                    table.name,
-                    if w == Widened::True {
-                        "it would match every event"
-                    } else {
-                        "it would match nothing"
-                    }
-                ),
-                &format!("drop source `{source}` from this detection"),
-            ));
+            em.ctx.nothing_expressible(&w);
             None
         }
         None => None,
@@ -650,7 +562,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
     for (x, part, w) in exclusions {
         match w {
             Some(Widened::Expr(e)) => {
-                em.part = part;
+                em.ctx.part = part;
                 let (c, b) = em.expr(&e);
                 excl_lines.push(if b == Binding::Atom {
                     format!("  and {c}")
@@ -666,6 +578,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
         }
     }
     if em
+        .ctx
         .renderings
         .iter()
         .any(|r| r.fidelity == Fidelity::Inexpressible)
@@ -700,7 +613,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
                 );
             }
             let fields: Vec<&str> = by.iter().map(|f| f.name()).collect();
-            em.diags.push(
+            em.ctx.diags.push(
                 Diag::warning(
                     DiagKind::Semantics,
                     format!(
@@ -732,7 +645,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
         }
     }
 
-    em.diags.extend(errors.iter().cloned());
+    em.ctx.diags.extend(errors.iter().cloned());
     let conjuncts = cond?;
     if !excl_ok || !errors.is_empty() {
         return None;
@@ -966,18 +879,19 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     continue;
                 };
                 let mut em = Emitter {
-                    table,
-                    spec,
-                    det,
-                    source,
-                    part: "detection".into(),
-                    diags: Vec::new(),
-                    renderings: Vec::new(),
-                    negated: false,
+                    ctx: RuleCtx::new(
+                        BackendName::Elastic,
+                        spec,
+                        det,
+                        source,
+                        table,
+                        format!("Elastic data source {}", table.name),
+                        "ECS field",
+                    ),
                 };
                 let built = rule(&mut em, with_exclusions);
-                out.diags.append(&mut em.diags);
-                out.renderings.append(&mut em.renderings);
+                out.diags.append(&mut em.ctx.diags);
+                out.renderings.append(&mut em.ctx.renderings);
                 let Some(r) = built else { continue };
                 match kibana_rule(spec, det, &id, table, &r, with_exclusions) {
                     Ok(v) => {

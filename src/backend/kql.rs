@@ -6,12 +6,12 @@
 //! whole values case-insensitively, `==`/`in` case-sensitively; `contains`, `startswith`,
 //! `endswith` are case-insensitive substring tests with `_cs` variants.
 
-use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::ir::{Expr, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{self, TableMap};
-use crate::spec::{BackendName, Direction, Field, Source};
+use crate::spec::{BackendName, Direction, Field};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -84,48 +84,12 @@ fn list(values: impl IntoIterator<Item = String>) -> String {
 }
 
 struct Emitter<'a> {
-    table: &'a TableMap,
+    ctx: RuleCtx<'a>,
     /// Named value lists hoisted into `let name = dynamic([...]);`, in first-use order.
     lets: IndexMap<String, String>,
-    diags: Vec<Diag>,
-    spec: &'a IrSpec,
-    det: &'a IrDetection,
-    source: Source,
-    /// Which part of the rule is being rendered (`detection`, `exclusion <id>`).
-    part: String,
-    renderings: Vec<Rendering>,
-    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
-    /// narrower there, and the other way round.
-    negated: bool,
 }
 
 impl Emitter<'_> {
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        super::common::warn_fidelity(
-            &mut self.diags,
-            self.spec,
-            m,
-            fidelity,
-            self.negated,
-            &self.part,
-            msg,
-        );
-    }
-
-    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
-        self.renderings.push(Rendering {
-            spec: self.spec.id.clone(),
-            detection: self.det.id.clone(),
-            source: self.source,
-            backend: BackendName::Kql,
-            part: self.part.clone(),
-            predicate: m.to_string(),
-            rendered,
-            fidelity,
-            note,
-        });
-    }
-
     /// Render a boolean expression. `top` puts an outer `and`/`or` chain on separate lines,
     /// as the seeds do. The result says how it binds, so callers add only needed parentheses.
     fn expr(&mut self, e: &Expr, top: bool) -> (String, Binding) {
@@ -162,9 +126,9 @@ impl Emitter<'_> {
             Expr::All(v) => join(self, v, "and", Binding::And),
             Expr::Any(v) => join(self, v, "or", Binding::Or),
             Expr::Not(x) => {
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 let inner = self.expr(x, false).0;
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 (format!("not({inner})"), Binding::Atom)
             }
             Expr::Match(m) => self.leaf(m),
@@ -174,6 +138,7 @@ impl Emitter<'_> {
     /// A match the table can express (callers drop the others first, see `common::widen`).
     fn leaf(&mut self, m: &Match) -> (String, Binding) {
         let col = self
+            .ctx
             .table
             .column(m.field)
             .expect("matches on missing columns are widened away before rendering");
@@ -181,13 +146,13 @@ impl Emitter<'_> {
         if fidelity != Fidelity::Exact {
             let msg = format!(
                 "{}: `{}` is matched on {} ({}: {})",
-                self.table.name,
+                self.ctx.table.name,
                 m.field,
                 col.match_on.join(" or "),
                 fidelity_word(fidelity),
                 note.unwrap_or_default()
             );
-            self.warn(m, fidelity, msg);
+            self.ctx.warn(m, fidelity, msg);
         }
         let rendered: Vec<(String, Binding)> =
             col.match_on.iter().map(|c| self.test(c, m)).collect();
@@ -213,7 +178,8 @@ impl Emitter<'_> {
             }
             _ => fidelity,
         };
-        self.record(m, text.clone(), fidelity, note.map(str::to_string));
+        self.ctx
+            .record(m, text.clone(), fidelity, note.map(str::to_string));
         (text, binding)
     }
 
@@ -275,10 +241,10 @@ impl Emitter<'_> {
             }
             Test::Ip(ips) => {
                 if ips.iter().any(IpAddr::is_ipv6) {
-                    self.warn(
+                    self.ctx.warn(
                         m,
                         Fidelity::Narrower,
-                        format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", self.table.name, m.field),
+                        format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", self.ctx.table.name, m.field),
                     );
                 }
                 let lits: Vec<String> = ips
@@ -352,19 +318,20 @@ pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
                 continue;
             };
             let mut em = Emitter {
-                table,
+                ctx: RuleCtx::new(
+                    BackendName::Kql,
+                    spec,
+                    det,
+                    source,
+                    table,
+                    format!("KQL table {}", table.name),
+                    "column",
+                ),
                 lets: IndexMap::new(),
-                diags: Vec::new(),
-                spec,
-                det,
-                source,
-                part: "detection".into(),
-                renderings: Vec::new(),
-                negated: false,
             };
             let built = query(&mut em, with_exclusions);
-            out.diags.append(&mut em.diags);
-            out.renderings.append(&mut em.renderings);
+            out.diags.append(&mut em.ctx.diags);
+            out.renderings.append(&mut em.ctx.renderings);
             if let Some((text, columns, gaps)) = built {
                 out.items.push(KqlQuery {
                     id,
@@ -381,38 +348,8 @@ pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
 
 type QueryParts = (String, Vec<(String, Option<Field>)>, Vec<String>);
 
-/// Drop the matches the table cannot express, under the spec's gap policy. Records each
-/// dropped match as an inexpressible rendering.
-fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
-    let table = em.table;
-    let mut missing: Vec<(Match, String)> = Vec::new();
-    let widened = widen(e, &mut |m: &Match| {
-        let ok = table.column(m.field).is_some();
-        if !ok {
-            missing.push((m.clone(), format!("{} has no column for it", table.name)));
-        }
-        ok
-    });
-    for (m, why) in &missing {
-        em.part = part.to_string();
-        em.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
-    }
-    let target = format!("KQL table {}", table.name);
-    gap_policy(
-        em.spec,
-        em.det,
-        BackendName::Kql,
-        em.source,
-        &target,
-        part,
-        &missing,
-        &mut em.diags,
-    )
-    .then_some(widened)
-}
-
 fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
-    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
     let missing_output = |what: &str, f: Field| {
         Diag::error(
             DiagKind::Fidelity(Fidelity::Inexpressible),
@@ -438,42 +375,15 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
 
     let mut gaps = Vec::new();
     // Check every part before giving up, so one run reports every problem.
-    let detection = expressible(em, &det.expr, "detection");
-    let exclusions: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&source))
-        .map(|x| {
-            let part = format!("exclusion {}", x.id);
-            // dropping matches from `not(x)` keeps the rule wider, never narrower
-            let w = expressible(em, &Expr::Not(Box::new(x.expr.clone())), &part);
-            (x, part, w)
-        })
-        .collect();
+    let detection = em.ctx.expressible(&det.expr, "detection");
+    let exclusions = em.ctx.exclusions(with_exclusions);
     let cond = match detection? {
         Widened::Expr(e) => {
-            em.part = "detection".into();
+            em.ctx.part = "detection".into();
             em.expr(&e, true).0
         }
         w => {
-            em.diags.push(
-                Diag::error(
-                    DiagKind::Fidelity(Fidelity::Inexpressible),
-                    format!(
-                        "{}/{}: nothing of the predicate can be expressed on {} ({})",
-                        spec.id,
-                        det.id,
-                        table.name,
-                        if w == Widened::True {
-                            "it would match every event"
-                        } else {
-                            "it would match nothing"
-                        }
-                    ),
-                )
-                .at(&spec.file, det.span)
-                .help(format!("drop source `{source}` from this detection")),
-            );
+            em.ctx.nothing_expressible(&w);
             return None;
         }
     };
@@ -481,7 +391,7 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
     for (x, part, w) in exclusions {
         match w? {
             Widened::Expr(e) => {
-                em.part = part;
+                em.ctx.part = part;
                 let (c, _) = em.expr(&e, false);
                 exclusion_lines.push(format!("// exclusion: {}", x.id));
                 exclusion_lines.push(format!("| where {c}"));
@@ -494,6 +404,7 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
     }
     if gaps.is_empty()
         && em
+            .ctx
             .renderings
             .iter()
             .any(|r| r.fidelity == Fidelity::Inexpressible)
@@ -563,7 +474,7 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
         }
     }
     if !errors.is_empty() {
-        em.diags.extend(errors);
+        em.ctx.diags.extend(errors);
         return None;
     }
     let mut text = lines.join("\n");

@@ -37,13 +37,13 @@
 //! `summarize`/`project` shape is described in the rule's description and its fields listed
 //! under `fields:`, never silently dropped.
 
-use super::common::{fidelity_word, gap_policy, widen, Rendering, Widened};
+use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::ir::{fold, Expr, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{self, TableMap};
 use crate::render;
-use crate::spec::{BackendName, Field, Source};
+use crate::spec::{BackendName, Field};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -371,45 +371,10 @@ impl Namer<'_> {
 // ---------------------------------------------------------------------------------------
 
 struct Emitter<'a> {
-    spec: &'a IrSpec,
-    det: &'a IrDetection,
-    source: Source,
-    table: &'a TableMap,
-    part: String,
-    diags: Vec<Diag>,
-    renderings: Vec<Rendering>,
-    /// Under an odd number of `not`s (an exclusion is one): a wider match makes the rule
-    /// narrower there, and the other way round.
-    negated: bool,
+    ctx: RuleCtx<'a>,
 }
 
 impl Emitter<'_> {
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        super::common::warn_fidelity(
-            &mut self.diags,
-            self.spec,
-            m,
-            fidelity,
-            self.negated,
-            &self.part,
-            msg,
-        );
-    }
-
-    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
-        self.renderings.push(Rendering {
-            spec: self.spec.id.clone(),
-            detection: self.det.id.clone(),
-            source: self.source,
-            backend: BackendName::Sigma,
-            part: self.part.clone(),
-            predicate: m.to_string(),
-            rendered,
-            fidelity,
-            note,
-        });
-    }
-
     fn expr(&mut self, e: &Expr) -> Cond {
         match e {
             Expr::All(v) => {
@@ -421,9 +386,9 @@ impl Emitter<'_> {
                 cond_any(c)
             }
             Expr::Not(x) => {
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 let inner = self.expr(x);
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 Cond::Not(Box::new(inner))
             }
             Expr::Match(m) => {
@@ -442,7 +407,7 @@ impl Emitter<'_> {
     /// A match the log source can express (callers drop the others first): its entries,
     /// any of which may match.
     fn leaf(&mut self, m: &Match) -> Vec<Entry> {
-        let table = self.table;
+        let table = self.ctx.table;
         let col = table
             .column(m.field)
             .expect("matches on missing fields are widened away before rendering");
@@ -457,7 +422,7 @@ impl Emitter<'_> {
                 fidelity_word(fidelity),
                 note.clone().unwrap_or_default()
             );
-            self.warn(m, fidelity, msg);
+            self.ctx.warn(m, fidelity, msg);
         }
         let hash_prefix = table
             .meta
@@ -475,7 +440,7 @@ impl Emitter<'_> {
                         "{}: `{}` is the part of {} after the last `\\`, which never holds a `\\`; a value with one is matched against the end of the whole field (wider)",
                         table.name, m.field, col.match_on.join(" or ")
                     );
-                    self.warn(m, Fidelity::Wider, msg);
+                    self.ctx.warn(m, Fidelity::Wider, msg);
                     if fidelity == Fidelity::Exact {
                         fidelity = Fidelity::Wider;
                     }
@@ -511,7 +476,7 @@ impl Emitter<'_> {
             })
             .collect::<Vec<_>>()
             .join(" or ");
-        self.record(m, rendered, fidelity, note);
+        self.ctx.record(m, rendered, fidelity, note);
         entries
     }
 
@@ -613,36 +578,6 @@ impl Emitter<'_> {
     }
 }
 
-/// Drop the matches the log source cannot express, under the spec's gap policy; each
-/// dropped match is recorded as an inexpressible rendering.
-fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
-    let table = em.table;
-    let mut missing: Vec<(Match, String)> = Vec::new();
-    let widened = widen(e, &mut |m: &Match| {
-        let ok = table.column(m.field).is_some();
-        if !ok {
-            missing.push((m.clone(), format!("{} has no field for it", table.name)));
-        }
-        ok
-    });
-    em.part = part.to_string();
-    for (m, why) in &missing {
-        em.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
-    }
-    let target = format!("Sigma log source {}", table.name);
-    gap_policy(
-        em.spec,
-        em.det,
-        BackendName::Sigma,
-        em.source,
-        &target,
-        part,
-        &missing,
-        &mut em.diags,
-    )
-    .then_some(widened)
-}
-
 /// Sigma selection names are identifiers: exclusion ids may hold `-`.
 fn ident(id: &str) -> String {
     id.chars()
@@ -657,7 +592,7 @@ fn ident(id: &str) -> String {
 }
 
 #[derive(Serialize)]
-struct RuleCtx {
+struct TemplateCtx {
     title: String,
     id: String,
     status: String,
@@ -695,18 +630,19 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     continue;
                 };
                 let mut em = Emitter {
-                    spec,
-                    det,
-                    source,
-                    table,
-                    part: "detection".into(),
-                    diags: Vec::new(),
-                    renderings: Vec::new(),
-                    negated: false,
+                    ctx: RuleCtx::new(
+                        BackendName::Sigma,
+                        spec,
+                        det,
+                        source,
+                        table,
+                        format!("Sigma log source {}", table.name),
+                        "field",
+                    ),
                 };
                 let built = rule(&mut em, with_exclusions);
-                out.diags.append(&mut em.diags);
-                out.renderings.append(&mut em.renderings);
+                out.diags.append(&mut em.ctx.diags);
+                out.renderings.append(&mut em.ctx.renderings);
                 if let Some(file) = built {
                     out.items.push(file);
                 }
@@ -717,46 +653,19 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
 }
 
 fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
-    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
     let id = RuleId::new(spec, det, source);
 
     // Check every part before giving up, so one run reports every problem.
-    let detection = expressible(em, &det.expr, "detection");
-    let exclusions: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&source))
-        .map(|x| {
-            let part = format!("exclusion {}", x.id);
-            // dropping matches from `not(x)` keeps the rule wider, never narrower
-            let w = expressible(em, &Expr::Not(Box::new(x.expr.clone())), &part);
-            (x, part, w)
-        })
-        .collect();
+    let detection = em.ctx.expressible(&det.expr, "detection");
+    let exclusions = em.ctx.exclusions(with_exclusions);
     let det_cond = match detection? {
         Widened::Expr(e) => {
-            em.part = "detection".into();
+            em.ctx.part = "detection".into();
             em.expr(&e)
         }
         w => {
-            em.diags.push(
-                Diag::error(
-                    DiagKind::Fidelity(Fidelity::Inexpressible),
-                    format!(
-                        "{}/{}: nothing of the predicate can be expressed on Sigma log source {} ({})",
-                        spec.id,
-                        det.id,
-                        table.name,
-                        if w == Widened::True {
-                            "it would match every event"
-                        } else {
-                            "it would match nothing"
-                        }
-                    ),
-                )
-                .at(&spec.file, det.span)
-                .help(format!("drop source `{source}` from this detection")),
-            );
+            em.ctx.nothing_expressible(&w);
             return None;
         }
     };
@@ -773,11 +682,11 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     for (x, part, w) in exclusions {
         match w? {
             Widened::Expr(Expr::Not(inner)) => {
-                em.part = part;
+                em.ctx.part = part;
                 // a filter is the inside of `not 1 of filter_*`
-                em.negated = true;
+                em.ctx.negated = true;
                 let c = em.expr(&inner);
-                em.negated = false;
+                em.ctx.negated = false;
                 let mut name = format!("filter_{}", ident(&x.id));
                 while used_names.contains(&name) {
                     name.push('_');
@@ -878,6 +787,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
         ));
     }
     let gap_used = em
+        .ctx
         .renderings
         .iter()
         .any(|r| r.fidelity == Fidelity::Inexpressible);
@@ -907,7 +817,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     }
     // sigma-specification: "title: … (max. 256 characters)"
     if title.chars().count() > TITLE_MAX {
-        em.diags.push(
+        em.ctx.diags.push(
             Diag::error(
                 DiagKind::Limit,
                 format!(
@@ -931,7 +841,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
             .iter()
             .map(|t| format!("attack.{}", t.to_ascii_lowercase())),
     );
-    let ctx = RuleCtx {
+    let ctx = TemplateCtx {
         title,
         id: id.uuid("sigma").to_string(),
         status: data().status.clone(),
@@ -950,7 +860,8 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     match render::render("sigma/rule.yml.j2", &ctx) {
         Ok(text) => Some((format!("sigma/{}.yml", id.stem), text)),
         Err(e) => {
-            em.diags
+            em.ctx
+                .diags
                 .push(Diag::error(DiagKind::Io, format!("template error: {e:#}")));
             None
         }

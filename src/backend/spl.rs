@@ -13,13 +13,13 @@
 
 pub mod escape;
 
-use super::common::{effect, fidelity_word, gap_policy, widen, Rendering, Widened};
+use super::common::{effect, fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{self, TableMap};
 use crate::render;
-use crate::spec::{BackendName, Direction, Field, Source};
+use crate::spec::{BackendName, Direction, Field};
 use escape::{
     alternation, case_flag, conf_value, eval_str, pcre_text, port_pattern, stanza_name, IPV4,
     TERM_LEFT, TERM_RIGHT,
@@ -95,18 +95,9 @@ pub struct SplQuery {
 }
 
 struct Emitter<'a> {
-    table: &'a TableMap,
-    spec: &'a IrSpec,
-    det: &'a IrDetection,
-    source: Source,
-    part: String,
-    diags: Vec<Diag>,
-    renderings: Vec<Rendering>,
+    ctx: RuleCtx<'a>,
     /// Fields read by predicates or grouping, set to "" when missing (`coalesce`).
     fill: IndexSet<String>,
-    /// Under an odd number of `NOT`s (an exclusion is one): a wider match makes the rule
-    /// narrower there, and the other way round.
-    negated: bool,
 }
 
 /// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
@@ -147,34 +138,6 @@ fn matches(value: &str, pcre: &str) -> String {
 }
 
 impl Emitter<'_> {
-    /// Warn about a match rendered `fidelity`; the diagnostic's kind is its effect on the
-    /// rule (so `--deny narrower` catches a wider match inside an exclusion).
-    fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        super::common::warn_fidelity(
-            &mut self.diags,
-            self.spec,
-            m,
-            fidelity,
-            self.negated,
-            &self.part,
-            msg,
-        );
-    }
-
-    fn record(&mut self, m: &Match, rendered: String, fidelity: Fidelity, note: Option<String>) {
-        self.renderings.push(Rendering {
-            spec: self.spec.id.clone(),
-            detection: self.det.id.clone(),
-            source: self.source,
-            backend: BackendName::Splunk,
-            part: self.part.clone(),
-            predicate: m.to_string(),
-            rendered,
-            fidelity,
-            note,
-        });
-    }
-
     /// A boolean eval expression, and whether it is a bare `AND`/`OR` chain (then a parent
     /// brackets it: no reliance on operator precedence anywhere).
     fn expr(&mut self, e: &Expr) -> (String, bool) {
@@ -192,9 +155,9 @@ impl Emitter<'_> {
             Expr::All(v) => join(self, v, " AND "),
             Expr::Any(v) => join(self, v, " OR "),
             Expr::Not(x) => {
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 let inner = self.expr(x).0;
-                self.negated = !self.negated;
+                self.ctx.negated = !self.ctx.negated;
                 (format!("NOT ({inner})"), false)
             }
             Expr::Match(m) => self.leaf(m),
@@ -203,6 +166,7 @@ impl Emitter<'_> {
 
     fn leaf(&mut self, m: &Match) -> (String, bool) {
         let col = self
+            .ctx
             .table
             .column(m.field)
             .expect("matches on missing fields are widened away before rendering");
@@ -211,13 +175,13 @@ impl Emitter<'_> {
         if fidelity != Fidelity::Exact {
             let msg = format!(
                 "{}: `{}` is matched on {} ({}: {})",
-                self.table.name,
+                self.ctx.table.name,
                 m.field,
                 col.match_on.join(" or "),
                 fidelity_word(fidelity),
                 note.as_deref().unwrap_or_default()
             );
-            self.warn(m, fidelity, msg);
+            self.ctx.warn(m, fidelity, msg);
         }
         let mut alts = Vec::new();
         for c in &col.match_on {
@@ -237,10 +201,10 @@ impl Emitter<'_> {
         };
         if v6 {
             let why = "IPv6 addresses are compared as Splunk spells and parses them (text equality with the compressed lower-case form, cidrmatch); an event spelling them another way is missed";
-            self.warn(
+            self.ctx.warn(
                 m,
                 Fidelity::Narrower,
-                format!("{}: `{}`: {why}", self.table.name, m.field),
+                format!("{}: `{}`: {why}", self.ctx.table.name, m.field),
             );
             if fidelity == Fidelity::Exact {
                 fidelity = Fidelity::Narrower;
@@ -251,7 +215,7 @@ impl Emitter<'_> {
             }
         }
         let text = alts.join(" OR ");
-        if effect(fidelity, self.negated) != fidelity {
+        if effect(fidelity, self.ctx.negated) != fidelity {
             note = note.map(|n| {
                 format!(
                     "{n}; under `not` the rule is {}",
@@ -259,7 +223,7 @@ impl Emitter<'_> {
                 )
             });
         }
-        self.record(m, text.clone(), fidelity, note);
+        self.ctx.record(m, text.clone(), fidelity, note);
         (text, alts.len() > 1)
     }
 
@@ -292,37 +256,8 @@ impl Emitter<'_> {
     }
 }
 
-/// Drop the matches the log source cannot express, under the spec's gap policy.
-fn expressible(em: &mut Emitter, e: &Expr, part: &str) -> Option<Widened> {
-    let table = em.table;
-    let mut missing: Vec<(Match, String)> = Vec::new();
-    let widened = widen(e, &mut |m: &Match| {
-        let ok = table.column(m.field).is_some();
-        if !ok {
-            missing.push((m.clone(), format!("{} has no field for it", table.name)));
-        }
-        ok
-    });
-    em.part = part.to_string();
-    for (m, why) in &missing {
-        em.record(m, String::new(), Fidelity::Inexpressible, Some(why.clone()));
-    }
-    let target = format!("Splunk source {}", table.name);
-    gap_policy(
-        em.spec,
-        em.det,
-        BackendName::Splunk,
-        em.source,
-        &target,
-        part,
-        &missing,
-        &mut em.diags,
-    )
-    .then_some(widened)
-}
-
 fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuery> {
-    let (spec, det, source, table) = (em.spec, em.det, em.source, em.table);
+    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
     let mut errors = Vec::new();
     let mut col = |f: Field, what: &str| match table.column(f) {
         Some(c) => c.project.to_string(),
@@ -345,41 +280,15 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     };
     let ts = col(Field::known("timestamp"), "the time filter");
 
-    let detection = expressible(em, &det.expr, "detection");
-    let exclusions: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&source))
-        .map(|x| {
-            let part = format!("exclusion {}", x.id);
-            let w = expressible(em, &Expr::Not(Box::new(x.expr.clone())), &part);
-            (x, part, w)
-        })
-        .collect();
+    let detection = em.ctx.expressible(&det.expr, "detection");
+    let exclusions = em.ctx.exclusions(with_exclusions);
     let cond = match detection? {
         Widened::Expr(e) => {
-            em.part = "detection".into();
+            em.ctx.part = "detection".into();
             em.expr(&e).0
         }
         w => {
-            em.diags.push(
-                Diag::error(
-                    DiagKind::Fidelity(Fidelity::Inexpressible),
-                    format!(
-                        "{}/{}: nothing of the predicate can be expressed on {} ({})",
-                        spec.id,
-                        det.id,
-                        table.name,
-                        if w == Widened::True {
-                            "it would match every event"
-                        } else {
-                            "it would match nothing"
-                        }
-                    ),
-                )
-                .at(&spec.file, det.span)
-                .help(format!("drop source `{source}` from this detection")),
-            );
+            em.ctx.nothing_expressible(&w);
             return None;
         }
     };
@@ -387,7 +296,7 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     for (x, part, w) in exclusions {
         match w? {
             Widened::Expr(e) => {
-                em.part = part;
+                em.ctx.part = part;
                 let (c, _) = em.expr(&e);
                 exclusion_lines.push(format!("```exclusion: {}```", x.id));
                 exclusion_lines.push(format!("| where {c}"));
@@ -401,6 +310,7 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     }
     let mut gaps = Vec::new();
     if em
+        .ctx
         .renderings
         .iter()
         .any(|r| r.fidelity == Fidelity::Inexpressible)
@@ -440,7 +350,7 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
         }
     }
     if !errors.is_empty() {
-        em.diags.extend(errors);
+        em.ctx.diags.extend(errors);
         return None;
     }
 
@@ -513,19 +423,20 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                     continue;
                 };
                 let mut em = Emitter {
-                    table,
-                    spec,
-                    det,
-                    source,
-                    part: "detection".into(),
-                    diags: Vec::new(),
-                    renderings: Vec::new(),
+                    ctx: RuleCtx::new(
+                        BackendName::Splunk,
+                        spec,
+                        det,
+                        source,
+                        table,
+                        format!("Splunk source {}", table.name),
+                        "field",
+                    ),
                     fill: IndexSet::new(),
-                    negated: false,
                 };
                 let built = query(&mut em, &id, with_exclusions);
-                out.diags.append(&mut em.diags);
-                out.renderings.append(&mut em.renderings);
+                out.diags.append(&mut em.ctx.diags);
+                out.renderings.append(&mut em.ctx.renderings);
                 let Some(q) = built else { continue };
                 match stanza(spec, det, &q, with_exclusions) {
                     Ok((name, text)) => {
