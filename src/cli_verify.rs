@@ -69,7 +69,7 @@ pub fn verify(
         Err(e) => return usage(e, format),
     };
     let opts = BuildOptions {
-        targets: vec![Target::Kql],
+        targets: Target::ALL.to_vec(),
         exclusions: !no_exclusions,
     };
     let built = build::compile(&specs, &opts);
@@ -118,8 +118,8 @@ pub fn verify(
 fn matrix(r: &verify::Report, now: i128) -> String {
     let mut out = format!("now = {}\n", format_rfc3339(now));
     out.push_str(&format!(
-        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  status\n",
-        "rule", "backend", "cases", "pass", "explained", "mismatch"
+        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} status\n",
+        "rule", "backend", "cases", "pass", "explained", "mismatch", "skipped", "window"
     ));
     for c in &r.cells {
         let status = match (&c.error, c.mismatched) {
@@ -129,13 +129,15 @@ fn matrix(r: &verify::Report, now: i128) -> String {
             (None, _) => format!("MISMATCH {}", c.artifact),
         };
         out.push_str(&format!(
-            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  {status}\n",
+            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} {status}\n",
             c.rule,
             c.backend.name(),
             c.cases,
             c.passed,
             c.explained,
-            c.mismatched
+            c.mismatched,
+            c.skipped,
+            c.window
         ));
     }
     let unexplained: Vec<_> = r
@@ -160,7 +162,18 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     for d in &r.fixture_disagreements {
         out.push_str(&format!("fixture: {d}\n"));
     }
-    let total: usize = r.cells.iter().map(|c| c.cases).sum();
+    if r.cells
+        .iter()
+        .any(|c| c.backend == crate::spec::BackendName::Sigma)
+    {
+        out.push_str(
+            "\nsigma: a Sigma rule carries no time range; the window is the scheduler's, so Sigma verdicts are judged without it\n",
+        );
+    }
+    if r.cells.iter().any(|c| c.skipped > 0) {
+        out.push_str("skipped: cases the backend's native event cannot hold (e.g. a process name that is not the last component of Sysmon's one Image path); not judged\n");
+    }
+    let total: usize = r.cells.iter().map(|c| c.cases - c.skipped).sum();
     let bad = r
         .cells
         .iter()

@@ -12,13 +12,11 @@ use crate::backend::common::Rendering;
 use crate::backend::RuleId;
 use crate::build::Files;
 use crate::diag::Fidelity;
-use crate::eval::kql::{interp, parser};
 use crate::eval::time::parse_rfc3339;
-use crate::ir::{Event, IrDetection, IrOutput, IrSpec};
+use crate::ir::{Event, IrDetection, IrSpec};
 use crate::spec::{BackendName, Source};
 use cases::Case;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// The reference verdict: the IR's meaning, with exclusions, inside the spec's window when
 /// the detection filters on time (KQL `between` includes both ends).
@@ -49,6 +47,13 @@ pub struct Cell {
     /// Differences the backend declared (wider / narrower renderings, declared gaps).
     pub explained: usize,
     pub mismatched: usize,
+    /// Cases that cannot be written in this backend's native event shape (e.g. a process
+    /// name that is not the last component of the process path, where Sysmon holds one
+    /// `Image` for both): not judged.
+    pub skipped: usize,
+    /// Where the time window the verdicts were judged with comes from: the query text, the
+    /// Kibana rule's `from`, or none (Sigma: the scheduler's).
+    pub window: String,
     /// The artifact could not be run at all (missing, unparsable, wrong table).
     pub error: Option<String>,
 }
@@ -92,8 +97,77 @@ pub struct VerifyOptions {
     pub exclusions: bool,
 }
 
+/// What running one backend's artifact of one rule gave.
+struct Run {
+    /// Per case: the artifact's verdict, or `None` when the case cannot be written in the
+    /// backend's native shape (the reason is counted as skipped, never judged).
+    verdicts: Vec<Option<bool>>,
+    /// A difference in result rows (aggregations, projections), when the backend has any.
+    rows: Option<String>,
+    /// Where this backend's time window comes from (for the matrix).
+    window: String,
+}
+
+/// Everything a runner may read: the artifact texts and the rule's identity, the
+/// detection's category and source (to pick the mapping table), and the events.
+struct Ctx<'a> {
+    files: &'a Files,
+    path: &'a str,
+    id: &'a RuleId,
+    det: &'a IrDetection,
+    source: Source,
+    cases: &'a [Case],
+    now: i128,
+}
+
+/// One backend: where its artifact lives, whether the spec's window is judged (the artifact
+/// carries it), and how to run it.
+struct BackendRunner {
+    name: BackendName,
+    /// Folder and extension of its artifacts: `kql/<stem>.kql`.
+    dir: &'static str,
+    ext: &'static str,
+    /// The reference verdict includes the spec's window. False for Sigma: a Sigma rule has
+    /// no time range; the window is the scheduler's (README, "Proving the artifacts mean the
+    /// spec").
+    windowed: bool,
+    run: fn(&Ctx) -> Result<Run, String>,
+}
+
+const RUNNERS: &[BackendRunner] = &[
+    BackendRunner {
+        name: BackendName::Kql,
+        dir: "kql",
+        ext: "kql",
+        windowed: true,
+        run: runners::kql,
+    },
+    BackendRunner {
+        name: BackendName::Sigma,
+        dir: "sigma",
+        ext: "yml",
+        windowed: false,
+        run: runners::sigma,
+    },
+    BackendRunner {
+        name: BackendName::Splunk,
+        dir: "splunk",
+        ext: "spl",
+        windowed: true,
+        run: runners::spl,
+    },
+    BackendRunner {
+        name: BackendName::Elastic,
+        dir: "elastic",
+        ext: "eql",
+        windowed: true,
+        run: runners::eql,
+    },
+];
+
 /// Verify `files` (artifacts by relative path) against the IR of `specs`, on `fixtures` plus
-/// generated cases. `renderings` are the backends' fidelity declarations.
+/// generated cases, for every backend that has artifacts in `files`. `renderings` are the
+/// backends' fidelity declarations.
 pub fn verify(
     specs: &[IrSpec],
     files: &Files,
@@ -102,6 +176,16 @@ pub fn verify(
     opts: &VerifyOptions,
 ) -> Report {
     let mut report = Report::default();
+    let present: Vec<&BackendRunner> = RUNNERS
+        .iter()
+        .filter(|b| {
+            let prefix = format!("{}/", b.dir);
+            let ext = format!(".{}", b.ext);
+            files
+                .keys()
+                .any(|k| k.starts_with(&prefix) && k.ends_with(&ext))
+        })
+        .collect();
     for spec in specs {
         let window_ns = i128::from(spec.window.minutes) * 60_000_000_000;
         for det in &spec.detections {
@@ -133,73 +217,102 @@ pub fn verify(
                         ));
                     }
                 }
-                let want: Vec<bool> = all
-                    .iter()
-                    .map(|c| expected(det, &c.event, source, opts.now, window_ns, opts.exclusions))
-                    .collect();
-                let notes: Vec<&Rendering> = renderings
-                    .iter()
-                    .filter(|r| {
-                        r.spec == spec.id
-                            && r.detection == det.id
-                            && r.source == source
-                            && r.backend == BackendName::Kql
-                    })
-                    .collect();
-                let path = format!("kql/{}.kql", id.stem);
-                let mut cell = Cell {
-                    rule: rule.clone(),
-                    backend: BackendName::Kql,
-                    artifact: path.clone(),
-                    cases: all.len(),
-                    passed: 0,
-                    explained: 0,
-                    mismatched: 0,
-                    error: None,
-                };
-                match run_kql(files.get(&path), det, source, &all, opts.now) {
-                    Err(e) => cell.error = Some(e),
-                    Ok(got) => {
-                        for ((c, want), got) in all.iter().zip(&want).zip(got.iter().copied()) {
-                            if *want == got {
-                                cell.passed += 1;
-                                continue;
-                            }
-                            let explained_by = explain(&notes, *want, got);
-                            if explained_by.is_some() {
-                                cell.explained += 1;
+                for b in &present {
+                    let want: Vec<bool> = all
+                        .iter()
+                        .map(|c| {
+                            if b.windowed {
+                                expected(
+                                    det,
+                                    &c.event,
+                                    source,
+                                    opts.now,
+                                    window_ns,
+                                    opts.exclusions,
+                                )
                             } else {
-                                cell.mismatched += 1;
+                                det.matches(&c.event, source, opts.exclusions)
                             }
-                            report.mismatches.push(Mismatch {
-                                rule: rule.clone(),
-                                backend: BackendName::Kql,
-                                case: c.name.clone(),
-                                event: c.event.0.clone(),
-                                expected: *want,
-                                actual: got,
-                                explained_by,
-                            });
-                        }
-                        // Per-event differences are judged above; here the output shape is
-                        // checked on the events the artifact itself matched.
-                        if let Some(e) =
-                            compare_rows(files.get(&path), det, source, &all, &got, opts.now)
-                        {
-                            cell.mismatched += 1;
-                            report.mismatches.push(Mismatch {
-                                rule: rule.clone(),
-                                backend: BackendName::Kql,
-                                case: format!("result rows of all {} cases: {e}", all.len()),
-                                event: Default::default(),
-                                expected: true,
-                                actual: false,
-                                explained_by: None,
-                            });
+                        })
+                        .collect();
+                    let notes: Vec<&Rendering> = renderings
+                        .iter()
+                        .filter(|r| {
+                            r.spec == spec.id
+                                && r.detection == det.id
+                                && r.source == source
+                                && r.backend == b.name
+                        })
+                        .collect();
+                    let path = format!("{}/{}.{}", b.dir, id.stem, b.ext);
+                    let mut cell = Cell {
+                        rule: rule.clone(),
+                        backend: b.name,
+                        artifact: path.clone(),
+                        cases: all.len(),
+                        passed: 0,
+                        explained: 0,
+                        mismatched: 0,
+                        skipped: 0,
+                        window: String::new(),
+                        error: None,
+                    };
+                    let ctx = Ctx {
+                        files,
+                        path: &path,
+                        id: &id,
+                        det,
+                        source,
+                        cases: &all,
+                        now: opts.now,
+                    };
+                    match (b.run)(&ctx) {
+                        Err(e) => cell.error = Some(e),
+                        Ok(run) => {
+                            cell.window = run.window;
+                            for ((c, want), got) in all.iter().zip(&want).zip(&run.verdicts) {
+                                let Some(got) = *got else {
+                                    cell.skipped += 1;
+                                    continue;
+                                };
+                                if *want == got {
+                                    cell.passed += 1;
+                                    continue;
+                                }
+                                let explained_by = explain(&notes, *want, got);
+                                if explained_by.is_some() {
+                                    cell.explained += 1;
+                                } else {
+                                    cell.mismatched += 1;
+                                }
+                                report.mismatches.push(Mismatch {
+                                    rule: rule.clone(),
+                                    backend: b.name,
+                                    case: c.name.clone(),
+                                    event: c.event.0.clone(),
+                                    expected: *want,
+                                    actual: got,
+                                    explained_by,
+                                });
+                            }
+                            // Per-event differences are judged above; the output shape is
+                            // checked on the events the artifact itself matched.
+                            if let Some(e) = run.rows {
+                                cell.mismatched += 1;
+                                report.mismatches.push(Mismatch {
+                                    rule: rule.clone(),
+                                    backend: b.name,
+                                    case: format!("result rows of all {} cases: {e}", all.len()),
+                                    event: Default::default(),
+                                    expected: true,
+                                    actual: false,
+                                    explained_by: None,
+                                });
+                            }
                         }
                     }
+                    report.cells.push(cell);
                 }
-                report.cells.push(cell);
             }
         }
     }
@@ -229,129 +342,4 @@ fn explain(notes: &[&Rendering], expected: bool, actual: bool) -> Option<String>
         })
 }
 
-fn kql_query(
-    text: Option<&String>,
-    det: &IrDetection,
-    source: Source,
-) -> Result<
-    (
-        crate::eval::kql::ast::Query,
-        &'static crate::mapping::TableMap,
-    ),
-    String,
-> {
-    let text = text.ok_or("artifact missing")?;
-    let q = parser::parse(text).map_err(|e| format!("does not parse: {e}"))?;
-    let table =
-        crate::mapping::table_for(&crate::backend::kql::data().tables, det.category, source)
-            .ok_or("no KQL table for this source")?;
-    if q.table != table.name {
-        return Err(format!(
-            "reads table {} but {} events from `{source}` are in {}",
-            q.table, det.category, table.name
-        ));
-    }
-    Ok((q, table))
-}
-
-/// Per-event verdicts: the query run on a table holding only that event.
-fn run_kql(
-    text: Option<&String>,
-    det: &IrDetection,
-    source: Source,
-    cases: &[Case],
-    now: i128,
-) -> Result<Vec<bool>, String> {
-    let (q, table) = kql_query(text, det, source)?;
-    cases
-        .iter()
-        .map(|c| {
-            let row = native::kql_row(table, &c.event);
-            interp::run(&q, &[row], now)
-                .map(|rows| !rows.is_empty())
-                .map_err(|e| format!("fails at run time: {e}"))
-        })
-        .collect()
-}
-
-/// Run the query over all cases at once and compare its result rows with the rows the spec's
-/// output implies for the events that matched one by one (`matched`): grouped counts for
-/// `summarize`, projected tuples for `project`.
-fn compare_rows(
-    text: Option<&String>,
-    det: &IrDetection,
-    source: Source,
-    cases: &[Case],
-    matched: &[bool],
-    now: i128,
-) -> Option<String> {
-    let (q, table) = kql_query(text, det, source).ok()?;
-    let rows: Vec<interp::Row> = cases
-        .iter()
-        .map(|c| native::kql_row(table, &c.event))
-        .collect();
-    let got = interp::run(&q, &rows, now).ok()?;
-    let matching: Vec<&interp::Row> = rows
-        .iter()
-        .zip(matched)
-        .filter(|(_, m)| **m)
-        .map(|(r, _)| r)
-        .collect();
-    let col = |f: crate::spec::Field| {
-        table
-            .column(f)
-            .map(|c| c.project.to_string())
-            .unwrap_or_default()
-    };
-    // grouping keys: an absent string column is "" in Kusto
-    let text_of = |r: &interp::Row, c: &str| match r.get(c) {
-        None | Some(interp::Value::Null) => format!("{:?}", interp::Value::Str(String::new())),
-        Some(v) => format!("{v:?}"),
-    };
-    match &det.output {
-        IrOutput::Summarize(by) => {
-            let cols: Vec<String> = by.iter().map(|f| col(*f)).collect();
-            let mut expected: BTreeMap<Vec<String>, i64> = BTreeMap::new();
-            for r in &matching {
-                *expected
-                    .entry(cols.iter().map(|c| text_of(r, c)).collect())
-                    .or_default() += 1;
-            }
-            let actual: BTreeMap<Vec<String>, i64> = got
-                .iter()
-                .map(|r| {
-                    let n = match r.get("Count") {
-                        Some(interp::Value::Long(n)) => *n,
-                        _ => -1,
-                    };
-                    (cols.iter().map(|c| text_of(r, c)).collect(), n)
-                })
-                .collect();
-            (expected != actual)
-                .then(|| format!("groups and counts differ: expected {expected:?}, got {actual:?}"))
-        }
-        IrOutput::Project { columns, .. } => {
-            let cols: Vec<String> = columns
-                .get(&source)
-                .map(|fs| fs.iter().map(|f| col(*f)).collect())
-                .unwrap_or_default();
-            let mut expected: Vec<Vec<String>> = matching
-                .iter()
-                .map(|r| cols.iter().map(|c| text_of(r, c)).collect())
-                .collect();
-            let mut actual: Vec<Vec<String>> = got
-                .iter()
-                .map(|r| cols.iter().map(|c| text_of(r, c)).collect())
-                .collect();
-            expected.sort();
-            actual.sort();
-            (expected != actual).then(|| {
-                format!(
-                    "projected rows differ: expected {} rows, got {}",
-                    expected.len(),
-                    actual.len()
-                )
-            })
-        }
-    }
-}
+mod runners;
