@@ -52,7 +52,7 @@ fn kql_query(ctx: &Ctx) -> Result<(crate::eval::kql::ast::Query, &'static TableM
 
 /// Per-event verdicts: the query run on a table holding only that event; then all events at
 /// once for the result rows. The window is in the query text (`between (now(-5d)..now())`).
-pub fn kql(ctx: &Ctx) -> Result<Run, String> {
+pub(super) fn kql(ctx: &Ctx) -> Result<Run, String> {
     let (q, table) = kql_query(ctx)?;
     let rows: Vec<interp::Row> = ctx
         .cases
@@ -138,14 +138,43 @@ fn sigma_precheck(text: &str) -> Result<serde_yaml::Value, String> {
     Ok(doc)
 }
 
+/// A Sigma rule text as sigma-rust's rule (after the nesting check), and the event fields
+/// its selections read (`Image|endswith` → `Image`; keyword lists read none).
+pub fn sigma_rule(text: &str) -> Result<(sigma_rust::Rule, Vec<String>), String> {
+    let doc = sigma_precheck(text)?;
+    let rule = sigma_rust::rule_from_yaml(text).map_err(|e| format!("does not parse: {e}"))?;
+    let mut fields = Vec::new();
+    fn walk(v: &serde_yaml::Value, out: &mut Vec<String>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                for k in m.keys().filter_map(serde_yaml::Value::as_str) {
+                    out.push(k.split('|').next().unwrap_or(k).to_string());
+                }
+            }
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    if let Some(serde_yaml::Value::Mapping(det)) = doc.get("detection") {
+        for (k, v) in det {
+            if k.as_str() != Some("condition") && k.as_str() != Some("timeframe") {
+                walk(v, &mut fields);
+            }
+        }
+    }
+    fields.sort();
+    fields.dedup();
+    Ok((rule, fields))
+}
+
 /// The Sigma rule, parsed and evaluated by the `sigma-rust` engine (not reimplemented), on
 /// Sysmon / firewall-taxonomy events. The rule's `logsource` must be the table's.
 /// Sigma rules carry no time range: the window is the scheduler's, so verdicts are judged
 /// without it.
-pub fn sigma(ctx: &Ctx) -> Result<Run, String> {
+pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
     let text = text(ctx)?;
+    let (rule, _) = sigma_rule(text)?;
     let doc = sigma_precheck(text)?;
-    let rule = sigma_rust::rule_from_yaml(text).map_err(|e| format!("does not parse: {e}"))?;
     let table = table(&crate::backend::sigma::data().tables, ctx, "Sigma")?;
     if let Some(want) = table.meta.get("logsource").and_then(Value::as_object) {
         for (k, v) in want {
@@ -188,7 +217,7 @@ pub fn sigma(ctx: &Ctx) -> Result<Run, String> {
 
 /// The SPL search (`earliest=-5d latest=now` in its text) over Sysmon / CIM events; per event,
 /// then all at once for the `stats` / `table` rows.
-pub fn spl(ctx: &Ctx) -> Result<Run, String> {
+pub(super) fn spl(ctx: &Ctx) -> Result<Run, String> {
     use crate::eval::spl;
     let text = text(ctx)?;
     let search = spl::parse(text).map_err(|e| {
@@ -317,9 +346,11 @@ fn kibana_window(ctx: &Ctx, body: &str) -> Result<(i128, i128, String), String> 
 
 /// The EQL query over nested ECS documents; an event outside the Kibana rule's `from`..`to`
 /// is never searched, so it does not match.
-pub fn eql(ctx: &Ctx) -> Result<Run, String> {
+pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
     use crate::eval::eql;
     let text = text(ctx)?;
+    // the Kibana rule first: it is what deploys, and it must carry this very query
+    let (from, to, window) = kibana_window(ctx, &eql_body(text))?;
     let q = eql::parse(text).map_err(|e| {
         format!(
             "does not parse: {}:{}: {}",
@@ -340,7 +371,6 @@ pub fn eql(ctx: &Ctx) -> Result<Run, String> {
             ctx.source
         ));
     }
-    let (from, to, window) = kibana_window(ctx, &eql_body(text))?;
     let verdicts = ctx
         .cases
         .iter()
@@ -524,6 +554,20 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(cell_text(v.as_ref()), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn sigma_rule_fields_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("  sel: {Image|endswith: a.exe, User: b}\n  condition: sel", &["Image", "User"]),
+            ("  sel:\n    - {A|contains|all: [x]}\n    - {B: y}\n  f: {C|re: z}\n  condition: sel or f", &["A", "B", "C"]),
+            ("  kw: [evil]\n  condition: kw", &[]),
+        ];
+        for (det, want) in cases {
+            let text = format!("title: t\nlogsource: {{category: c}}\ndetection:\n{det}\n");
+            let (_, got) = sigma_rule(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(got, *want, "{text}");
         }
     }
 
