@@ -304,11 +304,7 @@ fn read_events(
                 )
                 .at(
                     events,
-                    Some(crate::diag::Span {
-                        line: i + 1,
-                        col: 1,
-                        offset: 0,
-                    }),
+                    Some(crate::diag::Span::from_line_col(&lines, i + 1, 1)),
                 );
                 report(&[d], &[], format);
                 return Err(exit::ERROR);

@@ -337,3 +337,240 @@ fn fixture_errors_name_file_and_line() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// On disk, through the command line: `rmmc build --out`, edit one file, `rmmc verify
+// --artifacts` exits 1 and names that rule and backend.
+// ---------------------------------------------------------------------------------------
+
+/// (rule, backend, artifact, from, to)
+const ON_DISK: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "netsupport/netconn (endpoint)",
+        "kql",
+        "kql/netsupport-netconn.kql",
+        "RemoteUrl has 'netsupportsoftware.com'",
+        "RemoteUrl contains 'netsupportsoftware.com'",
+    ),
+    (
+        "supremo/netconn (endpoint)",
+        "kql",
+        "kql/supremo-netconn.kql",
+        "has_any ('supremocontrol.com', 'nanosystems.it')",
+        "has_any ('supremocontrol.com')",
+    ),
+    (
+        "netsupport/createproc (endpoint)",
+        "kql",
+        "kql/netsupport-createproc.kql",
+        "has 'netsupport'",
+        "has 'netsupporx'",
+    ),
+    (
+        "action1/netconn (endpoint)",
+        "kql",
+        "kql/action1-netconn.kql",
+        "\n    and InitiatingProcessVersionInfoCompanyName",
+        "\n    or InitiatingProcessVersionInfoCompanyName",
+    ),
+    (
+        "netsupport/createproc (endpoint)",
+        "sigma",
+        "sigma/netsupport-createproc.yml",
+        "CommandLine|contains: RemoteSupport",
+        "CommandLine|endswith: RemoteSupport",
+    ),
+    (
+        "netsupport/ioc (endpoint)",
+        "sigma",
+        "sigma/netsupport-ioc-endpoint.yml",
+        "  - Computer: Training_VM_01\n",
+        "",
+    ),
+    (
+        "netsupport/ioc (firewall)",
+        "sigma",
+        "sigma/netsupport-ioc-firewall.yml",
+        "  - dst_ip:\n    - 95.85.246.53",
+        "  - dst_ip:\n    - 95.85.246.52",
+    ),
+    (
+        "supremo/netconn (endpoint)",
+        "sigma",
+        "sigma/supremo-netconn.yml",
+        "[Nn][Aa][Nn][Oo]",
+        "[Nn][Aa][Nn]",
+    ),
+    (
+        "action1/netconn (endpoint)",
+        "sigma",
+        "sigma/action1-netconn.yml",
+        "condition: selection and not 1 of filter_*",
+        "condition: selection",
+    ),
+];
+
+const ON_DISK_SPL_EQL: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "netsupport/ioc (endpoint)",
+        "splunk",
+        "splunk/netsupport-ioc-endpoint.spl",
+        "| where NOT (match(Computer",
+        "| where (match(Computer",
+    ),
+    (
+        "netsupport/netconn (endpoint)",
+        "splunk",
+        "splunk/netsupport-netconn.spl",
+        "earliest=-5d",
+        "earliest=-50d",
+    ),
+    (
+        "supremo/netconn (endpoint)",
+        "splunk",
+        "splunk/supremo-netconn.spl",
+        "count as Count by host Computer DestinationHostname",
+        "count as Count by host Computer",
+    ),
+    (
+        "netsupport/createproc (endpoint)",
+        "elastic",
+        "elastic/netsupport-createproc.eql",
+        "user.name : \"*ITSupportUser*\"",
+        "user.name == \"*ITSupportUser*\"",
+    ),
+    (
+        "netsupport/ioc (endpoint)",
+        "elastic",
+        "elastic/netsupport-ioc-endpoint.eql",
+        "\n  and not (process.command_line : \"*NetSupportMaintenanceJob*\")",
+        "",
+    ),
+    (
+        "supremo/netconn (endpoint)",
+        "elastic",
+        "elastic/supremo-netconn.eql",
+        "\n  and process.pe.company",
+        "\n  or process.pe.company",
+    ),
+];
+
+fn rmmc() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_rmmc"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Build into a temp folder; keep only the artifacts of `keep` backends (verify runs the
+/// backends that have artifacts).
+fn built_on_disk(keep: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    rmmc()
+        .args(["build", "rules", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    for d in ["kql", "sentinel", "sigma", "splunk", "elastic"] {
+        if !keep.contains(&d) {
+            std::fs::remove_dir_all(dir.path().join(d)).unwrap();
+        }
+    }
+    dir
+}
+
+fn edit_on_disk(dir: &Path, path: &str, from: &str, to: &str) -> Vec<(String, String)> {
+    let mut files = build::Files::new();
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+    files.insert(path.into(), read(path));
+    if path.ends_with(".eql") {
+        files.insert("elastic/rules.ndjson".into(), read("elastic/rules.ndjson"));
+    }
+    let before: Vec<(String, String)> = files.clone().into_iter().collect();
+    mutate(&mut files, path, from, to);
+    for (p, t) in &files {
+        std::fs::write(dir.join(p), t).unwrap();
+    }
+    before
+}
+
+fn verify_on_disk(dir: &Path) -> (i32, serde_json::Value, String) {
+    let json = rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--format",
+            "json",
+            "--now",
+            "2026-05-31T10:14:00Z",
+            "--artifacts",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--now",
+            "2026-05-31T10:14:00Z",
+            "--artifacts",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        json.status.code().unwrap_or(-1),
+        serde_json::from_slice(&json.stdout).unwrap(),
+        String::from_utf8_lossy(&text.stdout).into_owned(),
+    )
+}
+
+fn all_caught_on_disk(keep: &[&str], mutations: &[(&str, &str, &str, &str, &str)]) {
+    let dir = built_on_disk(keep);
+    let (code, _, text) = verify_on_disk(dir.path());
+    assert_eq!(code, 0, "the unedited build must pass:\n{text}");
+    for (rule, backend, path, from, to) in mutations {
+        let before = edit_on_disk(dir.path(), path, from, to);
+        let (code, report, text) = verify_on_disk(dir.path());
+        assert_eq!(code, 1, "{path}: {from:?} → {to:?} not caught:\n{text}");
+        let bad: Vec<(String, String)> = report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["mismatched"] != 0 || !c["error"].is_null())
+            .map(|c| {
+                (
+                    c["rule"].as_str().unwrap().to_string(),
+                    c["backend"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            bad,
+            vec![(rule.to_string(), backend.to_string())],
+            "{path}: {from:?} → {to:?}"
+        );
+        assert!(
+            text.contains(&format!("MISMATCH {path}"))
+                && text.contains(&format!("{rule} [{backend}]")),
+            "{text}"
+        );
+        for (p, t) in before {
+            std::fs::write(dir.path().join(p), t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn edits_on_disk_fail_verify_naming_rule_and_backend() {
+    all_caught_on_disk(READY, ON_DISK);
+}
+
+#[test]
+#[ignore = "needs the SPL and EQL evaluators (src/eval/spl, src/eval/eql)"]
+fn spl_and_eql_edits_on_disk_fail_verify_naming_rule_and_backend() {
+    all_caught_on_disk(
+        &["kql", "sentinel", "sigma", "splunk", "elastic"],
+        ON_DISK_SPL_EQL,
+    );
+}
