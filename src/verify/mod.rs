@@ -432,7 +432,7 @@ fn explain(
         .copied()
         .filter(|r| r.fidelity != Fidelity::Exact)
         .collect();
-    if !reaches(&lossy) {
+    if lossy.is_empty() || !reaches(&lossy) {
         return None;
     }
     let single: Vec<&Rendering> = lossy.iter().copied().filter(|r| reaches(&[*r])).collect();
@@ -454,3 +454,93 @@ fn explain(
 }
 
 pub mod runners;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPEC: &str = "id: t\nvendor: T\ndescription: d\nreferences: []\nauthor: a\ndate: 2026-05-31\nseverity: low\n\
+        attack: { tactics: [CommandAndControl], techniques: [T1219] }\nwindow: 1d\n\
+        detections:\n  d:\n    title: D\n    on: network\n    where:\n      remote_ip: { ip: [1.2.3.4] }\n    output:\n      summarize: [device_name]\n\
+        exclusions:\n  x:\n    reason: r\n    applies_to: [d]\n    where:\n      initiating_command_line: { contains: [maint] }\n";
+
+    fn note(part: &str, predicate: &str, fidelity: Fidelity) -> Rendering {
+        Rendering {
+            spec: "t".into(),
+            detection: "d".into(),
+            source: Source::Endpoint,
+            backend: BackendName::Sigma,
+            part: part.into(),
+            predicate: predicate.into(),
+            rendered: String::new(),
+            fidelity,
+            note: Some("why".into()),
+        }
+    }
+
+    /// (declarations, event, the artifact's verdict, explained?)
+    #[test]
+    fn declarations_explain_only_what_they_reach() {
+        let spec = crate::spec::load_str(std::path::Path::new("t.yaml"), SPEC).unwrap();
+        let ir = crate::ir::lower(&spec);
+        let det = &ir.detections[0];
+        let ip = "remote_ip ip [1.2.3.4]";
+        let cmd = "initiating_command_line contains [maint]";
+        let wider_ip = note("detection", ip, Fidelity::Wider);
+        let narrower_ip = note("detection", ip, Fidelity::Narrower);
+        let dropped = note("exclusion x", cmd, Fidelity::Inexpressible);
+        let narrower_cmd = note("exclusion x", cmd, Fidelity::Narrower);
+        let wider_cmd = note("exclusion x", cmd, Fidelity::Wider);
+        let other = json!({"remote_ip": "9.9.9.9"});
+        let hit = json!({"remote_ip": "1.2.3.4"});
+        let excluded = json!({"remote_ip": "1.2.3.4", "initiating_command_line": "run maint"});
+        let cases: Vec<(Vec<&Rendering>, serde_json::Value, bool, bool)> = vec![
+            (vec![&wider_ip], other.clone(), true, true),
+            (vec![&wider_ip], excluded.clone(), true, false), // a wider IP is no dropped exclusion
+            (vec![&wider_ip], hit.clone(), false, false),     // nor a missed match
+            (vec![&dropped], excluded.clone(), true, true),
+            (vec![&dropped], other.clone(), true, false),
+            (vec![&narrower_ip], hit.clone(), false, true),
+            (vec![&narrower_ip], other.clone(), true, false),
+            (vec![&narrower_cmd], excluded.clone(), true, true), // narrower under `not`: wider rule
+            (vec![&narrower_cmd], hit.clone(), false, false),
+            (vec![&wider_cmd], hit.clone(), false, true), // wider under `not`: narrower rule
+            (vec![&wider_cmd], excluded.clone(), true, false),
+            (vec![&wider_ip, &dropped], excluded.clone(), true, true),
+            (vec![], other, true, false),
+        ];
+        for (notes, ev, actual, want) in cases {
+            let ev = Event(ev.as_object().unwrap().clone());
+            let got = explain(&notes, det, &ev, Source::Endpoint, true, actual);
+            assert_eq!(got.is_some(), want, "{notes:?} {ev:?} {actual}: {got:?}");
+        }
+        // nothing declared explains nothing; with exclusions off a dropped exclusion cannot
+        // excuse a missed match
+        let ev = Event(excluded.as_object().unwrap().clone());
+        assert!(explain(&[], det, &ev, Source::Endpoint, true, true).is_none());
+        assert!(explain(&[&dropped], det, &ev, Source::Endpoint, false, false).is_none());
+    }
+
+    #[test]
+    fn narrower_column_declarations_are_not_offered() {
+        let sigma = &crate::backend::sigma::data().tables;
+        let t = table_for(sigma, crate::spec::Category::Network, Source::Endpoint);
+        let col = t.unwrap().column(Field::known("remote_domain")).unwrap();
+        let mut r = note(
+            "detection",
+            "remote_domain term [x.com]",
+            Fidelity::Narrower,
+        );
+        r.note = col.fidelity.1.map(str::to_string);
+        assert!(unexercised(t, &r));
+        // a narrower rendering of the value itself (not the column's note) stays an excuse
+        r.note = Some("the regex cannot fold this character".into());
+        assert!(!unexercised(t, &r));
+        // a wider column (either end of the connection) is exercised by local_ip
+        let ipcol = t.unwrap().column(Field::known("remote_ip")).unwrap();
+        let mut w = note("detection", "remote_ip ip [1.2.3.4]", Fidelity::Wider);
+        w.note = ipcol.fidelity.1.map(str::to_string);
+        assert!(!unexercised(t, &w));
+    }
+}
