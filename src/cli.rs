@@ -146,7 +146,7 @@ pub enum Command {
     },
     /// Run one artifact over events in its backend's native schema (JSON lines).
     #[command(
-        after_help = "Supported artifacts: .kql (events: Defender XDR / Sentinel columns of the table the query reads).\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z"
+        after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl"
     )]
     Eval {
         /// The artifact file.

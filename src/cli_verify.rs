@@ -69,7 +69,7 @@ pub fn verify(
         Err(e) => return usage(e, format),
     };
     let opts = BuildOptions {
-        targets: vec![Target::Kql],
+        targets: Target::ALL.to_vec(),
         exclusions: !no_exclusions,
     };
     let built = build::compile(&specs, &opts);
@@ -118,8 +118,8 @@ pub fn verify(
 fn matrix(r: &verify::Report, now: i128) -> String {
     let mut out = format!("now = {}\n", format_rfc3339(now));
     out.push_str(&format!(
-        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  status\n",
-        "rule", "backend", "cases", "pass", "explained", "mismatch"
+        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} status\n",
+        "rule", "backend", "cases", "pass", "explained", "mismatch", "skipped", "window"
     ));
     for c in &r.cells {
         let status = match (&c.error, c.mismatched) {
@@ -129,13 +129,15 @@ fn matrix(r: &verify::Report, now: i128) -> String {
             (None, _) => format!("MISMATCH {}", c.artifact),
         };
         out.push_str(&format!(
-            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8}  {status}\n",
+            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} {status}\n",
             c.rule,
             c.backend.name(),
             c.cases,
             c.passed,
             c.explained,
-            c.mismatched
+            c.mismatched,
+            c.skipped,
+            c.window
         ));
     }
     let unexplained: Vec<_> = r
@@ -160,7 +162,18 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     for d in &r.fixture_disagreements {
         out.push_str(&format!("fixture: {d}\n"));
     }
-    let total: usize = r.cells.iter().map(|c| c.cases).sum();
+    if r.cells
+        .iter()
+        .any(|c| c.backend == crate::spec::BackendName::Sigma)
+    {
+        out.push_str(
+            "\nsigma: a Sigma rule carries no time range; the window is the scheduler's, so Sigma verdicts are judged without it\n",
+        );
+    }
+    if r.cells.iter().any(|c| c.skipped > 0) {
+        out.push_str("skipped: cases the backend's native event cannot hold (e.g. a process name that is not the last component of Sysmon's one Image path); not judged\n");
+    }
+    let total: usize = r.cells.iter().map(|c| c.cases - c.skipped).sum();
     let bad = r
         .cells
         .iter()
@@ -267,6 +280,97 @@ pub fn fixtures(dir: &Path, out: &Path, format: Format) -> i32 {
     }
 }
 
+/// Read `events` as JSON lines of objects; a bad line is an error naming file and line.
+fn read_events(
+    events: &Path,
+    format: Format,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, i32> {
+    let lines = match std::fs::read_to_string(events) {
+        Ok(t) => t,
+        Err(e) => return Err(usage(format!("{}: {e}", events.display()), format)),
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(m)) => out.push(m),
+            _ => {
+                let d = Diag::error(
+                    DiagKind::Syntax,
+                    "each line must be one JSON object (an event)",
+                )
+                .at(
+                    events,
+                    Some(crate::diag::Span::from_line_col(&lines, i + 1, 1)),
+                );
+                report(&[d], &[], format);
+                return Err(exit::ERROR);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A parse error of `artifact` as a diagnostic at its line and column.
+fn parse_error(
+    artifact: &Path,
+    text: &str,
+    line: usize,
+    col: usize,
+    msg: &str,
+    format: Format,
+) -> i32 {
+    let d = Diag::error(DiagKind::Syntax, format!("cannot parse the query: {msg}")).at(
+        artifact,
+        Some(crate::diag::Span::from_line_col(text, line, col)),
+    );
+    report(&[d], &[], format);
+    exit::ERROR
+}
+
+/// Is the dotted `path` present in a nested JSON document (or as a flat key)?
+fn has_path(doc: &serde_json::Map<String, serde_json::Value>, path: &str) -> bool {
+    if doc.contains_key(path) {
+        return true;
+    }
+    let mut cur = doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        match cur.get(*p) {
+            Some(serde_json::Value::Object(m)) if i + 1 < parts.len() => cur = m,
+            Some(_) if i + 1 == parts.len() => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The fields the artifact reads that no event has (only when there are events).
+fn missing_fields(
+    used: Vec<String>,
+    events: &[serde_json::Map<String, serde_json::Value>],
+) -> Vec<String> {
+    if events.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = used
+        .into_iter()
+        .filter(|f| !events.iter().any(|e| has_path(e, f)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>]) {
+    for r in rows {
+        println!("{}", serde_json::Value::Object(r.clone()));
+    }
+}
+
 pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -> i32 {
     let now = match now_or(now, clock) {
         Ok(n) => n,
@@ -275,10 +379,14 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -
     let ext = artifact
         .extension()
         .and_then(|e| e.to_str())
-        .unwrap_or_default();
-    if ext != "kql" {
+        .unwrap_or_default()
+        .to_string();
+    if !["kql", "yml", "yaml", "spl", "eql"].contains(&ext.as_str()) {
         return usage(
-            format!("{}: rmmc eval runs .kql artifacts; evaluators for Sigma, SPL and EQL are not available yet", artifact.display()),
+            format!(
+                "{}: rmmc eval runs .kql, .yml (Sigma), .spl and .eql artifacts",
+                artifact.display()
+            ),
             format,
         );
     }
@@ -286,63 +394,130 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -
         Ok(t) => t,
         Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
     };
-    let query = match parser::parse(&text) {
-        Ok(q) => q,
-        Err(e) => {
-            let d = Diag::error(
-                DiagKind::Syntax,
-                format!("cannot parse the query: {}", e.message),
-            )
-            .at(
-                artifact,
-                Some(crate::diag::Span::from_line_col(
-                    &text,
-                    e.span.line,
-                    e.span.col,
-                )),
-            );
-            report(&[d], &[], format);
-            return exit::ERROR;
-        }
-    };
-    let lines = match std::fs::read_to_string(events) {
-        Ok(t) => t,
-        Err(e) => return usage(format!("{}: {e}", events.display()), format),
-    };
-    let mut rows = Vec::new();
-    let mut seen_columns = std::collections::BTreeSet::new();
-    for (i, line) in lines
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(m)) => {
-                seen_columns.extend(m.keys().cloned());
-                rows.push(
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), kql_value(v)))
-                        .collect::<interp::Row>(),
-                );
-            }
-            _ => {
-                let d = Diag::error(
-                    DiagKind::Syntax,
-                    "each line must be one JSON object (an event)",
-                )
-                .at(
-                    events,
-                    Some(crate::diag::Span {
-                        line: i + 1,
-                        col: 1,
-                        offset: 0,
-                    }),
-                );
-                report(&[d], &[], format);
-                return exit::ERROR;
-            }
-        }
+    if ext == "kql" {
+        return eval_kql(artifact, &text, events, now, format);
     }
+    let evs = match read_events(events, format) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let missing_error = |missing: Vec<String>, what: &str| {
+        usage(
+            format!(
+                "the {what} reads field(s) {} that no event in {} has; export them, or check the event shape",
+                missing.join(", "),
+                events.display()
+            ),
+            format,
+        )
+    };
+    let out: Vec<serde_json::Map<String, serde_json::Value>> = match ext.as_str() {
+        "yml" | "yaml" => {
+            let (rule, fields) = match crate::verify::runners::sigma_rule(&text) {
+                Ok(r) => r,
+                Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
+            };
+            let missing = missing_fields(fields, &evs);
+            if !missing.is_empty() {
+                return missing_error(missing, "rule");
+            }
+            let mut out = Vec::new();
+            for e in &evs {
+                let ev = match sigma_rust::event_from_json(
+                    &serde_json::Value::Object(e.clone()).to_string(),
+                ) {
+                    Ok(ev) => ev,
+                    Err(err) => {
+                        return usage(
+                            format!("{}: sigma-rust refuses an event: {err}", events.display()),
+                            format,
+                        )
+                    }
+                };
+                if rule.is_match(&ev) {
+                    out.push(e.clone());
+                }
+            }
+            out
+        }
+        "spl" => {
+            let search = match crate::eval::spl::parse(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    return parse_error(
+                        artifact,
+                        &text,
+                        e.span.line,
+                        e.span.col,
+                        &e.message,
+                        format,
+                    )
+                }
+            };
+            let missing = missing_fields(search.input_fields(), &evs);
+            if !missing.is_empty() {
+                return missing_error(missing, "search");
+            }
+            match search.run(&evs, now) {
+                Ok(rows) => rows,
+                Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
+            }
+        }
+        _ => {
+            let q = match crate::eval::eql::parse(&text) {
+                Ok(q) => q,
+                Err(e) => {
+                    return parse_error(
+                        artifact,
+                        &text,
+                        e.span.line,
+                        e.span.col,
+                        &e.message,
+                        format,
+                    )
+                }
+            };
+            let missing = missing_fields(q.input_fields(), &evs);
+            if !missing.is_empty() {
+                return missing_error(missing, "query");
+            }
+            let mut out = Vec::new();
+            for e in &evs {
+                match q.matches(&serde_json::Value::Object(e.clone())) {
+                    Ok(true) => out.push(e.clone()),
+                    Ok(false) => {}
+                    Err(err) => return usage(format!("{}: {err}", artifact.display()), format),
+                }
+            }
+            out
+        }
+    };
+    print_rows(&out);
+    if format == Format::Text {
+        eprintln!("{} events → {} rows", evs.len(), out.len());
+    }
+    exit::OK
+}
+
+fn eval_kql(artifact: &Path, text: &str, events: &Path, now: i128, format: Format) -> i32 {
+    let query = match parser::parse(text) {
+        Ok(q) => q,
+        Err(e) => return parse_error(artifact, text, e.span.line, e.span.col, &e.message, format),
+    };
+    let evs = match read_events(events, format) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let mut seen_columns = std::collections::BTreeSet::new();
+    let rows: Vec<interp::Row> = evs
+        .iter()
+        .map(|m| {
+            seen_columns.extend(m.keys().cloned());
+            m.iter()
+                .map(|(k, v)| (k.clone(), kql_value(v)))
+                .collect::<interp::Row>()
+        })
+        .collect();
     let missing: Vec<String> = query
         .input_columns()
         .into_iter()

@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+use std::path::Path;
 
 fn rmmc() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rmmc"));
@@ -10,6 +11,7 @@ fn rmmc() -> Command {
 }
 
 #[test]
+#[ignore = "needs the SPL and EQL evaluators (src/eval/spl, src/eval/eql)"]
 fn verify_shipped_rules_passes() {
     rmmc()
         .args(["verify", "rules"])
@@ -17,7 +19,78 @@ fn verify_shipped_rules_passes() {
         .code(0)
         .stdout(predicate::str::contains("all agree with the spec"))
         .stdout(predicate::str::contains("netsupport/ioc (firewall)"))
-        .stdout(predicate::str::contains("pass (declared gaps)"));
+        .stdout(predicate::str::contains("pass (declared gaps)"))
+        .stdout(predicate::str::contains("24 rules"))
+        .stdout(predicate::str::contains("Kibana rule from: now-5d"))
+        .stdout(predicate::str::contains(
+            "a Sigma rule carries no time range; the window is the scheduler's",
+        ));
+}
+
+/// The build with only the KQL and Sigma artifacts (the backends whose evaluators are on
+/// this branch): verify runs the backends that have artifacts.
+fn kql_and_sigma_build() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    rmmc()
+        .args(["build", "rules", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    for d in ["splunk", "elastic"] {
+        std::fs::remove_dir_all(dir.path().join(d)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn verify_kql_and_sigma_artifacts_pass() {
+    let dir = kql_and_sigma_build();
+    let out = rmmc()
+        .args(["verify", "rules", "--artifacts"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("all agree with the spec"))
+        .stdout(predicate::str::contains("12 rules"))
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    // every rule in both backends, Sigma without a window and saying so
+    for rule in ["action1/netconn (endpoint)", "netsupport/ioc (firewall)"] {
+        for backend in ["kql", "sigma"] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(rule) && l.contains(&format!(" {backend} "))),
+                "{text}"
+            );
+        }
+    }
+    assert!(text.contains("none (the scheduler's)"), "{text}");
+    assert!(
+        text.contains("Sigma verdicts are judged without it"),
+        "{text}"
+    );
+}
+
+#[test]
+fn verify_without_the_evaluators_is_an_error_not_a_pass() {
+    // On this branch the SPL and EQL evaluators are placeholders that refuse to parse: their
+    // cells are errors, so verify fails rather than pass what it could not run.
+    let out = rmmc()
+        .args(["verify", "rules", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 24);
+    let errors = cells.iter().filter(|c| !c["error"].is_null()).count();
+    let ok = cells
+        .iter()
+        .filter(|c| c["error"].is_null() && c["mismatched"] == 0)
+        .count();
+    assert_eq!(errors + ok, 24);
+    assert_eq!(out.status.code(), Some(if errors == 0 { 0 } else { 1 }));
 }
 
 #[test]
@@ -29,6 +102,9 @@ fn verify_catches_a_hand_edited_artifact_on_disk() {
         .arg(&out)
         .assert()
         .code(0);
+    for d in ["splunk", "elastic"] {
+        std::fs::remove_dir_all(out.join(d)).unwrap();
+    }
     rmmc()
         .args(["verify", "rules", "--artifacts"])
         .arg(&out)
@@ -63,6 +139,7 @@ fn verify_usage_errors_exit_2() {
 }
 
 #[test]
+#[ignore = "needs the SPL and EQL evaluators (src/eval/spl, src/eval/eql)"]
 fn verify_json_lists_cells() {
     let out = rmmc()
         .args(["verify", "rules", "--format", "json"])
@@ -72,12 +149,12 @@ fn verify_json_lists_cells() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["cells"].as_array().unwrap().len(), 6);
+    assert_eq!(v["cells"].as_array().unwrap().len(), 24);
     assert!(v["cells"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|c| c["mismatched"] == 0));
+        .all(|c| c["mismatched"] == 0 && c["error"].is_null()));
 }
 
 const QUERY: &str = "let Time_start = now(-5d);\nlet Time_end = now();\nDeviceNetworkEvents\n| where Timestamp between (Time_start..Time_end)\n| where RemoteUrl has 'netsupportsoftware.com'\n| summarize FirstSeen=min(Timestamp), Count=count() by DeviceName\n";
@@ -194,4 +271,150 @@ fn fixtures_bad_input_exits_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("bad.jsonl:1"));
+}
+
+const SYSMON: &[&str] = &[
+    r#"{"UtcTime": "2026-05-31 09:00:00.000", "Computer": "ws-1", "Image": "C:\\x\\client32.exe", "DestinationHostname": "geo.netsupportsoftware.com"}"#,
+    r#"{"UtcTime": "2026-05-31 09:10:00.000", "Computer": "ws-2", "Image": "C:\\x\\msedge.exe", "DestinationHostname": "xnetsupportsoftware.com"}"#,
+    r#"{"UtcTime": "2026-05-31 09:20:00.000", "Computer": "ws-3", "Image": "C:\\x\\a.exe", "DestinationHostname": "www.NetSupportSoftware.com."}"#,
+];
+
+#[test]
+fn eval_runs_a_sigma_rule_on_sysmon_events() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ev.jsonl"), SYSMON.join("\n")).unwrap();
+    let out = rmmc()
+        .args([
+            "eval",
+            "examples/deployed/sigma/netsupport-netconn.yml",
+            "--events",
+        ])
+        .arg(dir.path().join("ev.jsonl"))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("3 events → 2 rows"))
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hosts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["Computer"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["ws-1", "ws-3"]);
+}
+
+#[test]
+fn eval_errors_for_sigma_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ev.jsonl"), r#"{"Image": "C:\\x\\a.exe"}"#).unwrap();
+    std::fs::write(dir.path().join("bad.yml"), "title: [unclosed\n").unwrap();
+    let deep = format!(
+        "title: t\nlogsource: {{category: c}}\ndetection:\n  sel: {{Image: a}}\n  condition: '{}sel{}'\n",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    std::fs::write(dir.path().join("deep.yml"), deep).unwrap();
+    std::fs::write(dir.path().join("q.txt"), "x").unwrap();
+    let run = |f: &str, events: &str| {
+        rmmc()
+            .arg("eval")
+            .arg(if f.starts_with("examples") {
+                Path::new(f).to_path_buf()
+            } else {
+                dir.path().join(f)
+            })
+            .arg("--events")
+            .arg(dir.path().join(events))
+            .assert()
+    };
+    run("examples/deployed/sigma/netsupport-netconn.yml", "ev.jsonl")
+        .code(2)
+        .stderr(predicate::str::contains(
+            "reads field(s) DestinationHostname",
+        ));
+    run("bad.yml", "ev.jsonl")
+        .code(2)
+        .stderr(predicate::str::contains("does not parse: 2:1"));
+    run("deep.yml", "ev.jsonl")
+        .code(2)
+        .stderr(predicate::str::contains("nested deeper than"));
+    run("q.txt", "ev.jsonl")
+        .code(2)
+        .stderr(predicate::str::contains(
+            ".kql, .yml (Sigma), .spl and .eql",
+        ));
+    std::fs::write(dir.path().join("bad.jsonl"), "{}\nnot json\n").unwrap();
+    run(
+        "examples/deployed/sigma/netsupport-netconn.yml",
+        "bad.jsonl",
+    )
+    .code(2)
+    .stderr(predicate::str::contains("bad.jsonl:2"));
+}
+
+#[test]
+#[ignore = "needs the SPL evaluator (src/eval/spl)"]
+fn eval_runs_an_spl_search_on_sysmon_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = [
+        r#"{"_time": "2026-05-31T09:00:00Z", "index": "main", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", "EventCode": "3", "host": "a1", "Computer": "ws-1", "DestinationHostname": "geo.netsupportsoftware.com", "RecordID": 1}"#,
+        r#"{"_time": "2026-05-31T09:30:00Z", "index": "main", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", "EventCode": "3", "host": "a1", "Computer": "ws-1", "DestinationHostname": "geo.netsupportsoftware.com", "RecordID": 2}"#,
+        r#"{"_time": "2026-05-31T09:40:00Z", "index": "main", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", "EventCode": "3", "host": "b2", "Computer": "ws-2", "DestinationHostname": "xnetsupportsoftware.com", "RecordID": 3}"#,
+    ];
+    std::fs::write(dir.path().join("ev.jsonl"), ev.join("\n")).unwrap();
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/splunk/netsupport-netconn.spl",
+            "--events",
+        ])
+        .arg(dir.path().join("ev.jsonl"))
+        .args(["--now", "2026-05-31T11:00:00Z"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"Computer\":\"ws-1\""))
+        .stdout(predicate::str::contains("ws-2").not())
+        .stderr(predicate::str::contains("3 events → 1 rows"));
+}
+
+#[test]
+#[ignore = "needs the EQL evaluator (src/eval/eql)"]
+fn eval_runs_an_eql_query_on_ecs_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = [
+        r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-1"}, "destination": {"domain": "geo.netsupportsoftware.com"}, "process": {"pe": {"company": "NetSupport Ltd"}}}"#,
+        r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-2"}, "destination": {"domain": "geo.netsupportsoftware.com"}, "process": {"pe": {"company": "Microsoft Corporation"}}}"#,
+    ];
+    std::fs::write(dir.path().join("ev.jsonl"), ev.join("\n")).unwrap();
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/elastic/netsupport-netconn.eql",
+            "--events",
+        ])
+        .arg(dir.path().join("ev.jsonl"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"name\":\"ws-1\""))
+        .stdout(predicate::str::contains("ws-2").not());
+    std::fs::write(
+        dir.path().join("flat.jsonl"),
+        r#"{"event": {"category": ["network"]}, "host": {"name": "ws-1"}}"#,
+    )
+    .unwrap();
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/elastic/netsupport-netconn.eql",
+            "--events",
+        ])
+        .arg(dir.path().join("flat.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("destination.domain"));
 }

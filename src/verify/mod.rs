@@ -12,13 +12,12 @@ use crate::backend::common::Rendering;
 use crate::backend::RuleId;
 use crate::build::Files;
 use crate::diag::Fidelity;
-use crate::eval::kql::{interp, parser};
 use crate::eval::time::parse_rfc3339;
-use crate::ir::{Event, IrDetection, IrOutput, IrSpec};
-use crate::spec::{BackendName, Source};
+use crate::ir::{Event, Expr, IrDetection, IrSpec, Match};
+use crate::mapping::{table_for, TableMap};
+use crate::spec::{BackendName, Field, Source};
 use cases::Case;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// The reference verdict: the IR's meaning, with exclusions, inside the spec's window when
 /// the detection filters on time (KQL `between` includes both ends).
@@ -30,13 +29,15 @@ pub fn expected(
     window_ns: i128,
     exclusions: bool,
 ) -> bool {
-    let in_window = || {
-        ev.0.get("timestamp")
-            .and_then(|t| t.as_str())
-            .and_then(parse_rfc3339)
-            .is_some_and(|t| now - window_ns <= t && t <= now)
-    };
-    det.matches(ev, source, exclusions) && (!det.time_filter || in_window())
+    det.matches(ev, source, exclusions) && (!det.time_filter || in_window(ev, now, window_ns))
+}
+
+/// `now - window <= timestamp <= now` (KQL `between` includes both ends).
+fn in_window(ev: &Event, now: i128, window_ns: i128) -> bool {
+    ev.0.get("timestamp")
+        .and_then(|t| t.as_str())
+        .and_then(parse_rfc3339)
+        .is_some_and(|t| now - window_ns <= t && t <= now)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -49,6 +50,13 @@ pub struct Cell {
     /// Differences the backend declared (wider / narrower renderings, declared gaps).
     pub explained: usize,
     pub mismatched: usize,
+    /// Cases that cannot be written in this backend's native event shape (e.g. a process
+    /// name that is not the last component of the process path, where Sysmon holds one
+    /// `Image` for both): not judged.
+    pub skipped: usize,
+    /// Where the time window the verdicts were judged with comes from: the query text, the
+    /// Kibana rule's `from`, or none (Sigma: the scheduler's).
+    pub window: String,
     /// The artifact could not be run at all (missing, unparsable, wrong table).
     pub error: Option<String>,
 }
@@ -92,8 +100,83 @@ pub struct VerifyOptions {
     pub exclusions: bool,
 }
 
+/// What running one backend's artifact of one rule gave.
+struct Run {
+    /// Per case: the artifact's verdict, or `None` when the case cannot be written in the
+    /// backend's native shape (the reason is counted as skipped, never judged).
+    verdicts: Vec<Option<bool>>,
+    /// A difference in result rows (aggregations, projections), when the backend has any.
+    rows: Option<String>,
+    /// Where this backend's time window comes from (for the matrix).
+    window: String,
+}
+
+/// Everything a runner may read: the artifact texts and the rule's identity, the
+/// detection's category and source (to pick the mapping table), and the events.
+struct Ctx<'a> {
+    files: &'a Files,
+    path: &'a str,
+    id: &'a RuleId,
+    det: &'a IrDetection,
+    source: Source,
+    cases: &'a [Case],
+    now: i128,
+}
+
+/// One backend: where its artifact lives, whether the spec's window is judged (the artifact
+/// carries it), and how to run it.
+struct BackendRunner {
+    name: BackendName,
+    /// Folder and extension of its artifacts: `kql/<stem>.kql`.
+    dir: &'static str,
+    ext: &'static str,
+    /// The reference verdict includes the spec's window. False for Sigma: a Sigma rule has
+    /// no time range; the window is the scheduler's (README, "Proving the artifacts mean the
+    /// spec").
+    windowed: bool,
+    run: fn(&Ctx) -> Result<Run, String>,
+    /// The backend's mapping tables (`backends/*.yaml`), to tell column declarations apart.
+    tables: fn() -> &'static [TableMap],
+}
+
+const RUNNERS: &[BackendRunner] = &[
+    BackendRunner {
+        name: BackendName::Kql,
+        dir: "kql",
+        ext: "kql",
+        windowed: true,
+        run: runners::kql,
+        tables: || &crate::backend::kql::data().tables,
+    },
+    BackendRunner {
+        name: BackendName::Sigma,
+        dir: "sigma",
+        ext: "yml",
+        windowed: false,
+        run: runners::sigma,
+        tables: || &crate::backend::sigma::data().tables,
+    },
+    BackendRunner {
+        name: BackendName::Splunk,
+        dir: "splunk",
+        ext: "spl",
+        windowed: true,
+        run: runners::spl,
+        tables: || &crate::backend::spl::data().tables,
+    },
+    BackendRunner {
+        name: BackendName::Elastic,
+        dir: "elastic",
+        ext: "eql",
+        windowed: true,
+        run: runners::eql,
+        tables: || &crate::backend::eql::data().tables,
+    },
+];
+
 /// Verify `files` (artifacts by relative path) against the IR of `specs`, on `fixtures` plus
-/// generated cases. `renderings` are the backends' fidelity declarations.
+/// generated cases, for every backend that has artifacts in `files`. `renderings` are the
+/// backends' fidelity declarations.
 pub fn verify(
     specs: &[IrSpec],
     files: &Files,
@@ -102,6 +185,16 @@ pub fn verify(
     opts: &VerifyOptions,
 ) -> Report {
     let mut report = Report::default();
+    let present: Vec<&BackendRunner> = RUNNERS
+        .iter()
+        .filter(|b| {
+            let prefix = format!("{}/", b.dir);
+            let ext = format!(".{}", b.ext);
+            files
+                .keys()
+                .any(|k| k.starts_with(&prefix) && k.ends_with(&ext))
+        })
+        .collect();
     for spec in specs {
         let window_ns = i128::from(spec.window.minutes) * 60_000_000_000;
         for det in &spec.detections {
@@ -133,225 +226,321 @@ pub fn verify(
                         ));
                     }
                 }
-                let want: Vec<bool> = all
-                    .iter()
-                    .map(|c| expected(det, &c.event, source, opts.now, window_ns, opts.exclusions))
-                    .collect();
-                let notes: Vec<&Rendering> = renderings
-                    .iter()
-                    .filter(|r| {
-                        r.spec == spec.id
-                            && r.detection == det.id
-                            && r.source == source
-                            && r.backend == BackendName::Kql
-                    })
-                    .collect();
-                let path = format!("kql/{}.kql", id.stem);
-                let mut cell = Cell {
-                    rule: rule.clone(),
-                    backend: BackendName::Kql,
-                    artifact: path.clone(),
-                    cases: all.len(),
-                    passed: 0,
-                    explained: 0,
-                    mismatched: 0,
-                    error: None,
-                };
-                match run_kql(files.get(&path), det, source, &all, opts.now) {
-                    Err(e) => cell.error = Some(e),
-                    Ok(got) => {
-                        for ((c, want), got) in all.iter().zip(&want).zip(got.iter().copied()) {
-                            if *want == got {
-                                cell.passed += 1;
-                                continue;
-                            }
-                            let explained_by = explain(&notes, *want, got);
-                            if explained_by.is_some() {
-                                cell.explained += 1;
+                for b in &present {
+                    let want: Vec<bool> = all
+                        .iter()
+                        .map(|c| {
+                            if b.windowed {
+                                expected(
+                                    det,
+                                    &c.event,
+                                    source,
+                                    opts.now,
+                                    window_ns,
+                                    opts.exclusions,
+                                )
                             } else {
-                                cell.mismatched += 1;
+                                det.matches(&c.event, source, opts.exclusions)
                             }
-                            report.mismatches.push(Mismatch {
-                                rule: rule.clone(),
-                                backend: BackendName::Kql,
-                                case: c.name.clone(),
-                                event: c.event.0.clone(),
-                                expected: *want,
-                                actual: got,
-                                explained_by,
-                            });
-                        }
-                        // Per-event differences are judged above; here the output shape is
-                        // checked on the events the artifact itself matched.
-                        if let Some(e) =
-                            compare_rows(files.get(&path), det, source, &all, &got, opts.now)
-                        {
-                            cell.mismatched += 1;
-                            report.mismatches.push(Mismatch {
-                                rule: rule.clone(),
-                                backend: BackendName::Kql,
-                                case: format!("result rows of all {} cases: {e}", all.len()),
-                                event: Default::default(),
-                                expected: true,
-                                actual: false,
-                                explained_by: None,
-                            });
+                        })
+                        .collect();
+                    let table = table_for((b.tables)(), det.category, source);
+                    let notes: Vec<&Rendering> = renderings
+                        .iter()
+                        .filter(|r| {
+                            r.spec == spec.id
+                                && r.detection == det.id
+                                && r.source == source
+                                && r.backend == b.name
+                                && !unexercised(table, r)
+                        })
+                        .collect();
+                    let path = format!("{}/{}.{}", b.dir, id.stem, b.ext);
+                    let mut cell = Cell {
+                        rule: rule.clone(),
+                        backend: b.name,
+                        artifact: path.clone(),
+                        cases: all.len(),
+                        passed: 0,
+                        explained: 0,
+                        mismatched: 0,
+                        skipped: 0,
+                        window: String::new(),
+                        error: None,
+                    };
+                    let ctx = Ctx {
+                        files,
+                        path: &path,
+                        id: &id,
+                        det,
+                        source,
+                        cases: &all,
+                        now: opts.now,
+                    };
+                    match (b.run)(&ctx) {
+                        Err(e) => cell.error = Some(e),
+                        Ok(run) => {
+                            cell.window = run.window;
+                            for ((c, want), got) in all.iter().zip(&want).zip(&run.verdicts) {
+                                let Some(got) = *got else {
+                                    cell.skipped += 1;
+                                    continue;
+                                };
+                                if *want == got {
+                                    cell.passed += 1;
+                                    continue;
+                                }
+                                // declarations excuse predicates, never the window
+                                let window_ok = !b.windowed
+                                    || !det.time_filter
+                                    || in_window(&c.event, opts.now, window_ns);
+                                let explained_by = window_ok
+                                    .then(|| {
+                                        explain(&notes, det, &c.event, source, opts.exclusions, got)
+                                    })
+                                    .flatten();
+                                if explained_by.is_some() {
+                                    cell.explained += 1;
+                                } else {
+                                    cell.mismatched += 1;
+                                }
+                                report.mismatches.push(Mismatch {
+                                    rule: rule.clone(),
+                                    backend: b.name,
+                                    case: c.name.clone(),
+                                    event: c.event.0.clone(),
+                                    expected: *want,
+                                    actual: got,
+                                    explained_by,
+                                });
+                            }
+                            // Per-event differences are judged above; the output shape is
+                            // checked on the events the artifact itself matched.
+                            if let Some(e) = run.rows {
+                                cell.mismatched += 1;
+                                report.mismatches.push(Mismatch {
+                                    rule: rule.clone(),
+                                    backend: b.name,
+                                    case: format!("result rows of all {} cases: {e}", all.len()),
+                                    event: Default::default(),
+                                    expected: true,
+                                    actual: false,
+                                    explained_by: None,
+                                });
+                            }
                         }
                     }
+                    report.cells.push(cell);
                 }
-                report.cells.push(cell);
             }
         }
     }
     report
 }
 
-/// A wider rendering explains an extra match; a narrower one a missed match.
-fn explain(notes: &[&Rendering], expected: bool, actual: bool) -> Option<String> {
-    let wanted = if actual && !expected {
-        [Fidelity::Wider, Fidelity::Inexpressible]
-    } else {
-        [Fidelity::Narrower, Fidelity::Narrower]
+/// A narrower declaration that comes from the table's column (`remote_domain` is matched on
+/// `DestinationHostname` only, so an inbound connection's `SourceHostname` is missed) is
+/// about data the native events never hold: they put each canonical field on the column
+/// the artifact matches. It cannot excuse a missed match on them, so it is not offered.
+fn unexercised(table: Option<&TableMap>, r: &Rendering) -> bool {
+    let Some(field) = r.predicate.split(' ').next().and_then(Field::lookup) else {
+        return false;
     };
+    let Some(col) = table.and_then(|t| t.column(field)) else {
+        return false;
+    };
+    r.fidelity == Fidelity::Narrower
+        && col.fidelity.0 == Fidelity::Narrower
+        && col.fidelity.1 == r.note.as_deref()
+        && col.match_on.contains(&col.project)
+}
+
+/// The declared renderings of one rule in one backend, by (part, predicate).
+type Notes<'a> = [&'a Rendering];
+
+fn note_of(notes: &Notes, part: &str, m: &Match) -> Option<Fidelity> {
+    let pred = m.to_string();
     notes
         .iter()
-        .find(|r| wanted.contains(&r.fidelity))
-        .map(|r| {
-            format!(
-                "{} rendering of `{}`: {}",
-                serde_json::to_value(r.fidelity)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                r.predicate,
-                r.note.clone().unwrap_or_default()
-            )
-        })
+        .find(|r| r.part == part && r.predicate == pred)
+        .map(|r| r.fidelity)
+        .filter(|f| *f != Fidelity::Exact)
 }
 
-fn kql_query(
-    text: Option<&String>,
-    det: &IrDetection,
-    source: Source,
-) -> Result<
-    (
-        crate::eval::kql::ast::Query,
-        &'static crate::mapping::TableMap,
-    ),
-    String,
-> {
-    let text = text.ok_or("artifact missing")?;
-    let q = parser::parse(text).map_err(|e| format!("does not parse: {e}"))?;
-    let table =
-        crate::mapping::table_for(&crate::backend::kql::data().tables, det.category, source)
-            .ok_or("no KQL table for this source")?;
-    if q.table != table.name {
-        return Err(format!(
-            "reads table {} but {} events from `{source}` are in {}",
-            q.table, det.category, table.name
-        ));
+/// The verdict of `e` on `ev` pushed as far as the declared renderings allow, towards a
+/// match (`upper`) or away from one. Each declaration is local to its match: `wider` lets
+/// the backend's match be true where the spec's is false, `narrower` the reverse, and
+/// `inexpressible` (dropped, per the gap policy) is the constant that widens the rule.
+/// `positive` is the polarity (false under an odd number of `not`s, e.g. in an exclusion).
+fn bound(
+    e: &Expr,
+    ev: &Event,
+    positive: bool,
+    upper: bool,
+    note: &dyn Fn(&Match) -> Option<Fidelity>,
+) -> bool {
+    match e {
+        Expr::All(v) => v.iter().all(|x| bound(x, ev, positive, upper, note)),
+        Expr::Any(v) => v.iter().any(|x| bound(x, ev, positive, upper, note)),
+        Expr::Not(x) => !bound(x, ev, !positive, upper, note),
+        Expr::Match(m) => match note(m) {
+            Some(Fidelity::Inexpressible) => positive,
+            Some(Fidelity::Wider) if upper == positive => true,
+            Some(Fidelity::Narrower) if upper != positive => false,
+            _ => m.eval(ev),
+        },
     }
-    Ok((q, table))
 }
 
-/// Per-event verdicts: the query run on a table holding only that event.
-fn run_kql(
-    text: Option<&String>,
+/// The rule's verdict at that bound: the detection, minus the exclusions of this source.
+fn rule_bound(
     det: &IrDetection,
+    ev: &Event,
     source: Source,
-    cases: &[Case],
-    now: i128,
-) -> Result<Vec<bool>, String> {
-    let (q, table) = kql_query(text, det, source)?;
-    cases
-        .iter()
-        .map(|c| {
-            let row = native::kql_row(table, &c.event);
-            interp::run(&q, &[row], now)
-                .map(|rows| !rows.is_empty())
-                .map_err(|e| format!("fails at run time: {e}"))
-        })
-        .collect()
+    exclusions: bool,
+    upper: bool,
+    notes: &Notes,
+) -> bool {
+    bound(&det.expr, ev, true, upper, &|m| {
+        note_of(notes, "detection", m)
+    }) && !(exclusions
+        && det
+            .exclusions
+            .iter()
+            .filter(|x| x.sources.contains(&source))
+            .any(|x| {
+                let part = format!("exclusion {}", x.id);
+                bound(&x.expr, ev, false, upper, &|m| note_of(notes, &part, m))
+            }))
 }
 
-/// Run the query over all cases at once and compare its result rows with the rows the spec's
-/// output implies for the events that matched one by one (`matched`): grouped counts for
-/// `summarize`, projected tuples for `project`.
-fn compare_rows(
-    text: Option<&String>,
+/// Does what the backend declared explain `actual` where the spec says `expected`? Only if
+/// the declared renderings, pushed in the artifact's direction, reach its verdict on this
+/// very event (so a wider IP column does not excuse a dropped exclusion). Returns the
+/// declarations that do it (each alone if one suffices, else all of them).
+fn explain(
+    notes: &Notes,
     det: &IrDetection,
+    ev: &Event,
     source: Source,
-    cases: &[Case],
-    matched: &[bool],
-    now: i128,
+    exclusions: bool,
+    actual: bool,
 ) -> Option<String> {
-    let (q, table) = kql_query(text, det, source).ok()?;
-    let rows: Vec<interp::Row> = cases
+    let reaches = |ns: &Notes| rule_bound(det, ev, source, exclusions, actual, ns) == actual;
+    let lossy: Vec<&Rendering> = notes
         .iter()
-        .map(|c| native::kql_row(table, &c.event))
+        .copied()
+        .filter(|r| r.fidelity != Fidelity::Exact)
         .collect();
-    let got = interp::run(&q, &rows, now).ok()?;
-    let matching: Vec<&interp::Row> = rows
-        .iter()
-        .zip(matched)
-        .filter(|(_, m)| **m)
-        .map(|(r, _)| r)
-        .collect();
-    let col = |f: crate::spec::Field| {
-        table
-            .column(f)
-            .map(|c| c.project.to_string())
-            .unwrap_or_default()
-    };
-    // grouping keys: an absent string column is "" in Kusto
-    let text_of = |r: &interp::Row, c: &str| match r.get(c) {
-        None | Some(interp::Value::Null) => format!("{:?}", interp::Value::Str(String::new())),
-        Some(v) => format!("{v:?}"),
-    };
-    match &det.output {
-        IrOutput::Summarize(by) => {
-            let cols: Vec<String> = by.iter().map(|f| col(*f)).collect();
-            let mut expected: BTreeMap<Vec<String>, i64> = BTreeMap::new();
-            for r in &matching {
-                *expected
-                    .entry(cols.iter().map(|c| text_of(r, c)).collect())
-                    .or_default() += 1;
-            }
-            let actual: BTreeMap<Vec<String>, i64> = got
-                .iter()
-                .map(|r| {
-                    let n = match r.get("Count") {
-                        Some(interp::Value::Long(n)) => *n,
-                        _ => -1,
-                    };
-                    (cols.iter().map(|c| text_of(r, c)).collect(), n)
-                })
-                .collect();
-            (expected != actual)
-                .then(|| format!("groups and counts differ: expected {expected:?}, got {actual:?}"))
-        }
-        IrOutput::Project { columns, .. } => {
-            let cols: Vec<String> = columns
-                .get(&source)
-                .map(|fs| fs.iter().map(|f| col(*f)).collect())
-                .unwrap_or_default();
-            let mut expected: Vec<Vec<String>> = matching
-                .iter()
-                .map(|r| cols.iter().map(|c| text_of(r, c)).collect())
-                .collect();
-            let mut actual: Vec<Vec<String>> = got
-                .iter()
-                .map(|r| cols.iter().map(|c| text_of(r, c)).collect())
-                .collect();
-            expected.sort();
-            actual.sort();
-            (expected != actual).then(|| {
+    if lossy.is_empty() || !reaches(&lossy) {
+        return None;
+    }
+    let single: Vec<&Rendering> = lossy.iter().copied().filter(|r| reaches(&[*r])).collect();
+    let why = if single.is_empty() { &lossy } else { &single };
+    Some(
+        why.iter()
+            .map(|r| {
                 format!(
-                    "projected rows differ: expected {} rows, got {}",
-                    expected.len(),
-                    actual.len()
+                    "{} rendering of `{}` ({}): {}",
+                    crate::backend::common::fidelity_word(r.fidelity),
+                    r.predicate,
+                    r.part,
+                    r.note.clone().unwrap_or_default()
                 )
             })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+pub mod runners;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPEC: &str = "id: t\nvendor: T\ndescription: d\nreferences: []\nauthor: a\ndate: 2026-05-31\nseverity: low\n\
+        attack: { tactics: [CommandAndControl], techniques: [T1219] }\nwindow: 1d\n\
+        detections:\n  d:\n    title: D\n    on: network\n    where:\n      remote_ip: { ip: [1.2.3.4] }\n    output:\n      summarize: [device_name]\n\
+        exclusions:\n  x:\n    reason: r\n    applies_to: [d]\n    where:\n      initiating_command_line: { contains: [maint] }\n";
+
+    fn note(part: &str, predicate: &str, fidelity: Fidelity) -> Rendering {
+        Rendering {
+            spec: "t".into(),
+            detection: "d".into(),
+            source: Source::Endpoint,
+            backend: BackendName::Sigma,
+            part: part.into(),
+            predicate: predicate.into(),
+            rendered: String::new(),
+            fidelity,
+            note: Some("why".into()),
         }
+    }
+
+    /// (declarations, event, the artifact's verdict, explained?)
+    #[test]
+    fn declarations_explain_only_what_they_reach() {
+        let spec = crate::spec::load_str(std::path::Path::new("t.yaml"), SPEC).unwrap();
+        let ir = crate::ir::lower(&spec);
+        let det = &ir.detections[0];
+        let ip = "remote_ip ip [1.2.3.4]";
+        let cmd = "initiating_command_line contains [maint]";
+        let wider_ip = note("detection", ip, Fidelity::Wider);
+        let narrower_ip = note("detection", ip, Fidelity::Narrower);
+        let dropped = note("exclusion x", cmd, Fidelity::Inexpressible);
+        let narrower_cmd = note("exclusion x", cmd, Fidelity::Narrower);
+        let wider_cmd = note("exclusion x", cmd, Fidelity::Wider);
+        let other = json!({"remote_ip": "9.9.9.9"});
+        let hit = json!({"remote_ip": "1.2.3.4"});
+        let excluded = json!({"remote_ip": "1.2.3.4", "initiating_command_line": "run maint"});
+        let cases: Vec<(Vec<&Rendering>, serde_json::Value, bool, bool)> = vec![
+            (vec![&wider_ip], other.clone(), true, true),
+            (vec![&wider_ip], excluded.clone(), true, false), // a wider IP is no dropped exclusion
+            (vec![&wider_ip], hit.clone(), false, false),     // nor a missed match
+            (vec![&dropped], excluded.clone(), true, true),
+            (vec![&dropped], other.clone(), true, false),
+            (vec![&narrower_ip], hit.clone(), false, true),
+            (vec![&narrower_ip], other.clone(), true, false),
+            (vec![&narrower_cmd], excluded.clone(), true, true), // narrower under `not`: wider rule
+            (vec![&narrower_cmd], hit.clone(), false, false),
+            (vec![&wider_cmd], hit.clone(), false, true), // wider under `not`: narrower rule
+            (vec![&wider_cmd], excluded.clone(), true, false),
+            (vec![&wider_ip, &dropped], excluded.clone(), true, true),
+            (vec![], other, true, false),
+        ];
+        for (notes, ev, actual, want) in cases {
+            let ev = Event(ev.as_object().unwrap().clone());
+            let got = explain(&notes, det, &ev, Source::Endpoint, true, actual);
+            assert_eq!(got.is_some(), want, "{notes:?} {ev:?} {actual}: {got:?}");
+        }
+        // nothing declared explains nothing; with exclusions off a dropped exclusion cannot
+        // excuse a missed match
+        let ev = Event(excluded.as_object().unwrap().clone());
+        assert!(explain(&[], det, &ev, Source::Endpoint, true, true).is_none());
+        assert!(explain(&[&dropped], det, &ev, Source::Endpoint, false, false).is_none());
+    }
+
+    #[test]
+    fn narrower_column_declarations_are_not_offered() {
+        let sigma = &crate::backend::sigma::data().tables;
+        let t = table_for(sigma, crate::spec::Category::Network, Source::Endpoint);
+        let col = t.unwrap().column(Field::known("remote_domain")).unwrap();
+        let mut r = note(
+            "detection",
+            "remote_domain term [x.com]",
+            Fidelity::Narrower,
+        );
+        r.note = col.fidelity.1.map(str::to_string);
+        assert!(unexercised(t, &r));
+        // a narrower rendering of the value itself (not the column's note) stays an excuse
+        r.note = Some("the regex cannot fold this character".into());
+        assert!(!unexercised(t, &r));
+        // a wider column (either end of the connection) is exercised by local_ip
+        let ipcol = t.unwrap().column(Field::known("remote_ip")).unwrap();
+        let mut w = note("detection", "remote_ip ip [1.2.3.4]", Fidelity::Wider);
+        w.note = ipcol.fidelity.1.map(str::to_string);
+        assert!(!unexercised(t, &w));
     }
 }

@@ -4,7 +4,7 @@
 //! independent engines of CI cover the mapping itself).
 
 use crate::eval::kql::interp::{Row, Value};
-use crate::eval::time::parse_rfc3339;
+use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::ir::Event;
 use crate::mapping::TableMap;
 use crate::spec::{Field, FieldType};
@@ -34,4 +34,438 @@ pub fn kql_row(table: &TableMap, ev: &Event) -> Row {
         row.insert(col.project.to_string(), value);
     }
     row
+}
+
+/// How a backend's events carry their time field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeStyle {
+    /// Sysmon `UtcTime`: `2026-05-31 09:12:00.000` (UTC, milliseconds), as the Sysmon event
+    /// schema writes it (learn.microsoft.com/sysinternals/downloads/sysmon, "UtcTime").
+    SysmonUtc,
+    /// Splunk `_time`: seconds since the epoch (docs.splunk.com, "Use default fields": `_time`
+    /// is stored in UNIX time).
+    EpochSeconds,
+    /// ECS `@timestamp`: an RFC 3339 / ISO 8601 date string.
+    Rfc3339,
+}
+
+fn time_value(ns: i128, style: TimeStyle) -> serde_json::Value {
+    match style {
+        TimeStyle::Rfc3339 => format_rfc3339(ns).into(),
+        TimeStyle::EpochSeconds => {
+            let secs = ns.div_euclid(1_000_000_000);
+            let frac = ns.rem_euclid(1_000_000_000);
+            if frac == 0 {
+                serde_json::json!(secs as i64)
+            } else {
+                serde_json::json!(ns as f64 / 1e9)
+            }
+        }
+        TimeStyle::SysmonUtc => {
+            let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
+            let whole = format_rfc3339(ns - ns.rem_euclid(1_000_000_000));
+            // `YYYY-MM-DDTHH:MM:SSZ` → `YYYY-MM-DD HH:MM:SS.mmm`
+            format!(
+                "{}.{ms:03}",
+                whole.trim_end_matches('Z').replacen('T', " ", 1)
+            )
+            .into()
+        }
+    }
+}
+
+/// The last `\`-separated component of a path (the whole text when there is none).
+fn basename(path: &str) -> &str {
+    path.rsplit('\\').next().unwrap_or(path)
+}
+
+/// A canonical event as a flat object of `table`'s native fields (Sysmon for Sigma and
+/// Splunk, CIM for Splunk firewall data, the Sigma firewall taxonomy).
+///
+/// Each canonical field lands on its column's `project` field (for `match_any: [A, B]` the
+/// field the value really is in; the other names are other fields of the same event). Two
+/// canonical fields can share one native field:
+/// - a `basename` column (`process_name` → `Image`) holds a path whose last component is
+///   the value: it gets `C:\rmmc\<value>` (`CORP\<value>` for `User`) unless a full-path
+///   field (`process_folder_path` → `Image`) fills it; then the path's last component must
+///   be the name, or the event cannot be written in this shape (an error: the case is not
+///   representable here, and is skipped for this backend);
+/// - digests listed in `meta.hash_prefix` share Sysmon's `Hashes` (`MD5=…,SHA256=…`).
+///
+/// Any other collision is an error too, never a silent overwrite.
+pub fn flat_event(
+    table: &TableMap,
+    ev: &Event,
+    style: TimeStyle,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use serde_json::Value as J;
+    let mut out = serde_json::Map::new();
+    let mut owner: std::collections::BTreeMap<String, &str> = Default::default();
+    let mut names: Vec<(String, &str, String)> = Vec::new();
+    let mut hashes: Vec<(usize, String)> = Vec::new();
+    let prefixes = table.meta.get("hash_prefix").and_then(J::as_object);
+    for (k, v) in &ev.0 {
+        let Some(field) = Field::lookup(k) else {
+            continue;
+        };
+        let Some(col) = table.column(field) else {
+            continue;
+        };
+        if let Some((i, (_, p))) = prefixes.and_then(|p| {
+            p.iter()
+                .enumerate()
+                .find(|(_, (f, _))| f.as_str() == field.name())
+        }) {
+            let hex = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            hashes.push((i, format!("{}{hex}", p.as_str().unwrap_or_default())));
+            continue;
+        }
+        let name = col.project.to_string();
+        let value = if field.ty() == FieldType::Time {
+            let ns = v
+                .as_str()
+                .and_then(parse_rfc3339)
+                .ok_or_else(|| format!("`{k}` is not an RFC 3339 time"))?;
+            time_value(ns, style)
+        } else {
+            v.clone()
+        };
+        if col.basename {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            if text.contains('\\') {
+                return Err(format!(
+                    "`{k}` {text:?} holds `\\`, so it cannot be the last component of {name}"
+                ));
+            }
+            names.push((name, field.name(), text));
+            continue;
+        }
+        if let Some(prev) = owner.get(&name) {
+            if out.get(&name) != Some(&value) {
+                return Err(format!(
+                    "`{prev}` and `{k}` both land in {name} with different values"
+                ));
+            }
+        }
+        owner.insert(name.clone(), field.name());
+        out.insert(name, value);
+    }
+    for (name, field, text) in names {
+        match out.get(&name) {
+            Some(J::String(path)) => {
+                if basename(path) != text {
+                    return Err(format!(
+                        "`{field}` {text:?} is not the last component of {name} {path:?} (from `{}`); Sysmon holds one path for both",
+                        owner.get(&name).copied().unwrap_or_default()
+                    ));
+                }
+            }
+            Some(other) => {
+                return Err(format!("{name} holds {other}, not a path for `{field}`"));
+            }
+            None => {
+                let prefix = if name == "User" {
+                    "CORP\\"
+                } else {
+                    "C:\\rmmc\\"
+                };
+                out.insert(name, J::String(format!("{prefix}{text}")));
+            }
+        }
+    }
+    if !hashes.is_empty() {
+        hashes.sort();
+        let col = table
+            .meta
+            .get("hash_prefix")
+            .and_then(J::as_object)
+            .and_then(|p| p.keys().next())
+            .and_then(|f| Field::lookup(f))
+            .and_then(|f| table.column(f))
+            .map_or_else(|| "Hashes".to_string(), |c| c.project.to_string());
+        let joined: Vec<String> = hashes.into_iter().map(|(_, h)| h).collect();
+        out.insert(col, J::String(joined.join(",")));
+    }
+    Ok(out)
+}
+
+/// A Sysmon / Sigma-taxonomy event for a Sigma rule of `table`.
+pub fn sigma_event(
+    table: &TableMap,
+    ev: &Event,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    flat_event(table, ev, TimeStyle::SysmonUtc)
+}
+
+/// A Splunk event of `table`: the flat native fields with `_time` in epoch seconds, plus the
+/// fields the table's `meta.base_search` selects on (`sourcetype="…"`, `EventCode=3`,
+/// `tag=network tag=communicate` → a multivalue `tag`), so the base search finds the event
+/// as Splunk would. A wildcard value (`index=*`) gets a concrete stand-in (`*` → `main`).
+pub fn spl_event(
+    table: &TableMap,
+    ev: &Event,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use serde_json::Value as J;
+    let mut out = flat_event(table, ev, TimeStyle::EpochSeconds)?;
+    let base = table
+        .meta
+        .get("base_search")
+        .and_then(J::as_str)
+        .unwrap_or_default();
+    for (k, v) in base_search_terms(base) {
+        let v = if v.contains('*') {
+            v.replace('*', "main")
+        } else {
+            v
+        };
+        match out.get_mut(&k) {
+            None => {
+                out.insert(k, J::String(v));
+            }
+            Some(J::Array(a)) => a.push(J::String(v)),
+            Some(prev) => {
+                let first = prev.take();
+                *prev = J::Array(vec![first, J::String(v)]);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `key=value` / `key="quoted value"` terms of a base search, in order.
+fn base_search_terms(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some(eq) = rest.find('=') else { break };
+        let key = rest[..eq].trim().to_string();
+        let after = &rest[eq + 1..];
+        let (value, tail) = if let Some(q) = after.strip_prefix('"') {
+            match q.find('"') {
+                Some(end) => (q[..end].to_string(), &q[end + 1..]),
+                None => (q.to_string(), ""),
+            }
+        } else {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            (after[..end].to_string(), &after[end..])
+        };
+        if !key.is_empty() && !key.contains(char::is_whitespace) {
+            out.push((key, value));
+        }
+        rest = tail.trim_start();
+    }
+    out
+}
+
+/// An ECS document (Elastic Defend / ECS-mapped firewall) of `table`: dotted ECS names become
+/// nested objects (`destination.domain` → `{"destination": {"domain": …}}`), `@timestamp` is
+/// RFC 3339, `event.category` is the table's `meta.event_category` as an array (ECS defines
+/// `event.category` as an array of keywords), and the table's `meta.condition` (`field ==
+/// "value"` terms joined by `and`, e.g. Defend's `event.type == "start"` for process starts)
+/// is written into the event, since every event of the table meets it.
+pub fn ecs_event(table: &TableMap, ev: &Event) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    let flat = flat_event(table, ev, TimeStyle::Rfc3339)?;
+    let mut doc = J::Object(Default::default());
+    for (k, v) in flat {
+        set_path(&mut doc, &k, v)?;
+    }
+    if let Some(cat) = table.meta.get("event_category").and_then(J::as_str) {
+        set_path(&mut doc, "event.category", J::Array(vec![cat.into()]))?;
+    }
+    if let Some(cond) = table.meta.get("condition").and_then(J::as_str) {
+        for term in cond.split(" and ") {
+            let (f, v) = term
+                .split_once("==")
+                .map(|(f, v)| (f.trim(), v.trim()))
+                .filter(|(_, v)| v.len() >= 2 && v.starts_with('"') && v.ends_with('"'))
+                .ok_or_else(|| {
+                    format!("cannot write table condition {cond:?} into an event (only `field == \"value\"` terms)")
+                })?;
+            set_path(&mut doc, f, J::String(v[1..v.len() - 1].to_string()))?;
+        }
+    }
+    Ok(doc)
+}
+
+fn set_path(doc: &mut serde_json::Value, path: &str, v: serde_json::Value) -> Result<(), String> {
+    use serde_json::Value as J;
+    let mut cur = doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    // `@timestamp` and other undotted names stay top-level
+    for (i, p) in parts.iter().enumerate() {
+        let J::Object(m) = cur else {
+            return Err(format!("{path}: {} is not an object", parts[..i].join(".")));
+        };
+        if i + 1 == parts.len() {
+            if m.contains_key(*p) {
+                return Err(format!("{path} is written twice"));
+            }
+            m.insert((*p).to_string(), v);
+            return Ok(());
+        }
+        cur = m
+            .entry((*p).to_string())
+            .or_insert_with(|| J::Object(Default::default()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Category, Source};
+    use serde_json::json;
+
+    fn ev(v: serde_json::Value) -> Event {
+        Event(v.as_object().unwrap().clone())
+    }
+
+    fn table(tables: &'static [TableMap], c: Category, s: Source) -> &'static TableMap {
+        crate::mapping::table_for(tables, c, s).unwrap()
+    }
+
+    #[test]
+    fn sysmon_shapes() {
+        let proc_ = table(
+            &crate::backend::sigma::data().tables,
+            Category::Process,
+            Source::Endpoint,
+        );
+        let net = table(
+            &crate::backend::sigma::data().tables,
+            Category::Network,
+            Source::Endpoint,
+        );
+        // (table, canonical event, expected native event or error fragment)
+        let cases: Vec<(
+            &TableMap,
+            serde_json::Value,
+            Result<serde_json::Value, &str>,
+        )> = vec![
+            (
+                proc_,
+                json!({"process_name": "client32.exe"}),
+                Ok(json!({"Image": "C:\\rmmc\\client32.exe"})),
+            ),
+            (
+                proc_,
+                json!({"process_name": "client32.exe", "process_folder_path": "C:\\x\\client32.exe"}),
+                Ok(json!({"Image": "C:\\x\\client32.exe"})),
+            ),
+            (
+                proc_,
+                json!({"process_name": "other.exe", "process_folder_path": "C:\\x\\client32.exe"}),
+                Err("not the last component of Image"),
+            ),
+            (
+                proc_,
+                json!({"account_name": "bob"}),
+                Ok(json!({"User": "CORP\\bob"})),
+            ),
+            (
+                proc_,
+                json!({"account_name": "a\\b"}),
+                Err("cannot be the last component of User"),
+            ),
+            (
+                proc_,
+                json!({"process_sha256": "ab", "process_md5": "cd"}),
+                Ok(json!({"Hashes": "MD5=cd,SHA256=ab"})),
+            ),
+            (
+                proc_,
+                json!({"timestamp": "2026-05-31T09:12:00.25Z"}),
+                Ok(json!({"UtcTime": "2026-05-31 09:12:00.250"})),
+            ),
+            (
+                proc_,
+                json!({"timestamp": "yesterday"}),
+                Err("not an RFC 3339 time"),
+            ),
+            (
+                net,
+                json!({"remote_ip": "1.2.3.4", "local_ip": "10.0.0.1", "remote_port": 443}),
+                Ok(
+                    json!({"DestinationIp": "1.2.3.4", "SourceIp": "10.0.0.1", "DestinationPort": 443}),
+                ),
+            ),
+            // a field the log source lacks is not written
+            (
+                net,
+                json!({"initiating_company": "NetSupport Ltd", "device_id": "d1"}),
+                Ok(json!({})),
+            ),
+        ];
+        for (t, input, want) in cases {
+            let got = sigma_event(t, &ev(input.clone()));
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(serde_json::Value::Object(g), w, "{input}"),
+                (Err(w), Err(g)) => assert!(g.contains(w), "{input}: {g}"),
+                (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn splunk_events_carry_the_base_search_fields() {
+        let t = table(
+            &crate::backend::spl::data().tables,
+            Category::Network,
+            Source::Endpoint,
+        );
+        let got = spl_event(
+            t,
+            &ev(json!({"timestamp": "2026-05-31T09:12:00Z", "device_id": "a1", "report_id": 7})),
+        )
+        .unwrap();
+        assert_eq!(got["_time"], json!(1_780_218_720i64));
+        assert_eq!(got["host"], "a1");
+        assert_eq!(got["RecordID"], 7);
+        assert_eq!(got["EventCode"], "3");
+        assert_eq!(got["index"], "main");
+        assert_eq!(
+            got["sourcetype"],
+            "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
+        );
+        let fw = table(
+            &crate::backend::spl::data().tables,
+            Category::Network,
+            Source::Firewall,
+        );
+        let got = spl_event(fw, &ev(json!({"remote_ip": "1.2.3.4"}))).unwrap();
+        assert_eq!(got["tag"], json!(["network", "communicate"]));
+        assert_eq!(got["dest_ip"], "1.2.3.4");
+        assert_eq!(
+            base_search_terms(r#"a=1 b="x y" c=*"#),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "*".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn ecs_documents_are_nested() {
+        let tables = &crate::backend::eql::data().tables;
+        let p = table(tables, Category::Process, Source::Endpoint);
+        let got = ecs_event(
+            p,
+            &ev(json!({"timestamp": "2026-05-31T09:12:00Z", "process_name": "a.exe", "process_folder_path": "C:\\b\\a.exe", "parent_process_name": "c.exe"})),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            json!({"@timestamp": "2026-05-31T09:12:00Z", "process": {"name": "a.exe", "executable": "C:\\b\\a.exe", "parent": {"name": "c.exe"}}, "event": {"category": ["process"], "type": "start"}})
+        );
+        let n = table(tables, Category::Network, Source::Endpoint);
+        let got = ecs_event(n, &ev(json!({"remote_ip": "1.2.3.4", "remote_port": 443}))).unwrap();
+        assert_eq!(got["destination"], json!({"ip": "1.2.3.4", "port": 443}));
+        assert_eq!(got["event"]["category"], json!(["network"]));
+        let mut doc = json!({"a": 1});
+        assert!(set_path(&mut doc, "a.b", json!(2))
+            .unwrap_err()
+            .contains("not an object"));
+    }
 }
