@@ -8,10 +8,10 @@ use proptest::prelude::*;
 use rmmc::backend::eql::{self, field_test, string_literal};
 use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::{DiagKind, Fidelity};
+use rmmc::eval::eql::{self as eql_eval, lexer::lex as eql_lex, lexer::Tok, Query as EqlQuery};
 use rmmc::ir::{self, Event, Match, Test, TextOp};
 use rmmc::spec::{Field, Source};
 use serde_json::{json, Map, Value};
-use rmmc::eval::eql::{self as eql_eval, lexer::lex as eql_lex, lexer::Tok, Query as EqlQuery};
 use std::path::Path;
 
 // ---------------------------------------------------------------------------------------------
@@ -723,7 +723,10 @@ fn a_category_without_a_data_source_is_an_error() {
 // The deployed examples, read from disk, on hand-written nested ECS events
 
 /// (file, category, [(what, event, verdict)]); each verdict is reasoned from the query text.
-fn deployed_cases() -> Vec<(&'static str, &'static str, Vec<(&'static str, Value, bool)>)> {
+/// (what the event is, the event, the verdict).
+type Verdicts = Vec<(&'static str, Value, bool)>;
+
+fn deployed_cases() -> Vec<(&'static str, &'static str, Verdicts)> {
     let a1 = |domain: &str, name: &str, dip: &str| {
         json!({"event": {"category": "network"},
                "destination": {"domain": domain, "ip": dip}, "source": {"ip": "192.168.1.2"},
@@ -809,7 +812,10 @@ fn deployed_examples_parse_and_decide_hand_written_events() {
     on_disk.sort();
     let mut covered: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
     covered.sort();
-    assert_eq!(on_disk, covered, "every deployed .eql file has hand-written events");
+    assert_eq!(
+        on_disk, covered,
+        "every deployed .eql file has hand-written events"
+    );
     for (file, category, events) in cases {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let q = eql_eval::parse(&text).unwrap_or_else(|e| panic!("{file}:{e}"));
@@ -827,6 +833,9 @@ fn deployed_examples_parse_and_decide_hand_written_events() {
                 misses += 1;
             }
         }
-        assert!(hits > 0 && misses > 0, "{file}: both verdicts are exercised");
+        assert!(
+            hits > 0 && misses > 0,
+            "{file}: both verdicts are exercised"
+        );
     }
 }

@@ -51,9 +51,16 @@ pub enum Op {
     Ge,
     /// `:` — case-insensitive equality with `*`/`?` wildcards.
     Colon,
-    In { ci: bool, negated: bool },
-    Like { ci: bool },
-    Regex { ci: bool },
+    In {
+        ci: bool,
+        negated: bool,
+    },
+    Like {
+        ci: bool,
+    },
+    Regex {
+        ci: bool,
+    },
 }
 
 impl Op {
@@ -66,10 +73,22 @@ impl Op {
             Op::Gt => ">",
             Op::Ge => ">=",
             Op::Colon => ":",
-            Op::In { ci: false, negated: false } => "in",
-            Op::In { ci: true, negated: false } => "in~",
-            Op::In { ci: false, negated: true } => "not in",
-            Op::In { ci: true, negated: true } => "not in~",
+            Op::In {
+                ci: false,
+                negated: false,
+            } => "in",
+            Op::In {
+                ci: true,
+                negated: false,
+            } => "in~",
+            Op::In {
+                ci: false,
+                negated: true,
+            } => "not in",
+            Op::In {
+                ci: true,
+                negated: true,
+            } => "not in~",
             Op::Like { ci: false } => "like",
             Op::Like { ci: true } => "like~",
             Op::Regex { ci: false } => "regex",

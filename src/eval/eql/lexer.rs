@@ -271,10 +271,7 @@ fn string_body(cur: &mut Cursor, open: Span) -> Result<String, LexError> {
                     Some('"') => '"',
                     Some('u') => unicode_escape(cur, at)?,
                     Some('\'') => {
-                        return err(
-                            "`\\'` is reserved in EQL; use a double-quoted string",
-                            at,
-                        )
+                        return err("`\\'` is reserved in EQL; use a double-quoted string", at)
                     }
                     other => {
                         return err(

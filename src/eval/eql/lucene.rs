@@ -38,7 +38,10 @@ impl fmt::Display for RegexError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Inst {
     Char(char),
-    Set { neg: bool, ranges: Vec<(char, char)> },
+    Set {
+        neg: bool,
+        ranges: Vec<(char, char)>,
+    },
     Any,
     Split(usize, usize),
     Jmp(usize),
@@ -77,6 +80,9 @@ fn e<T>(at: usize, m: impl Into<String>) -> Result<T, RegexError> {
         message: m.into(),
     })
 }
+
+/// A class member: one character, or a shorthand (negated?, ranges).
+type ClassItem = Result<char, (bool, &'static [(char, char)])>;
 
 const DIGIT: &[(char, char)] = &[('0', '9')];
 const SPACE: &[(char, char)] = &[(' ', ' '), ('\t', '\t'), ('\n', '\n'), ('\r', '\r')];
@@ -126,7 +132,10 @@ impl P {
                 break;
             }
             if c == '&' {
-                return e(self.i, "intersection `&` is not supported by this evaluator");
+                return e(
+                    self.i,
+                    "intersection `&` is not supported by this evaluator",
+                );
             }
             let mut n = self.simple()?;
             let base = self.depth;
@@ -262,7 +271,7 @@ impl P {
             }
         }
     }
-    fn class_char(&mut self) -> Result<Result<char, (bool, &'static [(char, char)])>, RegexError> {
+    fn class_char(&mut self) -> Result<ClassItem, RegexError> {
         let at = self.i;
         match self.peek() {
             None => e(at, "unclosed character class `[`"),
@@ -564,8 +573,18 @@ mod tests {
             ("^a$", false, "a", false),
             ("[-a]", false, "-", true),
             ("[a-]", false, "-", true),
-            ("(.*[^a-zA-Z0-9])?[Nn][Ee][Tt]([^a-zA-Z0-9].*)?", false, "x.net.y", true),
-            ("(.*[^a-zA-Z0-9])?[Nn][Ee][Tt]([^a-zA-Z0-9].*)?", false, "xnet", false),
+            (
+                "(.*[^a-zA-Z0-9])?[Nn][Ee][Tt]([^a-zA-Z0-9].*)?",
+                false,
+                "x.net.y",
+                true,
+            ),
+            (
+                "(.*[^a-zA-Z0-9])?[Nn][Ee][Tt]([^a-zA-Z0-9].*)?",
+                false,
+                "xnet",
+                false,
+            ),
             ("(a*)*b", false, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
         ];
         for (p, ci, s, want) in cases {

@@ -9,8 +9,8 @@ pub mod lexer;
 pub mod lucene;
 pub mod parser;
 
-pub use ast::{Expr, Query};
 pub use crate::eval::kql::parser::ParseError;
+pub use ast::{Expr, Query};
 use serde_json::Value;
 
 /// Parse an EQL query as rmmc emits it (`//` comment lines allowed). Errors carry line and

@@ -16,8 +16,8 @@ use std::net::IpAddr;
 pub const MAX_DEPTH: usize = 128;
 
 const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "where", "in", "in~", "like", "like~", "regex", "regex~", "true",
-    "false", "null", "any", "sequence", "sample", "join", "until", "by", "with",
+    "and", "or", "not", "where", "in", "in~", "like", "like~", "regex", "regex~", "true", "false",
+    "null", "any", "sequence", "sample", "join", "until", "by", "with",
 ];
 
 /// Parse a whole query.
@@ -65,7 +65,7 @@ struct Parser {
 
 fn end_span(src: &str) -> Span {
     let line = src.split('\n').count().max(1);
-    let col = src.split('\n').last().map_or(0, |l| l.chars().count()) + 1;
+    let col = src.split('\n').next_back().map_or(0, |l| l.chars().count()) + 1;
     Span {
         line,
         col,
@@ -236,8 +236,7 @@ impl Parser {
             Some(Tok::Ident(w)) if w == "null" => Lit::Null,
             Some(Tok::Ident(_) | Tok::Field(_)) => {
                 return self.err_msg(
-                    "a field cannot be compared to another field; compare it to a literal"
-                        .into(),
+                    "a field cannot be compared to another field; compare it to a literal".into(),
                 )
             }
             _ => return self.err("a string, number, `true`, `false` or `null`"),
@@ -404,7 +403,9 @@ impl Parser {
                     Some(n) => nets.push(n),
                     None => {
                         return Err(ParseError {
-                            message: format!("cidrmatch takes CIDR strings such as \"10.0.0.0/8\"; got {v:?}"),
+                            message: format!(
+                                "cidrmatch takes CIDR strings such as \"10.0.0.0/8\"; got {v:?}"
+                            ),
                             span: at,
                         })
                     }
@@ -417,7 +418,9 @@ impl Parser {
                 Ok([(Lit::Str(s), _)]) => FuncArgs::Text(s),
                 Ok([(_, at)]) => {
                     return Err(ParseError {
-                        message: format!("{base} compares strings; the second argument must be a string"),
+                        message: format!(
+                            "{base} compares strings; the second argument must be a string"
+                        ),
                         span: at,
                     })
                 }

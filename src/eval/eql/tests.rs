@@ -126,7 +126,11 @@ fn regex_is_anchored_lucene() {
         (r#"f regex "a.c""#, json!({"f": "ABC"}), false),
         (r#"f regex~ "a.c""#, json!({"f": "ABC"}), true),
         (r#"f regex~ "é""#, json!({"f": "É"}), false),
-        (r#"f regex ".*[Kk\u{212A}].*""#, json!({"f": "x\u{212A}x"}), true),
+        (
+            r#"f regex ".*[Kk\u{212A}].*""#,
+            json!({"f": "x\u{212A}x"}),
+            true,
+        ),
         (r#"f regex "[0-9]+\\.exe""#, json!({"f": "12.exe"}), true),
         (r#"f regex "[0-9]+\\.exe""#, json!({"f": "12xexe"}), false),
         (r#"f regex ("x", "y+")"#, json!({"f": "yyy"}), true),
@@ -149,8 +153,16 @@ fn ordering_operators() {
         (r#"f < "b""#, json!({"f": "a"}), true),
         (r#"f < "b""#, json!({"f": "B"}), true),
         (r#"f > "b""#, json!({"f": "ba"}), true),
-        (r#"source.ip < "10.0.0.10""#, json!({"source": {"ip": "10.0.0.9"}}), true),
-        (r#"source.ip < "10.0.0.10""#, json!({"source": {"ip": "10.0.0.10"}}), false),
+        (
+            r#"source.ip < "10.0.0.10""#,
+            json!({"source": {"ip": "10.0.0.9"}}),
+            true,
+        ),
+        (
+            r#"source.ip < "10.0.0.10""#,
+            json!({"source": {"ip": "10.0.0.10"}}),
+            false,
+        ),
     ]);
 }
 
@@ -169,14 +181,46 @@ fn functions() {
         (r#"stringContains~(f, "B")"#, json!({"f": "abc"}), true),
         (r#"startsWith(f, "")"#, json!({}), false),
         (r#"not startsWith(f, "a")"#, json!({}), true),
-        (r#"cidrmatch(source.ip, "10.0.0.0/8")"#, json!({"source.ip": "10.9.8.7"}), true),
-        (r#"cidrmatch(source.ip, "10.0.0.0/8")"#, json!({"source.ip": "11.0.0.1"}), false),
-        (r#"cidrmatch(source.ip, "10.0.0.0/8")"#, json!({"source.ip": "::ffff:10.1.1.1"}), true),
-        (r#"cidrmatch(source.ip, "10.0.0.0/8", "fd00::/8")"#, json!({"source.ip": "fd12::1"}), true),
-        (r#"cidrmatch(source.ip, "fd00::/8")"#, json!({"source.ip": "10.1.1.1"}), false),
-        (r#"cidrmatch(source.ip, "::ffff:10.0.0.0/104")"#, json!({"source.ip": "10.2.3.4"}), true),
-        (r#"cidrmatch(source.ip, "0.0.0.0/0")"#, json!({"source.ip": "1.2.3.4"}), true),
-        (r#"cidrmatch(source.ip, "10.0.0.0/8")"#, json!({"source.ip": "not an ip"}), false),
+        (
+            r#"cidrmatch(source.ip, "10.0.0.0/8")"#,
+            json!({"source.ip": "10.9.8.7"}),
+            true,
+        ),
+        (
+            r#"cidrmatch(source.ip, "10.0.0.0/8")"#,
+            json!({"source.ip": "11.0.0.1"}),
+            false,
+        ),
+        (
+            r#"cidrmatch(source.ip, "10.0.0.0/8")"#,
+            json!({"source.ip": "::ffff:10.1.1.1"}),
+            true,
+        ),
+        (
+            r#"cidrmatch(source.ip, "10.0.0.0/8", "fd00::/8")"#,
+            json!({"source.ip": "fd12::1"}),
+            true,
+        ),
+        (
+            r#"cidrmatch(source.ip, "fd00::/8")"#,
+            json!({"source.ip": "10.1.1.1"}),
+            false,
+        ),
+        (
+            r#"cidrmatch(source.ip, "::ffff:10.0.0.0/104")"#,
+            json!({"source.ip": "10.2.3.4"}),
+            true,
+        ),
+        (
+            r#"cidrmatch(source.ip, "0.0.0.0/0")"#,
+            json!({"source.ip": "1.2.3.4"}),
+            true,
+        ),
+        (
+            r#"cidrmatch(source.ip, "10.0.0.0/8")"#,
+            json!({"source.ip": "not an ip"}),
+            false,
+        ),
         (r#"cidrmatch(source.ip, "10.0.0.0/8")"#, json!({}), false),
     ]);
 }
@@ -184,12 +228,36 @@ fn functions() {
 #[test]
 fn ip_fields_compare_parsed_addresses() {
     run(&[
-        (r#"destination.ip == "10.1.2.3""#, json!({"destination": {"ip": "::ffff:10.1.2.3"}}), true),
-        (r#"destination.ip == "::ffff:10.1.2.3""#, json!({"destination": {"ip": "10.1.2.3"}}), true),
-        (r#"destination.ip in ("2001:db8::1")"#, json!({"destination": {"ip": "2001:DB8:0::1"}}), true),
-        (r#"destination.ip == "10.1.2.3""#, json!({"destination": {"ip": "10.1.2.4"}}), false),
-        (r#"destination.ip == "10.1.2.3""#, json!({"destination": {"ip": "010.1.2.3"}}), false),
-        (r#"destination.ip != "10.1.2.3""#, json!({"destination": {"ip": "::ffff:10.1.2.3"}}), false),
+        (
+            r#"destination.ip == "10.1.2.3""#,
+            json!({"destination": {"ip": "::ffff:10.1.2.3"}}),
+            true,
+        ),
+        (
+            r#"destination.ip == "::ffff:10.1.2.3""#,
+            json!({"destination": {"ip": "10.1.2.3"}}),
+            true,
+        ),
+        (
+            r#"destination.ip in ("2001:db8::1")"#,
+            json!({"destination": {"ip": "2001:DB8:0::1"}}),
+            true,
+        ),
+        (
+            r#"destination.ip == "10.1.2.3""#,
+            json!({"destination": {"ip": "10.1.2.4"}}),
+            false,
+        ),
+        (
+            r#"destination.ip == "10.1.2.3""#,
+            json!({"destination": {"ip": "010.1.2.3"}}),
+            false,
+        ),
+        (
+            r#"destination.ip != "10.1.2.3""#,
+            json!({"destination": {"ip": "::ffff:10.1.2.3"}}),
+            false,
+        ),
         // not an ip field: plain strings
         (r#"f == "10.1.2.3""#, json!({"f": "::ffff:10.1.2.3"}), false),
     ]);
@@ -224,20 +292,52 @@ fn string_escapes_in_conditions() {
         (r#"f == "\u{212A}""#, json!({"f": "\u{212A}"}), true),
         (r#"f == "\u{212A}""#, json!({"f": "K"}), false),
         (r##"f == """C:\Temp\""""##, json!({"f": "C:\\Temp\\"}), true),
-        (r##"f == """say "hi" \n""""##, json!({"f": "say \"hi\" \\n"}), true),
+        (
+            r##"f == """say "hi" \n""""##,
+            json!({"f": "say \"hi\" \\n"}),
+            true,
+        ),
     ]);
 }
 
 #[test]
 fn fields_nested_flat_mixed_and_arrays() {
     run(&[
-        (r#"process.pe.company == "X""#, json!({"process": {"pe": {"company": "X"}}}), true),
-        (r#"process.pe.company == "X""#, json!({"process.pe.company": "X"}), true),
-        (r#"process.pe.company == "X""#, json!({"process": {"pe.company": "X"}}), true),
-        (r#"process.pe.company == "X""#, json!({"process.pe": {"company": "X"}}), true),
-        (r#"process.pe.company == "X""#, json!({"process": {"pe": "X"}}), false),
-        (r#"process.pe == "X""#, json!({"process": {"pe": {"company": "X"}}}), false),
-        (r#"a.b == "X""#, json!({"a": [{"b": "Y"}, {"b": "X"}]}), true),
+        (
+            r#"process.pe.company == "X""#,
+            json!({"process": {"pe": {"company": "X"}}}),
+            true,
+        ),
+        (
+            r#"process.pe.company == "X""#,
+            json!({"process.pe.company": "X"}),
+            true,
+        ),
+        (
+            r#"process.pe.company == "X""#,
+            json!({"process": {"pe.company": "X"}}),
+            true,
+        ),
+        (
+            r#"process.pe.company == "X""#,
+            json!({"process.pe": {"company": "X"}}),
+            true,
+        ),
+        (
+            r#"process.pe.company == "X""#,
+            json!({"process": {"pe": "X"}}),
+            false,
+        ),
+        (
+            r#"process.pe == "X""#,
+            json!({"process": {"pe": {"company": "X"}}}),
+            false,
+        ),
+        (
+            r#"a.b == "X""#,
+            json!({"a": [{"b": "Y"}, {"b": "X"}]}),
+            true,
+        ),
         (r#"`my-field` == "X""#, json!({"my-field": "X"}), true),
         (r#"@timestamp > 5"#, json!({"@timestamp": 6}), true),
     ]);
@@ -273,19 +373,43 @@ fn parse_errors_carry_line_and_column() {
         ("process where", (1, 14), "a field name"),
         ("process where a ==", (1, 19), "a string"),
         ("process where a == \"x\" b", (1, 24), "`and`, `or`"),
-        ("process\nwhere a === \"x\"", (2, 11), "`=` is not an EQL operator"),
+        (
+            "process\nwhere a === \"x\"",
+            (2, 11),
+            "`=` is not an EQL operator",
+        ),
         ("process where a in \"x\"", (1, 20), "`(` after `in`"),
-        ("process where a == (\"x\", \"y\")", (1, 20), "a single value"),
+        (
+            "process where a == (\"x\", \"y\")",
+            (1, 20),
+            "a single value",
+        ),
         ("process where a : 1", (1, 19), "only compares strings"),
         ("process where a < null", (1, 19), "`null`"),
         ("process where a == b", (1, 20), "another field"),
-        ("process where a regex \"(x\"", (1, 23), "bad regular expression"),
+        (
+            "process where a regex \"(x\"",
+            (1, 23),
+            "bad regular expression",
+        ),
         ("process where a.b ~ 1", (1, 19), "a comparison operator"),
         ("process where (a == 1", (1, 22), "`)`"),
-        ("process where a not like \"x\"", (1, 21), "`in` or `in~` after `not`"),
-        ("process where foo(a, \"x\")", (1, 15), "unsupported function"),
+        (
+            "process where a not like \"x\"",
+            (1, 21),
+            "`in` or `in~` after `not`",
+        ),
+        (
+            "process where foo(a, \"x\")",
+            (1, 15),
+            "unsupported function",
+        ),
         ("process where startsWith(a)", (1, 15), "two arguments"),
-        ("process where cidrmatch(a, \"10.0.0.0/33\")", (1, 28), "CIDR"),
+        (
+            "process where cidrmatch(a, \"10.0.0.0/33\")",
+            (1, 28),
+            "CIDR",
+        ),
         ("process where cidrmatch(a)", (1, 26), "at least one"),
         ("sequence [process where true]", (1, 1), "not supported"),
         ("process where a == 1 | head 5", (1, 22), "pipes"),
@@ -302,7 +426,11 @@ fn parse_errors_carry_line_and_column() {
 
 #[test]
 fn hostile_nesting_is_an_error_not_a_crash() {
-    let deep = format!("any where {}a == 1{}", "(".repeat(10_000), ")".repeat(10_000));
+    let deep = format!(
+        "any where {}a == 1{}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
     let e = parse(&deep).unwrap_err();
     assert!(e.message.contains("nested deeper"), "{e}");
     let nots = format!("any where {}a == 1", "not ".repeat(10_000));
@@ -322,5 +450,8 @@ fn input_fields_are_listed() {
     let q = parse(r#"network where b.c == 1 and not (a : "x" or cidrmatch(b.c, "10.0.0.0/8"))"#)
         .unwrap();
     assert_eq!(q.input_fields(), vec!["a", "b.c", "event.category"]);
-    assert_eq!(parse("any where true").unwrap().input_fields(), Vec::<String>::new());
+    assert_eq!(
+        parse("any where true").unwrap().input_fields(),
+        Vec::<String>::new()
+    );
 }
