@@ -8,9 +8,10 @@
 //! and `<n-m>` intervals are refused with an error rather than guessed at.
 //!
 //! `regex~` sets the query's `case_insensitive` flag, which Lucene implements as
-//! ASCII_CASE_INSENSITIVE: single characters and quoted strings match both ASCII cases,
-//! non-ASCII characters only themselves (AutomatonQueries.toCaseInsensitiveChar skips code
-//! points above 128); character ranges are not case-folded.
+//! ASCII_CASE_INSENSITIVE: single characters (also inside `[…]`, where Lucene's
+//! parseCharClass makes a lone character a REGEXP_CHAR) and quoted strings match both ASCII
+//! cases, non-ASCII characters only themselves (toCaseInsensitiveChar skips code points
+//! above 128); a character range (REGEXP_CHAR_RANGE → makeCharRange) is not case-folded.
 //!
 //! Matching runs a Thompson NFA (Pike VM) over the code points: linear in the input, no
 //! recursion, so hostile values cannot blow the stack or the clock.
@@ -507,7 +508,13 @@ impl Regex {
                         }
                     }
                     Inst::Set { neg, ranges } => {
-                        ranges.iter().any(|(a, b)| (*a..=*b).contains(&ch)) != *neg
+                        ranges.iter().any(|(a, b)| {
+                            if self.case_insensitive && a == b {
+                                ci_eq(*a, ch)
+                            } else {
+                                (*a..=*b).contains(&ch)
+                            }
+                        }) != *neg
                     }
                     Inst::Any => true,
                     _ => false,
@@ -541,6 +548,10 @@ mod tests {
             ("é", true, "É", false),
             ("k", true, "\u{212A}", false),
             ("[a-c]", true, "B", false),
+            ("[a]", true, "A", true),
+            ("[^a]", true, "A", false),
+            ("[^a-c]", true, "B", true),
+            ("\"ab\"", true, "AB", true),
             ("a.c", false, "a日c", true),
             ("a.c", false, "ac", false),
             ("a*", false, "", true),
