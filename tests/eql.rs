@@ -1,494 +1,46 @@
 //! The Elastic EQL backend: snapshots of every artifact of the shipped rules and of the
 //! diagnostics, renderings of each match kind, hostile values, and property tests that run the
-//! emitted EQL text — through a small, independent EQL/Lucene-regex interpreter written from
-//! the Elasticsearch documentation — against the spec's reference interpreter.
+//! emitted EQL text — through the library's EQL evaluator (`rmmc::eval::eql`, written from the
+//! Elasticsearch documentation and reading the text only) — against the spec's reference
+//! interpreter; and every deployed `.eql` example on hand-written ECS events.
 
 use proptest::prelude::*;
 use rmmc::backend::eql::{self, field_test, string_literal};
 use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::{DiagKind, Fidelity};
+use rmmc::eval::eql::{self as eql_eval, lexer::lex as eql_lex, lexer::Tok, Query as EqlQuery};
 use rmmc::ir::{self, Event, Match, Test, TextOp};
 use rmmc::spec::{Field, Source};
 use serde_json::{json, Map, Value};
-use std::net::IpAddr;
 use std::path::Path;
 
 // ---------------------------------------------------------------------------------------------
-// A test-only EQL interpreter for the subset the backend emits. Semantics from the EQL syntax
-// reference and Elasticsearch's query translation: `==`/`in`/`like`/`regex` case-sensitive,
-// `in~`/`:` fold ASCII letters only, `:`/`like` take `*`/`?` wildcards with no escape, `regex`
-// is a whole-value Lucene regular expression, a missing field makes a comparison false and
-// `not` of it true, ip fields compare parsed addresses (IPv4-mapped IPv6 = IPv4).
-
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Num(u64),
-    Sym(&'static str),
-}
-
-fn unescape_hex(s: &[char], i: &mut usize) -> char {
-    assert_eq!(s.get(*i), Some(&'{'), "\\u needs {{");
-    *i += 1;
-    let start = *i;
-    while s[*i] != '}' {
-        *i += 1;
-    }
-    let hex: String = s[start..*i].iter().collect();
-    assert!((2..=8).contains(&hex.len()), "\\u{{{hex}}}: 2-8 hex digits");
-    *i += 1;
-    char::from_u32(u32::from_str_radix(&hex, 16).expect("hex")).expect("scalar value")
-}
+// The emitted text runs through the library's EQL evaluator (`rmmc::eval::eql`: lexer, parser,
+// interpreter and Lucene regular expressions written from the Elasticsearch documentation),
+// which reads the artifact text only.
 
 fn lex(src: &str) -> Vec<Tok> {
-    let s: Vec<char> = src.chars().collect();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < s.len() {
-        let c = s[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '/' && s.get(i + 1) == Some(&'/') {
-            while i < s.len() && s[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '"' {
-            assert!(
-                !(s.get(i + 1) == Some(&'"') && s.get(i + 2) == Some(&'"')),
-                "raw strings are not emitted"
-            );
-            i += 1;
-            let mut v = String::new();
-            loop {
-                let c = *s.get(i).expect("unterminated string");
-                i += 1;
-                match c {
-                    '"' => break,
-                    '\\' => {
-                        let e = s[i];
-                        i += 1;
-                        v.push(match e {
-                            '\\' => '\\',
-                            '"' => '"',
-                            'n' => '\n',
-                            'r' => '\r',
-                            't' => '\t',
-                            'u' => unescape_hex(&s, &mut i),
-                            other => panic!("unknown escape \\{other}"),
-                        });
-                    }
-                    c if c.is_control() => panic!("raw control character in a string"),
-                    c => v.push(c),
-                }
-            }
-            out.push(Tok::Str(v));
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while i < s.len() && s[i].is_ascii_digit() {
-                i += 1;
-            }
-            out.push(Tok::Num(
-                s[start..i].iter().collect::<String>().parse().unwrap(),
-            ));
-        } else if c.is_ascii_alphabetic() || c == '_' || c == '@' {
-            let start = i;
-            while i < s.len() && (s[i].is_ascii_alphanumeric() || "_.@".contains(s[i])) {
-                i += 1;
-            }
-            let w: String = s[start..i].iter().collect();
-            if s.get(i) == Some(&'~') && ["in", "like", "regex"].contains(&w.as_str()) {
-                i += 1;
-                out.push(Tok::Ident(format!("{w}~")));
-            } else {
-                out.push(Tok::Ident(w));
-            }
-        } else {
-            let two: String = s[i..(i + 2).min(s.len())].iter().collect();
-            let sym = if two == "==" {
-                "=="
-            } else {
-                match c {
-                    ':' => ":",
-                    '(' => "(",
-                    ')' => ")",
-                    ',' => ",",
-                    other => panic!("unexpected character {other:?} in {src}"),
-                }
-            };
-            i += sym.len();
-            out.push(Tok::Sym(sym));
-        }
-    }
-    out
+    eql_lex(src)
+        .unwrap_or_else(|e| panic!("{e} in {src}"))
+        .into_iter()
+        .map(|t| t.tok)
+        .collect()
 }
 
-#[derive(Debug)]
-enum Cond {
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
-    Not(Box<Cond>),
-    Cmp(String, String, Vec<Tok>),
-    Cidr(String, Vec<String>),
-}
-
-struct Parser {
-    toks: Vec<Tok>,
-    pos: usize,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
-    }
-    fn next(&mut self) -> Tok {
-        self.pos += 1;
-        self.toks[self.pos - 1].clone()
-    }
-    fn eat_word(&mut self, w: &str) -> bool {
-        if self.peek() == Some(&Tok::Ident(w.into())) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn expect_sym(&mut self, s: &str) {
-        assert_eq!(
-            self.next(),
-            Tok::Sym(match s {
-                "(" => "(",
-                ")" => ")",
-                _ => unreachable!(),
-            })
-        );
-    }
-    // precedence: or < and < not
-    fn or(&mut self) -> Cond {
-        let mut l = self.and();
-        while self.eat_word("or") {
-            l = Cond::Or(Box::new(l), Box::new(self.and()));
-        }
-        l
-    }
-    fn and(&mut self) -> Cond {
-        let mut l = self.not();
-        while self.eat_word("and") {
-            l = Cond::And(Box::new(l), Box::new(self.not()));
-        }
-        l
-    }
-    fn not(&mut self) -> Cond {
-        if self.eat_word("not") {
-            return Cond::Not(Box::new(self.not()));
-        }
-        if self.peek() == Some(&Tok::Sym("(")) {
-            self.pos += 1;
-            let c = self.or();
-            self.expect_sym(")");
-            return c;
-        }
-        self.cmp()
-    }
-    fn values(&mut self) -> Vec<Tok> {
-        if self.peek() == Some(&Tok::Sym("(")) {
-            self.pos += 1;
-            let mut v = vec![self.next()];
-            while self.peek() == Some(&Tok::Sym(",")) {
-                self.pos += 1;
-                v.push(self.next());
-            }
-            self.expect_sym(")");
-            v
-        } else {
-            vec![self.next()]
-        }
-    }
-    fn cmp(&mut self) -> Cond {
-        let Tok::Ident(field) = self.next() else {
-            panic!("expected a field at {}", self.pos)
-        };
-        if field == "cidrmatch" {
-            self.expect_sym("(");
-            let Tok::Ident(f) = self.next() else {
-                panic!("cidrmatch field")
-            };
-            let mut nets = Vec::new();
-            while self.peek() == Some(&Tok::Sym(",")) {
-                self.pos += 1;
-                let Tok::Str(n) = self.next() else {
-                    panic!("cidr string")
-                };
-                nets.push(n);
-            }
-            self.expect_sym(")");
-            return Cond::Cidr(f, nets);
-        }
-        let op = match self.next() {
-            Tok::Sym(s) => s.to_string(),
-            Tok::Ident(w) => w,
-            t => panic!("operator expected, got {t:?}"),
-        };
-        let values = self.values();
-        if ["==", "in"].contains(&op.as_str()) {
-            assert!(op == "in" || values.len() == 1);
-        }
-        assert!(
-            ["==", "in", "in~", ":", "like", "regex"].contains(&op.as_str()),
-            "operator {op} is not in the emitted subset"
-        );
-        Cond::Cmp(field, op, values)
-    }
-}
-
-fn parse_cond(src: &str) -> Cond {
-    let mut p = Parser {
-        toks: lex(src),
-        pos: 0,
-    };
-    let c = p.or();
-    assert_eq!(p.pos, p.toks.len(), "trailing tokens in {src}");
-    c
+/// A bare condition, as `field_test` renders it.
+fn parse_cond(src: &str) -> EqlQuery {
+    eql_eval::parse(&format!("any where {src}")).unwrap_or_else(|e| panic!("{e} in {src}"))
 }
 
 /// A whole query `category where condition`.
-fn parse_query(src: &str) -> (String, Cond) {
-    let mut p = Parser {
-        toks: lex(src),
-        pos: 0,
-    };
-    let Tok::Ident(cat) = p.next() else {
-        panic!("category")
-    };
-    assert!(p.eat_word("where"));
-    let c = p.or();
-    assert_eq!(p.pos, p.toks.len(), "trailing tokens in {src}");
-    (cat, c)
+fn parse_query(src: &str) -> (String, EqlQuery) {
+    let q = eql_eval::parse(src).unwrap_or_else(|e| panic!("{e} in {src}"));
+    (q.category().to_string(), q)
 }
 
-/// Elasticsearch's ASCII-only case folding (AutomatonQueries.toCaseInsensitiveChar).
-fn ascii_ci_eq(pattern: char, event: char) -> bool {
-    pattern == event
-        || (pattern.is_ascii() && event.is_ascii() && pattern.eq_ignore_ascii_case(&event))
-}
-
-fn glob(p: &[char], s: &[char], eq: &dyn Fn(char, char) -> bool) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some(('*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..], eq)),
-        Some(('?', rest)) => !s.is_empty() && glob(rest, &s[1..], eq),
-        Some((c, rest)) => !s.is_empty() && eq(*c, s[0]) && glob(rest, &s[1..], eq),
-    }
-}
-
-fn ip(s: &str) -> Option<IpAddr> {
-    let ip: IpAddr = s.parse().ok()?;
-    Some(match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    })
-}
-
-fn eval_cond(c: &Cond, ev: &Map<String, Value>) -> bool {
-    match c {
-        Cond::And(a, b) => eval_cond(a, ev) && eval_cond(b, ev),
-        Cond::Or(a, b) => eval_cond(a, ev) || eval_cond(b, ev),
-        Cond::Not(a) => !eval_cond(a, ev),
-        Cond::Cidr(f, nets) => {
-            let Some(Value::String(v)) = ev.get(f) else {
-                return false;
-            };
-            let Some(a) = ip(v) else { return false };
-            nets.iter().any(|n| {
-                let (base, len) = n.split_once('/').unwrap();
-                let len: u32 = len.parse().unwrap();
-                match (a, ip(base).unwrap()) {
-                    (IpAddr::V4(x), IpAddr::V4(b)) => {
-                        let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-                        u32::from(x) & m == u32::from(b) & m
-                    }
-                    (IpAddr::V6(x), IpAddr::V6(b)) => {
-                        let m = if len == 0 {
-                            0
-                        } else {
-                            u128::MAX << (128 - len)
-                        };
-                        u128::from(x) & m == u128::from(b) & m
-                    }
-                    _ => false,
-                }
-            })
-        }
-        Cond::Cmp(f, op, vals) => {
-            let Some(v) = ev.get(f) else { return false };
-            vals.iter().any(|t| match (v, t) {
-                (Value::Number(n), Tok::Num(x)) => {
-                    (op == "==" || op == "in") && n.as_u64() == Some(*x)
-                }
-                (Value::String(s), Tok::Str(p)) => {
-                    let sc: Vec<char> = s.chars().collect();
-                    let pc: Vec<char> = p.chars().collect();
-                    match op.as_str() {
-                        "==" | "in" if f.ends_with(".ip") => ip(s).is_some() && ip(s) == ip(p),
-                        "==" | "in" => s == p,
-                        "in~" => {
-                            sc.len() == pc.len()
-                                && pc.iter().zip(&sc).all(|(a, b)| ascii_ci_eq(*a, *b))
-                        }
-                        ":" => glob(&pc, &sc, &ascii_ci_eq),
-                        "like" => glob(&pc, &sc, &|a, b| a == b),
-                        "regex" => lucene::full_match(p, s),
-                        _ => unreachable!(),
-                    }
-                }
-                _ => false,
-            })
-        }
-    }
-}
-
-/// Lucene regular expressions: the documented syntax (elasticsearch regexp-syntax), enough of
-/// it to run what the backend writes. Reserved characters outside `\` escapes are refused,
-/// so an unescaped operator in an emitted pattern fails the test.
-mod lucene {
-    #[derive(Debug)]
-    enum Node {
-        Set(bool, Vec<(char, char)>),
-        Any,
-        Group(Vec<Vec<Node>>),
-        Star(Box<Node>),
-        Opt(Box<Node>),
-        Plus(Box<Node>),
-    }
-    const RESERVED: &str = ".?+*|{}[]()\"\\#@&<>~";
-
-    struct P {
-        s: Vec<char>,
-        i: usize,
-    }
-    impl P {
-        fn alt(&mut self) -> Vec<Vec<Node>> {
-            let mut alts = vec![self.seq()];
-            while self.s.get(self.i) == Some(&'|') {
-                self.i += 1;
-                alts.push(self.seq());
-            }
-            alts
-        }
-        fn seq(&mut self) -> Vec<Node> {
-            let mut v = Vec::new();
-            while let Some(&c) = self.s.get(self.i) {
-                if c == '|' || c == ')' {
-                    break;
-                }
-                let mut n = self.atom();
-                while let Some(&q) = self.s.get(self.i) {
-                    n = match q {
-                        '*' => Node::Star(Box::new(n)),
-                        '?' => Node::Opt(Box::new(n)),
-                        '+' => Node::Plus(Box::new(n)),
-                        _ => break,
-                    };
-                    self.i += 1;
-                }
-                v.push(n);
-            }
-            v
-        }
-        fn class_char(&mut self) -> char {
-            let c = self.s[self.i];
-            self.i += 1;
-            if c == '\\' {
-                let e = self.s[self.i];
-                self.i += 1;
-                assert!(
-                    !e.is_ascii_alphanumeric(),
-                    "\\{e} is a Lucene class shorthand"
-                );
-                e
-            } else {
-                assert!(!"[]".contains(c), "unescaped {c} in a class");
-                c
-            }
-        }
-        fn atom(&mut self) -> Node {
-            let c = self.s[self.i];
-            self.i += 1;
-            match c {
-                '(' => {
-                    let a = self.alt();
-                    assert_eq!(self.s[self.i], ')');
-                    self.i += 1;
-                    Node::Group(a)
-                }
-                '.' => Node::Any,
-                '[' => {
-                    let neg = self.s[self.i] == '^';
-                    if neg {
-                        self.i += 1;
-                    }
-                    let mut items = Vec::new();
-                    while self.s[self.i] != ']' {
-                        let a = self.class_char();
-                        if self.s[self.i] == '-' && self.s[self.i + 1] != ']' {
-                            self.i += 1;
-                            let b = self.class_char();
-                            items.push((a, b));
-                        } else {
-                            items.push((a, a));
-                        }
-                    }
-                    self.i += 1;
-                    Node::Set(neg, items)
-                }
-                '\\' => {
-                    let e = self.s[self.i];
-                    self.i += 1;
-                    assert!(
-                        !e.is_ascii_alphanumeric(),
-                        "\\{e} is a Lucene shorthand, not a literal"
-                    );
-                    Node::Set(false, vec![(e, e)])
-                }
-                c => {
-                    assert!(!RESERVED.contains(c), "unescaped reserved {c:?}");
-                    Node::Set(false, vec![(c, c)])
-                }
-            }
-        }
-    }
-
-    fn seq(nodes: &[Node], s: &[char], i: usize, k: &dyn Fn(usize) -> bool) -> bool {
-        match nodes.split_first() {
-            None => k(i),
-            Some((n, rest)) => node(n, s, i, &|j| seq(rest, s, j, k)),
-        }
-    }
-    fn node(n: &Node, s: &[char], i: usize, k: &dyn Fn(usize) -> bool) -> bool {
-        match n {
-            Node::Any => i < s.len() && k(i + 1),
-            Node::Set(neg, items) => {
-                i < s.len()
-                    && (items.iter().any(|(a, b)| (*a..=*b).contains(&s[i])) != *neg)
-                    && k(i + 1)
-            }
-            Node::Group(alts) => alts.iter().any(|a| seq(a, s, i, k)),
-            Node::Opt(x) => node(x, s, i, k) || k(i),
-            Node::Star(x) => k(i) || node(x, s, i, &|j| j > i && node(n, s, j, k)),
-            Node::Plus(x) => node(x, s, i, &|j| k(j) || (j > i && node(n, s, j, k))),
-        }
-    }
-
-    pub fn full_match(pattern: &str, s: &str) -> bool {
-        let mut p = P {
-            s: pattern.chars().collect(),
-            i: 0,
-        };
-        let alts = p.alt();
-        assert_eq!(p.i, p.s.len(), "unbalanced pattern {pattern}");
-        let s: Vec<char> = s.chars().collect();
-        alts.iter().any(|a| seq(a, &s, 0, &|j| j == s.len()))
-    }
+/// The condition on a flat event (dotted keys); the category is not checked.
+fn eval_cond(q: &EqlQuery, ev: &Map<String, Value>) -> bool {
+    q.condition_matches(&Value::Object(ev.clone()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,8 +639,8 @@ proptest! {
         let mut wild = false;
         for t in lex(&rendered) {
             match t {
-                Tok::Sym(":") => wild = true,
-                Tok::Sym("==") => wild = false,
+                Tok::Punct(":") => wild = true,
+                Tok::Punct("==") => wild = false,
                 Tok::Ident(w) if ["like", "regex", "in", "in~", "or"].contains(&w.as_str()) => wild = w == "like",
                 Tok::Str(p) if wild => {
                     let inner = p.strip_prefix('*').unwrap_or(&p);
@@ -1165,4 +717,125 @@ fn a_category_without_a_data_source_is_an_error() {
         errors[0]
     );
     assert!(res.files.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deployed examples, read from disk, on hand-written nested ECS events
+
+/// (file, category, [(what, event, verdict)]); each verdict is reasoned from the query text.
+/// (what the event is, the event, the verdict).
+type Verdicts = Vec<(&'static str, Value, bool)>;
+
+fn deployed_cases() -> Vec<(&'static str, &'static str, Verdicts)> {
+    let a1 = |domain: &str, name: &str, dip: &str| {
+        json!({"event": {"category": "network"},
+               "destination": {"domain": domain, "ip": dip}, "source": {"ip": "192.168.1.2"},
+               "process": {"name": name, "pe": {"company": "Action1 Corporation", "product": "Action1 RMM"}}})
+    };
+    let np = |ty: &str, cmd: &str, user: Option<&str>| {
+        let mut v = json!({"event": {"category": ["process"], "type": ty},
+                           "process": {"pe": {"company": "NetSupport Ltd"}, "parent": {"name": "explorer.exe"},
+                                       "command_line": cmd}});
+        if let Some(u) = user {
+            v["user"] = json!({"name": u});
+        }
+        v
+    };
+    let ioc = |sip: &str, exe: &str, host: &str, cmd: &str| {
+        json!({"event": {"category": "network"}, "source": {"ip": sip}, "destination": {"ip": "10.0.0.5"},
+               "process": {"executable": exe, "command_line": cmd}, "host": {"name": host}})
+    };
+    let conn = |domain: &str, company: Option<&str>| {
+        let mut v = json!({"event": {"category": "network"}, "destination": {"domain": domain}});
+        if let Some(c) = company {
+            v["process"] = json!({"pe": {"company": c}});
+        }
+        v
+    };
+    vec![
+        ("action1-netconn.eql", "network", vec![
+            ("hit: sub-domain after a delimiter, words of company and product", a1("a1-SERVER.Action1.com", "action1_agent.exe", "203.0.113.5"), true),
+            ("near miss: the domain is glued to a letter", a1("notserver.action1.com", "action1_agent.exe", "203.0.113.5"), false),
+            ("excluded: in~ folds ASCII case of the process name", a1("server.action1.com", "SETUP.EXE", "203.0.113.5"), false),
+            ("excluded: an IPv4-mapped IPv6 address is the excluded IPv4", a1("server.action1.com", "x.exe", "::ffff:10.10.10.20"), false),
+            ("excluded: the Kelvin sign is accepted where the regex lists it", a1("server.action1.com", "\u{212A}aseya", "203.0.113.5"), false),
+            ("wrong category", json!({"event": {"category": "process"}, "destination": {"domain": "server.action1.com"}}), false),
+        ]),
+        ("netsupport-createproc.eql", "process", vec![
+            ("hit: start event, company word, no user at all (not of a missing field is true)", np("start", "client32.exe /silent", None), true),
+            ("near miss: == is case-sensitive", np("Start", "client32.exe /silent", None), false),
+            ("near miss: not a start", np("end", "client32.exe /silent", None), false),
+            ("excluded: schtasks anywhere in the command line, any case", np("start", "C:\\x\\SCHTASKS /run", None), false),
+            ("excluded: `:` wildcard folds case", np("start", "client32.exe", Some("corp\\itsupportuser1")), false),
+            ("excluded: GroupPolicy wildcard", np("start", "x grouppolicy y", Some("alice")), false),
+            ("kept: é is not E for the regex classes", np("start", "tasksch\u{e9}duler", Some("alice")), true),
+        ]),
+        ("netsupport-ioc-endpoint.eql", "network", vec![
+            ("hit: mapped IPv6 source address of an IOC", ioc("::ffff:101.109.237.93", "C:\\Users\\x\\client32.exe", "pc1", "client32"), true),
+            ("near miss: a neighbouring address", ioc("101.109.237.94", "C:\\Users\\x\\client32.exe", "pc1", "client32"), false),
+            ("excluded: the install path, lower case", ioc("95.85.246.53", "c:\\program files\\netsupport\\client32.exe", "pc1", "client32"), false),
+            ("kept: a forward slash is not the backslash in the path", ioc("95.85.246.53", "c:/program files/netsupport/client32.exe", "pc1", "client32"), true),
+            ("excluded: in~ host name", ioc("95.85.246.53", "C:\\x.exe", "TRAINING_vm_01", "client32"), false),
+            ("excluded: one of the list patterns", ioc("95.85.246.53", "C:\\x.exe", "pc1", "client32 --Patch now"), false),
+        ]),
+        ("netsupport-ioc-firewall.eql", "network", vec![
+            ("hit: flat dotted keys", json!({"event.category": "network", "destination.ip": "95.85.246.53"}), true),
+            ("hit: one value of a multi-valued field", json!({"event": {"category": "network"}, "source": {"ip": ["1.1.1.1", "101.109.237.93"]}}), true),
+            ("near miss: not an address", json!({"event": {"category": "network"}, "destination": {"ip": "95.85.246.530"}}), false),
+            ("near miss: no address at all", json!({"event": {"category": "network"}}), false),
+        ]),
+        ("netsupport-netconn.eql", "network", vec![
+            ("hit", conn("activate.NetSupportSoftware.com", Some("NetSupport Ltd")), true),
+            ("hit: term semantics accept a domain followed by a delimiter", conn("netsupportsoftware.com.evil", Some("NetSupport Ltd")), true),
+            ("near miss: glued prefix", conn("mynetsupportsoftware.com", Some("NetSupport Ltd")), false),
+            ("near miss: company missing", conn("netsupportsoftware.com", None), false),
+            ("near miss: company word glued to a letter", conn("netsupportsoftware.com", Some("NetSupportX")), false),
+        ]),
+        ("supremo-netconn.eql", "network", vec![
+            ("hit: second pattern of the list", conn("www.nanosystems.it", Some("NanoSystems S.r.l.")), true),
+            ("hit: first pattern of the list", conn("SupremoControl.com", Some("nanosystems")), true),
+            ("near miss: truncated domain", conn("supremocontrol.co", Some("NanoSystems")), false),
+            ("near miss: company word continues", conn("supremocontrol.com", Some("NanoSystemsX")), false),
+        ]),
+    ]
+}
+
+#[test]
+fn deployed_examples_parse_and_decide_hand_written_events() {
+    let dir = Path::new("examples/deployed/elastic");
+    let cases = deployed_cases();
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eql"))
+        .collect();
+    on_disk.sort();
+    let mut covered: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    covered.sort();
+    assert_eq!(
+        on_disk, covered,
+        "every deployed .eql file has hand-written events"
+    );
+    for (file, category, events) in cases {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let q = eql_eval::parse(&text).unwrap_or_else(|e| panic!("{file}:{e}"));
+        assert_eq!(q.category(), category, "{file}");
+        assert!(q
+            .input_fields()
+            .iter()
+            .all(|f| f == "event.category" || text.contains(f.as_str())));
+        let (mut hits, mut misses) = (0, 0);
+        for (what, ev, want) in events {
+            assert_eq!(q.matches(&ev), Ok(want), "{file}: {what}: {ev}");
+            if want {
+                hits += 1;
+            } else {
+                misses += 1;
+            }
+        }
+        assert!(
+            hits > 0 && misses > 0,
+            "{file}: both verdicts are exercised"
+        );
+    }
 }
