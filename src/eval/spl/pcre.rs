@@ -9,9 +9,10 @@
 //!   (PCRE: vertical-space class; Rust: U+000B) → write an explicit class;
 //! - nested classes and the set operators `&&` `--` `~~` (literal characters in PCRE);
 //! - flags `m` (multi-line `^`/`$` differ at a final newline), `u`, `R` (Rust-only);
-//! - Rust-only escapes (`\u{…}`, `\<`, `\b{start}` …).
+//! - Rust-only escapes (`\u{…}`, `\<`, `\b{start}` …);
+//! - possessive quantifiers (`a++`), which the Rust parser reads as nested repetitions.
 //!
-//! PCRE constructs the Rust crate lacks (look-around, back-references, possessive and atomic
+//! PCRE constructs the Rust crate lacks (look-around, back-references, atomic
 //! groups, `\Z`, `\G`, `\Q…\E`, recursion) are rejected by the crate's own parser; its
 //! message is passed on. What remains (literals, `.`, `[...]` classes with ranges and
 //! `[:alpha:]`, `\A`, `\z`, `^`, groups, alternation, repetition, `(?i)` `(?s)` `(?x)` `(?U)`,
@@ -81,6 +82,12 @@ impl ast::Visitor for Check {
                 _ => Ok(()),
             },
             Ast::Literal(l) => check_literal(l),
+            // `a++`, `a*+`, `a{2}+` are possessive in PCRE; the regex crate reads them as a
+            // repetition of a repetition.
+            Ast::Repetition(r) if matches!(*r.ast, Ast::Repetition(_)) => refuse(
+                "(possessive quantifier such as a++)",
+                "use a plain quantifier or group the inner one: (?:a+)+",
+            ),
             _ => Ok(()),
         }
     }
@@ -177,7 +184,8 @@ mod tests {
             ("a(?=b)", "look-around"),
             (r"(a)\1", "backreferences"),
             (r"a\Z", "invalid or unsupported"),
-            ("a++", "invalid or unsupported"),
+            ("a++", "possessive"),
+            ("a{2}+b", "possessive"),
             ("(", "invalid or unsupported"),
         ] {
             let e = compile(p).unwrap_err();
