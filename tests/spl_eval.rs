@@ -73,10 +73,20 @@ fn action1() -> Vec<Value> {
         // near misses: not a whole term / other domain / other EventCode / too old
         conn(1, "xserver.action1.com", agent, "52.1.1.1", 20),
         conn(1, "server.action1.co", agent, "52.1.1.1", 21),
-        sysmon(1, 1, json!({"DestinationHostname": "server.action1.com", "RecordID": 22})),
+        sysmon(
+            1,
+            1,
+            json!({"DestinationHostname": "server.action1.com", "RecordID": 22}),
+        ),
         conn(6 * 24, "server.action1.com", agent, "52.1.1.1", 23),
         // excluded: sccm basename, solarwinds address, kaseya basename
-        conn(1, "server.action1.com", "C:\\Windows\\CCM\\SETUP.EXE", "52.1.1.1", 30),
+        conn(
+            1,
+            "server.action1.com",
+            "C:\\Windows\\CCM\\SETUP.EXE",
+            "52.1.1.1",
+            30,
+        ),
         conn(1, "server.action1.com", agent, "10.10.10.20", 31),
         conn(1, "server.action1.com", "D:\\kaseya", "52.1.1.1", 32),
     ]
@@ -94,16 +104,34 @@ fn createproc() -> Vec<Value> {
     let explorer = "C:\\Windows\\explorer.exe";
     vec![
         // hits
-        proc_(1, "NetSupport Ltd", explorer, "client32.exe /s", "CORP\\alice"),
+        proc_(
+            1,
+            "NetSupport Ltd",
+            explorer,
+            "client32.exe /s",
+            "CORP\\alice",
+        ),
         proc_(2, "netsupport", explorer, "client32.exe", "CORP\\bob"),
         // near misses: `netsupportive` is not the term; company missing; wrong EventCode
         proc_(3, "NetSupportive Inc", explorer, "x", "CORP\\carol"),
         sysmon(1, 1, json!({"ParentImage": explorer, "RecordID": 4})),
         sysmon(3, 1, json!({"Company": "NetSupport Ltd", "RecordID": 5})),
         // excluded: scheduled task parent, IT support user (basename), GroupPolicy command line
-        proc_(6, "NetSupport Ltd", "C:\\Windows\\System32\\SchTasks.exe", "x", "CORP\\dave"),
+        proc_(
+            6,
+            "NetSupport Ltd",
+            "C:\\Windows\\System32\\SchTasks.exe",
+            "x",
+            "CORP\\dave",
+        ),
         proc_(7, "NetSupport Ltd", explorer, "x", "CORP\\ITSupportUser"),
-        proc_(8, "NetSupport Ltd", explorer, "gpo GroupPolicy run", "CORP\\erin"),
+        proc_(
+            8,
+            "NetSupport Ltd",
+            explorer,
+            "gpo GroupPolicy run",
+            "CORP\\erin",
+        ),
     ]
 }
 
@@ -116,7 +144,10 @@ fn ioc_endpoint() -> Vec<Value> {
             json!({"DestinationIp": "95.85.246.53", "DestinationPort": 443, "Initiated": "true",
                    "Image": "C:\\Users\\bob\\AppData\\Roaming\\client32.exe", "User": "CORP\\bob"}),
         ),
-        conn(1, json!({"SourceIp": "101.109.237.93", "DestinationPort": 51000})),
+        conn(
+            1,
+            json!({"SourceIp": "101.109.237.93", "DestinationPort": 51000}),
+        ),
         // near misses: look-alike address; wrong EventCode
         conn(2, json!({"DestinationIp": "95.85.246.530"})),
         sysmon(1, 2, json!({"DestinationIp": "95.85.246.53"})),
@@ -173,7 +204,11 @@ fn every_deployed_search_gives_the_hand_checked_rows() {
         .filter(|p| p.extension().is_some_and(|x| x == "spl"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 6, "a new deployed search needs its hand-checked case here");
+    assert_eq!(
+        files.len(),
+        6,
+        "a new deployed search needs its hand-checked case here"
+    );
     for path in files {
         let file = path.to_str().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -252,10 +287,20 @@ fn every_deployed_search_gives_the_hand_checked_rows() {
 
 #[test]
 fn deployed_searches_read_the_fields_they_name() {
-    let text = std::fs::read_to_string("examples/deployed/splunk/netsupport-ioc-firewall.spl").unwrap();
+    let text =
+        std::fs::read_to_string("examples/deployed/splunk/netsupport-ioc-firewall.spl").unwrap();
     let s = spl::parse(&text).unwrap();
     assert_eq!(
         s.input_fields(),
-        vec!["_time", "action", "dest_ip", "dest_port", "index", "src_ip", "tag", "vendor_action"]
+        vec![
+            "_time",
+            "action",
+            "dest_ip",
+            "dest_port",
+            "index",
+            "src_ip",
+            "tag",
+            "vendor_action"
+        ]
     );
 }

@@ -64,11 +64,20 @@ pub enum SExpr {
         value: Wild,
     },
     /// `field IN (a, b)`.
-    In { field: String, values: Vec<Wild> },
+    In {
+        field: String,
+        values: Vec<Wild>,
+    },
     /// A bare keyword or quoted phrase, matched against the raw event.
-    Term { wild: Wild, raw: Rx },
+    Term {
+        wild: Wild,
+        raw: Rx,
+    },
     /// `earliest=…` (`latest == false`) or `latest=…`; always a top-level conjunct.
-    Time { latest: bool, at: TimeSpec },
+    Time {
+        latest: bool,
+        at: TimeSpec,
+    },
 }
 
 /// A compiled regex compared by its source.
@@ -127,10 +136,7 @@ impl Func {
         (Func::Null, "null", 0, 0),
     ];
     pub fn name(self) -> &'static str {
-        Func::ALL
-            .iter()
-            .find(|f| f.0 == self)
-            .map_or("?", |f| f.1)
+        Func::ALL.iter().find(|f| f.0 == self).map_or("?", |f| f.1)
     }
 }
 

@@ -405,7 +405,11 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
                 return Ok(V::Null);
             };
             if f == Func::Match {
-                V::Bool(ctx.regex(&p).map_err(|e| format!("match(): {e}"))?.is_match(&s))
+                V::Bool(
+                    ctx.regex(&p)
+                        .map_err(|e| format!("match(): {e}"))?
+                        .is_match(&s),
+                )
             } else {
                 let Some(r) = arg(2, ctx)? else {
                     return Ok(V::Null);
@@ -536,14 +540,16 @@ fn stats(rows: Vec<Row>, aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
                 if let Some(f) = agg_field(a) {
                     match field(row, &f) {
                         V::Null => {}
-                        V::Multi(xs) => g.vals[i].extend(xs.into_iter().map(|s| match number(&s) {
-                            Some(n) => V::Num {
-                                n,
-                                text: s,
-                                json: false,
-                            },
-                            None => V::Str(s),
-                        })),
+                        V::Multi(xs) => {
+                            g.vals[i].extend(xs.into_iter().map(|s| match number(&s) {
+                                Some(n) => V::Num {
+                                    n,
+                                    text: s,
+                                    json: false,
+                                },
+                                None => V::Str(s),
+                            }))
+                        }
                         v => g.vals[i].push(v),
                     }
                 }
@@ -644,11 +650,9 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                 for mut r in rows {
                     for (f, e) in sets {
                         match eval(e, &r, &mut ctx)? {
-                            V::Bool(_) => {
-                                return Err(format!(
-                                    "eval {f}: fields cannot be assigned a boolean result; use if(…)"
-                                ))
-                            }
+                            V::Bool(_) => return Err(format!(
+                                "eval {f}: fields cannot be assigned a boolean result; use if(…)"
+                            )),
                             v => match to_json(v) {
                                 Some(j) => {
                                     r.insert(f.clone(), j);
@@ -777,7 +781,12 @@ pub fn input_fields(cmds: &[Command]) -> Vec<String> {
             }
             Command::Stats { aggs, by } => {
                 for (_, a) in aggs {
-                    if let Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) = a {
+                    if let Agg::CountOf(f)
+                    | Agg::Min(f)
+                    | Agg::Max(f)
+                    | Agg::Values(f)
+                    | Agg::Dc(f) = a
+                    {
                         used.push(f.clone());
                     }
                 }

@@ -44,7 +44,11 @@ pub struct Token {
 const PUNCT: &[&str] = &["==", "!=", "<=", ">=", "|", "(", ")", ",", "=", "<", ">"];
 
 fn is_word_char(c: char) -> bool {
-    !(c.is_whitespace() || matches!(c, '|' | '(' | ')' | ',' | '=' | '<' | '>' | '"' | '\'' | '`'))
+    !(c.is_whitespace()
+        || matches!(
+            c,
+            '|' | '(' | ')' | ',' | '=' | '<' | '>' | '"' | '\'' | '`'
+        ))
 }
 
 fn err(message: impl Into<String>, line: usize, col: usize, offset: usize) -> ParseError {
@@ -144,7 +148,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 j += 1;
             }
             if !closed {
-                let what = if c == '"' { "string" } else { "quoted field name" };
+                let what = if c == '"' {
+                    "string"
+                } else {
+                    "quoted field name"
+                };
                 return Err(err(format!("unterminated {what}"), sl, sc, so));
             }
             let body: Vec<char> = chars[i + 1..j].iter().map(|c| c.1).collect();
@@ -159,11 +167,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         // `!` is an operator only before `=`; elsewhere it is part of a word.
-        if let Some(p) = PUNCT.iter().find(|p| {
-            p.chars()
-                .enumerate()
-                .all(|(k, pc)| at(i + k) == Some(pc))
-        }) {
+        if let Some(p) = PUNCT
+            .iter()
+            .find(|p| p.chars().enumerate().all(|(k, pc)| at(i + k) == Some(pc)))
+        {
             let len = p.chars().count();
             advance(i, i + len, &mut line, &mut col);
             i += len;
@@ -241,15 +248,12 @@ mod tests {
             ),
             (
                 "```c | omment``` | sort 0 - _time",
-                vec![
-                    Tok::Punct("|"),
-                    w("sort"),
-                    w("0"),
-                    w("-"),
-                    w("_time"),
-                ],
+                vec![Tok::Punct("|"), w("sort"), w("0"), w("-"), w("_time")],
             ),
-            ("'a b'<=2", vec![Tok::Quoted("a b".into()), Tok::Punct("<="), w("2")]),
+            (
+                "'a b'<=2",
+                vec![Tok::Quoted("a b".into()), Tok::Punct("<="), w("2")],
+            ),
         ];
         for (src, want) in cases {
             assert_eq!(&toks(src), want, "{src}");

@@ -93,7 +93,9 @@ fn time_spec(s: &str) -> Result<TimeSpec, String> {
         return Ok(TimeSpec::Relative(0));
     }
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: i128 = s.parse().map_err(|_| format!("epoch time {s} is too large"))?;
+        let secs: i128 = s
+            .parse()
+            .map_err(|_| format!("epoch time {s} is too large"))?;
         return Ok(TimeSpec::Epoch(secs * 1_000_000_000));
     }
     if s.contains('@') {
@@ -102,7 +104,9 @@ fn time_spec(s: &str) -> Result<TimeSpec, String> {
     let (sign, rest) = match s.as_bytes().first() {
         Some(b'-') => (-1, &s[1..]),
         Some(b'+') => (1, &s[1..]),
-        _ => return Err(format!("unsupported time modifier {s:?} (expected -N<unit>, +N<unit>, now or epoch seconds)")),
+        _ => return Err(format!(
+            "unsupported time modifier {s:?} (expected -N<unit>, +N<unit>, now or epoch seconds)"
+        )),
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let n: i128 = if digits == 0 {
@@ -171,7 +175,10 @@ impl Parser {
         let found = self
             .peek()
             .map_or_else(|| "end of search".to_string(), |t| format!("`{t}`"));
-        self.fail(format!("unexpected {found}, expected {expected}"), self.span())
+        self.fail(
+            format!("unexpected {found}, expected {expected}"),
+            self.span(),
+        )
     }
     fn eat(&mut self, p: &str) -> bool {
         if matches!(self.peek(), Some(Tok::Punct(q)) if *q == p) {
@@ -329,7 +336,9 @@ impl Parser {
         let mut out = Vec::new();
         while !self.at_command_end() {
             match self.peek() {
-                Some(Tok::Word(w)) if is_field_name(w) || (wildcards && is_field_name(&w.replace('*', "x"))) => {
+                Some(Tok::Word(w))
+                    if is_field_name(w) || (wildcards && is_field_name(&w.replace('*', "x"))) =>
+                {
                     out.push(w.clone());
                     self.pos += 1;
                 }
@@ -683,8 +692,10 @@ impl Parser {
             Some(Tok::Word(w)) if self.peek_at(1) == Some(&Tok::Punct("(")) => {
                 let Some(&(func, _, min, max)) = Func::ALL.iter().find(|f| f.1 == w) else {
                     return self.fail(
-                        format!("unsupported eval function `{w}` (supported: {})",
-                            Func::ALL.iter().map(|f| f.1).collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "unsupported eval function `{w}` (supported: {})",
+                            Func::ALL.iter().map(|f| f.1).collect::<Vec<_>>().join(", ")
+                        ),
                         at,
                     );
                 };
@@ -728,7 +739,9 @@ impl Parser {
                     return Ok(Expr::Num(n, w));
                 }
                 if matches!(w.as_str(), "AND" | "OR" | "NOT") || !is_field_name(&w) {
-                    return self.err("a value, a field or a function call (quote odd field names as 'name')");
+                    return self.err(
+                        "a value, a field or a function call (quote odd field names as 'name')",
+                    );
                 }
                 self.pos += 1;
                 Ok(Expr::Field(w))
@@ -742,11 +755,14 @@ impl Parser {
 fn check_time_placement(e: &SExpr, top: bool) -> Result<(), (String, ())> {
     match e {
         SExpr::Time { .. } if !top => Err((
-            "earliest=/latest= must be a top-level search term (not under OR, NOT or parentheses)".into(),
+            "earliest=/latest= must be a top-level search term (not under OR, NOT or parentheses)"
+                .into(),
             (),
         )),
         SExpr::And(xs) if top => xs.iter().try_for_each(|x| check_time_placement(x, true)),
-        SExpr::And(xs) | SExpr::Or(xs) => xs.iter().try_for_each(|x| check_time_placement(x, false)),
+        SExpr::And(xs) | SExpr::Or(xs) => {
+            xs.iter().try_for_each(|x| check_time_placement(x, false))
+        }
         SExpr::Not(x) => check_time_placement(x, false),
         _ => Ok(()),
     }

@@ -21,7 +21,7 @@
 
 use regex::{Regex, RegexBuilder};
 use regex_syntax::ast::{
-    self, parse::ParserBuilder, Ast, AssertionKind, ClassSetBinaryOp, ClassSetItem, Flag,
+    self, parse::ParserBuilder, AssertionKind, Ast, ClassSetBinaryOp, ClassSetItem, Flag,
     FlagsItemKind, GroupKind, HexLiteralKind, LiteralKind, SpecialLiteralKind,
 };
 
@@ -115,9 +115,10 @@ impl ast::Visitor for Check {
 
 fn check_literal(l: &ast::Literal) -> Result<(), String> {
     match &l.kind {
-        LiteralKind::Special(SpecialLiteralKind::VerticalTab) => {
-            refuse("`\\v`", "PCRE's \\v is a class of vertical space; write \\x0B or a class")
-        }
+        LiteralKind::Special(SpecialLiteralKind::VerticalTab) => refuse(
+            "`\\v`",
+            "PCRE's \\v is a class of vertical space; write \\x0B or a class",
+        ),
         LiteralKind::HexFixed(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong)
         | LiteralKind::HexBrace(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong) => {
             refuse("`\\u`/`\\U`", "write \\x{…}")
@@ -155,8 +156,16 @@ mod tests {
             (r"(?i)(?-i:[Ss])upport", "SUPPORT", true),
             (r"(?i)(?-i:[Ss])upport", "sUPPORT", true),
             (r"(?i)(?-i:K|k|K)aseya", "Kaseya", true),
-            (r"(?i)(?-i:\A|[^A-Za-z0-9])net(?-i:[^A-Za-z0-9]|\z)", "x.NET.y", true),
-            (r"(?i)(?-i:\A|[^A-Za-z0-9])net(?-i:[^A-Za-z0-9]|\z)", "dotnet", false),
+            (
+                r"(?i)(?-i:\A|[^A-Za-z0-9])net(?-i:[^A-Za-z0-9]|\z)",
+                "x.NET.y",
+                true,
+            ),
+            (
+                r"(?i)(?-i:\A|[^A-Za-z0-9])net(?-i:[^A-Za-z0-9]|\z)",
+                "dotnet",
+                false,
+            ),
             (r"(?s)^.*\\", "C:\\a\\b.exe", true),
             (r"\A\+?0*8443\z", "+08443", true),
             (r"(?i)straße", "STRASSE", false),

@@ -62,7 +62,11 @@ fn eval_precedence_is_not_and_or() {
 
 #[test]
 fn search_command_verdicts() {
-    let t = |d: i64| json!(crate::eval::time::format_rfc3339(NOW + i128::from(d) * 1_000_000_000));
+    let t = |d: i64| {
+        json!(crate::eval::time::format_rfc3339(
+            NOW + i128::from(d) * 1_000_000_000
+        ))
+    };
     let cases: Vec<(&str, Value, bool)> = vec![
         // missing field: = false, NOT = true, != false
         ("x=1", json!({}), false),
@@ -75,7 +79,11 @@ fn search_command_verdicts() {
         ("x=*", json!({"x": ""}), true),
         ("x=*", json!({}), false),
         // whole value, case-insensitive, `*` only
-        ("Image=*CLIENT32.exe", json!({"Image": "C:\\x\\client32.EXE"}), true),
+        (
+            "Image=*CLIENT32.exe",
+            json!({"Image": "C:\\x\\client32.EXE"}),
+            true,
+        ),
         ("a=foo", json!({"a": "foobar"}), false),
         ("a=f*r", json!({"a": "FooBar"}), true),
         ("a=f*r", json!({"a": "foobaz"}), false),
@@ -93,16 +101,36 @@ fn search_command_verdicts() {
         ("a IN (b, \"c d\", e*)", json!({"a": "z"}), false),
         ("NOT a IN (b)", json!({}), true),
         // multivalue fields: any value
-        ("tag=network tag=communicate", json!({"tag": ["network", "communicate"]}), true),
-        ("tag=network tag=communicate", json!({"tag": ["network"]}), false),
+        (
+            "tag=network tag=communicate",
+            json!({"tag": ["network", "communicate"]}),
+            true,
+        ),
+        (
+            "tag=network tag=communicate",
+            json!({"tag": ["network"]}),
+            false,
+        ),
         ("tag!=web", json!({"tag": ["network", "web"]}), false),
         // bare terms: segment boundaries in _raw, else in the joined values
         ("error", json!({"_raw": "an ERROR occurred"}), true),
         ("error", json!({"_raw": "errors everywhere"}), false),
         ("err*", json!({"_raw": "errors everywhere"}), true),
-        ("\"access denied\"", json!({"_raw": "x: Access Denied."}), true),
-        ("client32", json!({"Image": "C:\\tools\\client32.exe"}), true),
-        ("lient32", json!({"Image": "C:\\tools\\client32.exe"}), false),
+        (
+            "\"access denied\"",
+            json!({"_raw": "x: Access Denied."}),
+            true,
+        ),
+        (
+            "client32",
+            json!({"Image": "C:\\tools\\client32.exe"}),
+            true,
+        ),
+        (
+            "lient32",
+            json!({"Image": "C:\\tools\\client32.exe"}),
+            false,
+        ),
         ("error", json!({"_raw": "fine", "msg": "error"}), false),
         // OR binds tighter than AND; NOT tightest
         ("a=1 OR b=1 c=1", json!({"a": 1}), false),
@@ -118,18 +146,46 @@ fn search_command_verdicts() {
         ("n<5", json!({"n": "10"}), false),
         ("n>=10", json!({"n": 10}), true),
         // comments
-        ("a=1 ```b=2 is not checked``` c=3", json!({"a": 1, "c": 3}), true),
+        (
+            "a=1 ```b=2 is not checked``` c=3",
+            json!({"a": 1, "c": 3}),
+            true,
+        ),
         // time range: earliest inclusive, latest exclusive
         ("earliest=-5d latest=now", json!({"_time": t(-3600)}), true),
-        ("earliest=-5d latest=now", json!({"_time": t(-6 * 86_400)}), false),
-        ("earliest=-5d latest=now", json!({"_time": t(-5 * 86_400)}), true),
+        (
+            "earliest=-5d latest=now",
+            json!({"_time": t(-6 * 86_400)}),
+            false,
+        ),
+        (
+            "earliest=-5d latest=now",
+            json!({"_time": t(-5 * 86_400)}),
+            true,
+        ),
         ("earliest=-5d latest=now", json!({"_time": t(0)}), false),
         ("earliest=-5d", json!({}), false),
-        ("earliest=-90m", json!({"_time": 1_780_315_200 - 5000}), true),
-        ("earliest=-90m", json!({"_time": 1_780_315_200 - 6000}), false),
+        (
+            "earliest=-90m",
+            json!({"_time": 1_780_315_200 - 5000}),
+            true,
+        ),
+        (
+            "earliest=-90m",
+            json!({"_time": 1_780_315_200 - 6000}),
+            false,
+        ),
         ("earliest=-h", json!({"_time": 1_780_315_200 - 3599}), true),
-        ("latest=-1w", json!({"_time": 1_780_315_200 - 8 * 86_400}), true),
-        ("earliest=1780315100", json!({"_time": "2026-06-01T11:58:20Z"}), true),
+        (
+            "latest=-1w",
+            json!({"_time": 1_780_315_200 - 8 * 86_400}),
+            true,
+        ),
+        (
+            "earliest=1780315100",
+            json!({"_time": "2026-06-01T11:58:20Z"}),
+            true,
+        ),
     ];
     for (q, e, want) in cases {
         assert_eq!(hits(q, &e), want, "{q} on {e}");
@@ -163,11 +219,31 @@ fn where_verdicts() {
         ("match(x, \"(?i)^net\")", json!({"x": "NETSUPPORT"}), true),
         ("match(x, \"^net\")", json!({"x": "NETSUPPORT"}), false),
         ("match(x, \"sup\")", json!({"x": "netsupport"}), true),
-        ("match(x, \"(?i)(?-i:[Ss])upport\")", json!({"x": "SUPPORT"}), true),
-        ("match(x, \"(?i)\\\\Aa\\\\.exe\\\\z\")", json!({"x": "A.EXE"}), true),
-        ("match(x, \"(?i)\\\\Aa\\\\.exe\\\\z\")", json!({"x": "A.EXE\n"}), false),
-        ("match(x, \"C:\\\\\\\\Tools\")", json!({"x": "C:\\Tools\\a"}), true),
-        ("match(n, \"\\\\A\\\\+?0*8443\\\\z\")", json!({"n": 8443}), true),
+        (
+            "match(x, \"(?i)(?-i:[Ss])upport\")",
+            json!({"x": "SUPPORT"}),
+            true,
+        ),
+        (
+            "match(x, \"(?i)\\\\Aa\\\\.exe\\\\z\")",
+            json!({"x": "A.EXE"}),
+            true,
+        ),
+        (
+            "match(x, \"(?i)\\\\Aa\\\\.exe\\\\z\")",
+            json!({"x": "A.EXE\n"}),
+            false,
+        ),
+        (
+            "match(x, \"C:\\\\\\\\Tools\")",
+            json!({"x": "C:\\Tools\\a"}),
+            true,
+        ),
+        (
+            "match(n, \"\\\\A\\\\+?0*8443\\\\z\")",
+            json!({"n": 8443}),
+            true,
+        ),
         // like: % and _, whole value, case-sensitive
         ("like(x, \"a%c_\")", json!({"x": "abbcd"}), true),
         ("like(x, \"a%c_\")", json!({"x": "ABBCD"}), false),
@@ -176,9 +252,21 @@ fn where_verdicts() {
         // string functions
         ("lower(x)==\"abc\"", json!({"x": "AbC"}), true),
         ("upper(x)==\"ÄBC\"", json!({"x": "äbc"}), true),
-        ("replace(x, \"(?s)^.*\\\\\\\\\", \"\")==\"b.exe\"", json!({"x": "C:\\a\\b.exe"}), true),
-        ("replace(x, \"(a)(b)\", \"\\\\2\\\\1\")==\"baba\"", json!({"x": "abab"}), true),
-        ("replace(x, \"a\", \"$1\")==\"$1b\"", json!({"x": "ab"}), true),
+        (
+            "replace(x, \"(?s)^.*\\\\\\\\\", \"\")==\"b.exe\"",
+            json!({"x": "C:\\a\\b.exe"}),
+            true,
+        ),
+        (
+            "replace(x, \"(a)(b)\", \"\\\\2\\\\1\")==\"baba\"",
+            json!({"x": "abab"}),
+            true,
+        ),
+        (
+            "replace(x, \"a\", \"$1\")==\"$1b\"",
+            json!({"x": "ab"}),
+            true,
+        ),
         ("coalesce(y, x)==\"v\"", json!({"x": "v"}), true),
         ("coalesce(y, z)==\"v\"", json!({}), false),
         ("len(x)==3", json!({"x": "日本語"}), true),
@@ -186,12 +274,36 @@ fn where_verdicts() {
         ("if(x==1, \"a\", \"b\")==\"b\"", json!({}), true),
         ("isnull(null())", json!({}), true),
         // cidrmatch
-        ("cidrmatch(\"10.0.0.0/8\", ip)", json!({"ip": "10.2.3.4"}), true),
-        ("cidrmatch(\"10.0.0.0/8\", ip)", json!({"ip": "11.0.0.1"}), false),
-        ("cidrmatch(\"10.0.0.0/8\", ip)", json!({"ip": "not an ip"}), false),
-        ("cidrmatch(\"0.0.0.0/0\", ip)", json!({"ip": "8.8.8.8"}), true),
-        ("cidrmatch(\"2001:db8::/32\", ip)", json!({"ip": "2001:DB8::1"}), true),
-        ("cidrmatch(\"2001:db8::/32\", ip)", json!({"ip": "10.0.0.1"}), false),
+        (
+            "cidrmatch(\"10.0.0.0/8\", ip)",
+            json!({"ip": "10.2.3.4"}),
+            true,
+        ),
+        (
+            "cidrmatch(\"10.0.0.0/8\", ip)",
+            json!({"ip": "11.0.0.1"}),
+            false,
+        ),
+        (
+            "cidrmatch(\"10.0.0.0/8\", ip)",
+            json!({"ip": "not an ip"}),
+            false,
+        ),
+        (
+            "cidrmatch(\"0.0.0.0/0\", ip)",
+            json!({"ip": "8.8.8.8"}),
+            true,
+        ),
+        (
+            "cidrmatch(\"2001:db8::/32\", ip)",
+            json!({"ip": "2001:DB8::1"}),
+            true,
+        ),
+        (
+            "cidrmatch(\"2001:db8::/32\", ip)",
+            json!({"ip": "10.0.0.1"}),
+            false,
+        ),
         // numbers vs strings
         ("n<10", json!({"n": "9"}), true),
         ("n<10", json!({"n": "10.5"}), false),
@@ -201,10 +313,18 @@ fn where_verdicts() {
         ("x==\"3\"", json!({"x": "3.0"}), false),
         ("ip==\"10.10.10.10\"", json!({"ip": "10.10.10.10"}), true),
         // string escapes
-        (r#"x=="say \"hi\" \\ ok""#, json!({"x": "say \"hi\" \\ ok"}), true),
+        (
+            r#"x=="say \"hi\" \\ ok""#,
+            json!({"x": "say \"hi\" \\ ok"}),
+            true,
+        ),
         ("'odd name'==\"v\"", json!({"odd name": "v"}), true),
         // _time reads as epoch seconds
-        ("_time==1780315200", json!({"_time": "2026-06-01T12:00:00Z"}), true),
+        (
+            "_time==1780315200",
+            json!({"_time": "2026-06-01T12:00:00Z"}),
+            true,
+        ),
         ("_time>1780315200", json!({"_time": 1_780_315_201}), true),
     ];
     for (w, e, want) in cases {
@@ -219,10 +339,22 @@ fn runtime_errors_are_errors() {
         ("* | where x", json!({"x": "a"}), "not a boolean"),
         ("* | eval y=x==1", json!({"x": 1}), "boolean"),
         ("* | where match(x, y)", json!({"x": "a", "y": "a$"}), "`$`"),
-        ("* | where lower(x)==\"a\"", json!({"x": ["a", "b"]}), "multivalue"),
+        (
+            "* | where lower(x)==\"a\"",
+            json!({"x": ["a", "b"]}),
+            "multivalue",
+        ),
         ("* | where NOT x", json!({"x": "a"}), "NOT needs a boolean"),
-        ("* | where cidrmatch(\"10.0.0.0/33\", x)", json!({"x": "10.0.0.1"}), "prefix length"),
-        ("* | where cidrmatch(\"nope\", x)", json!({"x": "10.0.0.1"}), "not a CIDR"),
+        (
+            "* | where cidrmatch(\"10.0.0.0/33\", x)",
+            json!({"x": "10.0.0.1"}),
+            "prefix length",
+        ),
+        (
+            "* | where cidrmatch(\"nope\", x)",
+            json!({"x": "10.0.0.1"}),
+            "not a CIDR",
+        ),
     ] {
         let err = run(q, &[e]).unwrap_err();
         assert!(err.contains(msg), "{q}: {err}");
@@ -308,8 +440,14 @@ fn sort_table_fields_head() {
             .map(|r| r.get("x").cloned().unwrap_or(Value::Null))
             .collect()
     };
-    assert_eq!(xs("* | sort t"), vec![json!("b"), json!("a"), json!("c"), json!("m")]);
-    assert_eq!(xs("* | sort 0 - t"), vec![json!("c"), json!("a"), json!("b"), json!("m")]);
+    assert_eq!(
+        xs("* | sort t"),
+        vec![json!("b"), json!("a"), json!("c"), json!("m")]
+    );
+    assert_eq!(
+        xs("* | sort 0 - t"),
+        vec![json!("c"), json!("a"), json!("b"), json!("m")]
+    );
     assert_eq!(xs("* | sort -t"), xs("* | sort 0 - t"));
     assert_eq!(xs("* | sort 2 +t"), vec![json!("b"), json!("a")]);
     assert_eq!(xs("* | sort - y | head 1"), vec![json!("c")]);
@@ -343,7 +481,12 @@ fn parse_errors_carry_line_and_column() {
         ("earliest=-1d@d", 1, 10, "snap-to"),
         ("(earliest=-5d OR a)", 1, 20, "top-level"),
         ("| stats count", 1, 1, "generating command"),
-        ("a=1 | where foo(x)", 1, 13, "unsupported eval function `foo`"),
+        (
+            "a=1 | where foo(x)",
+            1,
+            13,
+            "unsupported eval function `foo`",
+        ),
         ("a=1 | where lower(x, y)", 1, 13, "takes 1 argument"),
         ("a=1 | where x==\"open", 1, 16, "unterminated string"),
         ("a ```open", 1, 3, "unterminated ``` comment"),
@@ -357,7 +500,12 @@ fn parse_errors_carry_line_and_column() {
     ];
     for (src, line, col, msg) in cases {
         let e = parse(src).expect_err(src);
-        assert_eq!((e.span.line, e.span.col), (*line, *col), "{src}: {}", e.message);
+        assert_eq!(
+            (e.span.line, e.span.col),
+            (*line, *col),
+            "{src}: {}",
+            e.message
+        );
         assert!(e.message.contains(msg), "{src}: {}", e.message);
     }
 }
