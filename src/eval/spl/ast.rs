@@ -97,8 +97,8 @@ pub enum Expr {
     /// A number literal, with its spelling.
     Num(f64, String),
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     Call(Func, Vec<Expr>),
 }
@@ -220,8 +220,15 @@ impl fmt::Display for Expr {
             Expr::Str(s) => write!(f, "{s:?}"),
             Expr::Num(_, t) => f.write_str(t),
             Expr::Not(x) => write!(f, "(NOT {x})"),
-            Expr::And(a, b) => write!(f, "({a} AND {b})"),
-            Expr::Or(a, b) => write!(f, "({a} OR {b})"),
+            Expr::And(xs) | Expr::Or(xs) => {
+                let sep = if matches!(self, Expr::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                let parts: Vec<String> = xs.iter().map(ToString::to_string).collect();
+                write!(f, "({})", parts.join(sep))
+            }
             Expr::Cmp(op, a, b) => {
                 let t = if *op == CmpOp::Eq { "==" } else { op.token() };
                 write!(f, "({a}{t}{b})")

@@ -233,7 +233,7 @@ pub fn search_match(e: &SExpr, row: &Row, ctx: &Ctx) -> bool {
         SExpr::Term { raw, .. } => raw.0.is_match(&raw_text(row)),
         SExpr::Time { latest, at } => {
             let bound = match at {
-                TimeSpec::Relative(d) => ctx.now_ns + d,
+                TimeSpec::Relative(d) => ctx.now_ns.saturating_add(*d),
                 TimeSpec::Epoch(t) => *t,
             };
             match time_ns(row) {
@@ -352,22 +352,28 @@ pub fn eval(e: &Expr, row: &Row, ctx: &mut Ctx) -> Result<V, String> {
             Some(b) => V::Bool(!b),
             None => V::Null,
         },
-        Expr::And(a, b) => match truth(eval(a, row, ctx)?, "AND")? {
-            Some(false) => V::Bool(false),
-            l => match (l, truth(eval(b, row, ctx)?, "AND")?) {
-                (_, Some(false)) => V::Bool(false),
-                (Some(true), Some(true)) => V::Bool(true),
-                _ => V::Null,
-            },
-        },
-        Expr::Or(a, b) => match truth(eval(a, row, ctx)?, "OR")? {
-            Some(true) => V::Bool(true),
-            l => match (l, truth(eval(b, row, ctx)?, "OR")?) {
-                (_, Some(true)) => V::Bool(true),
-                (Some(false), Some(false)) => V::Bool(false),
-                _ => V::Null,
-            },
-        },
+        // Kleene logic: AND is false if any operand is false, else null if any is null;
+        // OR is true if any operand is true, else null if any is null. Evaluation stops at
+        // the first deciding operand.
+        Expr::And(xs) | Expr::Or(xs) => {
+            let (what, decide) = match e {
+                Expr::And(_) => ("AND", false),
+                _ => ("OR", true),
+            };
+            let mut null = false;
+            for x in xs {
+                match truth(eval(x, row, ctx)?, what)? {
+                    Some(b) if b == decide => return Ok(V::Bool(decide)),
+                    Some(_) => {}
+                    None => null = true,
+                }
+            }
+            if null {
+                V::Null
+            } else {
+                V::Bool(!decide)
+            }
+        }
         Expr::Cmp(op, a, b) => {
             let (a, b) = (eval(a, row, ctx)?, eval(b, row, ctx)?);
             compare(*op, a, b)?
@@ -472,9 +478,30 @@ fn wild_names(pat: &str, row: &Row) -> Vec<String> {
     if !pat.contains('*') {
         return vec![pat.to_string()];
     }
-    let body: Vec<String> = pat.split('*').map(regex::escape).collect();
-    let re = Regex::new(&format!("\\A{}\\z", body.join(".*"))).expect("escaped pattern");
-    row.keys().filter(|k| re.is_match(k)).cloned().collect()
+    row.keys().filter(|k| glob(pat, k)).cloned().collect()
+}
+
+/// `*`-only wildcard match of a field name (case-sensitive, as field names are).
+fn glob(pat: &str, s: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < s.len() {
+        if i < p.len() && p[i] != '*' && p[i] == s[j] {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(st) = star {
+            i = st + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 fn stats(rows: Vec<Row>, aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
@@ -650,9 +677,11 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                 for mut r in rows {
                     for (f, e) in sets {
                         match eval(e, &r, &mut ctx)? {
-                            V::Bool(_) => return Err(format!(
+                            V::Bool(_) => {
+                                return Err(format!(
                                 "eval {f}: fields cannot be assigned a boolean result; use if(…)"
-                            )),
+                            ))
+                            }
                             v => match to_json(v) {
                                 Some(j) => {
                                     r.insert(f.clone(), j);
@@ -755,7 +784,8 @@ pub fn input_fields(cmds: &[Command]) -> Vec<String> {
             Expr::Field(f) => out.push(f.clone()),
             Expr::Str(_) | Expr::Num(..) => {}
             Expr::Not(x) => expr(x, out),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| expr(x, out)),
+            Expr::Cmp(_, a, b) => {
                 expr(a, out);
                 expr(b, out);
             }

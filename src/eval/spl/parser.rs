@@ -56,20 +56,27 @@ struct Parser {
 /// ("Use wildcards to match characters in strings", Search Manual; the search command is
 /// case-insensitive for field values and terms — Search Reference: search, "Field-value
 /// pairs … are case-insensitive").
-pub fn wild(text: &str) -> Wild {
+pub fn wild(text: &str) -> Result<Wild, String> {
     let body: Vec<String> = text.split('*').map(regex::escape).collect();
-    let whole = Regex::new(&format!("(?is)\\A{}\\z", body.join(".*"))).expect("escaped pattern");
-    Wild {
+    Ok(Wild {
         text: text.to_string(),
-        whole,
-    }
+        whole: literal_regex(&format!("(?is)\\A{}\\z", body.join(".*")))?,
+    })
+}
+
+/// Compile a regex built from escaped text; only its size can make it fail.
+fn literal_regex(re: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(re)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|_| "search value too long to match".to_string())
 }
 
 /// A bare term or quoted phrase, matched against the raw text. Splunk matches terms by
 /// segment (text between breaker characters, "About segmentation", Getting Data In), so a
 /// term must start and end at a segment boundary: the character before/after it (if the
 /// term's edge is alphanumeric) must not be a letter or digit. `*` spans any characters.
-fn term_regex(text: &str) -> Rx {
+fn term_regex(text: &str) -> Result<Rx, String> {
     let body: Vec<String> = text.split('*').map(regex::escape).collect();
     let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let left = if alnum(text.chars().next()) {
@@ -82,7 +89,10 @@ fn term_regex(text: &str) -> Rx {
     } else {
         ""
     };
-    Rx(Regex::new(&format!("(?is){left}{}{right}", body.join(".*"))).expect("escaped pattern"))
+    Ok(Rx(literal_regex(&format!(
+        "(?is){left}{}{right}",
+        body.join(".*")
+    ))?))
 }
 
 /// `-5d`, `+1h`, `now`, `0`, `1700000000` (Search Manual: "Specify time modifiers in your
@@ -96,7 +106,11 @@ fn time_spec(s: &str) -> Result<TimeSpec, String> {
         let secs: i128 = s
             .parse()
             .map_err(|_| format!("epoch time {s} is too large"))?;
-        return Ok(TimeSpec::Epoch(secs * 1_000_000_000));
+        return secs
+            .checked_mul(1_000_000_000)
+            .filter(|ns| *ns < i128::from(i64::MAX) * 1_000_000_000)
+            .map(TimeSpec::Epoch)
+            .ok_or_else(|| format!("epoch time {s} is too large"));
     }
     if s.contains('@') {
         return Err(format!("snap-to time modifiers ({s}) are not supported"));
@@ -104,9 +118,11 @@ fn time_spec(s: &str) -> Result<TimeSpec, String> {
     let (sign, rest) = match s.as_bytes().first() {
         Some(b'-') => (-1, &s[1..]),
         Some(b'+') => (1, &s[1..]),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unsupported time modifier {s:?} (expected -N<unit>, +N<unit>, now or epoch seconds)"
-        )),
+        ))
+        }
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let n: i128 = if digits == 0 {
@@ -132,6 +148,14 @@ fn time_spec(s: &str) -> Result<TimeSpec, String> {
         .filter(|v| *v < i128::from(i64::MAX) * 1_000_000_000)
         .map(|v| TimeSpec::Relative(sign * v))
         .ok_or_else(|| format!("time offset {s} is too large"))
+}
+
+/// An unquoted search value or term: `\\` is one backslash ("To search for a file path,
+/// such as D:\Digital\RTFM, you must escape the backslash characters in the path, for
+/// example D:\\Digital\\RTFM", Search Manual: search primer; "The backslash symbol can't
+/// be used to escape the asterisk", Search Manual: Backslashes). Other backslashes stay.
+fn unescape_word(w: &str) -> String {
+    w.replace("\\\\", "\\")
 }
 
 fn is_field_name(s: &str) -> bool {
@@ -531,7 +555,7 @@ impl Parser {
     fn s_value(&mut self) -> Result<String, ParseError> {
         match self.peek() {
             Some(Tok::Word(w)) if !matches!(w.as_str(), "AND" | "OR" | "NOT") => {
-                let w = w.clone();
+                let w = unescape_word(w);
                 self.pos += 1;
                 Ok(w)
             }
@@ -587,7 +611,10 @@ impl Parser {
                     return Ok(SExpr::Cmp {
                         field: w,
                         op,
-                        value: wild(&v),
+                        value: wild(&v).map_err(|m| ParseError {
+                            message: m,
+                            span: vspan,
+                        })?,
                     });
                 }
                 if self.is_word("IN") && self.peek_at(1) == Some(&Tok::Punct("(")) {
@@ -600,7 +627,12 @@ impl Parser {
                         if self.peek().is_none() {
                             return self.err("`)` to close the IN list");
                         }
-                        values.push(wild(&self.s_value()?));
+                        let vspan = self.span();
+                        let v = self.s_value()?;
+                        values.push(wild(&v).map_err(|m| ParseError {
+                            message: m,
+                            span: vspan,
+                        })?);
                         self.eat(",");
                     }
                     if values.is_empty() {
@@ -608,40 +640,49 @@ impl Parser {
                     }
                     return Ok(SExpr::In { field: w, values });
                 }
-                Ok(SExpr::Term {
-                    raw: term_regex(&w),
-                    wild: wild(&w),
-                })
+                self.term(&unescape_word(&w), at)
             }
             Some(Tok::Str(s)) => {
                 self.pos += 1;
-                Ok(SExpr::Term {
-                    raw: term_regex(&s),
-                    wild: wild(&s),
-                })
+                self.term(&s, at)
             }
             _ => self.err("a search term"),
         }
     }
 
+    fn term(&self, text: &str, at: Span) -> Result<SExpr, ParseError> {
+        let e = |message| ParseError { message, span: at };
+        Ok(SExpr::Term {
+            raw: term_regex(text).map_err(e)?,
+            wild: wild(text).map_err(e)?,
+        })
+    }
+
     // ---- eval expressions (AND binds tighter than OR) ----
+    // AND/OR chains are n-ary, so a long chain does not make a deep tree.
 
     fn e_or(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.e_and()?;
+        let mut items = vec![self.e_and()?];
         while self.eat_word("OR") {
-            let r = self.e_and()?;
-            l = Expr::Or(Box::new(l), Box::new(r));
+            items.push(self.e_and()?);
         }
-        Ok(l)
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn e_and(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.e_not()?;
+        let mut items = vec![self.e_not()?];
         while self.eat_word("AND") {
-            let r = self.e_not()?;
-            l = Expr::And(Box::new(l), Box::new(r));
+            items.push(self.e_not()?);
         }
-        Ok(l)
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn e_not(&mut self) -> Result<Expr, ParseError> {

@@ -90,7 +90,16 @@ fn search_command_verdicts() {
         ("a=f?o", json!({"a": "foo"}), false),
         ("a=\"x y\"", json!({"a": "X Y"}), true),
         ("a=\"x*\"", json!({"a": "xyz"}), true),
-        ("a=c:\\\\tmp", json!({"a": "c:\\\\tmp"}), true),
+        // `\\` is one backslash in search values and terms; `\*` is not an escape
+        ("a=c:\\\\tmp", json!({"a": "c:\\tmp"}), true),
+        ("a=c:\\\\tmp", json!({"a": "c:\\\\tmp"}), false),
+        ("a=\"c:\\\\tmp\"", json!({"a": "c:\\tmp"}), true),
+        ("a=x\\*", json!({"a": "x\\yz"}), true),
+        (
+            "D:\\\\Digital\\\\RTFM",
+            json!({"_raw": "open D:\\Digital\\RTFM now"}),
+            true,
+        ),
         ("EventCode=3", json!({"EventCode": 3}), true),
         ("EventCode=3", json!({"EventCode": "30"}), false),
         ("index=*", json!({"index": "main"}), true),
@@ -537,5 +546,62 @@ fn input_fields_are_what_the_search_reads() {
     assert_eq!(
         s.input_fields(),
         vec!["D", "EventCode", "_time", "host", "index"]
+    );
+}
+
+#[test]
+fn hostile_text_gets_errors_or_answers_never_panics() {
+    // A 50,000-term chain is flat (n-ary), so it neither nests nor overflows the stack.
+    let chain = vec!["x==1"; 50_000].join(" OR ");
+    assert!(hits(
+        &format!("* | where {chain} OR x==2"),
+        &json!({"x": 2})
+    ));
+    let chain = vec!["a=1"; 50_000].join(" OR ");
+    assert!(hits(&chain, &json!({"a": "1"})));
+    // Huge literals: an error with a position, or a working matcher; never a panic.
+    let big = "x".repeat(100_000);
+    for src in [
+        format!("a={big}"),
+        format!("a \"{big}\""),
+        format!("a IN ({big})"),
+    ] {
+        match parse(&src) {
+            Ok(s) => {
+                s.run(&[ev(json!({"a": "x"}))], NOW).unwrap();
+            }
+            Err(e) => assert!(e.message.contains("too long"), "{}", e.message),
+        }
+    }
+    for (src, msg) in [
+        ("earliest=999999999999999999999999999999999", "too large"),
+        ("earliest=-99999999999999999999999d", "too large"),
+        ("a=1 | head 99999999999999999999999999", ""),
+    ] {
+        if let Err(e) = parse(src) {
+            assert!(e.message.contains(msg), "{src}: {}", e.message);
+        }
+    }
+    // Extreme clocks saturate instead of overflowing.
+    let s = parse("earliest=-5d latest=+5d").unwrap();
+    for now in [i128::MIN, i128::MAX] {
+        s.run(&[ev(json!({"_time": 0}))], now).unwrap();
+    }
+    // Odd bytes and control characters lex as words or fail cleanly.
+    for src in ["\u{0}", "a=\u{202e}", "💥=1", "a | where '💥'==\"\u{7f}\""] {
+        let _ = parse(src);
+    }
+}
+
+#[test]
+fn table_wildcards_match_field_names() {
+    let rows = run(
+        "* | table Dest* *Port x*z",
+        &[json!({"DestIp": 1, "SrcPort": 2, "DestPort": 3, "xz": 4, "xaz": 5, "xa": 6, "dest": 7})],
+    )
+    .unwrap();
+    assert_eq!(
+        rows[0].keys().collect::<Vec<_>>(),
+        vec!["DestIp", "DestPort", "SrcPort", "xz", "xaz"]
     );
 }
