@@ -110,13 +110,10 @@ pub fn field(row: &Row, name: &str) -> V {
             json: true,
         },
         Some(Value::String(s)) => {
+            // Splunk keeps _time as epoch seconds; an RFC 3339 export reads as that number.
             if name == "_time" {
                 if let Some(ns) = parse_rfc3339(s) {
-                    return V::Num {
-                        n: ns as f64 / 1e9,
-                        text: s.clone(),
-                        json: false,
-                    };
+                    return V::num(ns as f64 / 1e9);
                 }
             }
             match number(s) {
@@ -145,6 +142,11 @@ fn to_json(v: V) -> Option<Value> {
 
 /// The string values of a field for search-command matching (none when missing).
 fn values_of(row: &Row, name: &str) -> Vec<String> {
+    if name == "_time" {
+        if let Some(ns) = time_ns(row) {
+            return vec![fmt_num(ns as f64 / 1e9)];
+        }
+    }
     match row.get(name) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(xs)) => xs.iter().filter_map(scalar_text).collect(),

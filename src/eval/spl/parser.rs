@@ -495,6 +495,16 @@ impl Parser {
             keys.push(SortKey { field, desc });
             self.eat(",");
         }
+        // A trailing `d` / `desc` reverses the whole order (Search Reference: sort, "desc:
+        // Reverses the order of the results").
+        if keys.len() > 1
+            && matches!(keys.last(), Some(k) if (k.field == "d" || k.field == "desc") && !k.desc)
+        {
+            keys.pop();
+            for k in &mut keys {
+                k.desc = !k.desc;
+            }
+        }
         if keys.is_empty() {
             return self.err("a field to sort by");
         }

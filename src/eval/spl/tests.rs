@@ -335,6 +335,11 @@ fn where_verdicts() {
             true,
         ),
         ("_time>1780315200", json!({"_time": 1_780_315_201}), true),
+        (
+            "_time==\"2026-06-01T12:00:00Z\"",
+            json!({"_time": "2026-06-01T12:00:00Z"}),
+            false,
+        ),
     ];
     for (w, e, want) in cases {
         let q = format!("* | where {w}");
@@ -373,13 +378,13 @@ fn runtime_errors_are_errors() {
 #[test]
 fn eval_assigns_in_order_and_null_removes() {
     let rows = run(
-        "* | eval y=coalesce(y, \"\"), z=lower(x), w=null(), a=\"1\", b=a, x=len(x)",
-        &[json!({"x": "AbC", "w": "gone"})],
+        "* | eval y=coalesce(y, \"\"), z=lower(x), w=null(), a=\"1\", b=a, x=len(x), t=_time",
+        &[json!({"x": "AbC", "w": "gone", "_time": "2026-06-01T12:00:00.5Z"})],
     )
     .unwrap();
     assert_eq!(
         Value::Object(rows[0].clone()),
-        json!({"x": 3, "y": "", "z": "abc", "a": "1", "b": "1"})
+        json!({"x": 3, "y": "", "z": "abc", "a": "1", "b": "1", "_time": "2026-06-01T12:00:00.5Z", "t": 1_780_315_200.5})
     );
 }
 
@@ -458,6 +463,8 @@ fn sort_table_fields_head() {
         vec![json!("c"), json!("a"), json!("b"), json!("m")]
     );
     assert_eq!(xs("* | sort -t"), xs("* | sort 0 - t"));
+    assert_eq!(xs("* | sort t desc"), xs("* | sort 0 - t"));
+    assert_eq!(xs("* | sort -t d"), xs("* | sort t"));
     assert_eq!(xs("* | sort 2 +t"), vec![json!("b"), json!("a")]);
     assert_eq!(xs("* | sort - y | head 1"), vec![json!("c")]);
     assert_eq!(xs("* | head"), xs("*"));
