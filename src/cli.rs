@@ -37,6 +37,13 @@ pub enum Format {
     Json,
 }
 
+/// How `rmmc eval` prints result rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RowsFormat {
+    Jsonl,
+    Table,
+}
+
 /// Fidelity classes a policy can refuse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Deny {
@@ -157,6 +164,9 @@ pub enum Command {
         /// The clock for now() (RFC 3339). Default: the current time.
         #[arg(long)]
         now: Option<String>,
+        /// How to print the result rows: JSON lines, or an aligned table for reading.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        rows: RowsFormat,
     },
     /// Show how every backend renders every match of the specs, and how faithfully.
     #[command(
@@ -299,7 +309,14 @@ pub fn run(cli: Cli) -> i32 {
             artifact,
             events,
             now,
-        } => crate::cli_verify::eval(&artifact, &events, now.as_deref(), format),
+            rows,
+        } => crate::cli_verify::eval(
+            &artifact,
+            &events,
+            now.as_deref(),
+            rows == RowsFormat::Table,
+            format,
+        ),
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;

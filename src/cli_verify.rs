@@ -365,13 +365,65 @@ fn missing_fields(
     out
 }
 
-fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>]) {
-    for r in rows {
-        println!("{}", serde_json::Value::Object(r.clone()));
+/// Result rows as JSON lines, or (`table`) as an aligned text table with the columns in
+/// first-seen order, for reading in a terminal.
+fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>], table: bool) {
+    if !table {
+        for r in rows {
+            println!("{}", serde_json::Value::Object(r.clone()));
+        }
+        return;
     }
+    print!("{}", rows_table(rows));
 }
 
-pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -> i32 {
+pub fn rows_table(rows: &[serde_json::Map<String, serde_json::Value>]) -> String {
+    let mut cols: Vec<&String> = Vec::new();
+    for r in rows {
+        for k in r.keys() {
+            if !cols.contains(&k) {
+                cols.push(k);
+            }
+        }
+    }
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.replace(['\n', '\t'], " "),
+        Some(other) => other.to_string(),
+    };
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            body.iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        let mut l = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        l.truncate(l.trim_end().len());
+        l + "\n"
+    };
+    let mut out = line(cols.iter().map(|c| c.to_string()).collect());
+    for r in body {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, format: Format) -> i32 {
     let now = match now_or(now, clock) {
         Ok(n) => n,
         Err(e) => return usage(e, format),
@@ -395,7 +447,7 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -
         Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
     };
     if ext == "kql" {
-        return eval_kql(artifact, &text, events, now, format);
+        return eval_kql(artifact, &text, events, now, table, format);
     }
     let evs = match read_events(events, format) {
         Ok(e) => e,
@@ -492,14 +544,21 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, format: Format) -
             out
         }
     };
-    print_rows(&out);
+    print_rows(&out, table);
     if format == Format::Text {
         eprintln!("{} events → {} rows", evs.len(), out.len());
     }
     exit::OK
 }
 
-fn eval_kql(artifact: &Path, text: &str, events: &Path, now: i128, format: Format) -> i32 {
+fn eval_kql(
+    artifact: &Path,
+    text: &str,
+    events: &Path,
+    now: i128,
+    table: bool,
+    format: Format,
+) -> i32 {
     let query = match parser::parse(text) {
         Ok(q) => q,
         Err(e) => return parse_error(artifact, text, e.span.line, e.span.col, &e.message, format),
@@ -533,13 +592,15 @@ fn eval_kql(artifact: &Path, text: &str, events: &Path, now: i128, format: Forma
         Ok(o) => o,
         Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
     };
-    for row in &out {
-        let obj: serde_json::Map<String, serde_json::Value> = row
-            .iter()
-            .map(|(k, v)| (k.clone(), json_value(v)))
-            .collect();
-        println!("{}", serde_json::Value::Object(obj));
-    }
+    let objs: Vec<serde_json::Map<String, serde_json::Value>> = out
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect()
+        })
+        .collect();
+    print_rows(&objs, table);
     if format == Format::Text {
         eprintln!("{} events → {} rows", rows.len(), out.len());
     }

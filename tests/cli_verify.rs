@@ -394,3 +394,42 @@ fn eval_runs_an_eql_query_on_ecs_documents() {
         .code(2)
         .stderr(predicate::str::contains("destination.domain"));
 }
+
+#[test]
+fn eval_prints_a_table_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = dir.path().join("native");
+    rmmc()
+        .args(["fixtures", "--out"])
+        .arg(&native)
+        .assert()
+        .code(0);
+    let out = rmmc()
+        .args([
+            "eval",
+            "examples/deployed/kql/supremo-netconn.kql",
+            "--events",
+        ])
+        .arg(native.join("DeviceNetworkEvents.jsonl"))
+        .args(["--now", "2026-05-31T11:00:00Z", "--rows", "table"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("Count") && lines[0].contains("RemoteUrl"),
+        "{text}"
+    );
+    // columns line up: every row has RemoteUrl where the header has it
+    let at = lines[0].find("RemoteUrl").unwrap();
+    assert!(
+        lines[1][at..].starts_with("https://id.supremocontrol.com/connect"),
+        "{text}"
+    );
+    assert!(
+        lines[2][at..].starts_with("update.nanosystems.it"),
+        "{text}"
+    );
+}
