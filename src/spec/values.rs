@@ -468,10 +468,13 @@ impl FromStr for Slug {
                 "invalid id {v:?}: ids are 1-64 characters of a-z, 0-9, `-` and `_`, starting with a letter or digit"
             ));
         }
-        const RESERVED: &[&str] = &[
-            "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "lpt1", "lpt2", "lpt3",
-        ];
-        if RESERVED.contains(&v) {
+        // Windows device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9) cannot be file names there.
+        let device = matches!(v, "con" | "prn" | "aux" | "nul")
+            || (v.len() == 4
+                && (v.starts_with("com") || v.starts_with("lpt"))
+                && v.as_bytes()[3].is_ascii_digit()
+                && v.as_bytes()[3] != b'0');
+        if device {
             return Err(format!(
                 "invalid id {v:?}: it is a reserved device name on Windows"
             ));
@@ -730,8 +733,24 @@ mod tests {
     #[test]
     fn slugs() {
         assert!("netsupport".parse::<Slug>().is_ok());
-        for bad in ["../x", "/etc", "", "Net", "con", "a b", &"a".repeat(65)] {
+        for bad in [
+            "../x",
+            "/etc",
+            "",
+            "Net",
+            "con",
+            "nul",
+            "com9",
+            "lpt5",
+            "a b",
+            "a.b",
+            "-x",
+            &"a".repeat(65),
+        ] {
             assert!(bad.parse::<Slug>().is_err(), "{bad}");
+        }
+        for good in ["com0", "com10", "console", "lpt", "x-con", &"a".repeat(64)] {
+            assert!(good.parse::<Slug>().is_ok(), "{good}");
         }
     }
 }
