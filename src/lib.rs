@@ -11,6 +11,7 @@ mod cli_verify;
 pub mod diag;
 pub mod diff;
 pub mod eval;
+pub mod fuzzing;
 pub mod ir;
 pub mod lint;
 pub mod mapping;
