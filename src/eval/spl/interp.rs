@@ -113,9 +113,20 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A field of an event. Events are small maps: up to 32 fields a scan of the keys (length
+/// first) is cheaper than hashing the name; the answer is the same, keys being unique.
+#[inline]
+fn get<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
+    if row.len() <= 32 {
+        row.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        row.get(name)
+    }
+}
+
 /// Read a field as an eval value.
 pub fn field<'a>(row: &'a Row, name: &str) -> V<'a> {
-    match row.get(name) {
+    match get(row, name) {
         None | Some(Value::Null) => V::Null,
         Some(Value::Array(xs)) => V::Multi(xs.iter().filter_map(scalar_text).collect()),
         Some(Value::Number(n)) => V::Num {
@@ -215,7 +226,7 @@ fn any_value(row: &Row, name: &str, mut f: impl FnMut(&str) -> bool) -> Option<b
             return Some(f(&fmt_num(ns as f64 / 1e9)));
         }
     }
-    match row.get(name) {
+    match get(row, name) {
         None | Some(Value::Null) => None,
         Some(Value::Array(xs)) => {
             let mut seen = false;
@@ -233,7 +244,7 @@ fn any_value(row: &Row, name: &str, mut f: impl FnMut(&str) -> bool) -> Option<b
 
 /// The event's time in epoch nanoseconds.
 fn time_ns(row: &Row) -> Option<i128> {
-    match row.get("_time")? {
+    match get(row, "_time")? {
         Value::String(s) => parse_rfc3339(s).or_else(|| number(s).map(|n| (n * 1e9) as i128)),
         Value::Number(n) => n.as_f64().map(|n| (n * 1e9) as i128),
         _ => None,
@@ -241,7 +252,7 @@ fn time_ns(row: &Row) -> Option<i128> {
 }
 
 fn raw_text(row: &Row) -> Cow<'_, str> {
-    if let Some(Value::String(s)) = row.get("_raw") {
+    if let Some(Value::String(s)) = get(row, "_raw") {
         return Cow::Borrowed(s);
     }
     let mut parts = Vec::new();
@@ -825,7 +836,7 @@ fn step<'a>(
                 // `f=coalesce(f, …)` over a text value leaves it as it is.
                 if let Expr::Call(Func::Coalesce, args) = e {
                     if let Some(Expr::Field(g)) = args.first() {
-                        if g == f && f != "_time" && matches!(r.get(f), Some(Value::String(_))) {
+                        if g == f && f != "_time" && matches!(get(&r, f), Some(Value::String(_))) {
                             continue;
                         }
                     }
@@ -836,7 +847,7 @@ fn step<'a>(
                         "eval {f}: fields cannot be assigned a boolean result; use if(…)"
                     ));
                 }
-                if unchanged(&v, r.get(f)) {
+                if unchanged(&v, get(&r, f)) {
                     continue;
                 }
                 match to_json(v) {
@@ -931,7 +942,7 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                     let mut out = Row::new();
                     for f in fields {
                         for name in wild_names(f, &r) {
-                            if let Some(v) = r.get(&name) {
+                            if let Some(v) = get(&r, &name) {
                                 out.insert(name, v.clone());
                             }
                         }
@@ -955,7 +966,7 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                         let mut out = Row::new();
                         for f in fields {
                             for name in wild_names(f, &r) {
-                                if let Some(v) = r.get(&name) {
+                                if let Some(v) = get(&r, &name) {
                                     out.insert(name, v.clone());
                                 }
                             }
