@@ -14,6 +14,25 @@ pub struct Wild {
     pub whole: Regex,
 }
 
+impl Wild {
+    /// `whole.is_match(s)`, without running the regex where the answer is certain: a
+    /// pattern of only `*` matches every value (`(?s)\A.*\z`); a `*`-free ASCII pattern
+    /// against an ASCII value is an ASCII case-insensitive comparison (simple case folding
+    /// pairs an ASCII letter with a non-ASCII one only for `k`/`s`, K U+212A and ſ U+017F,
+    /// which an ASCII value cannot contain). Anything else goes to the regex.
+    #[inline]
+    pub fn is_match(&self, s: &str) -> bool {
+        let t = self.text.as_bytes();
+        if !t.is_empty() && t.iter().all(|&b| b == b'*') {
+            return true;
+        }
+        if t.is_ascii() && s.is_ascii() && !t.contains(&b'*') {
+            return t.eq_ignore_ascii_case(s.as_bytes());
+        }
+        self.whole.is_match(s)
+    }
+}
+
 impl PartialEq for Wild {
     fn eq(&self, o: &Self) -> bool {
         self.text == o.text

@@ -25,6 +25,11 @@
 //! - sort: numbers before text, numbers numerically, text lexicographically; rows missing
 //!   the field last in both directions ("Results missing a given field are treated as having
 //!   the smallest or largest possible value … if the order is descending or ascending").
+//!
+//! Speed: events are borrowed, never copied, until a command changes one (`eval` writing a
+//! value different from the one already there, `fields -`); eval values borrow their text
+//! from the event or the search; regex literals of `match`/`replace`/`like` are compiled once
+//! per run; search values are compared without building strings.
 
 use super::ast::*;
 use super::parser::number;
@@ -32,43 +37,52 @@ use super::pcre;
 use crate::eval::time::parse_rfc3339;
 use regex::Regex;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 pub type Row = Map<String, Value>;
 
-/// An eval value.
+/// An eval value; text is borrowed from the event or the search where it can be.
 #[derive(Clone, Debug, PartialEq)]
-pub enum V {
+pub enum V<'a> {
     Null,
     Bool(bool),
-    Str(String),
+    Str(Cow<'a, str>),
     /// A number with its text; `json` = written back as a JSON number (literals, counts,
     /// JSON numbers), else as the original text.
     Num {
         n: f64,
-        text: String,
+        text: Cow<'a, str>,
         json: bool,
     },
     Multi(Vec<String>),
 }
 
-impl V {
-    fn num(n: f64) -> V {
+impl<'a> V<'a> {
+    fn num(n: f64) -> V<'a> {
         V::Num {
             n,
-            text: fmt_num(n),
+            text: Cow::Owned(fmt_num(n)),
             json: true,
         }
     }
-    fn text(&self) -> Result<Option<String>, String> {
+    fn text(&self) -> Result<Option<Cow<'a, str>>, String> {
         match self {
             V::Null => Ok(None),
             V::Bool(b) => Err(format!("a boolean ({b}) used as a value")),
             V::Str(s) => Ok(Some(s.clone())),
             V::Num { text, .. } => Ok(Some(text.clone())),
             V::Multi(_) => Err("multivalue fields are not supported in eval expressions".into()),
+        }
+    }
+    fn into_text(self) -> Result<Option<Cow<'a, str>>, String> {
+        match self {
+            V::Str(s) => Ok(Some(s)),
+            V::Num { text, .. } => Ok(Some(text)),
+            other => other.text(),
         }
     }
 }
@@ -99,14 +113,25 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A field of an event. Events are small maps: up to 32 fields a scan of the keys (length
+/// first) is cheaper than hashing the name; the answer is the same, keys being unique.
+#[inline]
+fn get<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
+    if row.len() <= 32 {
+        row.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        row.get(name)
+    }
+}
+
 /// Read a field as an eval value.
-pub fn field(row: &Row, name: &str) -> V {
-    match row.get(name) {
+pub fn field<'a>(row: &'a Row, name: &str) -> V<'a> {
+    match get(row, name) {
         None | Some(Value::Null) => V::Null,
         Some(Value::Array(xs)) => V::Multi(xs.iter().filter_map(scalar_text).collect()),
         Some(Value::Number(n)) => V::Num {
             n: n.as_f64().unwrap_or(f64::NAN),
-            text: n.to_string(),
+            text: Cow::Owned(n.to_string()),
             json: true,
         },
         Some(Value::String(s)) => {
@@ -119,13 +144,13 @@ pub fn field(row: &Row, name: &str) -> V {
             match number(s) {
                 Some(n) => V::Num {
                     n,
-                    text: s.clone(),
+                    text: Cow::Borrowed(s),
                     json: false,
                 },
-                None => V::Str(s.clone()),
+                None => V::Str(Cow::Borrowed(s)),
             }
         }
-        Some(other) => V::Str(scalar_text(other).unwrap_or_default()),
+        Some(other) => V::Str(Cow::Owned(scalar_text(other).unwrap_or_default())),
     }
 }
 
@@ -133,39 +158,102 @@ fn to_json(v: V) -> Option<Value> {
     match v {
         V::Null => None,
         V::Bool(b) => Some(Value::Bool(b)),
-        V::Str(s) => Some(Value::String(s)),
+        V::Str(s) => Some(Value::String(s.into_owned())),
         V::Num { n, json: true, .. } => Some(json_num(n)),
-        V::Num { text, .. } => Some(Value::String(text)),
+        V::Num { text, .. } => Some(Value::String(text.into_owned())),
         V::Multi(xs) => Some(Value::Array(xs.into_iter().map(Value::String).collect())),
     }
 }
 
-/// The string values of a field for search-command matching (none when missing).
-fn values_of(row: &Row, name: &str) -> Vec<String> {
+/// Whether writing `v` to a field whose current value is `cur` leaves the row as it is
+/// (`to_json(v)` equals `cur`, or both mean "absent"), computed without building the value.
+fn unchanged(v: &V, cur: Option<&Value>) -> bool {
+    match (v, cur) {
+        (V::Null, None) => true,
+        (V::Str(s), Some(Value::String(t))) => s == t,
+        (
+            V::Num {
+                json: false, text, ..
+            },
+            Some(Value::String(t)),
+        ) => text == t,
+        (V::Num { n, json: true, .. }, Some(c)) => json_num(*n) == *c,
+        (V::Multi(_), Some(Value::Array(_))) => to_json(v.clone()).as_ref() == cur,
+        _ => false,
+    }
+}
+
+/// A number's JSON text in a stack buffer (what `Number::to_string` gives).
+struct NumBuf {
+    b: [u8; 64],
+    len: usize,
+}
+
+impl std::fmt::Write for NumBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.b.len() {
+            return Err(std::fmt::Error);
+        }
+        self.b[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `f` on the search-matching text of one scalar JSON value (not null).
+fn with_text(v: &Value, f: &mut impl FnMut(&str) -> bool) -> bool {
+    match v {
+        Value::String(s) => f(s),
+        Value::Number(n) => {
+            let mut buf = NumBuf { b: [0; 64], len: 0 };
+            if write!(buf, "{n}").is_ok() {
+                // only whole UTF-8 strings were copied in
+                f(std::str::from_utf8(&buf.b[..buf.len]).unwrap_or_default())
+            } else {
+                f(&n.to_string())
+            }
+        }
+        other => f(&scalar_text(other).unwrap_or_default()),
+    }
+}
+
+/// The string values of a field for search-command matching: `None` when there are none,
+/// else whether `f` holds for any of them (stopping at the first that does).
+fn any_value(row: &Row, name: &str, mut f: impl FnMut(&str) -> bool) -> Option<bool> {
     if name == "_time" {
         if let Some(ns) = time_ns(row) {
-            return vec![fmt_num(ns as f64 / 1e9)];
+            return Some(f(&fmt_num(ns as f64 / 1e9)));
         }
     }
-    match row.get(name) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(xs)) => xs.iter().filter_map(scalar_text).collect(),
-        Some(v) => scalar_text(v).into_iter().collect(),
+    match get(row, name) {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(xs)) => {
+            let mut seen = false;
+            for x in xs.iter().filter(|x| !x.is_null()) {
+                seen = true;
+                if with_text(x, &mut f) {
+                    return Some(true);
+                }
+            }
+            seen.then_some(false)
+        }
+        Some(v) => Some(with_text(v, &mut f)),
     }
 }
 
 /// The event's time in epoch nanoseconds.
 fn time_ns(row: &Row) -> Option<i128> {
-    match row.get("_time")? {
+    match get(row, "_time")? {
         Value::String(s) => parse_rfc3339(s).or_else(|| number(s).map(|n| (n * 1e9) as i128)),
         Value::Number(n) => n.as_f64().map(|n| (n * 1e9) as i128),
         _ => None,
     }
 }
 
-fn raw_text(row: &Row) -> String {
-    if let Some(Value::String(s)) = row.get("_raw") {
-        return s.clone();
+fn raw_text(row: &Row) -> Cow<'_, str> {
+    if let Some(Value::String(s)) = get(row, "_raw") {
+        return Cow::Borrowed(s);
     }
     let mut parts = Vec::new();
     for v in row.values() {
@@ -174,12 +262,15 @@ fn raw_text(row: &Row) -> String {
             v => parts.extend(scalar_text(v)),
         }
     }
-    parts.join(" ")
+    Cow::Owned(parts.join(" "))
 }
 
 pub struct Ctx {
     pub now_ns: i128,
     cache: HashMap<String, Regex>,
+    /// Regexes of `match`/`replace`/`like` calls whose pattern is a string literal, compiled
+    /// before the run, keyed by the address of the call's arguments.
+    literal: HashMap<usize, Regex>,
 }
 
 impl Ctx {
@@ -187,6 +278,7 @@ impl Ctx {
         Ctx {
             now_ns,
             cache: HashMap::new(),
+            literal: HashMap::new(),
         }
     }
     fn regex(&mut self, p: &str) -> Result<&Regex, String> {
@@ -195,6 +287,56 @@ impl Ctx {
             self.cache.insert(p.to_string(), re);
         }
         Ok(&self.cache[p])
+    }
+    /// The regex for pattern `p` of the call with arguments `args` (`like` = a `like()`
+    /// pattern): the precompiled one when the pattern is that call's literal.
+    fn call_regex(&mut self, args: &[Expr], p: &str, like: bool) -> Result<&Regex, String> {
+        let key = args.as_ptr() as usize;
+        if self.literal.contains_key(&key) {
+            return Ok(&self.literal[&key]);
+        }
+        if like {
+            self.regex(&like_regex(p))
+        } else {
+            self.regex(p)
+        }
+    }
+    /// Compile the literal patterns of every `match`/`replace`/`like` call in the pipeline.
+    /// Those that fail are left out: the call reports the error when (and if) it runs.
+    fn precompile(&mut self, cmds: &[Command]) {
+        fn walk(e: &Expr, out: &mut HashMap<usize, Regex>) {
+            match e {
+                Expr::Field(_) | Expr::Str(_) | Expr::Num(..) => {}
+                Expr::Not(x) => walk(x, out),
+                Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Expr::Cmp(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Call(f, args) => {
+                    if let (Func::Match | Func::Replace | Func::Like, Some(Expr::Str(p))) =
+                        (f, args.get(1))
+                    {
+                        let re = if *f == Func::Like {
+                            pcre::compile(&like_regex(p))
+                        } else {
+                            pcre::compile(p)
+                        };
+                        if let Ok(re) = re {
+                            out.insert(args.as_ptr() as usize, re);
+                        }
+                    }
+                    args.iter().for_each(|a| walk(a, out));
+                }
+            }
+        }
+        for c in cmds {
+            match c {
+                Command::Where(e) => walk(e, &mut self.literal),
+                Command::Eval(sets) => sets.iter().for_each(|(_, e)| walk(e, &mut self.literal)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -212,13 +354,11 @@ pub fn search_match(e: &SExpr, row: &Row, ctx: &Ctx) -> bool {
         SExpr::And(xs) => xs.iter().all(|x| search_match(x, row, ctx)),
         SExpr::Or(xs) => xs.iter().any(|x| search_match(x, row, ctx)),
         SExpr::Not(x) => !search_match(x, row, ctx),
-        SExpr::Cmp { field, op, value } => {
-            let vals = values_of(row, field);
-            let hit = |v: &String| value.whole.is_match(v);
-            match op {
-                CmpOp::Eq => vals.iter().any(hit),
-                CmpOp::Ne => !vals.is_empty() && !vals.iter().any(hit),
-                _ => vals.iter().any(|v| {
+        SExpr::Cmp { field, op, value } => match op {
+            CmpOp::Eq => any_value(row, field, |v| value.is_match(v)) == Some(true),
+            CmpOp::Ne => any_value(row, field, |v| value.is_match(v)) == Some(false),
+            _ => {
+                any_value(row, field, |v| {
                     let o = cmp_text(v, &value.text);
                     match op {
                         CmpOp::Lt => o == Ordering::Less,
@@ -226,12 +366,12 @@ pub fn search_match(e: &SExpr, row: &Row, ctx: &Ctx) -> bool {
                         CmpOp::Le => o != Ordering::Greater,
                         _ => o != Ordering::Less,
                     }
-                }),
+                }) == Some(true)
             }
+        },
+        SExpr::In { field, values } => {
+            any_value(row, field, |v| values.iter().any(|w| w.is_match(v))) == Some(true)
         }
-        SExpr::In { field, values } => values_of(row, field)
-            .iter()
-            .any(|v| values.iter().any(|w| w.whole.is_match(v))),
         SExpr::Term { raw, .. } => raw.0.is_match(&raw_text(row)),
         SExpr::Time { latest, at } => {
             let bound = match at {
@@ -257,7 +397,7 @@ fn truth(v: V, what: &str) -> Result<Option<bool>, String> {
     }
 }
 
-fn compare(op: CmpOp, a: V, b: V) -> Result<V, String> {
+fn compare(op: CmpOp, a: V, b: V) -> Result<V<'static>, String> {
     let o = match (&a, &b) {
         (V::Null, _) | (_, V::Null) => return Ok(V::Null),
         (V::Bool(x), V::Bool(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => x.cmp(y),
@@ -341,13 +481,13 @@ fn cidr_match(cidr: &str, ip: &str) -> Result<bool, String> {
     })
 }
 
-pub fn eval(e: &Expr, row: &Row, ctx: &mut Ctx) -> Result<V, String> {
+pub fn eval<'a>(e: &'a Expr, row: &'a Row, ctx: &mut Ctx) -> Result<V<'a>, String> {
     Ok(match e {
         Expr::Field(n) => field(row, n),
-        Expr::Str(s) => V::Str(s.clone()),
+        Expr::Str(s) => V::Str(Cow::Borrowed(s)),
         Expr::Num(n, t) => V::Num {
             n: *n,
-            text: t.clone(),
+            text: Cow::Borrowed(t),
             json: true,
         },
         Expr::Not(x) => match truth(eval(x, row, ctx)?, "NOT")? {
@@ -384,11 +524,11 @@ pub fn eval(e: &Expr, row: &Row, ctx: &mut Ctx) -> Result<V, String> {
     })
 }
 
-fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
+fn call<'a>(f: Func, args: &'a [Expr], row: &'a Row, ctx: &mut Ctx) -> Result<V<'a>, String> {
     let name = f.name();
-    let arg = |i: usize, ctx: &mut Ctx| -> Result<Option<String>, String> {
+    let arg = |i: usize, ctx: &mut Ctx| -> Result<Option<Cow<'a, str>>, String> {
         eval(&args[i], row, ctx)?
-            .text()
+            .into_text()
             .map_err(|e| format!("{name}(): {e}"))
     };
     Ok(match f {
@@ -414,7 +554,7 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
             };
             if f == Func::Match {
                 V::Bool(
-                    ctx.regex(&p)
+                    ctx.call_regex(args, &p, false)
                         .map_err(|e| format!("match(): {e}"))?
                         .is_match(&s),
                 )
@@ -422,15 +562,21 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
                 let Some(r) = arg(2, ctx)? else {
                     return Ok(V::Null);
                 };
-                let re = ctx.regex(&p).map_err(|e| format!("replace(): {e}"))?;
-                V::Str(re.replace_all(&s, replacement(&r).as_str()).into_owned())
+                let re = ctx
+                    .call_regex(args, &p, false)
+                    .map_err(|e| format!("replace(): {e}"))?;
+                let rep = replacement(&r);
+                V::Str(match s {
+                    Cow::Borrowed(b) => re.replace_all(b, rep.as_str()),
+                    Cow::Owned(o) => Cow::Owned(re.replace_all(&o, rep.as_str()).into_owned()),
+                })
             }
         }
         Func::Like => {
             let (Some(s), Some(p)) = (arg(0, ctx)?, arg(1, ctx)?) else {
                 return Ok(V::Null);
             };
-            let re = ctx.regex(&like_regex(&p))?;
+            let re = ctx.call_regex(args, &p, true)?;
             V::Bool(re.is_match(&s))
         }
         Func::Lower | Func::Upper | Func::Len => {
@@ -438,8 +584,8 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
                 return Ok(V::Null);
             };
             match f {
-                Func::Lower => V::Str(s.to_lowercase()),
-                Func::Upper => V::Str(s.to_uppercase()),
+                Func::Lower => V::Str(Cow::Owned(s.to_lowercase())),
+                Func::Upper => V::Str(Cow::Owned(s.to_uppercase())),
                 _ => V::num(s.chars().count() as f64),
             }
         }
@@ -456,18 +602,18 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
 
 /// Sort order of two present values: numbers first (numerically), then text.
 fn order(a: &V, b: &V) -> Ordering {
-    let key = |v: &V| -> (Option<f64>, String) {
+    fn key<'b>(v: &'b V) -> (Option<f64>, Cow<'b, str>) {
         match v {
-            V::Num { n, text, .. } => (Some(*n), text.clone()),
+            V::Num { n, text, .. } => (Some(*n), Cow::Borrowed(text)),
             V::Multi(xs) => {
-                let t = xs.first().cloned().unwrap_or_default();
-                (number(&t), t)
+                let t = xs.first().map_or("", String::as_str);
+                (number(t), Cow::Borrowed(t))
             }
-            V::Str(s) => (None, s.clone()),
-            V::Bool(b) => (None, b.to_string()),
-            V::Null => (None, String::new()),
+            V::Str(s) => (None, Cow::Borrowed(s)),
+            V::Bool(b) => (None, Cow::Owned(b.to_string())),
+            V::Null => (None, Cow::Borrowed("")),
         }
-    };
+    }
     match (key(a), key(b)) {
         ((Some(x), _), (Some(y), _)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         ((Some(_), _), (None, _)) => Ordering::Less,
@@ -506,77 +652,95 @@ fn glob(pat: &str, s: &str) -> bool {
     p[i..].iter().all(|c| *c == '*')
 }
 
-fn stats(rows: Vec<Row>, aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
-    struct Group {
-        keys: Vec<V>,
+/// Append a group key's part to `key` so that distinct key lists give distinct strings.
+fn push_key(key: &mut String, part: &str) {
+    let _ = write!(key, "{}:", part.len());
+    key.push_str(part);
+}
+
+fn stats(rows: &[Cow<'_, Row>], aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
+    struct Group<'r> {
+        keys: Vec<V<'r>>,
         count: usize,
-        vals: Vec<Vec<V>>,
+        vals: Vec<Vec<V<'r>>>,
     }
-    let agg_field = |a: &Agg| -> Option<String> {
+    fn agg_field(a: &Agg) -> Option<&str> {
         match a {
             Agg::Count => None,
             Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) => {
-                Some(f.clone())
+                Some(f.as_str())
             }
         }
-    };
+    }
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     if by.is_empty() {
         groups.push(Group {
             keys: Vec::new(),
             count: 0,
             vals: vec![Vec::new(); aggs.len()],
         });
-        index.insert(Vec::new(), 0);
+        index.insert(String::new(), 0);
     }
-    for row in &rows {
+    let mut key = String::new();
+    for row in rows {
+        let row: &Row = row;
         // Each by-field value (every value of a multivalue field) makes a group key.
-        let mut combos: Vec<Vec<V>> = vec![Vec::new()];
-        for b in by {
-            let opts: Vec<V> = match field(row, b) {
-                V::Null => Vec::new(),
-                V::Multi(xs) => xs.into_iter().map(V::Str).collect(),
-                v => vec![v],
-            };
-            combos = combos
-                .into_iter()
-                .flat_map(|c| {
-                    opts.iter().map(move |o| {
-                        let mut c = c.clone();
-                        c.push(o.clone());
-                        c
+        let single: Vec<V> = by.iter().map(|b| field(row, b)).collect();
+        let combos: Vec<Vec<V>> = if single.iter().all(|v| !matches!(v, V::Null | V::Multi(_))) {
+            vec![single]
+        } else {
+            let mut combos: Vec<Vec<V>> = vec![Vec::new()];
+            for v in single {
+                let opts: Vec<V> = match v {
+                    V::Null => Vec::new(),
+                    V::Multi(xs) => xs.into_iter().map(|x| V::Str(Cow::Owned(x))).collect(),
+                    v => vec![v],
+                };
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        opts.iter().map(move |o| {
+                            let mut c = c.clone();
+                            c.push(o.clone());
+                            c
+                        })
                     })
-                })
-                .collect();
-        }
+                    .collect();
+            }
+            combos
+        };
         for keys in combos {
-            let kt: Vec<String> = keys
-                .iter()
-                .map(|k| k.text().ok().flatten().unwrap_or_default())
-                .collect();
-            let gi = *index.entry(kt).or_insert_with(|| {
-                groups.push(Group {
-                    keys: keys.clone(),
-                    count: 0,
-                    vals: vec![Vec::new(); aggs.len()],
-                });
-                groups.len() - 1
-            });
+            key.clear();
+            for k in &keys {
+                push_key(&mut key, &k.text().ok().flatten().unwrap_or_default());
+            }
+            let gi = match index.get(key.as_str()) {
+                Some(gi) => *gi,
+                None => {
+                    groups.push(Group {
+                        keys,
+                        count: 0,
+                        vals: vec![Vec::new(); aggs.len()],
+                    });
+                    index.insert(key.clone(), groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             let g = &mut groups[gi];
             g.count += 1;
             for (i, (_, a)) in aggs.iter().enumerate() {
                 if let Some(f) = agg_field(a) {
-                    match field(row, &f) {
+                    match field(row, f) {
                         V::Null => {}
                         V::Multi(xs) => {
                             g.vals[i].extend(xs.into_iter().map(|s| match number(&s) {
                                 Some(n) => V::Num {
                                     n,
-                                    text: s,
+                                    text: Cow::Owned(s),
                                     json: false,
                                 },
-                                None => V::Str(s),
+                                None => V::Str(Cow::Owned(s)),
                             }))
                         }
                         v => g.vals[i].push(v),
@@ -593,7 +757,7 @@ fn stats(rows: Vec<Row>, aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
             .find(|o| *o != Ordering::Equal)
             .unwrap_or(Ordering::Equal)
     });
-    let text = |v: &V| v.text().ok().flatten().unwrap_or_default();
+    let text = |v: &V| v.text().ok().flatten().unwrap_or_default().into_owned();
     groups
         .into_iter()
         .map(|g| {
@@ -647,58 +811,109 @@ fn stats(rows: Vec<Row>, aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
         .collect()
 }
 
+/// One row through one streaming command (`search`, `where`, `eval`): `None` = dropped.
+fn step<'a>(
+    cmd: &Command,
+    mut r: Cow<'a, Row>,
+    ctx: &mut Ctx,
+) -> Result<Option<Cow<'a, Row>>, String> {
+    match cmd {
+        Command::Search(e) => Ok(search_match(e, &r, ctx).then_some(r)),
+        Command::Where(e) => {
+            let keep = match eval(e, &r, ctx)? {
+                V::Bool(b) => b,
+                V::Null => false,
+                other => {
+                    return Err(format!(
+                        "where: the expression {e} is not a boolean (got {other:?})"
+                    ))
+                }
+            };
+            Ok(keep.then_some(r))
+        }
+        Command::Eval(sets) => {
+            for (f, e) in sets {
+                // `f=coalesce(f, …)` over a text value leaves it as it is.
+                if let Expr::Call(Func::Coalesce, args) = e {
+                    if let Some(Expr::Field(g)) = args.first() {
+                        if g == f && f != "_time" && matches!(get(&r, f), Some(Value::String(_))) {
+                            continue;
+                        }
+                    }
+                }
+                let v = eval(e, &r, ctx)?;
+                if let V::Bool(_) = v {
+                    return Err(format!(
+                        "eval {f}: fields cannot be assigned a boolean result; use if(…)"
+                    ));
+                }
+                if unchanged(&v, get(&r, f)) {
+                    continue;
+                }
+                match to_json(v) {
+                    Some(j) => {
+                        r.to_mut().insert(f.clone(), j);
+                    }
+                    None => {
+                        r.to_mut().remove(f);
+                    }
+                }
+            }
+            Ok(Some(r))
+        }
+        _ => Ok(Some(r)),
+    }
+}
+
+fn streaming(c: &Command) -> bool {
+    matches!(c, Command::Search(_) | Command::Where(_) | Command::Eval(_))
+}
+
 pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, String> {
     let mut ctx = Ctx::new(now_ns);
-    let mut rows: Vec<Row> = events.to_vec();
-    for cmd in cmds {
+    ctx.precompile(cmds);
+    // The leading streaming commands take each event through in turn, with no row lists in
+    // between. Should one fail, they run again command by command over all rows, so that
+    // the error reported is the one a command-at-a-time run meets first.
+    let k = cmds.iter().take_while(|c| streaming(c)).count();
+    let mut rows: Vec<Cow<Row>> = Vec::new();
+    let mut failed = false;
+    'events: for ev in events {
+        let mut r = Cow::Borrowed(ev);
+        for c in &cmds[..k] {
+            match step(c, r, &mut ctx) {
+                Ok(Some(next)) => r = next,
+                Ok(None) => continue 'events,
+                Err(_) => {
+                    failed = true;
+                    break 'events;
+                }
+            }
+        }
+        rows.push(r);
+    }
+    if failed {
+        rows = events.iter().map(Cow::Borrowed).collect();
+        for c in &cmds[..k] {
+            let mut out = Vec::new();
+            for r in rows {
+                out.extend(step(c, r, &mut ctx)?);
+            }
+            rows = out;
+        }
+    }
+    for cmd in &cmds[k..] {
         rows = match cmd {
-            Command::Search(e) => rows
-                .into_iter()
-                .filter(|r| search_match(e, r, &ctx))
-                .collect(),
-            Command::Where(e) => {
+            Command::Search(_) | Command::Where(_) | Command::Eval(_) => {
                 let mut out = Vec::new();
                 for r in rows {
-                    let keep = match eval(e, &r, &mut ctx)? {
-                        V::Bool(b) => b,
-                        V::Null => false,
-                        other => {
-                            return Err(format!(
-                                "where: the expression {e} is not a boolean (got {other:?})"
-                            ))
-                        }
-                    };
-                    if keep {
-                        out.push(r);
-                    }
+                    out.extend(step(cmd, r, &mut ctx)?);
                 }
                 out
             }
-            Command::Eval(sets) => {
-                let mut out = Vec::with_capacity(rows.len());
-                for mut r in rows {
-                    for (f, e) in sets {
-                        match eval(e, &r, &mut ctx)? {
-                            V::Bool(_) => {
-                                return Err(format!(
-                                "eval {f}: fields cannot be assigned a boolean result; use if(…)"
-                            ))
-                            }
-                            v => match to_json(v) {
-                                Some(j) => {
-                                    r.insert(f.clone(), j);
-                                }
-                                None => {
-                                    r.remove(f);
-                                }
-                            },
-                        }
-                    }
-                    out.push(r);
-                }
-                out
+            Command::Stats { aggs, by } => {
+                stats(&rows, aggs, by).into_iter().map(Cow::Owned).collect()
             }
-            Command::Stats { aggs, by } => stats(rows, aggs, by),
             Command::Sort { limit, keys } => {
                 rows.sort_by(|a, b| {
                     for k in keys {
@@ -727,12 +942,12 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                     let mut out = Row::new();
                     for f in fields {
                         for name in wild_names(f, &r) {
-                            if let Some(v) = r.get(&name) {
+                            if let Some(v) = get(&r, &name) {
                                 out.insert(name, v.clone());
                             }
                         }
                     }
-                    out
+                    Cow::Owned(out)
                 })
                 .collect(),
             Command::Fields { remove, fields } => rows
@@ -741,7 +956,9 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                     if *remove {
                         for f in fields {
                             for name in wild_names(f, &r) {
-                                r.remove(&name);
+                                if r.contains_key(&name) {
+                                    r.to_mut().remove(&name);
+                                }
                             }
                         }
                         r
@@ -749,12 +966,12 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
                         let mut out = Row::new();
                         for f in fields {
                             for name in wild_names(f, &r) {
-                                if let Some(v) = r.get(&name) {
+                                if let Some(v) = get(&r, &name) {
                                     out.insert(name, v.clone());
                                 }
                             }
                         }
-                        out
+                        Cow::Owned(out)
                     }
                 })
                 .collect(),
@@ -764,7 +981,7 @@ pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, S
             }
         };
     }
-    Ok(rows)
+    Ok(rows.into_iter().map(Cow::into_owned).collect())
 }
 
 /// Fields read from events: every field referenced before the first `stats`, except those

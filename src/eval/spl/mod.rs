@@ -87,4 +87,8 @@ impl fmt::Display for Search {
 }
 
 #[cfg(test)]
+mod equiv_tests;
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;
