@@ -25,33 +25,127 @@
 use super::ast::*;
 use super::parser::normalize_ip;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
 /// The values a dotted path reaches: nested objects, flat dotted keys, or any mix of them;
 /// arrays are flattened; `null`s and objects are not values.
 pub fn lookup<'a>(event: &'a Value, path: &str) -> Vec<&'a Value> {
-    let segs: Vec<&str> = path.split('.').collect();
     let mut out = Vec::new();
-    let mut work: Vec<(&Value, usize)> = vec![(event, 0)];
+    any_value(event, path, &mut |v| {
+        out.push(v);
+        false
+    });
+    out
+}
+
+/// A small stack that lives on the call stack until it outgrows it.
+struct Stack<T: Copy, const N: usize> {
+    inline: [Option<T>; N],
+    len: usize,
+    spill: Vec<T>,
+}
+
+impl<T: Copy, const N: usize> Stack<T, N> {
+    fn new() -> Self {
+        Stack {
+            inline: [None; N],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+    fn push(&mut self, x: T) {
+        if self.len < N {
+            self.inline[self.len] = Some(x);
+            self.len += 1;
+        } else {
+            self.spill.push(x);
+        }
+    }
+    fn pop(&mut self) -> Option<T> {
+        if let Some(x) = self.spill.pop() {
+            return Some(x);
+        }
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        self.inline[self.len]
+    }
+}
+
+/// Objects up to this many keys are scanned rather than probed.
+const SCAN: usize = 8;
+
+/// Does `f` hold for any value `path` reaches (the values of `lookup`, in its order)? Stops
+/// at the first that does; allocates nothing for ordinary documents. A state is a value and
+/// the byte offset where the rest of the path starts (`path.len() + 1`: the path is used
+/// up); the keys tried at an object are the runs of whole segments from there, so the key
+/// for segments `i..k` is the path's own slice, never a joined copy.
+pub fn any_value<'a>(event: &'a Value, path: &str, f: &mut dyn FnMut(&'a Value) -> bool) -> bool {
+    let done = path.len() + 1;
+    let mut work: Stack<(&'a Value, usize), 8> = Stack::new();
+    work.push((event, 0));
     while let Some((v, i)) = work.pop() {
         match v {
-            Value::Array(items) => work.extend(items.iter().rev().map(|x| (x, i))),
-            _ if i == segs.len() => match v {
+            Value::Array(items) => {
+                for x in items.iter().rev() {
+                    work.push((x, i));
+                }
+            }
+            _ if i == done => match v {
                 Value::Null | Value::Object(_) => {}
-                leaf => out.push(leaf),
+                leaf => {
+                    if f(leaf) {
+                        return true;
+                    }
+                }
             },
             Value::Object(m) => {
-                for k in (i + 1..=segs.len()).rev() {
-                    if let Some(child) = m.get(&segs[i..k].join(".")) {
-                        work.push((child, k));
+                // candidate keys longest first, so the shortest pops first
+                let rest = &path[i..];
+                if m.len() <= SCAN {
+                    // a small object: one pass comparing its keys beats hashing each candidate
+                    let mut hits: [(usize, Option<&'a Value>); SCAN] = [(0, None); SCAN];
+                    let mut n = 0;
+                    for (k, child) in m {
+                        // length and boundary first: they read no key bytes (a cache miss
+                        // each in a large batch of documents)
+                        let l = k.len();
+                        if (l == rest.len() || (l < rest.len() && rest.as_bytes()[l] == b'.'))
+                            && rest.as_bytes()[..l] == *k.as_bytes()
+                        {
+                            // sorted by length, longest first (keys differ, so lengths do)
+                            let mut at = n;
+                            while at > 0 && hits[at - 1].0 < l {
+                                hits[at] = hits[at - 1];
+                                at -= 1;
+                            }
+                            hits[at] = (l, Some(child));
+                            n += 1;
+                        }
+                    }
+                    for &(l, child) in &hits[..n] {
+                        if let Some(child) = child {
+                            work.push((child, if l == rest.len() { done } else { i + l + 1 }));
+                        }
+                    }
+                } else {
+                    if let Some(child) = m.get(rest) {
+                        work.push((child, done));
+                    }
+                    for (j, _) in rest.rmatch_indices('.') {
+                        if let Some(child) = m.get(&rest[..j]) {
+                            work.push((child, i + j + 1));
+                        }
                     }
                 }
             }
             _ => {}
         }
     }
-    out
+    false
 }
 
 /// ASCII-only case folding, as Elasticsearch's case-insensitive queries do.
@@ -86,10 +180,10 @@ fn glob_tokens(p: &str) -> Vec<G> {
 
 /// Wildcard match of the whole value; iterative (greedy with backtrack to the last `*`).
 pub fn glob(pattern: &str, value: &str, ci: bool) -> bool {
-    let (p, s) = if ci {
-        (ascii_fold(pattern), ascii_fold(value))
+    let (p, s): (Cow<str>, Cow<str>) = if ci {
+        (ascii_fold(pattern).into(), ascii_fold(value).into())
     } else {
-        (pattern.to_string(), value.to_string())
+        (pattern.into(), value.into())
     };
     // folding before tokenizing is safe: `*`, `?` and `\` have no case
     let p = glob_tokens(&p);
@@ -132,9 +226,9 @@ fn equals(field: &Field, v: &Value, lit: &Lit, ci: bool) -> bool {
     match (v, lit) {
         (Value::String(s), Lit::Str(l)) => {
             if field.is_ip() {
-                parse_ip(s).is_some() && parse_ip(s) == parse_ip(l)
+                parse_ip(s).is_some_and(|a| parse_ip(l) == Some(a))
             } else if ci {
-                ascii_fold(s) == ascii_fold(l)
+                s.eq_ignore_ascii_case(l)
             } else {
                 s == l
             }
@@ -178,12 +272,13 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
-fn cmp_matches(c: &Cmp, vals: &[&Value]) -> bool {
-    let any = |f: &dyn Fn(&Value) -> bool| vals.iter().any(|v| f(v));
+fn cmp_matches(c: &Cmp, event: &Value) -> bool {
+    let path = c.field.name.as_str();
+    let any = |f: &dyn Fn(&Value) -> bool| any_value(event, path, &mut |v| f(v));
     match c.op {
         Op::Eq | Op::Ne => {
             let hit = match &c.values[..] {
-                [Lit::Null] => vals.is_empty(),
+                [Lit::Null] => !any(&|_| true),
                 [lit] => any(&|v| equals(&c.field, v, lit, false)),
                 _ => false,
             };
@@ -250,21 +345,21 @@ fn in_cidr(ip: IpAddr, (net, len): (IpAddr, u8)) -> bool {
     }
 }
 
-fn func_matches(f: &Func, vals: &[&Value]) -> bool {
-    vals.iter().any(|v| match (&f.args, v) {
+fn func_matches(f: &Func, event: &Value) -> bool {
+    any_value(event, &f.field.name, &mut |v| match (&f.args, v) {
         (FuncArgs::Cidrs(nets), Value::String(s)) => {
             parse_ip(s).is_some_and(|ip| nets.iter().any(|n| in_cidr(ip, *n)))
         }
         (FuncArgs::Text(t), Value::String(s)) => {
-            let (s, t) = if f.ci {
-                (ascii_fold(s), ascii_fold(t))
+            let (s, t): (Cow<str>, Cow<str>) = if f.ci {
+                (ascii_fold(s).into(), ascii_fold(t).into())
             } else {
-                (s.clone(), t.clone())
+                (s.as_str().into(), t.as_str().into())
             };
             match f.kind {
-                FuncKind::StartsWith => s.starts_with(&t),
-                FuncKind::EndsWith => s.ends_with(&t),
-                _ => s.contains(&t),
+                FuncKind::StartsWith => s.starts_with(&*t),
+                FuncKind::EndsWith => s.ends_with(&*t),
+                _ => s.contains(&*t),
             }
         }
         _ => false,
@@ -279,15 +374,15 @@ pub fn eval(e: &Expr, event: &Value) -> bool {
         Expr::Or(v) => v.iter().any(|x| eval(x, event)),
         Expr::Not(x) => !eval(x, event),
         Expr::Bool(b) => *b,
-        Expr::Cmp(c) => cmp_matches(c, &lookup(event, &c.field.name)),
-        Expr::Func(f) => func_matches(f, &lookup(event, &f.field.name)),
+        Expr::Cmp(c) => cmp_matches(c, event),
+        Expr::Func(f) => func_matches(f, event),
     }
 }
 
 /// Does the event belong to the category? `any` matches everything.
 pub fn in_category(category: &str, event: &Value) -> bool {
     category == "any"
-        || lookup(event, "event.category")
-            .iter()
-            .any(|v| v.as_str() == Some(category))
+        || any_value(event, "event.category", &mut |v| {
+            v.as_str() == Some(category)
+        })
 }

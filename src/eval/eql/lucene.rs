@@ -13,8 +13,12 @@
 //! cases, non-ASCII characters only themselves (toCaseInsensitiveChar skips code points
 //! above 128); a character range (REGEXP_CHAR_RANGE → makeCharRange) is not case-folded.
 //!
-//! Matching runs a Thompson NFA (Pike VM) over the code points: linear in the input, no
-//! recursion, so hostile values cannot blow the stack or the clock.
+//! Matching runs the `regex` crate's compiled automaton for the exact translation of the
+//! parsed pattern (`to_regex_syntax`: every character written as `\x{…}`, ASCII case folding
+//! spelled out as classes, `(?s)` so `.` is any code point, `^(?:…)$` anchoring): linear in
+//! the input, no recursion, so hostile values cannot blow the stack or the clock. The
+//! Thompson NFA (Pike VM) below is the reference semantics (`is_match_nfa`), kept for a
+//! pattern the `regex` crate refuses (its size limits) and for the equivalence property test.
 
 use std::fmt;
 
@@ -50,12 +54,25 @@ enum Inst {
     Match,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Regex {
     pub pattern: String,
     pub case_insensitive: bool,
     insts: Vec<Inst>,
+    /// The compiled translation; `None` only when the `regex` crate refused it.
+    fast: Option<regex::Regex>,
 }
+
+impl PartialEq for Regex {
+    fn eq(&self, o: &Regex) -> bool {
+        // `fast` is a function of the other three
+        self.pattern == o.pattern
+            && self.case_insensitive == o.case_insensitive
+            && self.insts == o.insts
+    }
+}
+
+impl Eq for Regex {}
 
 #[derive(Debug)]
 enum Node {
@@ -444,6 +461,104 @@ impl Compiler {
     }
 }
 
+fn push_char(c: char, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(out, "\\x{{{:X}}}", c as u32);
+}
+
+/// Class members matching `c` under the flag: itself, and its other ASCII case (`ci_eq`).
+fn push_class_char(c: char, ci: bool, out: &mut String) {
+    push_char(c, out);
+    if ci && c.is_ascii_alphabetic() {
+        push_char(
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            },
+            out,
+        );
+    }
+}
+
+/// The exact `regex`-crate (Unicode mode, `(?s)`) spelling of a parsed pattern, matching as
+/// the Pike VM does: single characters (alone or as one-character class members) fold ASCII
+/// case under `ci`, ranges never do, `#` is an empty class, `@` is `.*`.
+fn to_regex_syntax(n: &Node, ci: bool, out: &mut String) {
+    // iterative: the tree may be as deep as the parser allows
+    enum W<'a> {
+        N(&'a Node),
+        S(&'static str),
+        Rep(u32, Option<u32>),
+    }
+    let mut work = vec![W::N(n)];
+    while let Some(w) = work.pop() {
+        let n = match w {
+            W::S(t) => {
+                out.push_str(t);
+                continue;
+            }
+            W::Rep(min, max) => {
+                use std::fmt::Write;
+                let _ = match max {
+                    None => write!(out, "){{{min},}}"),
+                    Some(m) => write!(out, "){{{min},{m}}}"),
+                };
+                continue;
+            }
+            W::N(n) => n,
+        };
+        match n {
+            Node::Empty => out.push_str("(?:)"),
+            // a class with no members matches no character
+            Node::Nothing => out.push_str("[^\\x{0}-\\x{10FFFF}]"),
+            Node::Char(c) => {
+                if ci && c.is_ascii_alphabetic() {
+                    out.push('[');
+                    push_class_char(*c, true, out);
+                    out.push(']');
+                } else {
+                    push_char(*c, out);
+                }
+            }
+            Node::Set(neg, ranges) => {
+                out.push_str(if *neg { "[^" } else { "[" });
+                for &(a, b) in ranges {
+                    if a == b {
+                        push_class_char(a, ci, out);
+                    } else {
+                        push_char(a, out);
+                        out.push('-');
+                        push_char(b, out);
+                    }
+                }
+                out.push(']');
+            }
+            Node::Any => out.push('.'),
+            Node::Seq(v) => {
+                out.push_str("(?:");
+                work.push(W::S(")"));
+                work.extend(v.iter().rev().map(W::N));
+            }
+            Node::Alt(v) => {
+                out.push_str("(?:");
+                work.push(W::S(")"));
+                for (k, x) in v.iter().enumerate().rev() {
+                    work.push(W::N(x));
+                    if k > 0 {
+                        work.push(W::S("|"));
+                    }
+                }
+            }
+            Node::Repeat(x, min, max) => {
+                out.push_str("(?:");
+                work.push(W::Rep(*min, *max));
+                work.push(W::N(x));
+            }
+        }
+    }
+}
+
 fn ci_eq(p: char, c: char) -> bool {
     p == c || (p.is_ascii() && c.is_ascii() && p.eq_ignore_ascii_case(&c))
 }
@@ -462,11 +577,35 @@ impl Regex {
         let mut c = Compiler { insts: Vec::new() };
         c.node(&node)?;
         c.push(Inst::Match)?;
+        let mut syn = String::from("(?s)^(?:");
+        to_regex_syntax(&node, case_insensitive, &mut syn);
+        syn.push_str(")$");
+        let fast = regex::RegexBuilder::new(&syn)
+            .unicode(true)
+            .nest_limit(u32::try_from(4 * MAX_DEPTH + 16).unwrap_or(u32::MAX))
+            .size_limit(64 << 20)
+            .dfa_size_limit(8 << 20)
+            .build()
+            .ok();
         Ok(Regex {
             pattern: pattern.to_string(),
             case_insensitive,
             insts: c.insts,
+            fast,
         })
+    }
+
+    /// The `regex`-crate pattern this one runs as (`None` if it was refused and the NFA runs).
+    pub fn translated(&self) -> Option<&str> {
+        self.fast.as_ref().map(|r| r.as_str())
+    }
+
+    /// Does the pattern match the whole of `s`?
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.fast {
+            Some(r) => r.is_match(s),
+            None => self.is_match_nfa(s),
+        }
     }
 
     fn add(&self, list: &mut Vec<usize>, mark: &mut [usize], gen: usize, pc: usize) {
@@ -488,8 +627,8 @@ impl Regex {
         }
     }
 
-    /// Does the pattern match the whole of `s`?
-    pub fn is_match(&self, s: &str) -> bool {
+    /// Does the pattern match the whole of `s`? The reference Pike VM.
+    pub fn is_match_nfa(&self, s: &str) -> bool {
         let n = self.insts.len();
         let mut mark = vec![usize::MAX; n];
         let mut gen = 0;
@@ -636,5 +775,172 @@ mod tests {
         let long = "a".repeat(200_000);
         assert!(!r.is_match(&long));
         assert!(r.is_match(&format!("{long}x")));
+    }
+}
+
+/// The `regex`-crate translation agrees with the reference Pike VM on random patterns built
+/// from the constructs rmmc emits (ASCII case-fold classes, `[^a-zA-Z0-9]` boundaries,
+/// `(.*…)?` wrappers, escapes) and the rest of the accepted grammar, under both flags.
+#[cfg(test)]
+mod equivalence {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ALPHABET: &[char] = &[
+        'a', 'A', 'b', 'B', 'k', 'K', '\u{212A}', 'é', 'É', '1', '.', '-', '_', ' ', '\n', '日',
+        '*', '\\',
+    ];
+
+    fn atom() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "a", "A", "b", "k", "K", "\u{212A}", "é", "É", "1", "-", "_", " ", "日",
+            ])
+            .prop_map(String::from),
+            proptest::sample::select(vec![
+                "\\.",
+                "\\d",
+                "\\D",
+                "\\s",
+                "\\S",
+                "\\w",
+                "\\W",
+                "\\\\",
+                "\\*",
+                "\\k",
+                ".",
+                "@",
+                "#",
+                "[aA]",
+                "[Kk\u{212A}]",
+                "[^a-zA-Z0-9]",
+                "[a-c]",
+                "[A-C]",
+                "[^a]",
+                "[^A]",
+                "[\\d_]",
+                "[\\D]",
+                "[^\\w]",
+                "[-a]",
+                "[a-]",
+                "[é-ê]",
+                "[日]",
+                "\"aB.\"",
+                "\"\"",
+                "()",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    fn quantifier() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "", "", "", "?", "*", "+", "{2}", "{0,}", "{1,}", "{0,2}", "{1,3}", "{0}",
+        ])
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        let leaf = (atom(), quantifier()).prop_map(|(a, q)| format!("{a}{q}"));
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| v.join("|")),
+                (inner, quantifier()).prop_map(|(x, q)| format!("({x}){q}")),
+            ]
+        })
+    }
+
+    /// What the EQL backend emits for a case-insensitive word with boundaries.
+    fn emitted() -> impl Strategy<Value = (String, String)> {
+        let word = proptest::collection::vec(
+            proptest::sample::select(vec!['a', 'k', 'e', '1', '.']),
+            1..5,
+        );
+        word.prop_flat_map(|w| {
+            let mut p = String::from("(.*[^a-zA-Z0-9])?");
+            for c in &w {
+                match c {
+                    '.' => p.push_str("\\."),
+                    c if c.is_ascii_alphabetic() => {
+                        p.push('[');
+                        p.push(c.to_ascii_uppercase());
+                        p.push(*c);
+                        if *c == 'k' {
+                            p.push('\u{212A}');
+                        }
+                        p.push(']');
+                    }
+                    c => p.push(*c),
+                }
+            }
+            p.push_str("([^a-zA-Z0-9].*)?");
+            let variants: Vec<String> = vec![
+                w.iter().collect(),
+                w.iter().map(|c| c.to_ascii_uppercase()).collect(),
+                w.iter()
+                    .map(|c| if *c == 'k' { '\u{212A}' } else { *c })
+                    .collect(),
+            ];
+            (
+                Just(p),
+                proptest::collection::vec(
+                    prop_oneof![
+                        proptest::sample::select(variants),
+                        proptest::sample::select(vec![".", "x", "-", "é", "1", "A", "\n", ""])
+                            .prop_map(String::from),
+                    ],
+                    0..5,
+                )
+                .prop_map(|v| v.concat()),
+            )
+        })
+    }
+
+    fn input() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..10)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn translation_agrees_with_the_nfa(
+            p in pattern(),
+            ci in any::<bool>(),
+            inputs in proptest::collection::vec(input(), 1..8),
+        ) {
+            let Ok(r) = Regex::new(&p, ci) else {
+                return Ok(());
+            };
+            prop_assert!(r.translated().is_some(), "{p} was not translated");
+            for s in &inputs {
+                prop_assert_eq!(
+                    r.is_match(s),
+                    r.is_match_nfa(s),
+                    "{} (ci={}) as {:?} on {:?}", p, ci, r.translated(), s
+                );
+            }
+        }
+
+        #[test]
+        fn emitted_patterns_agree_with_the_nfa((p, s) in emitted(), ci in any::<bool>()) {
+            let r = Regex::new(&p, ci).unwrap();
+            prop_assert!(r.translated().is_some());
+            prop_assert_eq!(r.is_match(&s), r.is_match_nfa(&s), "{} on {:?}", p, s);
+        }
+    }
+
+    #[test]
+    fn the_fixed_cases_agree_too() {
+        for p in ["#", "a|#", "(#)*", "()", "\"\"", "[^\\D\\d]", "(a*)*b", "@"] {
+            for ci in [false, true] {
+                let r = Regex::new(p, ci).unwrap();
+                assert!(r.translated().is_some(), "{p}");
+                for s in ["", "a", "b", "ab", "aab", "\n"] {
+                    assert_eq!(r.is_match(s), r.is_match_nfa(s), "{p} (ci={ci}) on {s:?}");
+                }
+            }
+        }
     }
 }

@@ -455,3 +455,66 @@ fn input_fields_are_listed() {
         Vec::<String>::new()
     );
 }
+
+/// The lookup before it stopped allocating (split + join per key): the reference.
+fn lookup_reference<'a>(event: &'a Value, path: &str) -> Vec<&'a Value> {
+    let segs: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    let mut work: Vec<(&Value, usize)> = vec![(event, 0)];
+    while let Some((v, i)) = work.pop() {
+        match v {
+            Value::Array(items) => work.extend(items.iter().rev().map(|x| (x, i))),
+            _ if i == segs.len() => match v {
+                Value::Null | Value::Object(_) => {}
+                leaf => out.push(leaf),
+            },
+            Value::Object(m) => {
+                for k in (i + 1..=segs.len()).rev() {
+                    if let Some(child) = m.get(&segs[i..k].join(".")) {
+                        work.push((child, k));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+mod lookup_equivalence {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn doc() -> impl Strategy<Value = Value> {
+        let key = proptest::sample::select(vec!["a", "b", "a.b", "b.a", "", "a.b.a", "."]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (0i64..3).prop_map(Value::from),
+            proptest::sample::select(vec!["x", "y"]).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 48, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..4).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn lookup_agrees_with_the_reference(
+            d in doc(),
+            path in proptest::sample::select(vec![
+                "a", "b", "a.b", "a.b.a", "b.a.b", "", "a..b", ".", "a.", ".a", "a.b.a.b",
+            ]),
+        ) {
+            let new: Vec<*const Value> = interp::lookup(&d, path).into_iter().map(|v| v as *const Value).collect();
+            let old: Vec<*const Value> = lookup_reference(&d, path).into_iter().map(|v| v as *const Value).collect();
+            prop_assert_eq!(new, old, "{} on {}", path, d);
+        }
+    }
+}
