@@ -489,12 +489,17 @@ fn number(n: &str) -> Option<Expr> {
         "m" | "min" | "minute" | "minutes" => 60_000_000_000,
         "s" | "sec" | "second" | "seconds" => 1_000_000_000,
         "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1_000_000,
+        "tick" | "ticks" => 100,
         _ => return None,
     };
+    // Kusto timespans are a signed 64-bit count of 100 ns ticks: round to a tick, refuse what
+    // does not fit (found by fuzzing: a huge value printed as ticks did not read back).
     let value: f64 = num.parse().ok()?;
-    Some(Expr::Lit(Lit::Timespan(
-        (value * per as f64).round() as i128
-    )))
+    let ticks = (value * (per / 100) as f64).round();
+    if !ticks.is_finite() || ticks.abs() > i64::MAX as f64 {
+        return None;
+    }
+    Some(Expr::Lit(Lit::Timespan(ticks as i128 * 100)))
 }
 
 #[cfg(test)]
@@ -508,6 +513,26 @@ mod tests {
         let again = parse(&printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
         assert_eq!(q, again, "{printed}");
         q
+    }
+
+    #[test]
+    fn timespans_round_to_ticks_and_print_back() {
+        for src in [
+            "T | where a < 5d",
+            "T | where a < 1.5ms",
+            "T | where a < 3tick",
+            "T | where a < 0.25s",
+        ] {
+            verified(src);
+        }
+        // out of Kusto's 64-bit tick range, or no number at all: an error, not a wrapped value
+        for bad in [
+            "T | where a < 1701411834604692317316873037158841057tick",
+            "T | where a < 99999999999999999999d",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.message.contains("invalid number or timespan"), "{e}");
+        }
     }
 
     #[test]
