@@ -20,9 +20,13 @@ pub fn kql(data: &[u8]) {
     if let Ok(q) = crate::eval::kql::parser::parse(text) {
         let _ = crate::eval::kql::bind::check(&q);
         let printed = q.to_string();
-        let again = crate::eval::kql::parser::parse(&printed)
-            .unwrap_or_else(|e| panic!("printed query does not parse: {e}\n{printed}"));
-        assert_eq!(again, q, "print → parse changed the query:\n{printed}");
+        match crate::eval::kql::parser::parse(&printed) {
+            Ok(again) => assert_eq!(again, q, "print → parse changed the query:\n{printed}"),
+            // The canonical printer brackets every operand, so a query within a few levels of
+            // the nesting cap can print past it (found by fuzzing); that is the cap working.
+            Err(e) if e.message.contains("less nesting") => {}
+            Err(e) => panic!("printed query does not parse: {e}\n{printed}"),
+        }
     }
 }
 
