@@ -531,7 +531,10 @@ impl FromStr for Duration {
                 "invalid duration {v:?}: write a whole number followed by m, h or d (e.g. 5d, 1h)"
             )
         };
-        let (num, unit) = v.split_at(v.len().saturating_sub(1));
+        // split before the last character, not the last byte: `window: Ǜ` must be an error,
+        // not a panic (found by fuzzing the spec loader)
+        let last = v.char_indices().last().map_or(0, |(i, _)| i);
+        let (num, unit) = v.split_at(last);
         if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit()) {
             return Err(err());
         }
@@ -728,6 +731,14 @@ mod tests {
         ] {
             assert!(bad.parse::<DomainValue>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_refuse_non_ascii_units_without_panicking() {
+        for bad in ["Ǜ", "5Ǜ", "日", "", "d", "5 d", "-5d"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad}");
+        }
+        assert_eq!("5d".parse::<Duration>().unwrap().minutes, 5 * 24 * 60);
     }
 
     #[test]
