@@ -160,7 +160,16 @@ impl fmt::Display for Lit {
         match self {
             Lit::Str(s) => f.write_str(&quote(s)),
             Lit::Long(n) => write!(f, "{n}"),
-            Lit::Real(x) => write!(f, "{x:?}"),
+            // Display never uses an exponent (`3e18` is not a KQL real literal to our lexer);
+            // a trailing `.0` keeps it a real when it reads back (found by fuzzing)
+            Lit::Real(x) => {
+                let t = x.to_string();
+                if t.contains(['.', 'N', 'i']) {
+                    f.write_str(&t)
+                } else {
+                    write!(f, "{t}.0")
+                }
+            }
             Lit::Bool(b) => write!(f, "{b}"),
             Lit::Timespan(ns) => {
                 const UNITS: [(i128, &str); 5] = [
