@@ -279,6 +279,12 @@ pub struct WriteStats {
 /// Files whose bytes did not change keep their inode and mtime (they are hard-linked, not
 /// rewritten); when nothing changed, nothing is touched at all.
 pub fn write_output(out: &Path, files: &Files) -> Result<WriteStats, Diag> {
+    write_tree(out, files, MARKER_TEXT)
+}
+
+/// `write_output` with the marker file saying what generated the folder (`rmmc import`
+/// writes spec folders the same way).
+pub fn write_tree(out: &Path, files: &Files, marker_text: &str) -> Result<WriteStats, Diag> {
     let io = |what: String, e: std::io::Error| {
         Diag::error(DiagKind::Io, format!("{what}: {e}")).at(out, None)
     };
@@ -309,7 +315,7 @@ pub fn write_output(out: &Path, files: &Files) -> Result<WriteStats, Diag> {
     let _ = std::fs::remove_dir_all(&tmp);
     let fill = || -> Result<(), Diag> {
         std::fs::create_dir(&tmp).map_err(|e| io(format!("cannot create {}", tmp.display()), e))?;
-        std::fs::write(tmp.join(MARKER), MARKER_TEXT)
+        std::fs::write(tmp.join(MARKER), marker_text)
             .map_err(|e| io("cannot write marker".into(), e))?;
         for (path, content) in files {
             let dest = tmp.join(path);

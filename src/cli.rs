@@ -6,7 +6,7 @@ use crate::diag::{Diag, DiagKind, Fidelity, Severity};
 use crate::spec::{self, LoadedSpec};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Exit codes: 0 success; 1 a check failed (a `--deny` policy, `verify` found a mismatch,
 /// `diff` found drift); 2 bad input or an I/O error (nothing was written).
@@ -60,9 +60,9 @@ pub enum Command {
         after_help = "Output layout:\n  OUT/kql/<spec>-<detection>[-<source>].kql\n  OUT/sentinel/hunting/<spec>-<detection>[-<source>].yaml\n  OUT/sentinel/analytic/<spec>-<detection>[-<source>].yaml\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
     )]
     Build {
-        /// Folder of *.yaml specs.
-        #[arg(default_value = "rules")]
-        rules: PathBuf,
+        /// Folders of *.yaml specs (ids must be unique across all of them).
+        #[arg(default_value = "rules", num_args = 1..)]
+        rules: Vec<PathBuf>,
         /// Output folder; replaced as a whole on every build.
         #[arg(long, default_value = "out")]
         out: PathBuf,
@@ -81,9 +81,9 @@ pub enum Command {
         after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version); a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
     )]
     Check {
-        /// Folder of *.yaml specs.
-        #[arg(default_value = "rules")]
-        rules: PathBuf,
+        /// Folders of *.yaml specs (ids must be unique across all of them).
+        #[arg(default_value = "rules", num_args = 1..)]
+        rules: Vec<PathBuf>,
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
@@ -97,9 +97,9 @@ pub enum Command {
         after_help = "Exit codes: 0 identical, 1 drift (a spec changed without regenerating, or an artifact was edited), 2 bad input or a missing folder.\n\nExamples:\n  rmmc diff rules --against examples/deployed\n  rmmc diff --against deployed --target kql,sentinel --format json"
     )]
     Diff {
-        /// Folder of *.yaml specs.
-        #[arg(default_value = "rules")]
-        rules: PathBuf,
+        /// Folders of *.yaml specs (ids must be unique across all of them).
+        #[arg(default_value = "rules", num_args = 1..)]
+        rules: Vec<PathBuf>,
         /// The folder of committed artifacts (an `rmmc build --out` folder).
         #[arg(long)]
         against: PathBuf,
@@ -120,9 +120,9 @@ pub enum Command {
         after_help = "Exit codes: 0 everything agrees (or differs only where a backend declared it), 1 an unexplained mismatch or an artifact that cannot run, 2 bad input.\n\nExamples:\n  rmmc verify\n  rmmc verify rules --artifacts out      # check the files on disk (catches hand edits)\n  rmmc verify --format json"
     )]
     Verify {
-        /// Folder of *.yaml specs.
-        #[arg(default_value = "rules")]
-        rules: PathBuf,
+        /// Folders of *.yaml specs (ids must be unique across all of them).
+        #[arg(default_value = "rules", num_args = 1..)]
+        rules: Vec<PathBuf>,
         /// Verify the artifacts in this folder (an `rmmc build` output) instead of compiling.
         #[arg(long)]
         artifacts: Option<PathBuf>,
@@ -168,18 +168,57 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "jsonl")]
         rows: RowsFormat,
     },
+    /// Import existing detections or a tool catalogue into specs (one spec per tool).
+    #[command(
+        subcommand,
+        after_help = "Each source file is reported as imported, imported with notes (recoveries and repairs, at their line:col), kept hand-written (a spec in --hand-written covers the tool) or rejected (with the reason). Every written spec loads and compiles on every backend. The folder is replaced atomically; re-importing an unchanged source changes no file. IMPORT-REPORT.md in the folder lists every note.\n\nExit codes: 0 imported (rejections are reported, not fatal unless --strict), 1 --strict and a file was rejected, 2 bad input or I/O error.\n\nExamples:\n  rmmc import sentinel ../shared/corpus/sentinel-rmm-hunting/RMM --out rules/imported/sentinel\n  rmmc import lolrmm ../shared/corpus/lolrmm/yaml --out rules/imported/lolrmm"
+    )]
+    Import(ImportSource),
     /// Show how every backend renders every match of the specs, and how faithfully.
     #[command(
         after_help = "Examples:\n  rmmc explain\n  rmmc explain rules --spec netsupport\n  rmmc explain --format json"
     )]
     Explain {
-        /// Folder of *.yaml specs.
-        #[arg(default_value = "rules")]
-        rules: PathBuf,
+        /// Folders of *.yaml specs (ids must be unique across all of them).
+        #[arg(default_value = "rules", num_args = 1..)]
+        rules: Vec<PathBuf>,
         /// Only this spec id.
         #[arg(long)]
         spec: Option<String>,
     },
+}
+
+/// What `rmmc import` reads.
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// Sentinel hunting-query YAMLs (<DIR>/<Tool>/*_netconn|createproc|filesig.yaml), lifted
+    /// with rmmc's own KQL parser; each emitted query is checked against the original.
+    Sentinel(ImportArgs),
+    /// LOLRMM tool YAMLs (<DIR>/*.yaml): domains, PE metadata, signers, paths, hashes.
+    Lolrmm(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The source folder.
+    pub dir: PathBuf,
+    /// The spec folder to write (replaced as a whole; keep hand-written specs elsewhere).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Hand-written specs: a tool they cover is not imported (the hand-written spec wins).
+    /// Ignored when the folder does not exist.
+    #[arg(long, default_value = "rules", value_name = "DIR")]
+    pub hand_written: PathBuf,
+    /// Date for specs whose source carries none and that no earlier import dated
+    /// (YYYY-MM-DD). Default: today.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Exit 1 when a file is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// List every file, not only those with notes.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 pub fn main() -> i32 {
@@ -317,6 +356,7 @@ pub fn run(cli: Cli) -> i32 {
             rows == RowsFormat::Table,
             format,
         ),
+        Command::Import(source) => crate::cli_import::run(source, format),
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;
@@ -329,7 +369,11 @@ pub fn run(cli: Cli) -> i32 {
                 eprintln!(
                     "error: no spec with id `{}` in {}",
                     only.unwrap_or_default(),
-                    rules.display()
+                    rules
+                        .iter()
+                        .map(|r| r.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 return exit::ERROR;
             }
@@ -431,8 +475,8 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-pub(crate) fn load(rules: &Path, format: Format) -> Option<Vec<LoadedSpec>> {
-    match spec::load_dir(rules) {
+pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
+    match spec::load_dirs(rules) {
         Ok(s) => Some(s),
         Err(diags) => {
             report(&diags, &[], format);

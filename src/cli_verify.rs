@@ -7,7 +7,7 @@ use crate::diag::{Diag, DiagKind};
 use crate::eval::kql::{interp, parser};
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::verify::{self, cases, VerifyOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
     match now {
@@ -30,7 +30,7 @@ fn usage(msg: String, format: Format) -> i32 {
 }
 
 pub fn verify(
-    rules: &Path,
+    rules: &[PathBuf],
     artifacts: Option<&Path>,
     fixtures: Option<&Path>,
     now: Option<&str>,

@@ -7,11 +7,13 @@
 pub mod backend;
 pub mod build;
 pub mod cli;
+mod cli_import;
 mod cli_verify;
 pub mod diag;
 pub mod diff;
 pub mod eval;
 pub mod fuzzing;
+pub mod import;
 pub mod ir;
 pub mod lint;
 pub mod mapping;

@@ -170,27 +170,25 @@ fn read_spec(file: &Path) -> Result<String, Vec<Diag>> {
 /// Load every `*.yaml` / `*.yml` file directly in `dir` (sorted by name), collecting every
 /// error rather than stopping at the first, and check that spec ids are unique.
 pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![
-            Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
-                .at(dir, None)
-                .help("pass the folder holding the *.yaml specs (default ./rules)"),
-        ]
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
-    files.sort();
+    load_dirs(&[dir.to_path_buf()])
+}
+
+/// `load_dir` over several folders (e.g. `rules rules/imported/sentinel`), in the order
+/// given; spec ids must be unique across all of them, since they name output files.
+pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     let mut specs = Vec::new();
     let mut diags = Vec::new();
-    for f in &files {
-        match load_file(f) {
-            Ok(s) => specs.push(s),
-            Err(d) => diags.extend(d),
+    for dir in dirs {
+        match spec_files(dir) {
+            Ok(files) => {
+                for f in &files {
+                    match load_file(f) {
+                        Ok(s) => specs.push(s),
+                        Err(d) => diags.extend(d),
+                    }
+                }
+            }
+            Err(d) => diags.push(d),
         }
     }
     let mut seen: HashMap<String, &LoadedSpec> = HashMap::new();
@@ -214,15 +212,31 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
             seen.insert(id, s);
         }
     }
-    if files.is_empty() {
-        diags.push(
-            Diag::error(DiagKind::Io, "no *.yaml specs found")
-                .at(dir, None)
-                .help("pass the folder holding the specs (default ./rules)"),
-        );
-    }
     if diags.iter().any(Diag::is_error) {
         return Err(diags);
     }
     Ok(specs)
+}
+
+/// The spec files directly in `dir`, sorted by name; an error when there are none.
+fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
+            .at(dir, None)
+            .help("pass the folder holding the *.yaml specs (default ./rules)")
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Diag::error(DiagKind::Io, "no *.yaml specs found")
+            .at(dir, None)
+            .help("pass the folder holding the specs (default ./rules)"));
+    }
+    Ok(files)
 }

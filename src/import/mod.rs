@@ -1,0 +1,345 @@
+//! Importers: detections a team already has (Sentinel hunting queries) and public catalogues
+//! (LOLRMM) → specs.
+//!
+//! An importer reads its source files into `Draft`s plus one `FileReport` per file (imported,
+//! imported with notes, or rejected with the reason and location). This module does the rest
+//! once for all importers: a hand-written spec for the same tool wins; every detection is
+//! proven to load and compile on every backend before it is kept (a detection that does not is
+//! rejected, never written broken); dates of earlier imports are kept, so re-importing an
+//! unchanged source changes no file; the folder is written atomically, with a report.
+
+pub mod draft;
+pub mod lolrmm;
+pub mod sentinel;
+
+use crate::build::{self, BuildOptions, Files};
+use crate::diag::{Diag, DiagKind};
+use crate::spec::LoadedSpec;
+use draft::Draft;
+use serde::Serialize;
+use std::path::Path;
+
+/// Where in a source file something was found (1-based; 0 when the whole file is meant).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Note {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl Note {
+    pub fn at(line: usize, col: usize, message: impl Into<String>) -> Note {
+        Note {
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+    pub fn file(message: impl Into<String>) -> Note {
+        Note::at(0, 0, message)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Imported,
+    ImportedWithNotes,
+    /// Read and lifted, but a hand-written spec for the same tool wins.
+    KeptHandWritten,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Imported => "imported",
+            Outcome::ImportedWithNotes => "imported with notes",
+            Outcome::KeptHandWritten => "kept hand-written",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// What happened to one source file.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileReport {
+    /// Path relative to the imported folder, `/`-separated.
+    pub file: String,
+    /// The spec id it went into (or would have).
+    pub spec: String,
+    /// Repairs, recoveries and skipped entries, each at its place in the source.
+    pub notes: Vec<Note>,
+    /// Why nothing of this file was imported.
+    pub rejected: Option<Note>,
+    /// The hand-written spec that won over this import.
+    pub kept: Option<String>,
+}
+
+impl FileReport {
+    pub fn new(file: impl Into<String>, spec: impl Into<String>) -> FileReport {
+        FileReport {
+            file: file.into(),
+            spec: spec.into(),
+            notes: Vec::new(),
+            rejected: None,
+            kept: None,
+        }
+    }
+    pub fn outcome(&self) -> Outcome {
+        if self.rejected.is_some() {
+            Outcome::Rejected
+        } else if self.kept.is_some() {
+            Outcome::KeptHandWritten
+        } else if self.notes.is_empty() {
+            Outcome::Imported
+        } else {
+            Outcome::ImportedWithNotes
+        }
+    }
+}
+
+/// An importer's result, before `finish`.
+#[derive(Debug, Default)]
+pub struct Import {
+    pub drafts: Vec<Draft>,
+    pub files: Vec<FileReport>,
+}
+
+/// The outcome of `finish`: spec files to write (`<id>.yaml` plus the report) and the report.
+#[derive(Debug)]
+pub struct Finished {
+    pub files: Files,
+    pub reports: Vec<FileReport>,
+    pub specs: usize,
+}
+
+/// The report file written beside the imported specs (not a spec: the loader reads *.yaml).
+pub const REPORT_FILE: &str = "IMPORT-REPORT.md";
+
+/// Lowercase letters and digits only: how tool names are compared across sources.
+pub fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The hand-written spec that covers the tool `vendor` / `id`, if any: same id, or the same
+/// vendor name up to case and punctuation, or a vendor name that is the tool name's first
+/// word(s) (`NetSupport` covers LOLRMM's `NetSupport Manager`).
+pub fn hand_written<'a>(hand: &'a [LoadedSpec], id: &str, vendor: &str) -> Option<&'a LoadedSpec> {
+    let v = normalize(vendor);
+    hand.iter().find(|s| {
+        let hv = normalize(s.spec.vendor.as_str());
+        s.spec.id.as_str() == id
+            || hv == v
+            || vendor
+                .to_lowercase()
+                .strip_prefix(&s.spec.vendor.as_str().to_lowercase())
+                .is_some_and(|rest| rest.starts_with([' ', '(', '-', '_']))
+    })
+}
+
+/// `date:` of an earlier import of the same spec, so re-imports change no file.
+fn earlier_date(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("date: "))
+        .map(|d| d.trim().to_string())
+        .filter(|d| d.len() == 10)
+}
+
+/// Load and compile one rendered spec; the first error, if any.
+fn proves(file: &Path, text: &str) -> Result<(), String> {
+    let loaded = crate::spec::load_str(file, text).map_err(|d| first_error(&d))?;
+    let res = build::compile(std::slice::from_ref(&loaded), &BuildOptions::default());
+    if res.diags.iter().any(Diag::is_error) {
+        return Err(first_error(&res.diags));
+    }
+    Ok(())
+}
+
+fn first_error(diags: &[Diag]) -> String {
+    diags
+        .iter()
+        .find(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .unwrap_or_else(|| "invalid".into())
+}
+
+/// Turn an importer's drafts into spec files: drop tools a hand-written spec covers, keep
+/// only detections that load and compile on every backend (rejecting the others' source
+/// files with the reason), keep earlier import dates, and add the report.
+pub fn finish(
+    mut import: Import,
+    hand: &[LoadedSpec],
+    existing: &Files,
+    today: &str,
+    title: &str,
+) -> Finished {
+    let mut files = Files::new();
+    let mut specs = 0;
+    for draft in &mut import.drafts {
+        let name = format!("{}.yaml", draft.id);
+        if let Some(h) = hand_written(hand, &draft.id, &draft.vendor) {
+            let kept = h.file.display().to_string();
+            for d in &draft.detections {
+                let r = &mut import.files[d.source];
+                if r.rejected.is_none() {
+                    r.kept = Some(kept.clone());
+                }
+            }
+            continue;
+        }
+        let date = draft
+            .date
+            .clone()
+            .or_else(|| existing.get(&name).and_then(|t| earlier_date(t)))
+            .unwrap_or_else(|| today.to_string());
+        // each detection on its own first, so a failure rejects exactly its source file
+        let mut kept = Vec::new();
+        for d in &draft.detections {
+            let mut one = draft.clone();
+            one.detections = vec![d.clone()];
+            match proves(Path::new(&name), &one.render(&date)) {
+                Ok(()) => kept.push(d.clone()),
+                Err(why) => {
+                    import.files[d.source].rejected = Some(Note::file(format!(
+                        "the imported detection `{}` does not compile: {why}",
+                        d.key
+                    )))
+                }
+            }
+        }
+        if kept.is_empty() {
+            continue;
+        }
+        draft.detections = kept;
+        let text = draft.render(&date);
+        if let Err(why) = proves(Path::new(&name), &text) {
+            for d in &draft.detections {
+                import.files[d.source].rejected = Some(Note::file(format!(
+                    "the imported spec does not compile: {why}"
+                )));
+            }
+            continue;
+        }
+        files.insert(name, text);
+        specs += 1;
+    }
+    import.files.sort_by(|a, b| a.file.cmp(&b.file));
+    files.insert(
+        REPORT_FILE.into(),
+        report_markdown(title, &import.files, specs),
+    );
+    Finished {
+        files,
+        reports: import.files,
+        specs,
+    }
+}
+
+/// Per-outcome counts, in `Outcome` order.
+pub fn counts(reports: &[FileReport]) -> Vec<(Outcome, usize)> {
+    let mut c: std::collections::BTreeMap<Outcome, usize> = Default::default();
+    for r in reports {
+        *c.entry(r.outcome()).or_default() += 1;
+    }
+    c.into_iter().collect()
+}
+
+fn location(file: &str, n: &Note) -> String {
+    if n.line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{}:{}", n.line, n.col)
+    }
+}
+
+/// The committed report: counts, then every file that is not a plain import, with its notes.
+fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String {
+    let mut out = format!(
+        "# {title}\n\nGenerated by `rmmc import`; regenerated (and replaced) on every import.\n\n| outcome | files |\n|---|---|\n"
+    );
+    for (o, n) in counts(reports) {
+        out.push_str(&format!("| {} | {n} |\n", o.label()));
+    }
+    out.push_str(&format!(
+        "| **total** | {} |\n\n{specs} specs written.\n",
+        reports.len()
+    ));
+    let notable: Vec<&FileReport> = reports
+        .iter()
+        .filter(|r| r.outcome() != Outcome::Imported)
+        .collect();
+    if !notable.is_empty() {
+        out.push_str("\n## Files with notes\n");
+    }
+    for r in notable {
+        out.push_str(&format!(
+            "\n### {} — {} (`{}`)\n\n",
+            r.file,
+            r.outcome().label(),
+            r.spec
+        ));
+        if let Some(k) = &r.kept {
+            out.push_str(&format!(
+                "- hand-written {k} covers this tool; not written\n"
+            ));
+        }
+        if let Some(n) = &r.rejected {
+            out.push_str(&format!(
+                "- rejected at {}: {}\n",
+                location(&r.file, n),
+                n.message
+            ));
+        }
+        for n in &r.notes {
+            out.push_str(&format!("- {}: {}\n", location(&r.file, n), n.message));
+        }
+    }
+    out
+}
+
+/// The per-file lines printed by `rmmc import` (everything but plain imports, unless verbose).
+pub fn report_lines(reports: &[FileReport], all: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reports {
+        let o = r.outcome();
+        if o == Outcome::Imported && !all {
+            continue;
+        }
+        out.push(format!("{:<20} {}", o.label(), r.file));
+        if let Some(k) = &r.kept {
+            out.push(format!("    hand-written {k} covers `{}`", r.spec));
+        }
+        if let Some(n) = &r.rejected {
+            out.push(format!("    {}: {}", location(&r.file, n), n.message));
+        }
+        for n in &r.notes {
+            out.push(format!("    {}: {}", location(&r.file, n), n.message));
+        }
+    }
+    out
+}
+
+/// An error reading the source folder, for the CLI.
+pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Diag {
+    Diag::error(DiagKind::Io, format!("{what}: {e}")).at(path, None)
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise (CI logs, pipes).
+pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {wide_msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_string());
+    bar
+}
