@@ -3,15 +3,10 @@
 use crate::build;
 use crate::cli::{exit, load, report, Format, ImportSource};
 use crate::diag::{Diag, DiagKind};
-use crate::import::{self, Import};
-use std::path::Path;
+use crate::import;
 
 pub fn run(source: ImportSource, format: Format) -> i32 {
-    let (args, title, importer): (
-        _,
-        _,
-        fn(&Path, &indicatif::ProgressBar) -> Result<Import, Diag>,
-    ) = match source {
+    let (args, title, importer): (_, _, import::Importer) = match source {
         ImportSource::Sentinel(a) => (
             a,
             "Import of Sentinel hunting queries",

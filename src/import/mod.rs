@@ -99,6 +99,9 @@ impl FileReport {
     }
 }
 
+/// An importer: the source folder → drafts and per-file reports (ticking the progress bar).
+pub type Importer = fn(&Path, &indicatif::ProgressBar) -> Result<Import, Diag>;
+
 /// An importer's result, before `finish`.
 #[derive(Debug, Default)]
 pub struct Import {
