@@ -197,7 +197,36 @@ fn summarize_by_account_upn() {
         );
     }
 
-    // Splunk and Elastic refuse a grouping field they lack, as for any other output field
+    // With a declared gap, Splunk and Elastic group without the field they lack, and say so
+    let build = rmmc(p.path())
+        .args(["build", "rules", "--out", "all"])
+        .assert()
+        .code(0);
+    let err = stderr_of(build);
+    assert!(
+        err.contains("newfields/createproc (endpoint): Sysmon EventCode 1 (ProcessCreate) has no field for summarize `account_upn`, so the Splunk search groups results without it (declared gap: Sysmon carries no UPN"),
+        "{err}"
+    );
+    assert!(
+        err.contains("newfields/netconn: logs-endpoint.events.network has no field for summarize `account_upn`, so the Kibana rule suppresses alerts without it (declared gap: ECS has no UPN field)"),
+        "{err}"
+    );
+    let spl = read(&p.path().join("all"), "splunk/newfields-createproc.spl");
+    assert!(spl.contains("count as Count by Computer\n"), "{spl}");
+    let kibana = read(&p.path().join("all"), "elastic/rules.ndjson");
+    assert!(
+        kibana.contains("Known gap (alerts are grouped without account_upn): ECS has no UPN field"),
+        "{kibana}"
+    );
+    rmmc(p.path())
+        .args(["verify", "rules", "--artifacts", "all"])
+        .assert()
+        .code(0);
+
+    // Without one, they refuse a grouping field they lack, as for any other output field
+    let bare = project(&format!(
+        "{HEAD}  createproc:\n    title: Create Process\n    on: process\n    where:\n      process_company: {{ term: [acme] }}\n    output:\n      summarize: [device_name, account_upn]\n"
+    ));
     for (target, want) in [
         (
             "splunk",
@@ -205,11 +234,11 @@ fn summarize_by_account_upn() {
         ),
         (
             "elastic",
-            "newfields/netconn: summarize needs `account_upn`, which logs-endpoint.events.network does not have",
+            "newfields/createproc: summarize needs `account_upn`, which logs-endpoint.events.process does not have",
         ),
     ] {
         let err = stderr_of(
-            rmmc(p.path())
+            rmmc(bare.path())
                 .args(["build", "rules", "--out", "o2", "--target", target])
                 .assert()
                 .code(2),
