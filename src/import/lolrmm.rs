@@ -309,7 +309,11 @@ fn name_pred(field: &str, raw: &str, original: bool) -> Result<Pred, String> {
     }
     let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
     let image = matches!(ext, "dll" | "mui") && original;
-    if matches!(ext, "msi" | "bin" | "mui" | "sys") || (ext == "dll" && !image) {
+    let data = matches!(
+        ext,
+        "xml" | "txt" | "log" | "conf" | "ini" | "json" | "lnk" | "cfg"
+    );
+    if data || matches!(ext, "msi" | "bin" | "mui" | "sys") || (ext == "dll" && !image) {
         return Err(format!(
             "`{v}` is not a process image name (a .{ext} is loaded or installed, never run as a process)"
         ));
@@ -524,10 +528,15 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
                 n += 1;
             }
             id_note = Some(format!(
-                "id `{id}`: `{first}` is taken by another tool of the same name"
+                "id `{id}` and vendor `{tool} ({stem})`: `{first}` is taken by another tool of the same name (rule names must differ)"
             ));
         }
         used.insert(id.clone());
+        let tool = if id_note.is_some() {
+            format!("{tool} ({stem})")
+        } else {
+            tool
+        };
         import.files.push(FileReport::new(name.clone(), id.clone()));
         pending.push((idx, name.clone(), text, doc, tool, id, id_note));
     }
