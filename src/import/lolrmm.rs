@@ -210,10 +210,9 @@ pub fn normalize_domain(raw: &str) -> Result<Normalized, String> {
     if let Some(i) = s.rfind(PATTERN) {
         let tail = &s[i + 1..];
         // the literal suffix, from the next label boundary on
-        let suffix = if tail.starts_with('.') {
-            &tail[1..]
-        } else {
-            tail.split_once('.').map_or("", |(_, r)| r)
+        let suffix = match tail.strip_prefix('.') {
+            Some(t) => t,
+            None => tail.split_once('.').map_or("", |(_, r)| r),
         };
         if !suffix.contains('.') {
             return Err(format!(
@@ -415,7 +414,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn list<'a>(v: &'a Value) -> Vec<&'a Value> {
+fn list(v: &Value) -> Vec<&Value> {
     match v {
         Value::Sequence(s) => s.iter().collect(),
         Value::Null => Vec::new(),
