@@ -32,7 +32,15 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
         }
         None => today(),
     };
-    let hand = if args.hand_written.is_dir() {
+    // an empty folder (or one without specs) is "no hand-written specs", like a missing one
+    let has_specs = std::fs::read_dir(&args.hand_written).is_ok_and(|d| {
+        d.filter_map(Result::ok).any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.ends_with(".yaml") || n.ends_with(".yml")
+        })
+    });
+    let hand = if has_specs {
         match load(std::slice::from_ref(&args.hand_written), format) {
             Some(s) => s,
             None => {
