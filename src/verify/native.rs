@@ -150,6 +150,26 @@ pub fn flat_event(
         owner.insert(name.clone(), field.name());
         out.insert(name, value);
     }
+    // A path that fills a column some canonical name field shares (`process_folder_path`
+    // and `process_name` on Sysmon's `Image`) also states that name: its last component. An
+    // event with the path but without the name says the name is absent, which this shape
+    // cannot hold.
+    for (key, _) in &table.columns {
+        let Some(field) = Field::lookup(key) else {
+            continue;
+        };
+        let Some(col) = table.column(field).filter(|c| c.basename) else {
+            continue;
+        };
+        let name = col.project.to_string();
+        if out.contains_key(&name) && !names.iter().any(|(n, _, _)| *n == name) {
+            return Err(format!(
+                "{name} {:?} (from `{}`) also names `{field}`, which the event does not have; Sysmon holds one path for both",
+                out[&name],
+                owner.get(&name).copied().unwrap_or_default()
+            ));
+        }
+    }
     for (name, field, text) in names {
         match out.get(&name) {
             Some(J::String(path)) => {
@@ -357,6 +377,12 @@ mod tests {
                 proc_,
                 json!({"process_name": "other.exe", "process_folder_path": "C:\\x\\client32.exe"}),
                 Err("not the last component of Image"),
+            ),
+            (
+                // the path names the process too; an event without the name cannot be written
+                proc_,
+                json!({"process_folder_path": "C:\\x\\client32.exe"}),
+                Err("also names `process_name`, which the event does not have"),
             ),
             (
                 proc_,
