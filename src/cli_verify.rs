@@ -162,6 +162,15 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     for d in &r.fixture_disagreements {
         out.push_str(&format!("fixture: {d}\n"));
     }
+    if !r.not_built.is_empty() {
+        out.push_str(&format!(
+            "\nnot built (declared `unsupported` in the spec): {}\n",
+            r.not_built.len()
+        ));
+        for n in &r.not_built {
+            out.push_str(&format!("- {n}\n"));
+        }
+    }
     if r.cells
         .iter()
         .any(|c| c.backend == crate::spec::BackendName::Sigma)

@@ -301,6 +301,10 @@ enum Binding {
 pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
     let mut out = Compiled::default();
     for det in &spec.detections {
+        if let Some(d) = super::common::not_built(spec, det, BackendName::Kql) {
+            out.diags.push(d);
+            continue;
+        }
         for &source in &det.sources {
             let id = RuleId::new(spec, det, source);
             let Some(table) = mapping::table_for(&data().tables, det.category, source) else {

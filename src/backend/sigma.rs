@@ -614,6 +614,10 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
     let mut out = Compiled::default();
     for spec in irs {
         for det in &spec.detections {
+            if let Some(d) = super::common::not_built(spec, det, BackendName::Sigma) {
+                out.diags.push(d);
+                continue;
+            }
             for &source in &det.sources {
                 let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
                     out.diags.push(

@@ -441,6 +441,10 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
     let mut names: BTreeMap<String, String> = BTreeMap::new(); // name → stem
     for spec in irs {
         for det in &spec.detections {
+            if let Some(d) = super::common::not_built(spec, det, BackendName::Splunk) {
+                out.diags.push(d);
+                continue;
+            }
             for &source in &det.sources {
                 let id = RuleId::new(spec, det, source);
                 let Some(table) = mapping::table_for(&data().tables, det.category, source) else {

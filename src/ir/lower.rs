@@ -56,6 +56,11 @@ pub fn lower(loaded: &LoadedSpec) -> IrSpec {
                 output,
                 time_filter: d.time_filter,
                 gaps: d.gaps.iter().map(|(b, r)| (*b, r.to_string())).collect(),
+                unsupported: d
+                    .unsupported
+                    .iter()
+                    .map(|(b, r)| (*b, r.to_string()))
+                    .collect(),
                 span: loaded.index.nearest(&dp),
             }
         })

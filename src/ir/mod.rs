@@ -48,6 +48,8 @@ pub struct IrDetection {
     pub time_filter: bool,
     /// Backends allowed to widen this detection where they cannot express it, with the reason.
     pub gaps: IndexMap<BackendName, String>,
+    /// Backends that build nothing for this detection, with the reason.
+    pub unsupported: IndexMap<BackendName, String>,
     pub span: Option<Span>,
 }
 

@@ -111,7 +111,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(
         "report_id",
         Id,
-        &[N, P, F],
+        ANY,
         "Per-device event id (Defender ReportId)."
     ),
     f!("device_id", Text, ANY, "Id of the reporting device."),

@@ -160,6 +160,12 @@ pub struct Detection {
     #[serde(default)]
     #[schemars(with = "IndexMap<BackendName, String>")]
     pub gaps: IndexMap<BackendName, Prose>,
+    /// Backends that build no rule for this detection at all, each with the reason (e.g. the
+    /// backend has no such events, or nothing of the predicate is expressible there). The
+    /// build says so in a warning and `rmmc verify` lists them; the other backends are built.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<BackendName, String>")]
+    pub unsupported: IndexMap<BackendName, Prose>,
 }
 
 /// The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`).

@@ -57,6 +57,24 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
     }
     for (id, det) in &spec.detections {
         let p = root.key("detections").key(id.as_str());
+        for backend in det.unsupported.keys() {
+            if det.gaps.contains_key(backend) {
+                cx.err(
+                    &p.key("unsupported").key(backend.name()),
+                    DiagKind::Semantics,
+                    format!("`{backend}` is both a gap (build a wider rule) and unsupported (build none)"),
+                    "keep one of the two for this backend",
+                );
+            }
+        }
+        if det.unsupported.len() == 4 {
+            cx.err(
+                &p.key("unsupported"),
+                DiagKind::Semantics,
+                "every backend is unsupported, so this detection builds nothing".into(),
+                "remove the detection, or a backend from `unsupported`",
+            );
+        }
         if det.sources.is_empty() {
             cx.err(
                 &p.key("sources"),

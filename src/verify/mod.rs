@@ -81,6 +81,8 @@ pub struct Report {
     /// Fixture lines whose `expect` disagrees with the IR (the spec does not mean what the
     /// fixture's author thinks).
     pub fixture_disagreements: Vec<String>,
+    /// Rule × backend pairs the spec declares `unsupported` (no artifact, nothing to run).
+    pub not_built: Vec<String>,
 }
 
 impl Report {
@@ -245,6 +247,7 @@ pub fn verify(
         report
             .fixture_disagreements
             .extend(part.fixture_disagreements);
+        report.not_built.extend(part.not_built);
     }
     report
 }
@@ -305,6 +308,12 @@ fn verify_rule(
         .map(|(c, &m)| m && (!det.time_filter || in_window(&c.event, opts.now, window_ns)))
         .collect();
     for b in present {
+        if let Some(reason) = det.unsupported.get(&b.name) {
+            report
+                .not_built
+                .push(format!("{rule} [{}]: {reason}", b.name.name()));
+            continue;
+        }
         let want = if b.windowed { &windowed } else { &unwindowed };
         let table = table_for((b.tables)(), det.category, source);
         let notes: Vec<&Rendering> = renderings
