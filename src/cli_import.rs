@@ -32,7 +32,12 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
         }
         None => today(),
     };
-    let hand = if args.hand_written.is_dir() {
+    // a folder without specs (e.g. a fresh checkout's empty rules folder) covers no tool
+    let has_specs = std::fs::read_dir(&args.hand_written).is_ok_and(|rd| {
+        rd.filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+    });
+    let hand = if args.hand_written.is_dir() && has_specs {
         match load(std::slice::from_ref(&args.hand_written), format) {
             Some(s) => s,
             None => {

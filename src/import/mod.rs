@@ -74,6 +74,10 @@ pub struct FileReport {
     pub rejected: Option<Note>,
     /// The hand-written spec that won over this import.
     pub kept: Option<String>,
+    /// How the imported detection compiles back to the source's language, when the importer
+    /// checks it (e.g. `token-equal`, `equal after normalization`, `differs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip: Option<String>,
 }
 
 impl FileReport {
@@ -84,6 +88,7 @@ impl FileReport {
             notes: Vec::new(),
             rejected: None,
             kept: None,
+            round_trip: None,
         }
     }
     pub fn outcome(&self) -> Outcome {
