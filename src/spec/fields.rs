@@ -134,6 +134,12 @@ pub static FIELDS: &[FieldDef] = &[
         &[N, P, F],
         "Account the acting process runs as."
     ),
+    f!(
+        "account_upn",
+        Text,
+        &[N, P, F],
+        "User principal name (UPN) of the account the acting process runs as."
+    ),
     // network
     f!(
         "remote_domain",
@@ -206,6 +212,12 @@ pub static FIELDS: &[FieldDef] = &[
         "PE version-info product of the acting process."
     ),
     f!(
+        "initiating_description",
+        Text,
+        ACTOR,
+        "PE version-info file description of the acting process."
+    ),
+    f!(
         "initiating_original_file_name",
         Text,
         ACTOR,
@@ -270,6 +282,12 @@ pub static FIELDS: &[FieldDef] = &[
         Text,
         &[P],
         "PE version-info product of the new process."
+    ),
+    f!(
+        "process_description",
+        Text,
+        &[P],
+        "PE version-info file description of the new process."
     ),
     f!(
         "process_original_file_name",
