@@ -78,6 +78,10 @@ struct Lifted {
     predicate: Pred,
     summarize: Vec<String>,
     block: Block,
+    /// The `by` columns: canonical field and KQL column (after renames).
+    by_cols: Vec<(String, String)>,
+    /// Where the table is named.
+    table_span: Span,
     /// Where each canonical field is first used (for notes about it).
     field_at: BTreeMap<String, Span>,
     /// One comment line per repair, for the spec.
@@ -193,12 +197,42 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
             }
             let report = &mut import.files[source];
             let det = add_gaps(&draft, det, &l, report);
+            let det = drop_unbuildable_outputs(&draft, det, &l, report);
+            // what still fails the build (after the gaps) rejects the file here, at the table
+            if let Some(res) = compile(&one(&draft, &det), Target::ALL) {
+                let mut errors: Vec<String> = Vec::new();
+                for d in res.diags.iter().filter(|d| d.is_error()) {
+                    let m = d
+                        .message
+                        .split_once(": ")
+                        .map_or(d.message.as_str(), |x| x.1);
+                    if !errors.iter().any(|e| e == m) {
+                        errors.push(m.to_string());
+                    }
+                }
+                if !errors.is_empty() {
+                    report
+                        .notes
+                        .retain(|n| !n.message.starts_with("gap declared"));
+                    report.rejected = Some(l.block.at(
+                        l.table_span,
+                        format!(
+                            "the lifted detection cannot be built: {}",
+                            errors.join("; ")
+                        ),
+                    ));
+                    continue;
+                }
+            }
             round_trip(&draft, &det, &l, report);
             draft.detections.push(det);
         }
         if !draft.detections.is_empty() {
             import.drafts.push(draft);
         }
+    }
+    for r in &mut import.files {
+        r.notes.sort_by_key(|n| (n.line, n.col));
     }
     Ok(import)
 }
@@ -358,7 +392,12 @@ fn list_text(v: &serde_yaml::Value) -> Vec<String> {
 
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
-        .map(|x| x.trim().trim_matches(['[', ']', '\'', '"']).trim().to_string())
+        .map(|x| {
+            x.trim()
+                .trim_matches(['[', ']', '\'', '"'])
+                .trim()
+                .to_string()
+        })
         .filter(|x| !x.is_empty())
         .collect()
 }
@@ -503,10 +542,7 @@ fn repair(text: &mut String, e: &parser::ParseError, block: &Block) -> Option<(N
             );
             let note = block.at(prev.span, msg);
             blank(text, prev);
-            let comment = format!(
-                "Repair (line {}): `{a} {b} (` read as `{b} (`.",
-                note.line
-            );
+            let comment = format!("Repair (line {}): `{a} {b} (` read as `{b} (`.", note.line);
             Some((note, comment))
         }
         _ => None,
@@ -545,7 +581,8 @@ impl Lifter<'_> {
     }
     fn note(&mut self, span: Span, msg: String, comment: String) {
         let n = self.block.at(span, msg);
-        self.repairs.push(format!("Repair (line {}): {comment}", n.line));
+        self.repairs
+            .push(format!("Repair (line {}): {comment}", n.line));
         self.notes.push(n);
     }
 
@@ -556,7 +593,8 @@ impl Lifter<'_> {
         let found = if let Some(f) = t.field_for_column(col) {
             f
         } else if let Some(real) = self.renames.get(col).cloned() {
-            t.field_for_column(&real).expect("renamed to a mapped column")
+            t.field_for_column(&real)
+                .expect("renamed to a mapped column")
         } else {
             let schema = bind::schemas().get(&t.name);
             let in_schema = schema.is_some_and(|s| s.contains_key(col));
@@ -611,7 +649,9 @@ impl Lifter<'_> {
                 ));
             }
         };
-        self.field_at.entry(found.name().to_string()).or_insert(span);
+        self.field_at
+            .entry(found.name().to_string())
+            .or_insert(span);
         Ok(found)
     }
 
@@ -656,7 +696,10 @@ impl Lifter<'_> {
             }
         };
         if v.is_empty() {
-            return Err(self.reject(self.str_span(&v), "an empty value: spec values are non-empty"));
+            return Err(self.reject(
+                self.str_span(&v),
+                "an empty value: spec values are non-empty",
+            ));
         }
         if kind == "exact" && v.contains(['*', '?']) {
             return Err(self.reject(
@@ -690,7 +733,13 @@ impl Lifter<'_> {
         Ok(v)
     }
 
-    fn matches(&mut self, lhs: &Expr, kind: &'static str, items: &[&Expr], cased: bool) -> Result<Pred, Reject> {
+    fn matches(
+        &mut self,
+        lhs: &Expr,
+        kind: &'static str,
+        items: &[&Expr],
+        cased: bool,
+    ) -> Result<Pred, Reject> {
         let field = self.column(lhs)?;
         let mut values = Vec::new();
         for i in items {
@@ -879,9 +928,16 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
             .map_or(start, |t| t.span);
         return Err(Reject(block.at(
             span,
-            format!("table `{}` has no spec category in rmmc's mapping", query.table),
+            format!(
+                "table `{}` has no spec category in rmmc's mapping",
+                query.table
+            ),
         )));
     };
+    let table_span = toks
+        .iter()
+        .find(|t| t.tok == Tok::Ident(query.table.clone()))
+        .map_or(start, |t| t.span);
     let key = match table.category {
         Category::Network => "netconn",
         Category::Process => "createproc",
@@ -892,7 +948,11 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
     let let_span = toks.first().map_or(start, |t| t.span);
     let win = match query.lets.as_slice() {
         [(a, Expr::Call(now1, args1)), (b, Expr::Call(now2, args2))]
-            if a == "Time_start" && b == "Time_end" && now1 == "now" && now2 == "now" && args2.is_empty() =>
+            if a == "Time_start"
+                && b == "Time_end"
+                && now1 == "now"
+                && now2 == "now"
+                && args2.is_empty() =>
         {
             match args1.as_slice() {
                 [Expr::Lit(Lit::Timespan(ns))] => window(-ns),
@@ -919,7 +979,9 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
         repairs,
     };
     let result = (|| {
-        let [Op::Where(between), Op::Where(cond), Op::Summarize { aggs, by }] = query.ops.as_slice() else {
+        let [Op::Where(between), Op::Where(cond), Op::Summarize { aggs, by }] =
+            query.ops.as_slice()
+        else {
             let bad = match query.ops.as_slice() {
                 [Op::Where(_), Op::Where(_), Op::Summarize { .. }, ..] => 3,
                 [Op::Where(_), Op::Where(_), ..] => 2,
@@ -952,19 +1014,24 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
         }
         let predicate = lifter.pred(cond)?;
         let mut summarize = Vec::new();
+        let mut by_cols = Vec::new();
         for b in by {
             let f = lifter.field(b)?;
             summarize.push(f.name().to_string());
+            let col = lifter.renames.get(b).cloned().unwrap_or_else(|| b.clone());
+            by_cols.push((f.name().to_string(), col));
         }
-        Ok((predicate, summarize))
+        Ok((predicate, summarize, by_cols))
     })();
     notes.append(&mut lifter.notes);
-    let (predicate, summarize) = result?;
+    let (predicate, summarize, by_cols) = result?;
     let tokens = lifter
         .toks
         .iter()
         .map(|t| match &t.tok {
-            Tok::Ident(s) => Tok::Ident(lifter.renames.get(s).cloned().unwrap_or_else(|| s.clone())),
+            Tok::Ident(s) => {
+                Tok::Ident(lifter.renames.get(s).cloned().unwrap_or_else(|| s.clone()))
+            }
             Tok::Str(s) => Tok::Str(lifter.values.get(s).cloned().unwrap_or_else(|| s.clone())),
             other => other.clone(),
         })
@@ -972,6 +1039,8 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
     Ok(Lifted {
         key,
         block: block.clone(),
+        by_cols,
+        table_span,
         on: table.category,
         window: win,
         predicate,
@@ -1006,6 +1075,64 @@ fn compile(draft: &Draft, targets: &[Target]) -> Option<build::BuildResult> {
     ))
 }
 
+/// A `summarize` column some backend's table lacks makes the whole detection unbuildable
+/// there (an output column cannot be dropped soundly like a match under a gap). Such columns
+/// are dropped from the grouping, as the shipped seeds drop `AccountUpn`, each with a note.
+fn drop_unbuildable_outputs(
+    draft: &Draft,
+    mut det: DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) -> DraftDetection {
+    let Some(res) = compile(&one(draft, &det), Target::ALL) else {
+        return det;
+    };
+    let mut lacking: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in res.diags.iter().filter(|d| d.is_error()) {
+        let Some((_, rest)) = d.message.split_once(" needs `") else {
+            continue;
+        };
+        let Some((field, rest)) = rest.split_once("`, which ") else {
+            continue;
+        };
+        let Some(table) = rest.strip_suffix(" does not have") else {
+            continue;
+        };
+        if det.summarize.iter().any(|f| f == field) {
+            let t = lacking.entry(field.to_string()).or_default();
+            if !t.contains(&table.to_string()) {
+                t.push(table.to_string());
+            }
+        }
+    }
+    for (field, tables) in lacking {
+        det.summarize.retain(|f| *f != field);
+        let span = l.field_at.get(&field).copied().unwrap_or(START);
+        let n = l.block.at(
+            span,
+            format!(
+                "`{field}` is dropped from the summarize: {} have no such field, so grouping by it cannot be built there (a grouping column cannot be left out soundly like a match under a gap); the shipped seeds drop it too, and the KQL query groups by the other columns",
+                tables.join(", ")
+            ),
+        );
+        det.comments.push(format!(
+            "Repair (line {}): `{field}` dropped from the summarize (not in {}).",
+            n.line,
+            tables.join(", ")
+        ));
+        report.notes.push(n);
+    }
+    det
+}
+
+fn pred_fields(p: &Pred) -> Vec<String> {
+    match p {
+        Pred::All(v) | Pred::Any(v) => v.iter().flat_map(pred_fields).collect(),
+        Pred::Not(x) => pred_fields(x),
+        Pred::Match { field, .. } => vec![field.clone()],
+    }
+}
+
 /// What a backend's events lack, in words.
 fn event_words(backend: BackendName, on: Category) -> String {
     let (what, eid) = match on {
@@ -1030,42 +1157,62 @@ fn field_words(field: &str) -> String {
         "product" => "PE product",
         "description" => "PE file description",
         "upn" | "account_upn" => "account UPN",
-        _ => return format!("`{field}`"),
+        _ => return field.to_string(),
     };
-    format!("{w} (`{field}`)")
+    format!("{w} ({field})")
 }
 
 /// Declare exactly the gaps the backends ask for: a backend that says a field of this
 /// detection is inexpressible gets `gaps: {backend: reason}` naming the field and event.
-fn add_gaps(draft: &Draft, mut det: DraftDetection, l: &Lifted, report: &mut FileReport) -> DraftDetection {
+fn add_gaps(
+    draft: &Draft,
+    mut det: DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) -> DraftDetection {
     let Some(res) = compile(&one(draft, &det), Target::ALL) else {
         return det;
     };
+    // a backend that reports an inexpressible match gets a gap naming every field of the
+    // predicate its table lacks (a match inside a dropped `any` is not always listed)
     let mut fields_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut names: Vec<&String> = l.field_at.keys().collect();
-    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
     for d in &res.diags {
         if !(d.is_error() && d.kind == DiagKind::Fidelity(Fidelity::Inexpressible)) {
             continue;
         }
-        let Some((_, rest)) = d.message.split_once("): ") else { continue };
-        let Some((backend, detail)) = rest.split_once(" cannot express ") else { continue };
+        let Some((_, rest)) = d.message.split_once("): ") else {
+            continue;
+        };
+        let Some((backend, _)) = rest.split_once(" cannot express ") else {
+            continue;
+        };
+        let tables = match backend {
+            "sigma" => &crate::backend::sigma::data().tables,
+            "splunk" => &crate::backend::spl::data().tables,
+            "elastic" => &crate::backend::eql::data().tables,
+            "kql" => &kqlb::data().tables,
+            _ => continue,
+        };
+        let Some(table) = crate::mapping::table_for(tables, det.on, Source::Endpoint) else {
+            continue;
+        };
         let entry = fields_of.entry(backend.to_string()).or_default();
-        let mut detail = detail.to_string();
-        for n in &names {
-            if detail.contains(n.as_str()) {
-                detail = detail.replace(n.as_str(), "");
-                if !entry.contains(n) {
-                    entry.push((*n).clone());
-                }
+        for f in pred_fields(&det.predicate) {
+            let lacks = Field::lookup(&f).is_some_and(|x| table.column(x).is_none());
+            if lacks && !entry.contains(&f) {
+                entry.push(f);
             }
         }
     }
     for (backend, mut fields) in fields_of {
-        let Some(b) = [BackendName::Kql, BackendName::Sigma, BackendName::Splunk, BackendName::Elastic]
-            .into_iter()
-            .find(|b| b.name() == backend)
-        else {
+        let Some(b) = [
+            BackendName::Kql,
+            BackendName::Sigma,
+            BackendName::Splunk,
+            BackendName::Elastic,
+        ]
+        .into_iter()
+        .find(|b| b.name() == backend) else {
             continue;
         };
         fields.sort_by_key(|f| l.field_at.get(f).map(|s| s.offset));
@@ -1079,7 +1226,10 @@ fn add_gaps(draft: &Draft, mut det: DraftDetection, l: &Lifted, report: &mut Fil
         let reason = format!(
             "{} carry no {}; the {label} rule matches without {}",
             event_words(b, det.on),
-            words.join(" or "),
+            match words.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => words.join(""),
+            },
             if fields.len() == 1 { "it" } else { "them" }
         );
         let span = fields
@@ -1088,9 +1238,10 @@ fn add_gaps(draft: &Draft, mut det: DraftDetection, l: &Lifted, report: &mut Fil
             .copied()
             .unwrap_or(START);
         // the note sits where the field is first used
-        report
-            .notes
-            .push(l.block.at(span, format!("gap declared for {backend}: {reason}")));
+        report.notes.push(
+            l.block
+                .at(span, format!("gap declared for {backend}: {reason}")),
+        );
         det.gaps.push((b, reason));
     }
     det
@@ -1109,7 +1260,32 @@ fn round_trip(draft: &Draft, det: &DraftDetection, l: &Lifted, report: &mut File
         return;
     };
     let Some(ours) = toks_of(emitted) else { return };
-    if ours == l.tokens {
+    // the repaired original: also without the grouping columns the import dropped
+    let dropped: Vec<Tok> = l
+        .by_cols
+        .iter()
+        .filter(|(f, _)| !det.summarize.contains(f))
+        .map(|(_, c)| Tok::Ident(c.clone()))
+        .collect();
+    let mut tokens = l.tokens.clone();
+    if let Some(by) = tokens.iter().rposition(|t| *t == Tok::Ident("by".into())) {
+        let mut i = by + 1;
+        while i < tokens.len() {
+            if dropped.contains(&tokens[i]) {
+                if tokens.get(i + 1) == Some(&Tok::Punct(",")) {
+                    tokens.drain(i..i + 2);
+                } else if i > by + 1 && tokens[i - 1] == Tok::Punct(",") {
+                    tokens.drain(i - 1..i + 1);
+                    i -= 1;
+                } else {
+                    tokens.remove(i);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    if ours == tokens {
         report.round_trip = Some(TOKEN_EQUAL.into());
         return;
     }
@@ -1118,6 +1294,11 @@ fn round_trip(draft: &Draft, det: &DraftDetection, l: &Lifted, report: &mut File
     };
     let mut original = l.query.clone();
     rename_query(&mut original, l);
+    for op in &mut original.ops {
+        if let Op::Summarize { by, .. } = op {
+            by.retain(|c| !dropped.contains(&Tok::Ident(c.clone())));
+        }
+    }
     let (a, b) = (normalize(&original), normalize(&parsed));
     if a == b {
         report.round_trip = Some(NORMALIZED_EQUAL.into());
@@ -1288,7 +1469,11 @@ fn norm(e: &Expr) -> Expr {
                     (true, true) => CmpOp::NeCi,
                     (false, true) => CmpOp::Ne,
                 };
-                Expr::Cmp(op, lhs.clone(), Box::new(items.into_iter().next().expect("one")))
+                Expr::Cmp(
+                    op,
+                    lhs.clone(),
+                    Box::new(items.into_iter().next().expect("one")),
+                )
             } else {
                 Expr::In {
                     lhs: lhs.clone(),
@@ -1304,8 +1489,16 @@ fn norm(e: &Expr) -> Expr {
 
 /// The changed tokens between two texts, short (for a note).
 fn short_diff(a: &str, b: &str) -> String {
-    let ta: Vec<String> = toks_of(a).unwrap_or_default().iter().map(|t| format!("{t}\n")).collect();
-    let tb: Vec<String> = toks_of(b).unwrap_or_default().iter().map(|t| format!("{t}\n")).collect();
+    let ta: Vec<String> = toks_of(a)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| format!("{t}\n"))
+        .collect();
+    let tb: Vec<String> = toks_of(b)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| format!("{t}\n"))
+        .collect();
     let ra: Vec<&str> = ta.iter().map(String::as_str).collect();
     let rb: Vec<&str> = tb.iter().map(String::as_str).collect();
     let diff = similar::TextDiff::from_slices(&ra, &rb);
@@ -1322,7 +1515,11 @@ fn short_diff(a: &str, b: &str) -> String {
             }
         }
         if !del.is_empty() || !ins.is_empty() {
-            out.push(format!("original `{}` → emitted `{}`", del.join(" "), ins.join(" ")));
+            out.push(format!(
+                "original `{}` → emitted `{}`",
+                del.join(" "),
+                ins.join(" ")
+            ));
         }
     }
     let mut s = out.join("; ");
