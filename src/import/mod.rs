@@ -276,6 +276,18 @@ fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String 
         "| **total** | {} |\n\n{specs} specs written.\n",
         reports.len()
     ));
+    let mut trips: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in reports.iter().filter(|r| r.outcome() != Outcome::Rejected) {
+        if let Some(t) = &r.round_trip {
+            *trips.entry(t.as_str()).or_default() += 1;
+        }
+    }
+    if !trips.is_empty() {
+        out.push_str("\n| round trip (imported query compiled back, compared with the repaired original) | files |\n|---|---|\n");
+        for (t, n) in trips {
+            out.push_str(&format!("| {t} | {n} |\n"));
+        }
+    }
     let notable: Vec<&FileReport> = reports
         .iter()
         .filter(|r| r.outcome() != Outcome::Imported)
