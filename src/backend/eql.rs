@@ -593,11 +593,36 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
     let mut group_by = Vec::new();
     match &det.output {
         IrOutput::Summarize(by) => {
+            // A group-by field the source lacks fails the build, unless the detection
+            // declares an Elastic gap: then alerts are suppressed without it, with a warning.
+            // Which events match does not change; only how alerts are grouped.
+            let gap = det.gaps.get(&BackendName::Elastic);
+            let mut dropped = Vec::new();
             for f in by {
-                match table.column(*f) {
-                    Some(c) => group_by.push(c.project.to_string()),
-                    None => errors.push(missing_output(spec, det, table, *f)),
+                match (table.column(*f), gap) {
+                    (Some(c), _) => group_by.push(c.project.to_string()),
+                    (None, None) => errors.push(missing_output(spec, det, table, *f)),
+                    (None, Some(_)) => dropped.push(f.name()),
                 }
+            }
+            if let (false, Some(reason)) = (dropped.is_empty(), gap) {
+                em.ctx.diags.push(
+                    Diag::warning(
+                        DiagKind::Semantics,
+                        format!(
+                            "{}/{}: {} has no field for summarize `{}`, so the Kibana rule suppresses alerts without it (declared gap: {reason})",
+                            spec.id,
+                            det.id,
+                            table.name,
+                            dropped.join("`, `")
+                        ),
+                    )
+                    .at(&spec.file, det.span),
+                );
+                notes.push(format!(
+                    "Known gap (alerts are grouped without {}): {reason}",
+                    dropped.join(", ")
+                ));
             }
             if by.len() > MAX_GROUP_BY {
                 errors.push(

@@ -319,10 +319,25 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     }
 
     let mut tail = Vec::new();
+    let mut out_gaps: Vec<Field> = Vec::new();
     match &det.output {
         IrOutput::Summarize(by) => {
             let report = col(Field::known("report_id"), "stats (Report=values)");
-            let by_cols: Vec<String> = by.iter().map(|f| col(*f, "stats by")).collect();
+            // A group-by field the source lacks fails the build, unless the detection
+            // declares a Splunk gap: then results are grouped without it, with a warning.
+            // Which events match does not change; only how rows are grouped.
+            let gap = det.gaps.get(&BackendName::Splunk);
+            let by_cols: Vec<String> = by
+                .iter()
+                .filter(|f| {
+                    let keep = table.column(**f).is_some() || gap.is_none();
+                    if !keep {
+                        out_gaps.push(**f);
+                    }
+                    keep
+                })
+                .map(|f| col(*f, "stats by"))
+                .collect();
             // KQL groups on empty strings; stats drops events whose by-field is null
             em.fill.extend(by_cols.iter().cloned());
             tail.push(format!(
@@ -352,6 +367,26 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
     if !errors.is_empty() {
         em.ctx.diags.extend(errors);
         return None;
+    }
+    if !out_gaps.is_empty() {
+        let reason = &det.gaps[&BackendName::Splunk];
+        let names: Vec<&str> = out_gaps.iter().map(|f| f.name()).collect();
+        em.ctx.diags.push(
+            Diag::warning(
+                DiagKind::Semantics,
+                format!(
+                    "{}/{} ({source}): {} has no field for summarize `{}`, so the Splunk search groups results without it (declared gap: {reason})",
+                    spec.id,
+                    det.id,
+                    table.name,
+                    names.join("`, `")
+                ),
+            )
+            .at(&spec.file, det.span),
+        );
+        if !gaps.contains(reason) {
+            gaps.push(reason.clone());
+        }
     }
 
     let base = table.meta["base_search"].as_str().expect("checked at load");

@@ -18,6 +18,7 @@ use crate::mapping::{table_for, TableMap};
 use crate::spec::{BackendName, Field, Source};
 use cases::Case;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The reference verdict: the IR's meaning, with exclusions, inside the spec's window when
 /// the detection filters on time (KQL `between` includes both ends).
@@ -195,147 +196,200 @@ pub fn verify(
                 .any(|k| k.starts_with(&prefix) && k.ends_with(&ext))
         })
         .collect();
-    for spec in specs {
-        let window_ns = i128::from(spec.window.minutes) * 60_000_000_000;
-        for det in &spec.detections {
-            for &source in &det.sources {
-                let id = RuleId::new(spec, det, source);
-                let rule = format!("{}/{} ({source})", spec.id, det.id);
-                let mut all: Vec<Case> = cases::generate(det, source, opts.now, window_ns);
-                all.extend(
-                    fixtures
-                        .iter()
-                        .filter(|c| c.category == det.category && c.source == source)
-                        .cloned(),
-                );
-                for c in fixtures
-                    .iter()
-                    .filter(|c| c.category == det.category && c.source == source)
-                {
-                    let want = c
-                        .expect
-                        .as_ref()
-                        .map(|e| e.contains(&format!("{}/{}", spec.id, det.id)));
-                    let got = expected(det, &c.event, source, opts.now, window_ns, opts.exclusions);
-                    if want.is_some_and(|w| w != got) {
-                        report.fixture_disagreements.push(format!(
-                            "{}: expects {rule} to {}fire, but the spec says it does {}",
-                            c.name,
-                            if got { "not " } else { "" },
-                            if got { "" } else { "not" }
-                        ));
+    // Renderings by rule and backend: looked up once per cell, not searched.
+    let mut by_rule: HashMap<RuleKey, Vec<&Rendering>> = HashMap::new();
+    for r in renderings {
+        by_rule
+            .entry((r.spec.as_str(), r.detection.as_str(), r.source, r.backend))
+            .or_default()
+            .push(r);
+    }
+    let rules: Vec<(&IrSpec, &IrDetection, Source)> = specs
+        .iter()
+        .flat_map(|spec| {
+            spec.detections
+                .iter()
+                .flat_map(move |det| det.sources.iter().map(move |&source| (spec, det, source)))
+        })
+        .collect();
+    // Rules are independent: split them into contiguous chunks, one per core, and join the
+    // partial reports in order, so the report is the same as a sequential run's.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = rules.len().div_ceil(threads).max(1);
+    let parts: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rules
+            .chunks(chunk)
+            .map(|rules| {
+                let (present, by_rule) = (&present, &by_rule);
+                scope.spawn(move || {
+                    let mut part = Report::default();
+                    for &(spec, det, source) in rules {
+                        verify_rule(
+                            spec, det, source, files, fixtures, by_rule, present, opts, &mut part,
+                        );
                     }
-                }
-                for b in &present {
-                    let want: Vec<bool> = all
-                        .iter()
-                        .map(|c| {
-                            if b.windowed {
-                                expected(
-                                    det,
-                                    &c.event,
-                                    source,
-                                    opts.now,
-                                    window_ns,
-                                    opts.exclusions,
-                                )
-                            } else {
-                                det.matches(&c.event, source, opts.exclusions)
-                            }
-                        })
-                        .collect();
-                    let table = table_for((b.tables)(), det.category, source);
-                    let notes: Vec<&Rendering> = renderings
-                        .iter()
-                        .filter(|r| {
-                            r.spec == spec.id
-                                && r.detection == det.id
-                                && r.source == source
-                                && r.backend == b.name
-                                && !unexercised(table, r)
-                        })
-                        .collect();
-                    let path = format!("{}/{}.{}", b.dir, id.stem, b.ext);
-                    let mut cell = Cell {
+                    part
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a verify worker panicked"))
+            .collect()
+    });
+    for part in parts {
+        report.cells.extend(part.cells);
+        report.mismatches.extend(part.mismatches);
+        report
+            .fixture_disagreements
+            .extend(part.fixture_disagreements);
+    }
+    report
+}
+
+/// (spec, detection, source, backend): the renderings of one verify cell.
+type RuleKey<'a> = (&'a str, &'a str, Source, BackendName);
+
+/// Verify one rule (detection × source) on every backend present, into `report`.
+#[allow(clippy::too_many_arguments)]
+fn verify_rule(
+    spec: &IrSpec,
+    det: &IrDetection,
+    source: Source,
+    files: &Files,
+    fixtures: &[Case],
+    renderings: &HashMap<RuleKey, Vec<&Rendering>>,
+    present: &[&BackendRunner],
+    opts: &VerifyOptions,
+    report: &mut Report,
+) {
+    let window_ns = i128::from(spec.window.minutes) * 60_000_000_000;
+    let id = RuleId::new(spec, det, source);
+    let rule = format!("{}/{} ({source})", spec.id, det.id);
+    let mut all: Vec<Case> = cases::generate(det, source, opts.now, window_ns);
+    all.extend(
+        fixtures
+            .iter()
+            .filter(|c| c.category == det.category && c.source == source)
+            .cloned(),
+    );
+    for c in fixtures
+        .iter()
+        .filter(|c| c.category == det.category && c.source == source)
+    {
+        let want = c
+            .expect
+            .as_ref()
+            .map(|e| e.contains(&format!("{}/{}", spec.id, det.id)));
+        let got = expected(det, &c.event, source, opts.now, window_ns, opts.exclusions);
+        if want.is_some_and(|w| w != got) {
+            report.fixture_disagreements.push(format!(
+                "{}: expects {rule} to {}fire, but the spec says it does {}",
+                c.name,
+                if got { "not " } else { "" },
+                if got { "" } else { "not" }
+            ));
+        }
+    }
+    // The spec's verdicts, once per rule: without the window (for backends whose artifact
+    // carries none) and with it.
+    let unwindowed: Vec<bool> = all
+        .iter()
+        .map(|c| det.matches(&c.event, source, opts.exclusions))
+        .collect();
+    let windowed: Vec<bool> = all
+        .iter()
+        .zip(&unwindowed)
+        .map(|(c, &m)| m && (!det.time_filter || in_window(&c.event, opts.now, window_ns)))
+        .collect();
+    for b in present {
+        let want = if b.windowed { &windowed } else { &unwindowed };
+        let table = table_for((b.tables)(), det.category, source);
+        let notes: Vec<&Rendering> = renderings
+            .get(&(spec.id.as_str(), det.id.as_str(), source, b.name))
+            .map(|rs| {
+                rs.iter()
+                    .copied()
+                    .filter(|r| !unexercised(table, r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let path = format!("{}/{}.{}", b.dir, id.stem, b.ext);
+        let mut cell = Cell {
+            rule: rule.clone(),
+            backend: b.name,
+            artifact: path.clone(),
+            cases: all.len(),
+            passed: 0,
+            explained: 0,
+            mismatched: 0,
+            skipped: 0,
+            window: String::new(),
+            error: None,
+        };
+        let ctx = Ctx {
+            files,
+            path: &path,
+            id: &id,
+            det,
+            source,
+            cases: &all,
+            now: opts.now,
+        };
+        match (b.run)(&ctx) {
+            Err(e) => cell.error = Some(e),
+            Ok(run) => {
+                cell.window = run.window;
+                for ((c, want), got) in all.iter().zip(want).zip(&run.verdicts) {
+                    let Some(got) = *got else {
+                        cell.skipped += 1;
+                        continue;
+                    };
+                    if *want == got {
+                        cell.passed += 1;
+                        continue;
+                    }
+                    // declarations excuse predicates, never the window
+                    let window_ok =
+                        !b.windowed || !det.time_filter || in_window(&c.event, opts.now, window_ns);
+                    let explained_by = window_ok
+                        .then(|| explain(&notes, det, &c.event, source, opts.exclusions, got))
+                        .flatten();
+                    if explained_by.is_some() {
+                        cell.explained += 1;
+                    } else {
+                        cell.mismatched += 1;
+                    }
+                    report.mismatches.push(Mismatch {
                         rule: rule.clone(),
                         backend: b.name,
-                        artifact: path.clone(),
-                        cases: all.len(),
-                        passed: 0,
-                        explained: 0,
-                        mismatched: 0,
-                        skipped: 0,
-                        window: String::new(),
-                        error: None,
-                    };
-                    let ctx = Ctx {
-                        files,
-                        path: &path,
-                        id: &id,
-                        det,
-                        source,
-                        cases: &all,
-                        now: opts.now,
-                    };
-                    match (b.run)(&ctx) {
-                        Err(e) => cell.error = Some(e),
-                        Ok(run) => {
-                            cell.window = run.window;
-                            for ((c, want), got) in all.iter().zip(&want).zip(&run.verdicts) {
-                                let Some(got) = *got else {
-                                    cell.skipped += 1;
-                                    continue;
-                                };
-                                if *want == got {
-                                    cell.passed += 1;
-                                    continue;
-                                }
-                                // declarations excuse predicates, never the window
-                                let window_ok = !b.windowed
-                                    || !det.time_filter
-                                    || in_window(&c.event, opts.now, window_ns);
-                                let explained_by = window_ok
-                                    .then(|| {
-                                        explain(&notes, det, &c.event, source, opts.exclusions, got)
-                                    })
-                                    .flatten();
-                                if explained_by.is_some() {
-                                    cell.explained += 1;
-                                } else {
-                                    cell.mismatched += 1;
-                                }
-                                report.mismatches.push(Mismatch {
-                                    rule: rule.clone(),
-                                    backend: b.name,
-                                    case: c.name.clone(),
-                                    event: c.event.0.clone(),
-                                    expected: *want,
-                                    actual: got,
-                                    explained_by,
-                                });
-                            }
-                            // Per-event differences are judged above; the output shape is
-                            // checked on the events the artifact itself matched.
-                            if let Some(e) = run.rows {
-                                cell.mismatched += 1;
-                                report.mismatches.push(Mismatch {
-                                    rule: rule.clone(),
-                                    backend: b.name,
-                                    case: format!("result rows of all {} cases: {e}", all.len()),
-                                    event: Default::default(),
-                                    expected: true,
-                                    actual: false,
-                                    explained_by: None,
-                                });
-                            }
-                        }
-                    }
-                    report.cells.push(cell);
+                        case: c.name.clone(),
+                        event: c.event.0.clone(),
+                        expected: *want,
+                        actual: got,
+                        explained_by,
+                    });
+                }
+                // Per-event differences are judged above; the output shape is
+                // checked on the events the artifact itself matched.
+                if let Some(e) = run.rows {
+                    cell.mismatched += 1;
+                    report.mismatches.push(Mismatch {
+                        rule: rule.clone(),
+                        backend: b.name,
+                        case: format!("result rows of all {} cases: {e}", all.len()),
+                        event: Default::default(),
+                        expected: true,
+                        actual: false,
+                        explained_by: None,
+                    });
                 }
             }
         }
+        report.cells.push(cell);
     }
-    report
 }
 
 /// A narrower declaration that comes from the table's column (`remote_domain` is matched on

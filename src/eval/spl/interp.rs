@@ -265,20 +265,25 @@ fn raw_text(row: &Row) -> Cow<'_, str> {
     Cow::Owned(parts.join(" "))
 }
 
-pub struct Ctx {
+pub struct Ctx<'p> {
     pub now_ns: i128,
     cache: HashMap<String, Regex>,
     /// Regexes of `match`/`replace`/`like` calls whose pattern is a string literal, compiled
     /// before the run, keyed by the address of the call's arguments.
-    literal: HashMap<usize, Regex>,
+    literal: &'p Literals,
 }
 
-impl Ctx {
-    pub fn new(now_ns: i128) -> Ctx {
+/// The compiled literal patterns of one pipeline (`precompile`), reusable across runs of
+/// that same pipeline: compiling them costs far more than running a search over one event.
+#[derive(Default)]
+pub struct Literals(HashMap<usize, Regex>);
+
+impl<'p> Ctx<'p> {
+    pub fn new(now_ns: i128, literal: &'p Literals) -> Ctx<'p> {
         Ctx {
             now_ns,
             cache: HashMap::new(),
-            literal: HashMap::new(),
+            literal,
         }
     }
     fn regex(&mut self, p: &str) -> Result<&Regex, String> {
@@ -292,8 +297,8 @@ impl Ctx {
     /// pattern): the precompiled one when the pattern is that call's literal.
     fn call_regex(&mut self, args: &[Expr], p: &str, like: bool) -> Result<&Regex, String> {
         let key = args.as_ptr() as usize;
-        if self.literal.contains_key(&key) {
-            return Ok(&self.literal[&key]);
+        if let Some(re) = self.literal.0.get(&key) {
+            return Ok(re);
         }
         if like {
             self.regex(&like_regex(p))
@@ -301,9 +306,13 @@ impl Ctx {
             self.regex(p)
         }
     }
-    /// Compile the literal patterns of every `match`/`replace`/`like` call in the pipeline.
-    /// Those that fail are left out: the call reports the error when (and if) it runs.
-    fn precompile(&mut self, cmds: &[Command]) {
+}
+
+/// Compile the literal patterns of every `match`/`replace`/`like` call in the pipeline.
+/// Those that fail are left out: the call reports the error when (and if) it runs. The keys
+/// are addresses inside `cmds`, so the result is only valid for that very pipeline.
+pub fn precompile(cmds: &[Command]) -> Literals {
+    {
         fn walk(e: &Expr, out: &mut HashMap<usize, Regex>) {
             match e {
                 Expr::Field(_) | Expr::Str(_) | Expr::Num(..) => {}
@@ -330,13 +339,15 @@ impl Ctx {
                 }
             }
         }
+        let mut out = HashMap::new();
         for c in cmds {
             match c {
-                Command::Where(e) => walk(e, &mut self.literal),
-                Command::Eval(sets) => sets.iter().for_each(|(_, e)| walk(e, &mut self.literal)),
+                Command::Where(e) => walk(e, &mut out),
+                Command::Eval(sets) => sets.iter().for_each(|(_, e)| walk(e, &mut out)),
                 _ => {}
             }
         }
+        Literals(out)
     }
 }
 
@@ -870,8 +881,17 @@ fn streaming(c: &Command) -> bool {
 }
 
 pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, String> {
-    let mut ctx = Ctx::new(now_ns);
-    ctx.precompile(cmds);
+    run_with(cmds, &precompile(cmds), events, now_ns)
+}
+
+/// `run` with the pipeline's literal patterns compiled beforehand (`precompile(cmds)`).
+pub fn run_with(
+    cmds: &[Command],
+    literals: &Literals,
+    events: &[Row],
+    now_ns: i128,
+) -> Result<Vec<Row>, String> {
+    let mut ctx = Ctx::new(now_ns, literals);
     // The leading streaming commands take each event through in turn, with no row lists in
     // between. Should one fail, they run again command by command over all rows, so that
     // the error reported is the one a command-at-a-time run meets first.

@@ -58,9 +58,34 @@ impl Search {
         interp::run(&self.commands, events, now_ns)
     }
 
+    /// A runner with the search's regexes compiled once, for running the same search over
+    /// many small batches (one per verify case).
+    pub fn runner(&self) -> Runner<'_> {
+        Runner {
+            search: self,
+            literals: interp::precompile(&self.commands),
+        }
+    }
+
     /// Fields the search reads from events (so `rmmc eval` can say which ones an export lacks).
     pub fn input_fields(&self) -> Vec<String> {
         interp::input_fields(&self.commands)
+    }
+}
+
+/// `Search::run`, with the compiled regexes kept between runs.
+pub struct Runner<'s> {
+    search: &'s Search,
+    literals: interp::Literals,
+}
+
+impl Runner<'_> {
+    pub fn run(
+        &self,
+        events: &[Map<String, Value>],
+        now_ns: i128,
+    ) -> Result<Vec<Map<String, Value>>, String> {
+        interp::run_with(&self.search.commands, &self.literals, events, now_ns)
     }
 }
 
