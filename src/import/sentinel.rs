@@ -1166,17 +1166,19 @@ fn pred_fields(p: &Pred) -> Vec<String> {
     }
 }
 
-/// What a backend's events lack, in words.
-fn event_words(backend: BackendName, on: Category) -> String {
+/// The events a backend's table holds, in words.
+fn event_words(backend: BackendName, on: Category, table: Option<&str>) -> String {
     let (what, eid) = match on {
         Category::Network => ("network connection", 3),
         Category::Process => ("process creation", 1),
-        _ => ("", 0),
+        Category::File => ("file", 11),
+        Category::Certificate => ("certificate", 0),
     };
     match (backend, eid) {
         (BackendName::Sigma, n) if n > 0 => format!("Sysmon {what} events (EID {n})"),
         (BackendName::Splunk, n) if n > 0 => format!("Sysmon {what} events (EventCode {n})"),
-        _ => format!("the {backend} {on} events"),
+        (BackendName::Elastic, _) => format!("ECS {what} events ({})", table.unwrap_or("?")),
+        _ => format!("{} {what} events", table.unwrap_or("the")),
     }
 }
 
@@ -1195,89 +1197,185 @@ fn field_words(field: &str) -> String {
     format!("{w} ({field})")
 }
 
-/// Declare exactly the gaps the backends ask for: a backend that says a field of this
-/// detection is inexpressible gets `gaps: {backend: reason}` naming the field and event.
+/// Declare exactly the gaps the backends ask for: a backend that says a match or a grouping
+/// column of this detection is inexpressible gets `gaps: {backend: reason}` naming each field
+/// its table lacks and the event type.
 fn add_gaps(
     draft: &Draft,
     mut det: DraftDetection,
     l: &Lifted,
     report: &mut FileReport,
 ) -> DraftDetection {
-    let Some(res) = compile(&one(draft, &det), Target::ALL) else {
-        return det;
-    };
-    // a backend that reports an inexpressible match gets a gap naming every field of the
-    // predicate its table lacks (a match inside a dropped `any` is not always listed)
-    let mut fields_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in &res.diags {
-        if !(d.is_error() && d.kind == DiagKind::Fidelity(Fidelity::Inexpressible)) {
-            continue;
-        }
-        let Some((_, rest)) = d.message.split_once("): ") else {
-            continue;
+    let backends = [
+        (BackendName::Kql, "KQL", &kqlb::data().tables),
+        (
+            BackendName::Sigma,
+            "Sigma",
+            &crate::backend::sigma::data().tables,
+        ),
+        (
+            BackendName::Splunk,
+            "Splunk",
+            &crate::backend::spl::data().tables,
+        ),
+        (
+            BackendName::Elastic,
+            "Elastic",
+            &crate::backend::eql::data().tables,
+        ),
+    ];
+    // per backend: the predicate's fields its table lacks, and the grouping fields it lacks.
+    // A backend stops at the first part it cannot build, and a declared gap lets it leave
+    // grouping fields out (with a warning): so compile again with the gaps found so far,
+    // until nothing new is reported.
+    let mut lacking: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for _ in 0..3 {
+        let before = lacking.clone();
+        det.gaps = gap_reasons(&lacking, &backends, &det, l);
+        let Some(res) = compile(&one(draft, &det), Target::ALL) else {
+            return det;
         };
-        let Some((backend, _)) = rest.split_once(" cannot express ") else {
-            continue;
-        };
-        let tables = match backend {
-            "sigma" => &crate::backend::sigma::data().tables,
-            "splunk" => &crate::backend::spl::data().tables,
-            "elastic" => &crate::backend::eql::data().tables,
-            "kql" => &kqlb::data().tables,
-            _ => continue,
-        };
-        let Some(table) = crate::mapping::table_for(tables, det.on, Source::Endpoint) else {
-            continue;
-        };
-        let entry = fields_of.entry(backend.to_string()).or_default();
-        for f in pred_fields(&det.predicate) {
-            let lacks = Field::lookup(&f).is_some_and(|x| table.column(x).is_none());
-            if lacks && !entry.contains(&f) {
-                entry.push(f);
-            }
+        collect_lacking(&res, &backends, &det, &mut lacking);
+        if lacking == before {
+            break;
         }
     }
-    for (backend, mut fields) in fields_of {
-        let Some(b) = [
-            BackendName::Kql,
-            BackendName::Sigma,
-            BackendName::Splunk,
-            BackendName::Elastic,
-        ]
-        .into_iter()
-        .find(|b| b.name() == backend) else {
-            continue;
-        };
-        fields.sort_by_key(|f| l.field_at.get(f).map(|s| s.offset));
-        let words: Vec<String> = fields.iter().map(|f| field_words(f)).collect();
-        let label = match b {
-            BackendName::Kql => "KQL",
-            BackendName::Sigma => "Sigma",
-            BackendName::Splunk => "Splunk",
-            BackendName::Elastic => "Elastic",
-        };
-        let reason = format!(
-            "{} carry no {}; the {label} rule matches without {}",
-            event_words(b, det.on),
-            match words.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                _ => words.join(""),
-            },
-            if fields.len() == 1 { "it" } else { "them" }
-        );
-        let span = fields
-            .first()
-            .and_then(|f| l.field_at.get(f))
-            .copied()
+    det.gaps = gap_reasons(&lacking, &backends, &det, l);
+    for (i, (matched, grouped)) in &lacking {
+        let span = matched
+            .iter()
+            .chain(grouped)
+            .map(|f| l.field_at.get(f).copied().unwrap_or(START))
+            .min_by_key(|s| s.offset)
             .unwrap_or(START);
+        let b = backends[*i].0;
+        let reason = &det.gaps.iter().find(|g| g.0 == b).expect("declared").1;
         // the note sits where the field is first used
         report.notes.push(
             l.block
-                .at(span, format!("gap declared for {backend}: {reason}")),
+                .at(span, format!("gap declared for {}: {reason}", b.name())),
         );
-        det.gaps.push((b, reason));
     }
     det
+}
+
+type Backends<'a> = [(BackendName, &'static str, &'a Vec<TableMap>); 4];
+
+fn collect_lacking(
+    res: &build::BuildResult,
+    backends: &Backends,
+    det: &DraftDetection,
+    lacking: &mut BTreeMap<usize, (Vec<String>, Vec<String>)>,
+) {
+    for d in &res.diags {
+        // a grouping field left out under a declared gap (a warning)
+        if let Some((_, rest)) = d.message.split_once(" has no field for summarize `") {
+            let table = d.message[..d.message.len() - rest.len()]
+                .trim_end_matches(" has no field for summarize `")
+                .rsplit(": ")
+                .next()
+                .unwrap_or("");
+            let fields = rest.split("`, so ").next().unwrap_or("");
+            if let Some(i) = backends
+                .iter()
+                .position(|b| b.2.iter().any(|t| t.name == table))
+            {
+                let entry = &mut lacking.entry(i).or_default().1;
+                for f in fields.split("`, `") {
+                    if det.summarize.iter().any(|x| x == f) && !entry.iter().any(|x| x == f) {
+                        entry.push(f.to_string());
+                    }
+                }
+            }
+            continue;
+        }
+        if !d.is_error() || d.kind != DiagKind::Fidelity(Fidelity::Inexpressible) {
+            continue;
+        }
+        if let Some((_, rest)) = d.message.split_once("): ") {
+            // a match: every field of the predicate the table lacks (a match inside a
+            // dropped `any` is not always listed by the backend)
+            if let Some((backend, _)) = rest.split_once(" cannot express ") {
+                let Some(i) = backends.iter().position(|b| b.0.name() == backend) else {
+                    continue;
+                };
+                let Some(table) =
+                    crate::mapping::table_for(backends[i].2, det.on, Source::Endpoint)
+                else {
+                    continue;
+                };
+                let entry = &mut lacking.entry(i).or_default().0;
+                for f in pred_fields(&det.predicate) {
+                    let lacks = Field::lookup(&f).is_some_and(|x| table.column(x).is_none());
+                    if lacks && !entry.contains(&f) {
+                        entry.push(f);
+                    }
+                }
+                continue;
+            }
+        }
+        // a grouping column: "<id>/<key>: stats by needs `f`, which <table> does not have"
+        let Some((_, rest)) = d.message.split_once(" needs `") else {
+            continue;
+        };
+        let Some((field, rest)) = rest.split_once("`, which ") else {
+            continue;
+        };
+        let Some(table) = rest.strip_suffix(" does not have") else {
+            continue;
+        };
+        if !det.summarize.iter().any(|f| f == field) {
+            continue;
+        }
+        let Some(i) = backends
+            .iter()
+            .position(|b| b.2.iter().any(|t| t.name == table))
+        else {
+            continue;
+        };
+        let entry = &mut lacking.entry(i).or_default().1;
+        if !entry.iter().any(|f| f == field) {
+            entry.push(field.to_string());
+        }
+    }
+}
+
+fn gap_reasons(
+    lacking: &BTreeMap<usize, (Vec<String>, Vec<String>)>,
+    backends: &Backends,
+    det: &DraftDetection,
+    l: &Lifted,
+) -> Vec<(BackendName, String)> {
+    let mut out = Vec::new();
+    for (i, (matched, grouped)) in lacking {
+        let (b, label, tables) = backends[*i];
+        let mut matched = matched.clone();
+        matched.sort_by_key(|f| l.field_at.get(f).map(|s| s.offset));
+        let table = crate::mapping::table_for(tables, det.on, Source::Endpoint);
+        let all: Vec<String> = matched
+            .iter()
+            .chain(grouped)
+            .map(|f| field_words(f))
+            .collect();
+        let mut without = Vec::new();
+        if !matched.is_empty() {
+            without.push(format!("matches without {}", matched.join(", ")));
+        }
+        if !grouped.is_empty() {
+            without.push(format!("groups its results without {}", grouped.join(", ")));
+        }
+        let reason = format!(
+            "{} carry no {}; the {label} rule {}",
+            event_words(b, det.on, table.map(|t| t.name.as_str())),
+            match all.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => all.join(""),
+            },
+            without.join(" and ")
+        );
+        out.push((b, reason));
+    }
+    out
 }
 
 fn toks_of(text: &str) -> Option<Vec<Tok>> {
