@@ -79,6 +79,18 @@ impl TableMap {
         })
     }
 
+    /// The canonical field whose only column (matched and projected) is `column`: the inverse
+    /// of this table's mapping, for importers reading native queries. `None` when no field, or
+    /// only a widened/narrowed one, maps there.
+    pub fn field_for_column(&self, column: &str) -> Option<Field> {
+        self.columns.keys().find_map(|key| {
+            let f = Field::lookup(key)?;
+            let c = self.column(f)?;
+            (c.match_on == [column] && c.project == column && c.fidelity.0 == Fidelity::Exact)
+                .then_some(f)
+        })
+    }
+
     /// Check every column key against the canonical field table.
     pub fn check(&self) -> Result<(), String> {
         for key in self.columns.keys() {

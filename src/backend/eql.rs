@@ -624,13 +624,15 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
                     dropped.join(", ")
                 ));
             }
-            if by.len() > MAX_GROUP_BY {
+            // the limit is on the fields the rule suppresses by (a field left out under a
+            // declared gap is not one of them)
+            if group_by.len() > MAX_GROUP_BY {
                 errors.push(
                     Diag::error(
                         DiagKind::Limit,
                         format!(
                             "{}/{}: the Kibana rule would suppress alerts by {} fields; Kibana allows at most {MAX_GROUP_BY}",
-                            spec.id, det.id, by.len()
+                            spec.id, det.id, group_by.len()
                         ),
                     )
                     .at(&spec.file, det.span)

@@ -74,6 +74,10 @@ pub struct FileReport {
     pub rejected: Option<Note>,
     /// The hand-written spec that won over this import.
     pub kept: Option<String>,
+    /// How the imported detection compiles back to the source's language, when the importer
+    /// checks it (e.g. `token-equal`, `equal after normalization`, `differs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip: Option<String>,
 }
 
 impl FileReport {
@@ -84,6 +88,7 @@ impl FileReport {
             notes: Vec::new(),
             rejected: None,
             kept: None,
+            round_trip: None,
         }
     }
     pub fn outcome(&self) -> Outcome {
@@ -271,6 +276,18 @@ fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String 
         "| **total** | {} |\n\n{specs} specs written.\n",
         reports.len()
     ));
+    let mut trips: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in reports.iter().filter(|r| r.outcome() != Outcome::Rejected) {
+        if let Some(t) = &r.round_trip {
+            *trips.entry(t.as_str()).or_default() += 1;
+        }
+    }
+    if !trips.is_empty() {
+        out.push_str("\n| round trip (imported query compiled back, compared with the repaired original) | files |\n|---|---|\n");
+        for (t, n) in trips {
+            out.push_str(&format!("| {t} | {n} |\n"));
+        }
+    }
     let notable: Vec<&FileReport> = reports
         .iter()
         .filter(|r| r.outcome() != Outcome::Imported)
