@@ -39,6 +39,8 @@ pub struct DraftDetection {
     pub summarize: Vec<String>,
     pub time_filter: bool,
     pub gaps: Vec<(BackendName, String)>,
+    /// Backends that build nothing for this detection (`unsupported:`), with the reason.
+    pub unsupported: Vec<(BackendName, String)>,
     /// Index of the source file (in `Import::files`) this detection came from.
     pub source: usize,
 }
@@ -206,6 +208,12 @@ impl Draft {
             if !d.gaps.is_empty() {
                 let _ = writeln!(out, "    gaps:");
                 for (backend, why) in &d.gaps {
+                    let _ = writeln!(out, "      {}: {}", backend.name(), scalar(why));
+                }
+            }
+            if !d.unsupported.is_empty() {
+                let _ = writeln!(out, "    unsupported:");
+                for (backend, why) in &d.unsupported {
                     let _ = writeln!(out, "      {}: {}", backend.name(), scalar(why));
                 }
             }

@@ -816,6 +816,7 @@ fn netconn(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> 
         ));
     }
     Some(DraftDetection {
+        unsupported: Vec::new(),
         key: "netconn".into(),
         title: "Network Connection".into(),
         on: Category::Network,
@@ -977,6 +978,7 @@ fn createproc(
         _ => Pred::Any(branches),
     };
     Some(DraftDetection {
+        unsupported: Vec::new(),
         key: "createproc".into(),
         title: "Create Process".into(),
         on: Category::Process,

@@ -210,6 +210,7 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
                 summarize: l.summarize.clone(),
                 time_filter: true,
                 gaps: Vec::new(),
+                unsupported: Vec::new(),
                 source,
             };
             if draft.window.is_empty() {
@@ -218,6 +219,7 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
             let report = &mut import.files[source];
             let det = add_gaps(&draft, det, &l, report);
             let det = drop_unbuildable_outputs(&draft, det, &l, report);
+            let det = mark_unsupported(&draft, det, &l, report);
             // what still fails the build (after the gaps) rejects the file here, at the table
             if let Some(res) = compile(&one(&draft, &det), Target::ALL) {
                 let mut errors: Vec<String> = Vec::new();
@@ -1089,6 +1091,61 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
 
 // ---------------------------------------------------------------------------------------------
 // Gaps and the round trip
+
+/// A backend that cannot build this detection at all — it has no such events (certificates
+/// outside Defender), or nothing of the predicate survives there (only PE metadata, on
+/// Sysmon network events) — gets `unsupported: {backend: reason}` instead of failing the
+/// import; a gap cannot help, since there is nothing to widen. Each is a note on the file.
+fn mark_unsupported(
+    draft: &Draft,
+    mut det: DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) -> DraftDetection {
+    let per_backend = [
+        (BackendName::Kql, Target::Kql),
+        (BackendName::Sigma, Target::Sigma),
+        (BackendName::Splunk, Target::Splunk),
+        (BackendName::Elastic, Target::Elastic),
+    ];
+    for (backend, target) in per_backend {
+        let Some(res) = compile(&one(draft, &det), &[target]) else {
+            continue;
+        };
+        let errors: Vec<&str> = res
+            .diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        let whole = |m: &str| {
+            m.contains("has no log source for")
+                || m.contains("has no table for")
+                || m.contains("has no data source for")
+                || m.contains("nothing of the predicate can be expressed")
+        };
+        if errors.is_empty() || !errors.iter().all(|m| whole(m)) {
+            continue;
+        }
+        // the reason without the `spec/detection: ` prefix some messages carry
+        let reason = errors[0]
+            .split_once(": ")
+            .filter(|(head, _)| head.contains('/'))
+            .map_or(errors[0], |x| x.1)
+            .to_string();
+        det.gaps.retain(|(b, _)| *b != backend);
+        report.notes.retain(|n| {
+            !n.message
+                .starts_with(&format!("gap declared for {}:", backend.name()))
+        });
+        report.notes.push(l.block.at(
+            l.table_span,
+            format!("declared unsupported on {}: {reason}", backend.name()),
+        ));
+        det.unsupported.push((backend, reason));
+    }
+    det
+}
 
 fn one(draft: &Draft, det: &DraftDetection) -> Draft {
     let mut d = draft.clone();
