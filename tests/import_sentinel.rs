@@ -80,30 +80,26 @@ fn imports_the_corpus_with_located_repairs_and_reasons() {
         .iter()
         .filter_map(|f| f["rejected"]["message"].as_str())
         .collect();
-    let certificate = rejected
-        .iter()
-        .filter(|m| m.contains("Sigma has no log source for certificate events"))
-        .count();
-    let nothing_left = rejected
-        .iter()
-        .filter(|m| m.contains("nothing of the predicate can be expressed"))
-        .count();
     // certificate events (filesig) have no Sigma/Splunk/Elastic source at all, and a
-    // predicate only on PE fields leaves nothing for Sysmon EID 3: backend limits, not the
-    // importer's; of the rest, at least 95% are imported
-    assert_eq!(certificate, 51, "{rejected:#?}");
-    assert_eq!(nothing_left, 5, "{rejected:#?}");
-    let filesig = files
-        .iter()
-        .filter(|f| f["file"].as_str().unwrap().ends_with("_filesig.yaml"))
-        .count();
-    assert_eq!(filesig, 52);
-    let liftable = 167 - filesig - nothing_left;
-    assert!(
-        imported * 100 >= liftable * 95,
-        "{imported} of {liftable} imported"
-    );
-    assert_eq!(imported, 105);
+    // predicate only on PE fields leaves nothing for Sysmon EID 3: those backends are
+    // declared unsupported for that detection (a note), not a reason to reject the file
+    let unsupported = |needle: &str| {
+        files
+            .iter()
+            .filter(|f| {
+                f["notes"].as_array().unwrap().iter().any(|n| {
+                    let m = n["message"].as_str().unwrap();
+                    m.starts_with("declared unsupported on sigma") && m.contains(needle)
+                })
+            })
+            .count()
+    };
+    assert_eq!(unsupported("no log source for certificate events"), 51);
+    assert_eq!(unsupported("nothing of the predicate can be expressed"), 5);
+    // what is left: 3 isempty(), 2 joins, 1 term ending in a non-ASCII letter
+    assert_eq!(rejected.len(), 6, "{rejected:#?}");
+    assert!(imported * 100 >= 167 * 95, "{imported} of 167 imported");
+    assert_eq!(imported, 161);
     assert_eq!(rejected.iter().filter(|m| m.contains("isempty")).count(), 3);
     // every imported detection reads back as the original query, token for token
     let token_equal = files

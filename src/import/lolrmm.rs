@@ -818,7 +818,9 @@ fn netconn(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> 
     Some(DraftDetection {
         unsupported: Vec::new(),
         key: "netconn".into(),
-        title: "Network Connection".into(),
+        // "(LOLRMM)" keeps rule names apart from a team's own (e.g. imported Sentinel)
+        // detections of the same tool, so both sets build together
+        title: "Network Connection (LOLRMM)".into(),
         on: Category::Network,
         comments,
         predicate,
@@ -980,7 +982,7 @@ fn createproc(
     Some(DraftDetection {
         unsupported: Vec::new(),
         key: "createproc".into(),
-        title: "Create Process".into(),
+        title: "Create Process (LOLRMM)".into(),
         on: Category::Process,
         comments: Vec::new(),
         predicate,
