@@ -340,6 +340,26 @@ pub fn gap_policy(
     }
 }
 
+/// The warning for a detection that declares `unsupported: { <backend>: reason }`: that
+/// backend builds nothing for it, and says so.
+pub fn not_built(
+    spec: &crate::ir::IrSpec,
+    det: &crate::ir::IrDetection,
+    backend: BackendName,
+) -> Option<Diag> {
+    let reason = det.unsupported.get(&backend)?;
+    Some(
+        Diag::warning(
+            DiagKind::Fidelity(Fidelity::Inexpressible),
+            format!(
+                "{}/{}: no {backend} rule is built (declared unsupported: {reason})",
+                spec.id, det.id
+            ),
+        )
+        .at(&spec.file, det.span),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,24 +433,4 @@ mod tests {
         ]);
         assert_eq!(widen(&e, &mut |_| true), Widened::Expr(e.clone()));
     }
-}
-
-/// The warning for a detection that declares `unsupported: { <backend>: reason }`: that
-/// backend builds nothing for it, and says so.
-pub fn not_built(
-    spec: &crate::ir::IrSpec,
-    det: &crate::ir::IrDetection,
-    backend: BackendName,
-) -> Option<Diag> {
-    let reason = det.unsupported.get(&backend)?;
-    Some(
-        Diag::warning(
-            DiagKind::Fidelity(Fidelity::Inexpressible),
-            format!(
-                "{}/{}: no {backend} rule is built (declared unsupported: {reason})",
-                spec.id, det.id
-            ),
-        )
-        .at(&spec.file, det.span),
-    )
 }
