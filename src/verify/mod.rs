@@ -307,11 +307,13 @@ fn verify_rule(
         .zip(&unwindowed)
         .map(|(c, &m)| m && (!det.time_filter || in_window(&c.event, opts.now, window_ns)))
         .collect();
+    for (backend, reason) in &det.unsupported {
+        report
+            .not_built
+            .push(format!("{rule} [{}]: {reason}", backend.name()));
+    }
     for b in present {
-        if let Some(reason) = det.unsupported.get(&b.name) {
-            report
-                .not_built
-                .push(format!("{rule} [{}]: {reason}", b.name.name()));
+        if det.unsupported.contains_key(&b.name) {
             continue;
         }
         let want = if b.windowed { &windowed } else { &unwindowed };
