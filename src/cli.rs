@@ -29,7 +29,19 @@ pub struct Cli {
     /// How to print diagnostics.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print every warning in full. By default a run with more than 50 warnings (e.g. a build
+    /// of hundreds of imported specs) prints the first 20 and a count; errors are always all
+    /// printed, and `--format json` always lists everything.
+    #[arg(long, global = true)]
+    pub all_warnings: bool,
 }
+
+/// Set once from `--all-warnings` before any diagnostics are printed.
+static ALL_WARNINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Warnings printed in full when there are too many to read (see `Cli::all_warnings`).
+const WARNINGS_SHOWN: usize = 20;
+const WARNINGS_MANY: usize = 50;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -239,6 +251,7 @@ pub fn main() -> i32 {
 
 pub fn run(cli: Cli) -> i32 {
     let format = cli.format;
+    ALL_WARNINGS.store(cli.all_warnings, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Schema => {
             print!("{}", spec::json_schema());
@@ -531,8 +544,29 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
         }
         Format::Text => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let warnings = diags.iter().filter(|d| !d.is_error()).count();
+            let cap = if warnings > WARNINGS_MANY
+                && !ALL_WARNINGS.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                WARNINGS_SHOWN
+            } else {
+                usize::MAX
+            };
+            let mut shown = 0;
             for d in &diags {
+                if !d.is_error() {
+                    shown += 1;
+                    if shown > cap {
+                        continue;
+                    }
+                }
                 eprintln!("{}", render_diag(d, color));
+            }
+            if shown > cap {
+                eprintln!(
+                    "warning: {} more warnings not shown ({warnings} in all); `--all-warnings` prints each, `--format json` lists them as data",
+                    shown - cap
+                );
             }
         }
     }

@@ -1,0 +1,46 @@
+//! A build of hundreds of specs (the imported corpus) prints the first warnings in full and
+//! a count of the rest; `--all-warnings` prints each; JSON always lists every one.
+
+use assert_cmd::Command;
+
+fn build(extra: &[&str]) -> (String, String) {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rmmc"))
+        .env("NO_COLOR", "1")
+        .args(["build", "rules/imported/sentinel", "--out"])
+        .arg(out.path().join("o"))
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn many_warnings_are_counted_not_all_printed() {
+    let (_, err) = build(&[]);
+    let full = err.lines().filter(|l| l.starts_with("warning: ")).count();
+    assert_eq!(full, 21, "20 in full plus the count line:\n{err}");
+    let last = err.lines().last().unwrap();
+    assert!(last.contains("more warnings not shown ("), "{last}");
+    let total: usize = last
+        .split(" in all")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+
+    let (_, all) = build(&["--all-warnings"]);
+    assert_eq!(
+        all.lines().filter(|l| l.starts_with("warning: ")).count(),
+        total
+    );
+    assert!(!all.contains("more warnings not shown"));
+
+    let (json, _) = build(&["--format", "json"]);
+    let diags: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(diags.len(), total);
+}
