@@ -90,48 +90,67 @@ pub mod limits {
 pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
     let mut res = BuildResult::default();
     let irs: Vec<IrSpec> = specs.iter().map(ir::lower).collect();
-    if opts
-        .targets
-        .iter()
-        .any(|t| matches!(t, Target::Kql | Target::Sentinel))
-    {
-        for ir in &irs {
-            let compiled = kql::compile(ir, opts.exclusions);
-            res.diags.extend(compiled.diags);
-            res.renderings.extend(compiled.renderings);
-            for q in &compiled.items {
-                if opts.targets.contains(&Target::Kql) {
-                    res.files
-                        .insert(format!("kql/{}.kql", q.id.stem), q.text.clone());
-                }
-                if opts.targets.contains(&Target::Sentinel) {
-                    match sentinel(ir, q, opts) {
-                        Ok((hunting, analytic)) => {
-                            res.files
-                                .insert(format!("sentinel/hunting/{}.yaml", q.id.stem), hunting);
-                            res.files
-                                .insert(format!("sentinel/analytic/{}.yaml", q.id.stem), analytic);
-                        }
-                        Err(d) => res.diags.push(d),
-                    }
-                }
-            }
-        }
-    }
     // Backends that produce whole files from all specs at once (they may aggregate, e.g.
-    // one savedsearches.conf): (target, compile).
+    // one savedsearches.conf): (target, compile). They run on their own threads while KQL and
+    // Sentinel compile here; results are joined in this fixed order, so the output and the
+    // diagnostics are the same as a sequential build's.
     let file_backends: &[(Target, FileBackend)] = &[
         (Target::Sigma, crate::backend::sigma::compile),
         (Target::Splunk, crate::backend::spl::compile),
         (Target::Elastic, crate::backend::eql::compile),
     ];
-    for (target, compile) in file_backends {
-        if opts.targets.contains(target) {
-            let compiled = compile(&irs, opts.exclusions);
-            res.diags.extend(compiled.diags);
-            res.renderings.extend(compiled.renderings);
-            res.files.extend(compiled.items);
+    let files_compiled = std::thread::scope(|scope| {
+        let handles: Vec<_> = file_backends
+            .iter()
+            .filter(|(target, _)| opts.targets.contains(target))
+            .map(|(_, compile)| {
+                let irs = &irs;
+                scope.spawn(move || compile(irs, opts.exclusions))
+            })
+            .collect();
+        let res = &mut res;
+        let irs = &irs;
+        if opts
+            .targets
+            .iter()
+            .any(|t| matches!(t, Target::Kql | Target::Sentinel))
+        {
+            for ir in irs.iter() {
+                let compiled = kql::compile(ir, opts.exclusions);
+                res.diags.extend(compiled.diags);
+                res.renderings.extend(compiled.renderings);
+                for q in &compiled.items {
+                    if opts.targets.contains(&Target::Kql) {
+                        res.files
+                            .insert(format!("kql/{}.kql", q.id.stem), q.text.clone());
+                    }
+                    if opts.targets.contains(&Target::Sentinel) {
+                        match sentinel(ir, q, opts) {
+                            Ok((hunting, analytic)) => {
+                                res.files.insert(
+                                    format!("sentinel/hunting/{}.yaml", q.id.stem),
+                                    hunting,
+                                );
+                                res.files.insert(
+                                    format!("sentinel/analytic/{}.yaml", q.id.stem),
+                                    analytic,
+                                );
+                            }
+                            Err(d) => res.diags.push(d),
+                        }
+                    }
+                }
+            }
         }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a backend thread panicked"))
+            .collect::<Vec<_>>()
+    });
+    for compiled in files_compiled {
+        res.diags.extend(compiled.diags);
+        res.renderings.extend(compiled.renderings);
+        res.files.extend(compiled.items);
     }
     res
 }

@@ -135,17 +135,7 @@ fn regex_char(c: char) -> String {
 
 /// Characters that `ir::fold` maps to a given character, other than itself.
 fn preimages() -> &'static HashMap<char, Vec<char>> {
-    static MAP: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        let mut m: HashMap<char, Vec<char>> = HashMap::new();
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let f = fold(c);
-            if f != c {
-                m.entry(f).or_default().push(c);
-            }
-        }
-        m
-    })
+    crate::ir::fold_preimages()
 }
 
 /// Every character `x` with `fold(x) == target`, sorted.

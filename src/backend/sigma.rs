@@ -116,15 +116,10 @@ fn fold_class(c: char) -> Vec<char> {
     static CLASSES: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
     let classes = CLASSES.get_or_init(|| {
         // group every character under its folded form; a group of one needs no class
-        let mut by_fold: HashMap<char, Vec<char>> = HashMap::new();
-        for ch in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let f = fold(ch);
-            if f != ch {
-                by_fold.entry(f).or_default().push(ch);
-            }
-        }
+        let by_fold = crate::ir::fold_preimages();
         let mut out = HashMap::new();
-        for (f, mut v) in by_fold {
+        for (&f, v) in by_fold {
+            let mut v = v.clone();
             if fold(f) == f {
                 v.push(f);
             }

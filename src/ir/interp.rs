@@ -109,6 +109,30 @@ pub fn fold(c: char) -> char {
     }
 }
 
+/// No code point above this one changes under `fold` (the last cased script is Adlam,
+/// U+1E900–U+1E943), so the preimage table need not scan the 1.1 million code points above
+/// it; `no_character_above_last_folding_folds` checks the bound against the Unicode tables
+/// of the Rust in use.
+const LAST_FOLDING: u32 = 0x1E943;
+
+/// For every folded character `f`, the other characters `x` (`x != f`) with `fold(x) == f`,
+/// ascending. Built once by scanning every code point; the backends spell case-insensitive
+/// matches as classes from it.
+pub fn fold_preimages() -> &'static std::collections::HashMap<char, Vec<char>> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<char, Vec<char>>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut m: std::collections::HashMap<char, Vec<char>> = Default::default();
+        for c in (0..=LAST_FOLDING).filter_map(char::from_u32) {
+            let f = fold(c);
+            if f != c {
+                m.entry(f).or_default().push(c);
+            }
+        }
+        m
+    })
+}
+
 /// One text comparison, case-insensitive (per `fold`) unless `cased`.
 pub fn text_match(op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
     let f = |c: char| if cased { c } else { fold(c) };
@@ -316,5 +340,17 @@ mod tests {
         assert!(h.eval(&ev(
             json!({"process_md5": "D41D8CD98F00B204E9800998ECF8427E"})
         )));
+    }
+
+    #[test]
+    fn no_character_above_last_folding_folds() {
+        for c in (LAST_FOLDING + 1..=0x10FFFF_u32).filter_map(char::from_u32) {
+            assert_eq!(fold(c), c, "{c:?} folds: raise LAST_FOLDING");
+            assert!(
+                c.to_uppercase().eq([c]),
+                "{c:?} has an upper case: raise LAST_FOLDING"
+            );
+        }
+        assert_ne!(fold('\u{1E900}'), '\u{1E900}');
     }
 }

@@ -116,7 +116,33 @@ impl SpanIndex {
 
     pub fn build(text: &str) -> Result<SpanIndex, IndexError> {
         use crate::diag::DiagKind;
-        let span_of = |m: &saphyr_parser::Marker| Span::from_line_col(text, m.line(), m.col() + 1);
+        // byte offset of each line's start, once: `Span::from_line_col` scans the text from
+        // the top, which made indexing a long (imported) spec quadratic
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let span_of = |m: &saphyr_parser::Marker| {
+            let (line, col) = (m.line(), m.col() + 1);
+            match line.checked_sub(1).and_then(|l| line_starts.get(l)) {
+                Some(&start) => {
+                    // the line with its `\n`, as `from_line_col` counts it
+                    let within: usize = text[start..]
+                        .split_inclusive('\n')
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(col.saturating_sub(1))
+                        .map(char::len_utf8)
+                        .sum();
+                    Span {
+                        line,
+                        col,
+                        offset: start + within,
+                    }
+                }
+                None => Span::from_line_col(text, line, col),
+            }
+        };
         let mut index = SpanIndex::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut documents = 0;

@@ -15,7 +15,6 @@
 
 use crate::ir::fold;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 /// An eval / `where` string literal: `"…"` with `\` and `"` escaped by a backslash (Splunk
 /// reads `\\` as one backslash and `\"` as a quote inside double-quoted eval strings).
@@ -45,17 +44,7 @@ fn literal(c: char, out: &mut String) {
 /// Characters that fold to the same character, keyed by that fold (only the characters
 /// that differ from their fold are listed).
 fn folded_from() -> &'static HashMap<char, Vec<char>> {
-    static MAP: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        let mut m: HashMap<char, Vec<char>> = HashMap::new();
-        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
-            let f = fold(c);
-            if f != c {
-                m.entry(f).or_default().push(c);
-            }
-        }
-        m
-    })
+    crate::ir::fold_preimages()
 }
 
 /// Every character the IR treats as equal to `c` when case-insensitive, sorted.
