@@ -8,8 +8,12 @@
 //! Every entry that is skipped or changed on the way is a note in the report, at its place
 //! in the source when the span index finds it. What is left out for every tool (and why) is
 //! said once, in the module docs of the report and here:
-//! - code-signing signers and certificate hashes: only the KQL backend has certificate
-//!   events, and an imported spec must build on every backend;
+//! - `filesig` (certificate): the tool's code-signing signers (`CodeSigning`), except
+//!   signers of the OS and of bundled third-party tools; certificate events exist only in
+//!   Defender, so the detection is declared unsupported on Sigma, Splunk and Elastic;
+//!
+//! Left out, with a note per tool:
+//! - certificate thumbprints and file hashes under `CodeSigning.certificates`;
 //! - `FileHashes`: Authenticode and page hashes are digests of the signed content, not of
 //!   the file, so they never equal the SHA-256 an endpoint logs for a process.
 
@@ -18,7 +22,7 @@ use super::{io_error, FileReport, Import, Note};
 use crate::diag::Diag;
 use crate::spec::spans::{SpanIndex, YamlPath};
 use crate::spec::values::{CidrValue, Date, DomainValue, IpValue};
-use crate::spec::Category;
+use crate::spec::{BackendName, Category};
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -558,7 +562,7 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
             Some(d) => import.drafts.push(d),
             None => {
                 r.rejected = Some(Note::file(
-                    "no usable detection data: no matchable domain, address, image name or Windows installation path",
+                    "no usable detection data: no matchable domain, address, image name, Windows installation path or code-signing signer",
                 ))
             }
         }
@@ -601,6 +605,9 @@ fn lift(
     if let Some(d) = createproc(ctx, doc, &details, tool, source) {
         detections.push(d);
     }
+    if let Some(d) = filesig(ctx, doc, source) {
+        detections.push(d);
+    }
     if let Some(cs) = doc.get("CodeSigning").filter(|v| !v.is_null()) {
         let signers: BTreeSet<String> = cs
             .get("signer_names")
@@ -616,13 +623,17 @@ fn lift(
             )
             .filter_map(text)
             .collect();
-        if !signers.is_empty() {
+        let thumbprints = cs
+            .get("certificates")
+            .map(list)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.get("certificate_thumbprint").is_some())
+            .count();
+        if !signers.is_empty() && thumbprints > 0 {
             ctx.note(
-                &p(&["CodeSigning"]),
-                format!(
-                    "{} code-signing signer(s) and certificate file hashes not imported: only the KQL backend has certificate events, and every import must build on all backends",
-                    signers.len()
-                ),
+                &p(&["CodeSigning", "certificates"]),
+                format!("{thumbprints} certificate thumbprint(s) not imported: the spec matches signers by name (Defender's Signer), not certificates by hash"),
             );
         }
     }
@@ -993,6 +1004,111 @@ fn createproc(
         ],
         time_filter: true,
         gaps: Vec::new(),
+        source,
+    })
+}
+
+/// Signers of the operating system, of bundled third-party tools (PuTTY, WinSCP, SSH
+/// clients, game engines) and truncated certificate names: a file-signature rule on them
+/// would fire for software that is not this tool. Compared case-insensitively.
+const NOT_THE_TOOLS_SIGNER: &[&str] = &[
+    "microsoft corporation",
+    "microsoft windows",
+    "microsoft windows publisher",
+    "google llc",
+    "apple inc.",
+    "win.rar gmbh",
+    "simon tatham",
+    "martin prikryl",
+    "bitvise limited",
+    "unity technologies sf",
+    "codesigningmico",
+    "globalsigningdig",
+];
+
+/// Backends without certificate (file signature) events, and why (see backends/*.yaml).
+const NO_CERTIFICATE_EVENTS: &[(BackendName, &str)] = &[
+    (
+        BackendName::Sigma,
+        "Sysmon has no certificate (file signature) events",
+    ),
+    (
+        BackendName::Splunk,
+        "Sysmon has no certificate (file signature) events",
+    ),
+    (
+        BackendName::Elastic,
+        "Elastic Defend has no certificate (file signature) events",
+    ),
+];
+
+/// The `filesig` detection: the tool's code-signing signers as `signer` terms.
+fn filesig(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> {
+    let cs = doc.get("CodeSigning").filter(|v| !v.is_null())?;
+    let raw: Vec<String> = cs
+        .get("signer_names")
+        .map(list)
+        .unwrap_or_default()
+        .into_iter()
+        .chain(
+            cs.get("certificates")
+                .map(list)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.get("signer_name")),
+        )
+        .filter_map(text)
+        .collect();
+    let at = p(&["CodeSigning"]);
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for s in raw {
+        let s = one_line(&s);
+        if s.is_empty() {
+            continue;
+        }
+        if NOT_THE_TOOLS_SIGNER.contains(&s.to_lowercase().as_str()) {
+            ctx.note(
+                &at,
+                format!("signer `{s}` skipped: it signs software that is not this tool"),
+            );
+            continue;
+        }
+        let t = term_value(&s);
+        let ascii_ends = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && t.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        if !ascii_ends {
+            ctx.note(
+                &at,
+                format!("signer `{s}` skipped: a spec term must start and end with an ASCII letter or digit"),
+            );
+            continue;
+        }
+        if t != s {
+            ctx.note(
+                &at,
+                format!("signer `{s}` matched as the term `{t}` (punctuation at the ends dropped: a little wider)"),
+            );
+        }
+        values.entry(t.to_lowercase()).or_insert(t);
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let mut v: Vec<String> = values.into_values().collect();
+    v.sort_by_key(|s| s.to_lowercase());
+    Some(DraftDetection {
+        key: "filesig".into(),
+        title: "File Signature (LOLRMM)".into(),
+        on: Category::Certificate,
+        comments: Vec::new(),
+        predicate: Pred::matches("signer", "term", v),
+        summarize: vec!["device_id".into(), "device_name".into(), "signer".into()],
+        time_filter: true,
+        gaps: Vec::new(),
+        unsupported: NO_CERTIFICATE_EVENTS
+            .iter()
+            .map(|(b, why)| (*b, why.to_string()))
+            .collect(),
         source,
     })
 }
