@@ -464,9 +464,13 @@ pub fn run(cli: Cli) -> i32 {
                 eprintln!("nothing written: {}", out.display());
                 return code;
             }
-            match build::write_output(&out, &res.files) {
+            let bar = crate::import::progress(res.files.len(), "writing");
+            let written = build::write_tree(&out, &res.files, build::MARKER_TEXT, &|| bar.inc(1));
+            bar.finish_and_clear();
+            match written {
                 Ok(stats) => {
                     if format == Format::Text {
+                        print!("{}", build_summary(&res.files));
                         println!(
                             "built {} files from {} specs into {}: {} written, {} unchanged, {} removed",
                             res.files.len(),
@@ -486,6 +490,20 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+/// Files per target folder, as a table (printed before the build's last line).
+fn build_summary(files: &build::Files) -> String {
+    let mut per: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
+    for path in files.keys() {
+        let top = path.split('/').next().unwrap_or_default();
+        *per.entry(top).or_default() += 1;
+    }
+    let mut out = format!("{:<10} {:>6}\n", "target", "files");
+    for (t, n) in per {
+        out.push_str(&format!("{t:<10} {n:>6}\n"));
+    }
+    out
 }
 
 pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
