@@ -340,6 +340,58 @@ pub fn gap_policy(
     }
 }
 
+/// The rules a backend builds for one spec: every (detection, source) with its table, in
+/// spec order. A detection declared `unsupported` for `backend` is skipped with a warning;
+/// a source the backend has no table for is an error (`noun`: what the backend calls a
+/// table, e.g. "log source"; `file`: its mapping in `backends/`).
+pub fn rules_of<'a, 't>(
+    spec: &'a IrSpec,
+    backend: BackendName,
+    tables: &'t [TableMap],
+    (noun, file): (&str, &str),
+    diags: &mut Vec<Diag>,
+) -> Vec<(&'a IrDetection, Source, &'t TableMap)> {
+    let mut out = Vec::new();
+    for det in &spec.detections {
+        if let Some(d) = not_built(spec, det, backend) {
+            diags.push(d);
+            continue;
+        }
+        for &source in &det.sources {
+            match crate::mapping::table_for(tables, det.category, source) {
+                Some(table) => out.push((det, source, table)),
+                None => diags.push(
+                    Diag::error(
+                        DiagKind::Fidelity(Fidelity::Inexpressible),
+                        format!(
+                            "{}/{}: {} has no {noun} for {} events from source `{source}`",
+                            spec.id,
+                            det.id,
+                            backend_title(backend),
+                            det.category
+                        ),
+                    )
+                    .at(&spec.file, det.span)
+                    .help(format!(
+                        "remove the source, or add a {noun} for it to backends/{file}"
+                    )),
+                ),
+            }
+        }
+    }
+    out
+}
+
+/// How messages name a backend.
+fn backend_title(b: BackendName) -> &'static str {
+    match b {
+        BackendName::Kql => "KQL",
+        BackendName::Sigma => "Sigma",
+        BackendName::Splunk => "Splunk",
+        BackendName::Elastic => "Elastic",
+    }
+}
+
 /// The warning for a detection that declares `unsupported: { <backend>: reason }`: that
 /// backend builds nothing for it, and says so.
 pub fn not_built(

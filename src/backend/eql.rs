@@ -30,7 +30,7 @@ use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::{self, TableMap};
+use crate::mapping::TableMap;
 use crate::spec::attack::{tactics_of, TECHNIQUES};
 use crate::spec::{BackendName, Field};
 use indexmap::IndexMap;
@@ -880,55 +880,44 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
     let mut out = Compiled::default();
     let mut rules: BTreeMap<String, Value> = BTreeMap::new();
     for spec in irs {
-        for det in &spec.detections {
-            if let Some(d) = super::common::not_built(spec, det, BackendName::Elastic) {
-                out.diags.push(d);
-                continue;
-            }
-            for &source in &det.sources {
-                let id = RuleId::new(spec, det, source);
-                let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
-                    out.diags.push(inexpressible(
-                        spec,
-                        det,
-                        format!(
-                            "{}/{}: Elastic has no data source for {} events from source `{source}`",
-                            spec.id, det.id, det.category
-                        ),
-                        "remove the source, or add a table for it to backends/elastic.yaml",
-                    ));
-                    continue;
-                };
-                let mut em = Emitter {
-                    ctx: RuleCtx::new(
-                        BackendName::Elastic,
-                        spec,
-                        det,
-                        source,
-                        table,
-                        format!("Elastic data source {}", table.name),
-                        "ECS field",
-                    ),
-                };
-                let built = rule(&mut em, with_exclusions);
-                out.diags.append(&mut em.ctx.diags);
-                out.renderings.append(&mut em.ctx.renderings);
-                let Some(r) = built else { continue };
-                match kibana_rule(spec, det, &id, table, &r, with_exclusions) {
-                    Ok(v) => {
-                        rules.insert(id.stem.clone(), v);
-                    }
-                    Err(d) => {
-                        out.diags.push(d);
-                        continue;
-                    }
+        let rules_of = super::common::rules_of(
+            spec,
+            BackendName::Elastic,
+            &data().tables,
+            ("data source", "elastic.yaml"),
+            &mut out.diags,
+        );
+        for (det, source, table) in rules_of {
+            let id = RuleId::new(spec, det, source);
+            let mut em = Emitter {
+                ctx: RuleCtx::new(
+                    BackendName::Elastic,
+                    spec,
+                    det,
+                    source,
+                    table,
+                    format!("Elastic data source {}", table.name),
+                    "ECS field",
+                ),
+            };
+            let built = rule(&mut em, with_exclusions);
+            out.diags.append(&mut em.ctx.diags);
+            out.renderings.append(&mut em.ctx.renderings);
+            let Some(r) = built else { continue };
+            match kibana_rule(spec, det, &id, table, &r, with_exclusions) {
+                Ok(v) => {
+                    rules.insert(id.stem.clone(), v);
                 }
-                let file = format!(
-                    "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead\n{}",
-                    spec.id, det.id, r.query
-                );
-                out.items.push((format!("elastic/{}.eql", id.stem), file));
+                Err(d) => {
+                    out.diags.push(d);
+                    continue;
+                }
             }
+            let file = format!(
+                "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead\n{}",
+                spec.id, det.id, r.query
+            );
+            out.items.push((format!("elastic/{}.eql", id.stem), file));
         }
     }
     if !rules.is_empty() {

@@ -10,7 +10,7 @@ use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::{self, TableMap};
+use crate::mapping::TableMap;
 use crate::spec::{BackendName, Direction, Field};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -300,51 +300,38 @@ enum Binding {
 /// Compile every detection of a spec to KQL, one query per (detection, source).
 pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
     let mut out = Compiled::default();
-    for det in &spec.detections {
-        if let Some(d) = super::common::not_built(spec, det, BackendName::Kql) {
-            out.diags.push(d);
-            continue;
-        }
-        for &source in &det.sources {
-            let id = RuleId::new(spec, det, source);
-            let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
-                out.diags.push(
-                    Diag::error(
-                        DiagKind::Fidelity(Fidelity::Inexpressible),
-                        format!(
-                            "KQL has no table for {} events from source `{source}`",
-                            det.category
-                        ),
-                    )
-                    .at(&spec.file, det.span)
-                    .help("remove the source, or add a table for it to backends/kql.yaml"),
-                );
-                continue;
-            };
-            let mut em = Emitter {
-                ctx: RuleCtx::new(
-                    BackendName::Kql,
-                    spec,
-                    det,
-                    source,
-                    table,
-                    format!("KQL table {}", table.name),
-                    "column",
-                ),
-                lets: IndexMap::new(),
-            };
-            let built = query(&mut em, with_exclusions);
-            out.diags.append(&mut em.ctx.diags);
-            out.renderings.append(&mut em.ctx.renderings);
-            if let Some((text, columns, gaps)) = built {
-                out.items.push(KqlQuery {
-                    id,
-                    table,
-                    text,
-                    columns,
-                    gaps,
-                });
-            }
+    let rules = super::common::rules_of(
+        spec,
+        BackendName::Kql,
+        &data().tables,
+        ("table", "kql.yaml"),
+        &mut out.diags,
+    );
+    for (det, source, table) in rules {
+        let id = RuleId::new(spec, det, source);
+        let mut em = Emitter {
+            ctx: RuleCtx::new(
+                BackendName::Kql,
+                spec,
+                det,
+                source,
+                table,
+                format!("KQL table {}", table.name),
+                "column",
+            ),
+            lets: IndexMap::new(),
+        };
+        let built = query(&mut em, with_exclusions);
+        out.diags.append(&mut em.ctx.diags);
+        out.renderings.append(&mut em.ctx.renderings);
+        if let Some((text, columns, gaps)) = built {
+            out.items.push(KqlQuery {
+                id,
+                table,
+                text,
+                columns,
+                gaps,
+            });
         }
     }
     out

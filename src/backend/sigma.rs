@@ -41,7 +41,7 @@ use super::common::{fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{fold, Expr, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::{self, TableMap};
+use crate::mapping::TableMap;
 use crate::render;
 use crate::spec::{BackendName, Field};
 use serde::{Deserialize, Serialize};
@@ -608,43 +608,30 @@ struct TemplateCtx {
 pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
     let mut out = Compiled::default();
     for spec in irs {
-        for det in &spec.detections {
-            if let Some(d) = super::common::not_built(spec, det, BackendName::Sigma) {
-                out.diags.push(d);
-                continue;
-            }
-            for &source in &det.sources {
-                let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
-                    out.diags.push(
-                        Diag::error(
-                            DiagKind::Fidelity(Fidelity::Inexpressible),
-                            format!(
-                                "{}/{}: Sigma has no log source for {} events from source `{source}`",
-                                spec.id, det.id, det.category
-                            ),
-                        )
-                        .at(&spec.file, det.span)
-                        .help("remove the source, or add a log source for it to backends/sigma.yaml"),
-                    );
-                    continue;
-                };
-                let mut em = Emitter {
-                    ctx: RuleCtx::new(
-                        BackendName::Sigma,
-                        spec,
-                        det,
-                        source,
-                        table,
-                        format!("Sigma log source {}", table.name),
-                        "field",
-                    ),
-                };
-                let built = rule(&mut em, with_exclusions);
-                out.diags.append(&mut em.ctx.diags);
-                out.renderings.append(&mut em.ctx.renderings);
-                if let Some(file) = built {
-                    out.items.push(file);
-                }
+        let rules = super::common::rules_of(
+            spec,
+            BackendName::Sigma,
+            &data().tables,
+            ("log source", "sigma.yaml"),
+            &mut out.diags,
+        );
+        for (det, source, table) in rules {
+            let mut em = Emitter {
+                ctx: RuleCtx::new(
+                    BackendName::Sigma,
+                    spec,
+                    det,
+                    source,
+                    table,
+                    format!("Sigma log source {}", table.name),
+                    "field",
+                ),
+            };
+            let built = rule(&mut em, with_exclusions);
+            out.diags.append(&mut em.ctx.diags);
+            out.renderings.append(&mut em.ctx.renderings);
+            if let Some(file) = built {
+                out.items.push(file);
             }
         }
     }

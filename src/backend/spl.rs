@@ -17,7 +17,7 @@ use super::common::{effect, fidelity_word, RuleCtx, Widened};
 use super::{Compiled, RuleId};
 use crate::diag::{Diag, DiagKind, Fidelity};
 use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::{self, TableMap};
+use crate::mapping::TableMap;
 use crate::render;
 use crate::spec::{BackendName, Direction, Field};
 use escape::{
@@ -440,47 +440,35 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
     let mut stanzas: BTreeMap<String, (String, String)> = BTreeMap::new(); // stem → (name, text)
     let mut names: BTreeMap<String, String> = BTreeMap::new(); // name → stem
     for spec in irs {
-        for det in &spec.detections {
-            if let Some(d) = super::common::not_built(spec, det, BackendName::Splunk) {
-                out.diags.push(d);
-                continue;
-            }
-            for &source in &det.sources {
-                let id = RuleId::new(spec, det, source);
-                let Some(table) = mapping::table_for(&data().tables, det.category, source) else {
-                    out.diags.push(
-                        Diag::error(
-                            DiagKind::Fidelity(Fidelity::Inexpressible),
-                            format!(
-                                "Splunk has no log source for {} events from source `{source}`",
-                                det.category
-                            ),
-                        )
-                        .at(&spec.file, det.span)
-                        .help("remove the source, or add a table for it to backends/splunk.yaml"),
-                    );
-                    continue;
-                };
-                let mut em = Emitter {
-                    ctx: RuleCtx::new(
-                        BackendName::Splunk,
-                        spec,
-                        det,
-                        source,
-                        table,
-                        format!("Splunk source {}", table.name),
-                        "field",
-                    ),
-                    fill: IndexSet::new(),
-                };
-                let built = query(&mut em, &id, with_exclusions);
-                out.diags.append(&mut em.ctx.diags);
-                out.renderings.append(&mut em.ctx.renderings);
-                let Some(q) = built else { continue };
-                match stanza(spec, det, &q, with_exclusions) {
-                    Ok((name, text)) => {
-                        if let Some(other) = names.insert(name.clone(), q.id.stem.clone()) {
-                            out.diags.push(
+        let rules = super::common::rules_of(
+            spec,
+            BackendName::Splunk,
+            &data().tables,
+            ("log source", "splunk.yaml"),
+            &mut out.diags,
+        );
+        for (det, source, table) in rules {
+            let id = RuleId::new(spec, det, source);
+            let mut em = Emitter {
+                ctx: RuleCtx::new(
+                    BackendName::Splunk,
+                    spec,
+                    det,
+                    source,
+                    table,
+                    format!("Splunk source {}", table.name),
+                    "field",
+                ),
+                fill: IndexSet::new(),
+            };
+            let built = query(&mut em, &id, with_exclusions);
+            out.diags.append(&mut em.ctx.diags);
+            out.renderings.append(&mut em.ctx.renderings);
+            let Some(q) = built else { continue };
+            match stanza(spec, det, &q, with_exclusions) {
+                Ok((name, text)) => {
+                    if let Some(other) = names.insert(name.clone(), q.id.stem.clone()) {
+                        out.diags.push(
                                 Diag::error(
                                     DiagKind::Duplicate,
                                     format!("{} and {other} would both be the saved search [{name}] in savedsearches.conf", q.id.stem),
@@ -488,18 +476,17 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
                                 .at(&spec.file, det.span)
                                 .help("give the detections different titles"),
                             );
-                            continue;
-                        }
-                        stanzas.insert(q.id.stem.clone(), (name, text));
-                    }
-                    Err(d) => {
-                        out.diags.push(d);
                         continue;
                     }
+                    stanzas.insert(q.id.stem.clone(), (name, text));
                 }
-                out.items
-                    .push((format!("splunk/{}.spl", q.id.stem), q.text));
+                Err(d) => {
+                    out.diags.push(d);
+                    continue;
+                }
             }
+            out.items
+                .push((format!("splunk/{}.spl", q.id.stem), q.text));
         }
     }
     if !stanzas.is_empty() {

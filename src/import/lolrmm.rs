@@ -609,20 +609,7 @@ fn lift(
         detections.push(d);
     }
     if let Some(cs) = doc.get("CodeSigning").filter(|v| !v.is_null()) {
-        let signers: BTreeSet<String> = cs
-            .get("signer_names")
-            .map(list)
-            .unwrap_or_default()
-            .into_iter()
-            .chain(
-                cs.get("certificates")
-                    .map(list)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.get("signer_name")),
-            )
-            .filter_map(text)
-            .collect();
+        let signers = signer_names(cs);
         let thumbprints = cs
             .get("certificates")
             .map(list)
@@ -1042,11 +1029,9 @@ const NO_CERTIFICATE_EVENTS: &[(BackendName, &str)] = &[
     ),
 ];
 
-/// The `filesig` detection: the tool's code-signing signers as `signer` terms.
-fn filesig(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> {
-    let cs = doc.get("CodeSigning").filter(|v| !v.is_null())?;
-    let raw: Vec<String> = cs
-        .get("signer_names")
+/// The signer names of `CodeSigning`: its `signer_names` and its certificates' `signer_name`.
+fn signer_names(cs: &Value) -> Vec<String> {
+    cs.get("signer_names")
         .map(list)
         .unwrap_or_default()
         .into_iter()
@@ -1058,7 +1043,13 @@ fn filesig(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> 
                 .filter_map(|c| c.get("signer_name")),
         )
         .filter_map(text)
-        .collect();
+        .collect()
+}
+
+/// The `filesig` detection: the tool's code-signing signers as `signer` terms.
+fn filesig(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> {
+    let cs = doc.get("CodeSigning").filter(|v| !v.is_null())?;
+    let raw = signer_names(cs);
     let at = p(&["CodeSigning"]);
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for s in raw {
