@@ -228,7 +228,7 @@ pub struct ImportArgs {
     /// Exit 1 when a file is rejected.
     #[arg(long)]
     pub strict: bool,
-    /// List every file, not only those with notes.
+    /// Print every note under its file (IMPORT-REPORT.md always lists them all).
     #[arg(long)]
     pub verbose: bool,
 }

@@ -204,3 +204,44 @@ fn output_is_deterministic() {
     };
     assert_eq!(list(&a), list(&b));
 }
+
+/// The text report: a line per file with its outcome and note count, rejection reasons, the
+/// summary table; every note only with --verbose; --strict exits 1 on a rejection.
+#[test]
+fn text_report_lists_every_file_and_notes_on_request() {
+    let tmp = TempDir::new().unwrap();
+    let run = |extra: &[&str]| {
+        rmmc()
+            .args(["import", "sentinel"])
+            .arg(corpus())
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .args(["--date", "2026-12-01", "--hand-written", "rules"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let per_file = text
+        .lines()
+        .filter(|l| l.contains(".yaml") && !l.starts_with(' '))
+        .count();
+    assert_eq!(per_file, 167, "{text}");
+    assert!(text.contains("rejected             Addigy/rmm_Addigy_netconn.yaml (1 note)\n    Addigy/rmm_Addigy_netconn.yaml:32:11: `isempty()`"), "{text}");
+    assert!(
+        text.contains("kept hand-written    Action1/rmm_Action1_netconn.yaml"),
+        "{text}"
+    );
+    assert!(text.contains("\nimported with notes    152\nkept hand-written        9\nrejected                 6\ntotal                  167\n"), "{text}");
+    assert!(
+        !text.contains("not valid YAML"),
+        "notes only with --verbose"
+    );
+
+    let verbose = String::from_utf8_lossy(&run(&["--verbose"]).stdout).into_owned();
+    assert!(verbose.contains("AnyDesk/rmm_AnyDesk_netconn.yaml:8:5: the file is not valid YAML"));
+
+    assert_eq!(run(&["--strict"]).status.code(), Some(1));
+}

@@ -321,23 +321,29 @@ fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String 
     out
 }
 
-/// The per-file lines printed by `rmmc import` (everything but plain imports, unless verbose).
-pub fn report_lines(reports: &[FileReport], all: bool) -> Vec<String> {
+/// The per-file lines printed by `rmmc import`: one line per file with its outcome (and the
+/// number of notes), the reason of a rejection, the hand-written spec that won; with
+/// `verbose`, every note too (IMPORT-REPORT.md always has them all).
+pub fn report_lines(reports: &[FileReport], verbose: bool) -> Vec<String> {
     let mut out = Vec::new();
     for r in reports {
         let o = r.outcome();
-        if o == Outcome::Imported && !all {
-            continue;
-        }
-        out.push(format!("{:<20} {}", o.label(), r.file));
+        let notes = match r.notes.len() {
+            0 => String::new(),
+            1 => " (1 note)".to_string(),
+            n => format!(" ({n} notes)"),
+        };
+        out.push(format!("{:<20} {}{notes}", o.label(), r.file));
         if let Some(k) = &r.kept {
             out.push(format!("    hand-written {k} covers `{}`", r.spec));
         }
         if let Some(n) = &r.rejected {
             out.push(format!("    {}: {}", location(&r.file, n), n.message));
         }
-        for n in &r.notes {
-            out.push(format!("    {}: {}", location(&r.file, n), n.message));
+        if verbose {
+            for n in &r.notes {
+                out.push(format!("    {}: {}", location(&r.file, n), n.message));
+            }
         }
     }
     out
