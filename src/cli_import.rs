@@ -33,13 +33,7 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
         None => today(),
     };
     // an empty folder (or one without specs) is "no hand-written specs", like a missing one
-    let has_specs = std::fs::read_dir(&args.hand_written).is_ok_and(|d| {
-        d.filter_map(Result::ok).any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.ends_with(".yaml") || n.ends_with(".yml")
-        })
-    });
+    let has_specs = crate::spec::spec_files(&args.hand_written).is_ok();
     let hand = if has_specs {
         match load(std::slice::from_ref(&args.hand_written), format) {
             Some(s) => s,

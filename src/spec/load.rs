@@ -219,7 +219,7 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
 }
 
 /// The spec files directly in `dir`, sorted by name; an error when there are none.
-fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
+pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
             .at(dir, None)
