@@ -515,6 +515,21 @@ fn blank(text: &mut String, t: &Token) {
     text.replace_range(t.span.offset..end, &" ".repeat(end - t.span.offset));
 }
 
+/// The one repair both known slips make: blank token `t` out, with the note at it and the spec
+/// comment `Repair (line N): <what>`.
+fn blank_repair(
+    text: &mut String,
+    t: &Token,
+    block: &Block,
+    msg: String,
+    what: &str,
+) -> (Note, String) {
+    let note = block.at(t.span, msg);
+    blank(text, t);
+    let comment = format!("Repair (line {}): {what}", note.line);
+    (note, comment)
+}
+
 /// Repair the syntax error the parser reported, at its position, if it is one of the known,
 /// unambiguous slips. Returns the note (and the spec comment) on success.
 fn repair(text: &mut String, e: &parser::ParseError, block: &Block) -> Option<(Note, String)> {
@@ -546,13 +561,13 @@ fn repair(text: &mut String, e: &parser::ParseError, block: &Block) -> Option<(N
                 "syntax error ({}): a trailing comma ends the {op} list (Kusto: \"Missing expression\"); dropped it",
                 e.message
             );
-            let note = block.at(prev.span, msg);
-            blank(text, prev);
-            let comment = format!(
-                "Repair (line {}): dropped the trailing comma in the {op} list.",
-                note.line
-            );
-            Some((note, comment))
+            Some(blank_repair(
+                text,
+                prev,
+                block,
+                msg,
+                &format!("dropped the trailing comma in the {op} list."),
+            ))
         }
         (Tok::Ident(a), Tok::Ident(b))
             if a != b
@@ -572,13 +587,13 @@ fn repair(text: &mut String, e: &parser::ParseError, block: &Block) -> Option<(N
                 "syntax error ({}): `{a} {b} (` names two list operators (Kusto: \"Expected: (\"); read as `{b}`: it is the operator written next to the list, and the tool's README (RMM_AHQ_*.md in the same folder) writes this query with `{written}...)`",
                 e.message
             );
-            let note = block.at(prev.span, msg);
-            blank(text, prev);
-            let comment = format!(
-                "Repair (line {}): `{a} {b} (` read as `{b} (`, as the tool's README writes it.",
-                note.line
-            );
-            Some((note, comment))
+            Some(blank_repair(
+                text,
+                prev,
+                block,
+                msg,
+                &format!("`{a} {b} (` read as `{b} (`, as the tool's README writes it."),
+            ))
         }
         _ => None,
     }
