@@ -42,14 +42,20 @@ fn widen_in(e: &Expr, positive: bool, keep: &mut dyn FnMut(&Match) -> bool) -> W
             } else {
                 (Widened::True, Widened::False)
             };
+            // every child is visited, even after one absorbs the group: each dropped match
+            // must be recorded (and declared), not only the first
             let mut kept = Vec::new();
+            let mut absorbed = false;
             for x in v {
                 match widen_in(x, positive, keep) {
-                    w if w == absorbing => return absorbing,
+                    w if w == absorbing => absorbed = true,
                     w if w == neutral => {}
                     Widened::Expr(x) => kept.push(x),
                     _ => unreachable!("True/False are absorbing or neutral"),
                 }
+            }
+            if absorbed {
+                return absorbing;
             }
             match kept.len() {
                 0 => neutral,
@@ -444,6 +450,21 @@ mod tests {
     fn dropping_a_disjunct_widens_to_everything() {
         let e = Expr::Any(vec![m("remote_domain"), m("initiating_company")]);
         assert_eq!(drop_company(&e), Widened::True);
+    }
+
+    /// Every dropped match is seen (and so declared), also those after the one that decides
+    /// the group: dameware/netconn's `any: [initiating_product, initiating_description]` on
+    /// Sysmon declared only the product, so verify could not excuse the description.
+    #[test]
+    fn every_dropped_match_is_seen() {
+        let e = Expr::Any(vec![m("initiating_company"), m("initiating_product")]);
+        let mut seen = Vec::new();
+        let w = widen(&e, &mut |x: &Match| {
+            seen.push(x.field.name());
+            false
+        });
+        assert_eq!(w, Widened::True);
+        assert_eq!(seen, ["initiating_company", "initiating_product"]);
     }
 
     #[test]
