@@ -118,18 +118,32 @@ pub fn verify(
 fn matrix(r: &verify::Report, now: i128) -> String {
     let mut out = format!("now = {}\n", format_rfc3339(now));
     out.push_str(&format!(
-        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} status\n",
-        "rule", "backend", "cases", "pass", "explained", "mismatch", "skipped", "window"
+        "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7} {:>11}  {:<24} status\n",
+        "rule",
+        "backend",
+        "cases",
+        "pass",
+        "explained",
+        "mismatch",
+        "skipped",
+        "conditions",
+        "window"
     ));
     for c in &r.cells {
-        let status = match (&c.error, c.mismatched) {
-            (Some(e), _) => format!("ERROR {}: {e}", c.artifact),
-            (None, 0) if c.explained > 0 => "pass (declared gaps)".to_string(),
-            (None, 0) => "pass".to_string(),
-            (None, _) => format!("MISMATCH {}", c.artifact),
+        let status = match (&c.error, c.mismatched, c.uncovered) {
+            (Some(e), _, _) => format!("ERROR {}: {e}", c.artifact),
+            (None, 0, 0) if c.explained + c.declared > 0 => "pass (declared gaps)".to_string(),
+            (None, 0, 0) => "pass".to_string(),
+            (None, 0, n) => format!("UNCOVERED {n} condition(s) {}", c.artifact),
+            (None, _, _) => format!("MISMATCH {}", c.artifact),
         };
+        // covered / conditions that can matter, then `+N` declared where some are excused
+        let mut conds = format!("{}/{}", c.covered, c.conditions - c.masked);
+        if c.declared > 0 {
+            conds.push_str(&format!("+{}d", c.declared));
+        }
         out.push_str(&format!(
-            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7}  {:<24} {status}\n",
+            "{:<40} {:<8} {:>6} {:>6} {:>9} {:>8} {:>7} {:>11}  {:<24} {status}\n",
             c.rule,
             c.backend.name(),
             c.cases,
@@ -137,6 +151,7 @@ fn matrix(r: &verify::Report, now: i128) -> String {
             c.explained,
             c.mismatched,
             c.skipped,
+            conds,
             c.window
         ));
     }
@@ -156,6 +171,33 @@ fn matrix(r: &verify::Report, now: i128) -> String {
                 verdict(m.expected),
                 verdict(m.actual),
                 serde_json::Value::Object(m.event.clone())
+            ));
+        }
+    }
+    if !r.uncovered.is_empty() {
+        out.push_str("\nuncovered conditions (no judged pair flips the artifact's verdict, and nothing declared excuses it):\n");
+        for u in &r.uncovered {
+            out.push_str(&format!(
+                "- {} [{}] {}: {}\n",
+                u.rule,
+                u.backend.map_or("", |b| b.name()),
+                u.condition,
+                u.why
+            ));
+        }
+    }
+    if !r.masked.is_empty() {
+        out.push_str(&format!(
+            "\nmasked conditions (the spec gives them no event where they decide the verdict; drop or fix the value): {}\n",
+            r.masked.len()
+        ));
+        for u in r.masked.iter().take(20) {
+            out.push_str(&format!("- {} {}: {}\n", u.rule, u.condition, u.why));
+        }
+        if r.masked.len() > 20 {
+            out.push_str(&format!(
+                "- … and {} more (--format json lists all)\n",
+                r.masked.len() - 20
             ));
         }
     }
@@ -186,8 +228,24 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     let bad = r
         .cells
         .iter()
-        .filter(|c| c.mismatched > 0 || c.error.is_some())
+        .filter(|c| c.mismatched > 0 || c.uncovered > 0 || c.error.is_some())
         .count();
+    let (covered, declared, conds): (usize, usize, usize) =
+        r.cells.iter().fold((0, 0, 0), |a, c| {
+            (
+                a.0 + c.covered,
+                a.1 + c.declared,
+                a.2 + c.conditions - c.masked,
+            )
+        });
+    let skipped: usize = r.cells.iter().map(|c| c.skipped).sum();
+    let cases: usize = r.cells.iter().map(|c| c.cases).sum();
+    out.push_str(&format!(
+        "\ncoverage: {covered} of {conds} condition pairs judged and flipped ({:.1}%), {declared} declared, {} masked in the spec; {skipped} of {cases} cases skipped ({:.1}%)",
+        pct(covered, conds),
+        r.masked.len(),
+        pct(skipped, cases)
+    ));
     out.push_str(&format!(
         "\n{} rules, {total} verdicts: {}\n",
         r.cells.len(),
@@ -198,6 +256,14 @@ fn matrix(r: &verify::Report, now: i128) -> String {
         }
     ));
     out
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        100.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
 }
 
 fn verdict(b: bool) -> &'static str {

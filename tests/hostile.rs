@@ -85,6 +85,9 @@ proptest! {
         for c in &report.cells {
             prop_assert!(c.error.is_none(), "{}: {:?}\n{text}", c.backend.name(), c.error);
             prop_assert!(c.passed > 10, "{}: only {} cases agreed", c.backend.name(), c.passed);
+            // every condition that can matter was shown to matter in this backend too
+            prop_assert_eq!(c.uncovered, 0, "{}: uncovered {:?}\n{}", c.backend.name(), report.uncovered, text);
+            prop_assert!(c.covered + c.declared + c.masked == c.conditions, "{}: coverage {:?}", c.backend.name(), c);
         }
         let bad: Vec<String> = report
             .mismatches

@@ -1,6 +1,7 @@
 //! Test events in canonical form: hand-written fixtures (`tests/fixtures/*.jsonl`) and boundary
 //! cases generated from each detection's values.
 
+use super::mcdc;
 use crate::diag::{Diag, DiagKind, Span};
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::ir::{Event, Expr, IrDetection, Match, Test, TextOp};
@@ -228,65 +229,147 @@ fn variants(m: &Match) -> Vec<(String, Value)> {
     out
 }
 
-/// Boundary cases for one detection on one source: the witness event, each value of each
-/// match varied (in the detection and in every exclusion), each exclusion triggered, and,
-/// when the detection filters on time, an event just outside the window.
-pub fn generate(det: &IrDetection, source: Source, now: i128, window_ns: i128) -> Vec<Case> {
-    let ts = |t: i128| json!(format_rfc3339(t));
-    let mut base = Map::new();
-    base.insert("timestamp".into(), ts(now - 60 * 1_000_000_000));
-    witness(&det.expr, &mut base);
-    let mk = |label: String, ev: Map<String, Value>| Case {
-        name: format!("generated: {label}"),
-        source,
-        category: det.category,
-        event: Event(ev),
-        expect: None,
-    };
-    base.insert("device_id".into(), json!("d0c5e3a1"));
-    base.insert("device_name".into(), json!("ws-042.contoso.local"));
-    let mut cases = vec![mk("witness".into(), base.clone())];
-    let exclusions = det
-        .exclusions
-        .iter()
-        .filter(|x| x.sources.contains(&source));
-    let parts = std::iter::once(("detection".to_string(), &det.expr)).chain(
-        exclusions
-            .clone()
-            .map(|x| (format!("exclusion {}", x.id), &x.expr)),
-    );
-    for (part, expr) in parts {
-        for m in expr.matches_iter() {
-            for (label, value) in variants(m) {
-                let mut ev = base.clone();
-                ev.insert(m.field.name().into(), value.clone());
-                cases.push(mk(format!("{part}: {} {label} {value}", m.field), ev));
+/// A condition of the rule and what verify generated for it (see `mcdc`).
+#[derive(Clone, Debug)]
+pub struct Covered {
+    pub condition: mcdc::Condition,
+    /// Indexes into the generated cases of the pair (condition true, condition false), or
+    /// why no pair exists (`None`: the search gave up, so nobody knows).
+    pub pair: Result<(usize, usize), Option<String>>,
+}
+
+/// The generated cases of one rule and its conditions' coverage.
+pub struct Generated {
+    pub cases: Vec<Case>,
+    pub conditions: Vec<Covered>,
+}
+
+/// Fields every generated event carries, unless a condition sets them.
+fn backdrop(ev: &mut Map<String, Value>, now: i128) {
+    ev.entry("timestamp")
+        .or_insert_with(|| json!(format_rfc3339(now - 60 * 1_000_000_000)));
+    ev.entry("device_id").or_insert_with(|| json!("d0c5e3a1"));
+    ev.entry("device_name")
+        .or_insert_with(|| json!("ws-042.contoso.local"));
+}
+
+/// Set `field` to `value` in a case event, keeping a path and its name together: a new name
+/// replaces the path's last component, a new path renames the process.
+fn set_field(ev: &mut Map<String, Value>, field: &str, value: Value) {
+    for &(path, name) in mcdc::PATH_NAME {
+        if field == name {
+            if let (Some(Value::String(p)), Some(n)) = (ev.get(path), value.as_str()) {
+                if !n.contains('\\') {
+                    let dir = p.rsplit_once('\\').map_or("C:\\rmmc", |(d, _)| d);
+                    let full = format!("{dir}\\{n}");
+                    ev.insert(path.into(), json!(full));
+                }
+            }
+        }
+        if field == path && ev.contains_key(name) {
+            if let Some(p) = value.as_str() {
+                ev.insert(name.into(), json!(mcdc::basename(p)));
             }
         }
     }
-    // The address on the other end of the connection: must not count as the remote one.
-    for m in det.expr.matches_iter() {
-        if let (Test::Ip(ips), "remote_ip") = (&m.test, m.field.name()) {
-            let mut ev = base.clone();
+    ev.insert(field.into(), value);
+}
+
+/// Cases for one detection on one source:
+/// - for every condition (each value of each match, in the detection and in each exclusion
+///   that applies), an MC/DC pair: two events differing only in that condition, with every
+///   other condition at a value that lets it decide the verdict (`mcdc`);
+/// - around each pair's true event, near misses and near hits of that value (case, sub-domain,
+///   look-alike prefix and suffix, trailing dot, URL, quotes, spaces, empty, neighbouring IPs
+///   and ports, CIDR edges), judged where that condition matters;
+/// - an address seen only as `local_ip`, and, when the detection filters on time, a firing
+///   event just outside the window and one in the future.
+pub fn generate(
+    det: &IrDetection,
+    source: Source,
+    now: i128,
+    window_ns: i128,
+    exclusions: bool,
+) -> Generated {
+    let verdict = |m: &Map<String, Value>| {
+        let mut ev = m.clone();
+        backdrop(&mut ev, now);
+        det.matches(&Event(ev), source, exclusions)
+    };
+    let mk = |label: String, mut ev: Map<String, Value>| {
+        backdrop(&mut ev, now);
+        Case {
+            name: format!("generated: {label}"),
+            source,
+            category: det.category,
+            event: Event(ev),
+            expect: None,
+        }
+    };
+    let found = mcdc::pairs(det, source, exclusions, &verdict);
+    let mut cases = Vec::new();
+    let mut conditions = Vec::new();
+    let mut firing: Option<Map<String, Value>> = None;
+    for (c, outcome) in &found {
+        let pair = match outcome {
+            mcdc::Outcome::Pair { on, off } => {
+                for ev in [on, off] {
+                    if firing.is_none() && verdict(ev) {
+                        firing = Some(ev.clone());
+                    }
+                }
+                cases.push(mk(format!("{}: true", c.label), on.clone()));
+                cases.push(mk(format!("{}: false", c.label), off.clone()));
+                Ok((cases.len() - 2, cases.len() - 1))
+            }
+            mcdc::Outcome::Masked(why) => Err(Some(why.clone())),
+            mcdc::Outcome::GaveUp => Err(None),
+        };
+        conditions.push(Covered {
+            condition: c.clone(),
+            pair,
+        });
+    }
+    // boundary values of each condition, where it decides the verdict
+    for (c, outcome) in &found {
+        let mcdc::Outcome::Pair { on, .. } = outcome else {
+            continue;
+        };
+        let field = c.single.field.name();
+        for (label, value) in variants(&c.single) {
+            let mut ev = on.clone();
+            set_field(&mut ev, field, value.clone());
+            cases.push(mk(format!("{}: {label} {value}", c.label), ev));
+        }
+        // the address on the other end of the connection must not count as the remote one
+        if let (Test::Ip(ips), "remote_ip") = (&c.single.test, field) {
+            let mut ev = on.clone();
             ev.insert("remote_ip".into(), json!("198.51.100.7"));
             ev.insert("local_ip".into(), json!(ips[0].to_string()));
-            cases.push(mk(format!("detection: {} only as local_ip", ips[0]), ev));
+            cases.push(mk(format!("{}: only as local_ip", c.label), ev));
         }
     }
-    for x in exclusions {
-        let mut ev = base.clone();
-        let mut trigger = Map::new();
-        witness(&x.expr, &mut trigger);
-        ev.extend(trigger);
-        cases.push(mk(format!("exclusion {} triggered", x.id), ev));
-    }
+    let firing = firing.unwrap_or_else(|| {
+        let mut base = Map::new();
+        witness(&det.expr, &mut base);
+        base
+    });
     if det.time_filter {
-        let mut ev = base.clone();
-        ev.insert("timestamp".into(), ts(now - window_ns - 3_600_000_000_000));
+        let mut ev = firing.clone();
+        ev.insert(
+            "timestamp".into(),
+            json!(format_rfc3339(now - window_ns - 3_600_000_000_000)),
+        );
         cases.push(mk("older than the window".into(), ev));
-        let mut ev = base;
-        ev.insert("timestamp".into(), ts(now + 3_600_000_000_000));
+        let mut ev = firing.clone();
+        ev.insert(
+            "timestamp".into(),
+            json!(format_rfc3339(now + 3_600_000_000_000)),
+        );
         cases.push(mk("in the future".into(), ev));
+    }
+    if cases.is_empty() {
+        cases.push(mk("witness".into(), firing));
     }
     // every event gets its own id, as ReportId does per device
     if Field::known("report_id").in_category(det.category) {
@@ -294,5 +377,5 @@ pub fn generate(det: &IrDetection, source: Source, now: i128, window_ns: i128) -
             c.event.0.insert("report_id".into(), json!(i + 1));
         }
     }
-    cases
+    Generated { cases, conditions }
 }

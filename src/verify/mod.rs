@@ -6,6 +6,7 @@
 //! rendered wider or narrower, and why) are the only accepted excuse for a difference.
 
 pub mod cases;
+pub mod mcdc;
 pub mod native;
 
 use crate::backend::common::Rendering;
@@ -51,6 +52,18 @@ pub struct Cell {
     /// Where the time window the verdicts were judged with comes from: the query text, the
     /// Kibana rule's `from`, or none (Sigma: the scheduler's).
     pub window: String,
+    /// Conditions of the rule (each value of each match, detection and exclusions).
+    pub conditions: usize,
+    /// Conditions whose MC/DC pair was judged here and flipped this backend's verdict.
+    pub covered: usize,
+    /// Conditions without a judged pair here that the backend declares it renders
+    /// inexactly (a gap, a wider or narrower rendering): excused, and counted.
+    pub declared: usize,
+    /// Conditions no event can make decide the verdict (a value implied by another one):
+    /// a fact of the spec, the same in every backend.
+    pub masked: usize,
+    /// Conditions without a judged, flipping pair and without a declaration: verify fails.
+    pub uncovered: usize,
     /// The artifact could not be run at all (missing, unparsable, wrong table).
     pub error: Option<String>,
 }
@@ -76,6 +89,19 @@ pub struct Report {
     pub fixture_disagreements: Vec<String>,
     /// Rule × backend pairs the spec declares `unsupported` (no artifact, nothing to run).
     pub not_built: Vec<String>,
+    /// Conditions without a judged pair in some backend and no declaration excusing it.
+    pub uncovered: Vec<Uncovered>,
+    /// Conditions no event can make decide the verdict, once per rule.
+    pub masked: Vec<Uncovered>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Uncovered {
+    pub rule: String,
+    /// Empty for masked conditions (a fact of the spec, not of a backend).
+    pub backend: Option<BackendName>,
+    pub condition: String,
+    pub why: String,
 }
 
 impl Report {
@@ -85,7 +111,7 @@ impl Report {
             && self
                 .cells
                 .iter()
-                .all(|c| c.error.is_none() && c.mismatched == 0)
+                .all(|c| c.error.is_none() && c.mismatched == 0 && c.uncovered == 0)
     }
 }
 
@@ -241,6 +267,8 @@ pub fn verify(
             .fixture_disagreements
             .extend(part.fixture_disagreements);
         report.not_built.extend(part.not_built);
+        report.uncovered.extend(part.uncovered);
+        report.masked.extend(part.masked);
     }
     report
 }
@@ -264,8 +292,21 @@ fn verify_rule(
     let window_ns = i128::from(spec.window.minutes) * 60_000_000_000;
     let id = RuleId::new(spec, det, source);
     let rule = format!("{}/{} ({source})", spec.id, det.id);
-    let mut all: Vec<Case> = cases::generate(det, source, opts.now, window_ns);
+    let cases::Generated {
+        cases: mut all,
+        conditions,
+    } = cases::generate(det, source, opts.now, window_ns, opts.exclusions);
     let generated = all.len();
+    for c in &conditions {
+        if let Err(Some(why)) = &c.pair {
+            report.masked.push(Uncovered {
+                rule: rule.clone(),
+                backend: None,
+                condition: c.condition.label.clone(),
+                why: why.clone(),
+            });
+        }
+    }
     all.extend(
         fixtures
             .iter()
@@ -329,6 +370,14 @@ fn verify_rule(
             mismatched: 0,
             skipped: 0,
             window: String::new(),
+            conditions: conditions.len(),
+            covered: 0,
+            declared: 0,
+            masked: conditions
+                .iter()
+                .filter(|c| matches!(c.pair, Err(Some(_))))
+                .count(),
+            uncovered: 0,
             error: None,
         };
         let ctx = Ctx {
@@ -357,7 +406,18 @@ fn verify_rule(
                     let window_ok =
                         !b.windowed || !det.time_filter || in_window(&c.event, opts.now, window_ns);
                     let explained_by = window_ok
-                        .then(|| explain(&notes, det, &c.event, source, opts.exclusions, got))
+                        .then(|| {
+                            explain(
+                                &notes,
+                                det,
+                                &c.event,
+                                source,
+                                opts.exclusions,
+                                got,
+                                b.name,
+                                table,
+                            )
+                        })
                         .flatten();
                     if explained_by.is_some() {
                         cell.explained += 1;
@@ -374,6 +434,7 @@ fn verify_rule(
                         explained_by,
                     });
                 }
+                coverage(&mut cell, &conditions, &run.verdicts, &notes, report);
                 // Per-event differences are judged above; the output shape is
                 // checked on the events the artifact itself matched.
                 if let Some(e) = run.rows {
@@ -391,6 +452,53 @@ fn verify_rule(
             }
         }
         report.cells.push(cell);
+    }
+}
+
+/// Count, for one cell, the conditions whose pair was judged and flipped the artifact's
+/// verdict; a condition without one is excused only by a declared inexact rendering of its
+/// match in this backend, else it is uncovered (and verify fails).
+fn coverage(
+    cell: &mut Cell,
+    conditions: &[cases::Covered],
+    verdicts: &[Option<bool>],
+    notes: &Notes,
+    report: &mut Report,
+) {
+    for c in conditions {
+        let (on, off) = match c.pair {
+            Ok(pair) => pair,
+            Err(Some(_)) => continue, // masked: a fact of the spec, reported once per rule
+            Err(None) => {
+                cell.uncovered += 1;
+                report.uncovered.push(Uncovered {
+                    rule: cell.rule.clone(),
+                    backend: Some(cell.backend),
+                    condition: c.condition.label.clone(),
+                    why: "the search for its pair ran out of steps".into(),
+                });
+                continue;
+            }
+        };
+        let why = match (verdicts[on], verdicts[off]) {
+            (Some(a), Some(b)) if a != b => {
+                cell.covered += 1;
+                continue;
+            }
+            (Some(_), Some(_)) => "the artifact gives both events of its pair the same verdict",
+            _ => "the backend's native event cannot hold its pair (skipped)",
+        };
+        if note_of(notes, &c.condition.part, &c.condition.leaf).is_some() {
+            cell.declared += 1;
+        } else {
+            cell.uncovered += 1;
+            report.uncovered.push(Uncovered {
+                rule: cell.rule.clone(),
+                backend: Some(cell.backend),
+                condition: c.condition.label.clone(),
+                why: why.to_string(),
+            });
+        }
     }
 }
 
@@ -414,66 +522,171 @@ fn unexercised(table: Option<&TableMap>, r: &Rendering) -> bool {
 /// The declared renderings of one rule in one backend, by (part, predicate).
 type Notes<'a> = [&'a Rendering];
 
-fn note_of(notes: &Notes, part: &str, m: &Match) -> Option<Fidelity> {
+/// The declared inexact rendering of `m` in `part`, if any.
+fn note_of<'r>(notes: &Notes<'r>, part: &str, m: &Match) -> Option<&'r Rendering> {
     let pred = m.to_string();
     notes
         .iter()
-        .find(|r| r.part == part && r.predicate == pred)
-        .map(|r| r.fidelity)
-        .filter(|f| *f != Fidelity::Exact)
+        .copied()
+        .find(|r| r.part == part && r.predicate == pred && r.fidelity != Fidelity::Exact)
 }
 
-/// The verdict of `e` on `ev` pushed as far as the declared renderings allow, towards a
-/// match (`upper`) or away from one. Each declaration is local to its match: `wider` lets
-/// the backend's match be true where the spec's is false, `narrower` the reverse, and
-/// `inexpressible` (dropped, per the gap policy) is the constant that widens the rule.
-/// `positive` is the polarity (false under an odd number of `not`s, e.g. in an exclusion).
-fn bound(
-    e: &Expr,
+/// What one backend's rendering of a match computes on a canonical event, where a declared
+/// inexact rendering makes it differ from the spec's match. Each effect is modeled exactly
+/// from the mapping data, never guessed from the declaration's direction:
+/// - a column matched on several native columns (`remote_ip` on `DestinationIp` or
+///   `SourceIp`): the value tested on every canonical field those columns hold;
+/// - a narrower column (`DestinationHostname` only): exact on verify's native events, which
+///   put each field on the column that is checked;
+/// - Elasticsearch `ip` fields index an IPv4-mapped IPv6 address as its IPv4 address
+///   (`kinds` in `backends/elastic.yaml`);
+/// - KQL and SPL compare IPv6 addresses as text in their compressed lower-case form.
+///
+/// `None` where the declaration's effect is not modeled (a base name holding `\`, matched
+/// on the whole path): such a declaration explains nothing.
+fn rendered_eval(
+    m: &Match,
+    backend: BackendName,
+    table: Option<&TableMap>,
     ev: &Event,
-    positive: bool,
-    upper: bool,
-    note: &dyn Fn(&Match) -> Option<Fidelity>,
-) -> bool {
-    match e {
-        Expr::All(v) => v.iter().all(|x| bound(x, ev, positive, upper, note)),
-        Expr::Any(v) => v.iter().any(|x| bound(x, ev, positive, upper, note)),
-        Expr::Not(x) => !bound(x, ev, !positive, upper, note),
-        Expr::Match(m) => match note(m) {
-            Some(Fidelity::Inexpressible) => positive,
-            Some(Fidelity::Wider) if upper == positive => true,
-            Some(Fidelity::Narrower) if upper != positive => false,
-            _ => m.eval(ev),
-        },
+) -> Option<bool> {
+    use crate::ir::Test;
+    let col = table.and_then(|t| t.column(m.field));
+    if let (Some(c), Test::Text { values, .. }) = (&col, &m.test) {
+        if c.basename && values.iter().any(|v| v.contains('\\')) {
+            return None;
+        }
     }
+    let mut fields = vec![m.field];
+    if let (Some(t), Some(c)) = (table, &col) {
+        if c.fidelity.0 == Fidelity::Wider && c.match_on.len() > 1 {
+            // the canonical fields whose own column is one of the others matched on
+            for (name, _) in &t.columns {
+                let Some(f) = Field::lookup(name) else {
+                    continue;
+                };
+                let holds = t.column(f).is_some_and(|o| c.match_on.contains(&o.project));
+                if f != m.field && holds {
+                    fields.push(f);
+                }
+            }
+        }
+    }
+    let mapped_v4 = backend == BackendName::Elastic
+        && matches!(m.test, Test::Ip(_) | Test::Cidr(_))
+        && crate::backend::eql::data()
+            .kinds
+            .get(if matches!(m.test, Test::Ip(_)) {
+                "ip"
+            } else {
+                "cidr"
+            })
+            .is_some_and(|k| k.fidelity == Fidelity::Wider);
+    let v6_text = matches!(backend, BackendName::Kql | BackendName::Splunk);
+    Some(fields.into_iter().any(|f| {
+        let at = Match {
+            field: f,
+            ..m.clone()
+        };
+        let raw = ev.0.get(f.name()).and_then(|v| v.as_str()).unwrap_or("");
+        match &m.test {
+            Test::Ip(ips) if v6_text && ips.iter().any(std::net::IpAddr::is_ipv6) => {
+                ips.iter().any(|ip| match ip {
+                    std::net::IpAddr::V6(_) => raw == ip.to_string(),
+                    std::net::IpAddr::V4(_) => raw.parse::<std::net::IpAddr>() == Ok(*ip),
+                })
+            }
+            Test::Ip(_) | Test::Cidr(_) if mapped_v4 => {
+                let ip = match raw.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V6(v6)) => v6
+                        .to_ipv4_mapped()
+                        .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+                    Ok(ip) => ip,
+                    Err(_) => return false,
+                };
+                let mut one = ev.clone();
+                one.0.insert(f.name().into(), ip.to_string().into());
+                at.eval(&one)
+            }
+            _ => at.eval(ev),
+        }
+    }))
 }
 
-/// The rule's verdict at that bound: the detection, minus the exclusions of this source.
-fn rule_bound(
+/// The rule's verdict on `ev` as the backend computes it, given its declared renderings:
+/// an inexpressible match is dropped (per the gap policy, the constant that widens the
+/// rule: true unless under `not`), an inexact one evaluated as `rendered_eval` models it.
+/// `None` when a declaration that matters here is not modeled.
+fn rendered_rule(
     det: &IrDetection,
     ev: &Event,
     source: Source,
     exclusions: bool,
-    upper: bool,
     notes: &Notes,
-) -> bool {
-    bound(&det.expr, ev, true, upper, &|m| {
-        note_of(notes, "detection", m)
-    }) && !(exclusions
-        && det
-            .exclusions
-            .iter()
-            .filter(|x| x.sources.contains(&source))
-            .any(|x| {
-                let part = format!("exclusion {}", x.id);
-                bound(&x.expr, ev, false, upper, &|m| note_of(notes, &part, m))
-            }))
+    backend: BackendName,
+    table: Option<&TableMap>,
+) -> Option<bool> {
+    fn walk(
+        e: &Expr,
+        ev: &Event,
+        positive: bool,
+        note: &dyn Fn(&Match) -> Option<Fidelity>,
+        leaf: &dyn Fn(&Match) -> Option<bool>,
+    ) -> Option<bool> {
+        Some(match e {
+            Expr::All(v) => {
+                let mut all = true;
+                for x in v {
+                    all &= walk(x, ev, positive, note, leaf)?;
+                }
+                all
+            }
+            Expr::Any(v) => {
+                let mut any = false;
+                for x in v {
+                    any |= walk(x, ev, positive, note, leaf)?;
+                }
+                any
+            }
+            Expr::Not(x) => !walk(x, ev, !positive, note, leaf)?,
+            Expr::Match(m) => match note(m) {
+                Some(Fidelity::Inexpressible) => positive,
+                Some(_) => leaf(m)?,
+                None => m.eval(ev),
+            },
+        })
+    }
+    let leaf = |m: &Match| rendered_eval(m, backend, table, ev);
+    let part_note = |part: String| move |m: &Match| note_of(notes, &part, m).map(|r| r.fidelity);
+    let hit = walk(&det.expr, ev, true, &part_note("detection".into()), &leaf)?;
+    if !(hit && exclusions) {
+        return Some(hit);
+    }
+    for x in det
+        .exclusions
+        .iter()
+        .filter(|x| x.sources.contains(&source))
+    {
+        if walk(
+            &x.expr,
+            ev,
+            false,
+            &part_note(format!("exclusion {}", x.id)),
+            &leaf,
+        )? {
+            return Some(false);
+        }
+    }
+    Some(true)
 }
 
 /// Does what the backend declared explain `actual` where the spec says `expected`? Only if
-/// the declared renderings, pushed in the artifact's direction, reach its verdict on this
-/// very event (so a wider IP column does not excuse a dropped exclusion). Returns the
-/// declarations that do it (each alone if one suffices, else all of them).
+/// the rule, with every declared rendering evaluated as the backend computes it on this very
+/// event (`rendered_rule`), gives the artifact's verdict: a wider IP column explains a hit
+/// only when the address is on the other end of this event's connection, and never a
+/// dropped exclusion. Returns the declarations that matter (those whose removal changes the
+/// modeled verdict, or all of them).
+#[allow(clippy::too_many_arguments)]
 fn explain(
     notes: &Notes,
     det: &IrDetection,
@@ -481,18 +694,31 @@ fn explain(
     source: Source,
     exclusions: bool,
     actual: bool,
+    backend: BackendName,
+    table: Option<&TableMap>,
 ) -> Option<String> {
-    let reaches = |ns: &Notes| rule_bound(det, ev, source, exclusions, actual, ns) == actual;
     let lossy: Vec<&Rendering> = notes
         .iter()
         .copied()
         .filter(|r| r.fidelity != Fidelity::Exact)
         .collect();
-    if lossy.is_empty() || !reaches(&lossy) {
+    let model = |ns: &Notes| rendered_rule(det, ev, source, exclusions, ns, backend, table);
+    if lossy.is_empty() || model(&lossy) != Some(actual) {
         return None;
     }
-    let single: Vec<&Rendering> = lossy.iter().copied().filter(|r| reaches(&[*r])).collect();
-    let why = if single.is_empty() { &lossy } else { &single };
+    let needed: Vec<&Rendering> = lossy
+        .iter()
+        .copied()
+        .filter(|r| {
+            let without: Vec<&Rendering> = lossy
+                .iter()
+                .copied()
+                .filter(|o| !std::ptr::eq(*o, *r))
+                .collect();
+            model(&without) != Some(actual)
+        })
+        .collect();
+    let why = if needed.is_empty() { &lossy } else { &needed };
     Some(
         why.iter()
             .map(|r| {
@@ -535,47 +761,152 @@ mod tests {
         }
     }
 
-    /// (declarations, event, the artifact's verdict, explained?)
+    /// (declarations, event, the artifact's verdict, explained?). Each declaration is
+    /// evaluated as the backend computes it, on that very event: Sigma's `remote_ip` is
+    /// matched on `DestinationIp` or `SourceIp` (backends/sigma.yaml), so a wider hit is
+    /// explained only when the address is the event's `local_ip`.
     #[test]
-    fn declarations_explain_only_what_they_reach() {
+    fn declarations_explain_only_what_they_compute() {
         let spec = crate::spec::load_str(std::path::Path::new("t.yaml"), SPEC).unwrap();
         let ir = crate::ir::lower(&spec);
         let det = &ir.detections[0];
         let ip = "remote_ip ip [1.2.3.4]";
         let cmd = "initiating_command_line contains [maint]";
         let wider_ip = note("detection", ip, Fidelity::Wider);
-        let narrower_ip = note("detection", ip, Fidelity::Narrower);
         let dropped = note("exclusion x", cmd, Fidelity::Inexpressible);
         let narrower_cmd = note("exclusion x", cmd, Fidelity::Narrower);
         let wider_cmd = note("exclusion x", cmd, Fidelity::Wider);
         let other = json!({"remote_ip": "9.9.9.9"});
+        let local = json!({"remote_ip": "9.9.9.9", "local_ip": "1.2.3.4"});
         let hit = json!({"remote_ip": "1.2.3.4"});
         let excluded = json!({"remote_ip": "1.2.3.4", "initiating_command_line": "run maint"});
         let cases: Vec<(Vec<&Rendering>, serde_json::Value, bool, bool)> = vec![
-            (vec![&wider_ip], other.clone(), true, true),
-            (vec![&wider_ip], excluded.clone(), true, false), // a wider IP is no dropped exclusion
+            (vec![&wider_ip], local.clone(), true, true),
+            // the wider column does not match an address on neither end
+            (vec![&wider_ip], other.clone(), true, false),
+            (vec![&wider_ip], excluded.clone(), true, false), // nor excuse a dropped exclusion
             (vec![&wider_ip], hit.clone(), false, false),     // nor a missed match
             (vec![&dropped], excluded.clone(), true, true),
             (vec![&dropped], other.clone(), true, false),
-            (vec![&narrower_ip], hit.clone(), false, true),
-            (vec![&narrower_ip], other.clone(), true, false),
-            (vec![&narrower_cmd], excluded.clone(), true, true), // narrower under `not`: wider rule
-            (vec![&narrower_cmd], hit.clone(), false, false),
-            (vec![&wider_cmd], hit.clone(), false, true), // wider under `not`: narrower rule
-            (vec![&wider_cmd], excluded.clone(), true, false),
+            (vec![&dropped], hit.clone(), false, false),
+            // a value-level declaration rmmc has no model of explains nothing
+            (vec![&narrower_cmd], excluded.clone(), true, false),
+            (vec![&wider_cmd], hit.clone(), false, false),
             (vec![&wider_ip, &dropped], excluded.clone(), true, true),
+            (
+                vec![&wider_ip, &dropped],
+                json!({"local_ip": "1.2.3.4", "initiating_command_line": "maint"}),
+                true,
+                true,
+            ),
             (vec![], other, true, false),
         ];
+        let table = table_for(
+            &crate::backend::sigma::data().tables,
+            crate::spec::Category::Network,
+            Source::Endpoint,
+        );
+        let run = |notes: &[&Rendering], ev: &Event, exclusions: bool, actual: bool| {
+            explain(
+                notes,
+                det,
+                ev,
+                Source::Endpoint,
+                exclusions,
+                actual,
+                BackendName::Sigma,
+                table,
+            )
+        };
         for (notes, ev, actual, want) in cases {
             let ev = Event(ev.as_object().unwrap().clone());
-            let got = explain(&notes, det, &ev, Source::Endpoint, true, actual);
+            let got = run(&notes, &ev, true, actual);
             assert_eq!(got.is_some(), want, "{notes:?} {ev:?} {actual}: {got:?}");
         }
         // nothing declared explains nothing; with exclusions off a dropped exclusion cannot
         // excuse a missed match
         let ev = Event(excluded.as_object().unwrap().clone());
-        assert!(explain(&[], det, &ev, Source::Endpoint, true, true).is_none());
-        assert!(explain(&[&dropped], det, &ev, Source::Endpoint, false, false).is_none());
+        assert!(run(&[], &ev, true, true).is_none());
+        assert!(run(&[&dropped], &ev, false, false).is_none());
+    }
+
+    /// The action1/netconn shape (issue 13): the company and product are dropped on Sysmon
+    /// (declared gaps) and the exclusions' IPs are matched on either end (wider). An artifact
+    /// whose domain was edited misses the spec's hits; nothing declared computes that miss,
+    /// so nothing explains it. Before, a wider exclusion IP was taken as "could be true" and
+    /// explained every such miss.
+    #[test]
+    fn gaps_and_wider_exclusion_columns_do_not_excuse_a_wrong_domain() {
+        let spec = crate::spec::load_file(std::path::Path::new("rules/action1.yaml")).unwrap();
+        let ir = crate::ir::lower(&spec);
+        let det = &ir.detections[0];
+        let opts = crate::build::BuildOptions {
+            targets: vec![crate::build::Target::Sigma],
+            exclusions: true,
+        };
+        let built = crate::build::compile(std::slice::from_ref(&spec), &opts);
+        let notes: Vec<&Rendering> = built
+            .renderings
+            .iter()
+            .filter(|r| r.backend == BackendName::Sigma && r.fidelity != Fidelity::Exact)
+            .collect();
+        assert!(notes.iter().any(|r| r.fidelity == Fidelity::Inexpressible));
+        assert!(notes.iter().any(|r| r.fidelity == Fidelity::Wider));
+        let table = table_for(
+            &crate::backend::sigma::data().tables,
+            crate::spec::Category::Network,
+            Source::Endpoint,
+        );
+        let hit = Event(
+            json!({"remote_domain": "server.action1.com", "initiating_company": "Action1",
+                   "initiating_product": "Action1", "initiating_process_name": "agent.exe",
+                   "remote_ip": "203.0.113.5", "local_ip": "192.168.1.20"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        assert!(det.matches(&hit, Source::Endpoint, true));
+        let why = explain(
+            &notes,
+            det,
+            &hit,
+            Source::Endpoint,
+            true,
+            false,
+            BackendName::Sigma,
+            table,
+        );
+        assert!(why.is_none(), "{why:?}");
+        // an exclusion address on the local end is what the wider column really explains
+        let mut local = hit.clone();
+        local.0.insert("local_ip".into(), json!("10.10.10.10"));
+        let why = explain(
+            &notes,
+            det,
+            &local,
+            Source::Endpoint,
+            true,
+            false,
+            BackendName::Sigma,
+            table,
+        );
+        assert!(why.is_some_and(|w| w.contains("10.10.10.10")));
+        // and the dropped company: an event of another company is a declared hit
+        let mut other = hit.clone();
+        other
+            .0
+            .insert("initiating_company".into(), json!("Contoso"));
+        let why = explain(
+            &notes,
+            det,
+            &other,
+            Source::Endpoint,
+            true,
+            true,
+            BackendName::Sigma,
+            table,
+        );
+        assert!(why.is_some_and(|w| w.contains("initiating_company")));
     }
 
     #[test]
