@@ -222,7 +222,7 @@ fn matrix(r: &verify::Report, now: i128) -> String {
         );
     }
     if r.cells.iter().any(|c| c.skipped > 0) {
-        out.push_str("skipped: cases the backend's native event cannot hold (e.g. a process name that is not the last component of Sysmon's one Image path); not judged\n");
+        out.push_str("skipped: cases the backend's native event cannot hold (e.g. a boundary value holding `\\` for a process name, which Sysmon keeps as the last component of one Image path); not judged\n");
     }
     let total: usize = r.cells.iter().map(|c| c.cases - c.skipped).sum();
     let bad = r
