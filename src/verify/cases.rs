@@ -283,7 +283,7 @@ fn set_field(ev: &mut Map<String, Value>, field: &str, value: Value) {
 ///   look-alike prefix and suffix, trailing dot, URL, quotes, spaces, empty, neighbouring IPs
 ///   and ports, CIDR edges), judged where that condition matters;
 /// - an address seen only as `local_ip`, and, when the detection filters on time, a firing
-///   event just outside the window and one in the future.
+///   event just outside the window, one just inside it, and one in the future.
 pub fn generate(
     det: &IrDetection,
     source: Source,
@@ -361,6 +361,13 @@ pub fn generate(
             json!(format_rfc3339(now - window_ns - 3_600_000_000_000)),
         );
         cases.push(mk("older than the window".into(), ev));
+        // and one just inside it, so a window cut shorter is caught too
+        let mut ev = firing.clone();
+        ev.insert(
+            "timestamp".into(),
+            json!(format_rfc3339(now - window_ns + 3_600_000_000_000)),
+        );
+        cases.push(mk("early in the window".into(), ev));
         let mut ev = firing.clone();
         ev.insert(
             "timestamp".into(),
