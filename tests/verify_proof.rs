@@ -149,3 +149,42 @@ fn an_ignored_exclusion_value_fails() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("value ncc.exe"), "{out}");
 }
+
+/// An IPv6 hit under an IPv4 range exclusion (issue 14): `ipv4_is_in_range` is null for an
+/// IPv6 address, and `not(null)` drops the row, so the KQL rule silently lost every IPv6 hit.
+/// The exclusion is rendered `== true` (Kusto docs, "Null values": equality of a null and a
+/// non-null value yields false), and verify's MC/DC pair for the IPv6 value catches the old
+/// rendering.
+#[test]
+fn ipv6_hits_survive_an_ipv4_range_exclusion() {
+    let specs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        specs.path().join("v6.yaml"),
+        "id: v6\nvendor: V6\ndescription: d\nreferences: [https://example.invalid/]\ndate: 2026-05-31\n\
+         severity: low\nattack: { tactics: [CommandAndControl], techniques: [T1219] }\nwindow: 1d\n\
+         detections:\n  ioc:\n    title: IOC\n    on: network\n    where:\n      remote_ip: { ip: [2001:db8::5, 203.0.113.9] }\n\
+         \x20   output:\n      summarize: [device_name]\n\
+         exclusions:\n  lab:\n    reason: the lab\n    where:\n      remote_ip: { cidr: [10.20.0.0/16] }\n",
+    )
+    .unwrap();
+    let rules = [specs.path().to_str().unwrap()];
+    let dir = build(&rules);
+    let kql = std::fs::read_to_string(dir.path().join("out/kql/v6-ioc.kql")).unwrap();
+    assert!(
+        kql.contains("| where not(ipv4_is_in_range(RemoteIP, '10.20.0.0/16') == true)"),
+        "{kql}"
+    );
+    assert_eq!(verify(&rules, dir.path()).0, 0);
+    edit(
+        dir.path(),
+        "kql/v6-ioc.kql",
+        "'10.20.0.0/16') == true",
+        "'10.20.0.0/16')",
+    );
+    let (code, out) = verify(&rules, dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("value 2001:db8::5: true: the spec says match, the artifact says no match"),
+        "{out}"
+    );
+}

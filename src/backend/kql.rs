@@ -265,7 +265,17 @@ impl Emitter<'_> {
                     } else {
                         "ipv6_is_in_range"
                     };
-                    format!("{f}({col}, {})", string_literal(&n.to_string()))
+                    let call = format!("{f}({col}, {})", string_literal(&n.to_string()));
+                    // Under `not`, a null (an address of the other family, or no address)
+                    // would drop the row: `not(null)` is null and `where` keeps only true.
+                    // `== true` is false for null ("applying the equality operator to a
+                    // null value and a non-null value yields bool(false)", Kusto docs, null
+                    // values), so the exclusion keeps IPv6 hits.
+                    if self.ctx.negated {
+                        format!("{call} == true")
+                    } else {
+                        call
+                    }
                 })
                 .collect(),
             Test::Port(ports) => {
