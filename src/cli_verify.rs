@@ -132,6 +132,13 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     for c in &r.cells {
         let status = match (&c.error, c.mismatched, c.uncovered) {
             (Some(e), _, _) => format!("ERROR {}: {e}", c.artifact),
+            (None, 0, 0) if !c.judged() => format!(
+                "UNJUDGED {} of {} cases skipped (more than {:.0}%) {}",
+                c.skipped,
+                c.cases,
+                verify::MAX_SKIPPED_SHARE * 100.0,
+                c.artifact
+            ),
             (None, 0, 0) if c.explained + c.declared > 0 => "pass (declared gaps)".to_string(),
             (None, 0, 0) => "pass".to_string(),
             (None, 0, n) => format!("UNCOVERED {n} condition(s) {}", c.artifact),
@@ -228,7 +235,7 @@ fn matrix(r: &verify::Report, now: i128) -> String {
     let bad = r
         .cells
         .iter()
-        .filter(|c| c.mismatched > 0 || c.uncovered > 0 || c.error.is_some())
+        .filter(|c| c.mismatched > 0 || c.uncovered > 0 || !c.judged() || c.error.is_some())
         .count();
     let (covered, declared, conds): (usize, usize, usize) =
         r.cells.iter().fold((0, 0, 0), |a, c| {
