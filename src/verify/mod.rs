@@ -6,6 +6,7 @@
 //! rendered wider or narrower, and why) are the only accepted excuse for a difference.
 
 pub mod cases;
+pub mod forms;
 pub mod native;
 
 use crate::backend::common::Rendering;
@@ -189,6 +190,9 @@ pub fn verify(
             files
                 .keys()
                 .any(|k| k.starts_with(&prefix) && k.ends_with(&ext))
+                // a deployable wrapper (Sentinel YAML, savedsearches.conf, Kibana NDJSON)
+                // needs its twins, which are run
+                || forms::wraps(files, b.name)
         })
         .collect();
     // Renderings by rule and backend: looked up once per cell, not searched.
@@ -242,6 +246,9 @@ pub fn verify(
             .extend(part.fixture_disagreements);
         report.not_built.extend(part.not_built);
     }
+    // Every deployable form must equal its twin, the artifact that was just run: a
+    // difference is an error on that rule's cell (forms.rs).
+    forms::apply(forms::check(specs, files), &mut report.cells);
     report
 }
 
