@@ -192,3 +192,20 @@ fn a_query_period_shorter_than_the_lookback_is_an_error() {
         "{out}"
     );
 }
+
+#[test]
+fn an_edit_of_the_twin_alone_differs_from_the_deployed_form() {
+    let dir = build();
+    edit(
+        dir.path(),
+        "splunk/supremo-netconn.spl",
+        "EventCode=3",
+        "EventCode=4",
+    );
+    let (code, out, _) = run("verify", dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the search differs from its twin splunk/supremo-netconn.spl at line 2"),
+        "{out}"
+    );
+}
