@@ -90,7 +90,7 @@ pub enum Command {
     },
     /// Validate specs and compile them in memory; write nothing.
     #[command(
-        after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version); a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
+        after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version), and every deployable form (Sentinel YAML query, savedsearches.conf search, Kibana rule query) against its twin .kql / .spl / .eql, as `rmmc verify` reads them; a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
     )]
     Check {
         /// Folders of *.yaml specs (ids must be unique across all of them).
@@ -414,7 +414,8 @@ pub fn run(cli: Cli) -> i32 {
             let mut code = verdict(&res.diags, &deny);
             let mut linted = None;
             if let Some(dir) = &artifacts {
-                match crate::lint::artifacts(dir) {
+                let irs: Vec<_> = specs.iter().map(crate::ir::lower).collect();
+                match crate::lint::artifacts(dir, &irs) {
                     Ok((n, diags)) => {
                         let errors = diags.iter().filter(|d| d.is_error()).count();
                         if errors > 0 && code == exit::OK {

@@ -89,9 +89,17 @@ fn verify_catches_a_hand_edited_artifact_on_disk() {
         .arg(&out)
         .assert()
         .code(0);
-    let f = out.join("kql/supremo-netconn.kql");
-    let text = std::fs::read_to_string(&f).unwrap();
-    std::fs::write(&f, text.replace("has 'NanoSystems'", "has 'NanoSystem'")).unwrap();
+    // the same edit in the query and in its deployable forms (a .kql edited alone would
+    // also differ from the Sentinel YAML: tests/forms.rs)
+    for rel in [
+        "kql/supremo-netconn.kql",
+        "sentinel/hunting/supremo-netconn.yaml",
+        "sentinel/analytic/supremo-netconn.yaml",
+    ] {
+        let f = out.join(rel);
+        let text = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(&f, text.replace("has 'NanoSystems'", "has 'NanoSystem'")).unwrap();
+    }
     rmmc()
         .args(["verify", "rules", "--artifacts"])
         .arg(&out)

@@ -205,6 +205,7 @@ fn mutate(files: &mut build::Files, path: &str, from: &str, to: &str) {
             .trim()
             .to_string()
     };
+    let before_spl = files[path].clone();
     let text = files.get_mut(path).unwrap();
     assert!(text.contains(from), "{path} lacks {from:?}:\n{text}");
     let original = body(text);
@@ -228,6 +229,40 @@ fn mutate(files: &mut build::Files, path: &str, from: &str, to: &str) {
             .collect();
         assert!(hit, "rules.ndjson has no rule with the query of {path}");
         *nd = lines.join("\n") + "\n";
+    }
+    // and, for `.spl`, to the search of its savedsearches.conf stanza (continuation lines
+    // joined), whose dispatch window follows the search's `earliest=` as the backend writes
+    // both: the deployed forms must equal the file that runs (src/verify/forms.rs)
+    if let (true, Some(conf)) = (
+        path.ends_with(".spl"),
+        files.get("splunk/savedsearches.conf").cloned(),
+    ) {
+        let spl = &before_spl;
+        let search = format!(
+            "search = {}",
+            spl.trim_end_matches('\n').replace('\n', "\\\n")
+        );
+        let at = conf.find(&search).unwrap_or_else(|| {
+            panic!("savedsearches.conf has no stanza with the search of {path}")
+        });
+        let start = conf[..at].rfind("\n[").unwrap();
+        let mut head = conf[start..at].to_string();
+        if let (Some(old), Some(new)) =
+            (from.strip_prefix("earliest="), to.strip_prefix("earliest="))
+        {
+            head = head.replacen(
+                &format!("dispatch.earliest_time = {old}\n"),
+                &format!("dispatch.earliest_time = {new}\n"),
+                1,
+            );
+        }
+        let edited = format!(
+            "{}{head}{}{}",
+            &conf[..start],
+            search.replacen(from, to, 1),
+            &conf[at + search.len()..]
+        );
+        files.insert("splunk/savedsearches.conf".into(), edited);
     }
 }
 
@@ -274,7 +309,7 @@ fn an_eql_query_that_differs_from_its_kibana_rule_is_an_error() {
     let cell = report.cells.iter().find(|c| c.artifact == path).unwrap();
     assert_eq!(
         cell.error.as_deref(),
-        Some("elastic/rules.ndjson:6: the Kibana rule's query differs from elastic/supremo-netconn.eql"),
+        Some("elastic/rules.ndjson:6: the Kibana rule's query differs from its twin elastic/supremo-netconn.eql at line 2 col 3"),
         "{cell:?}"
     );
     // and a missing Kibana export is named
@@ -504,6 +539,10 @@ fn edit_on_disk(dir: &Path, path: &str, from: &str, to: &str) -> Vec<(String, St
     files.insert(path.into(), read(path));
     if path.ends_with(".eql") {
         files.insert("elastic/rules.ndjson".into(), read("elastic/rules.ndjson"));
+    }
+    let conf = "splunk/savedsearches.conf";
+    if path.ends_with(".spl") && dir.join(conf).exists() {
+        files.insert(conf.into(), read(conf));
     }
     let before: Vec<(String, String)> = files.clone().into_iter().collect();
     mutate(&mut files, path, from, to);

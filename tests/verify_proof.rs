@@ -21,6 +21,12 @@ fn build(rules: &[&str]) -> tempfile::TempDir {
         .arg(dir.path().join("out"))
         .assert()
         .code(0);
+    // Only the queries that are run (and the Kibana rules, which hold the EQL window): an
+    // edit must be caught by what the query does, not by its differing from the deployed
+    // wrapper around it (tests/forms.rs proves that part). No test here edits an .eql.
+    let out = dir.path().join("out");
+    std::fs::remove_dir_all(out.join("sentinel")).unwrap();
+    std::fs::remove_file(out.join("splunk/savedsearches.conf")).unwrap();
     dir
 }
 

@@ -503,6 +503,25 @@ pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, Strin
     out
 }
 
+/// The stanza name of a rule's saved search in savedsearches.conf: the rule name template,
+/// plus ` (<source>)` when the detection reads several sources. `rmmc verify` finds each
+/// rule's stanza by it.
+pub fn saved_search_name(
+    spec: &IrSpec,
+    det: &IrDetection,
+    source: crate::spec::Source,
+) -> Result<String, String> {
+    let mut name = render::render_str(
+        &data().rule_name,
+        minijinja::context! { vendor => spec.vendor, title => det.title },
+    )
+    .map_err(|e| format!("rule name template: {e}"))?;
+    if det.sources.len() > 1 {
+        name.push_str(&format!(" ({source})"));
+    }
+    stanza_name(&name)
+}
+
 /// One savedsearches.conf stanza (name, text).
 fn stanza(
     spec: &IrSpec,
@@ -521,15 +540,7 @@ fn stanza(
         .at(&spec.file, det.span)
     };
     let d = data();
-    let mut name = render::render_str(
-        &d.rule_name,
-        minijinja::context! { vendor => spec.vendor, title => det.title },
-    )
-    .map_err(|e| err("name", format!("rule name template: {e}")))?;
-    if det.sources.len() > 1 {
-        name.push_str(&format!(" ({})", q.id.source));
-    }
-    let name = stanza_name(&name).map_err(|e| err("name", e))?;
+    let name = saved_search_name(spec, det, q.id.source).map_err(|e| err("name", e))?;
 
     let mut description = spec.description.trim_end().to_string();
     for r in &spec.references {

@@ -35,9 +35,11 @@ pub fn kql_query(file: &Path, text: &str) -> Vec<Diag> {
     }
 }
 
-/// Lint every artifact under `dir` that a checker exists for. Returns the number of files
-/// checked and the diagnostics; an unreadable folder is an I/O error.
-pub fn artifacts(dir: &Path) -> Result<(usize, Vec<Diag>), Diag> {
+/// Lint every artifact under `dir` that a checker exists for, and compare every deployable
+/// form (Sentinel YAML, savedsearches.conf stanza, Kibana rule) of the rules of `specs` with
+/// its twin, as `rmmc verify` does (`verify::forms`). Returns the number of files checked
+/// and the diagnostics; an unreadable folder is an I/O error.
+pub fn artifacts(dir: &Path, specs: &[crate::ir::IrSpec]) -> Result<(usize, Vec<Diag>), Diag> {
     let files = crate::build::read_tree(dir).map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read artifacts: {e}"))
             .at(dir, None)
@@ -53,6 +55,13 @@ pub fn artifacts(dir: &Path) -> Result<(usize, Vec<Diag>), Diag> {
             checked += 1;
             diags.extend(kql_query(&dir.join(rel), text));
         }
+    }
+    for e in crate::verify::forms::check(specs, &files) {
+        diags.push(
+            Diag::error(DiagKind::Semantics, e.message)
+                .at(&dir.join(&e.file), None)
+                .help("a deployable form must carry its twin's query: regenerate both with `rmmc build`"),
+        );
     }
     Ok((checked, diags))
 }

@@ -6,6 +6,7 @@
 //! rendered wider or narrower, and why) are the only accepted excuse for a difference.
 
 pub mod cases;
+pub mod forms;
 pub mod mcdc;
 pub mod native;
 
@@ -227,6 +228,9 @@ pub fn verify(
             files
                 .keys()
                 .any(|k| k.starts_with(&prefix) && k.ends_with(&ext))
+                // a deployable wrapper (Sentinel YAML, savedsearches.conf, Kibana NDJSON)
+                // needs its twins, which are run
+                || forms::wraps(files, b.name)
         })
         .collect();
     // Renderings by rule and backend: looked up once per cell, not searched.
@@ -282,6 +286,9 @@ pub fn verify(
         report.uncovered.extend(part.uncovered);
         report.masked.extend(part.masked);
     }
+    // Every deployable form must equal its twin, the artifact that was just run: a
+    // difference is an error on that rule's cell (forms.rs).
+    forms::apply(forms::check(specs, files), &mut report.cells);
     report
 }
 

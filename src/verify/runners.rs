@@ -295,19 +295,11 @@ pub fn date_math(s: &str, now: i128) -> Result<i128, String> {
     Ok(now + sign * n * unit * 1_000_000_000)
 }
 
-/// The `.eql` body without rmmc's `//` comment lines: what a Kibana rule's `query` holds.
-fn eql_body(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// The Kibana rule of this detection in `elastic/rules.ndjson` (by its `rule_id`): its time
 /// range. Kibana's `from` is "Time from which data is analyzed each time the rule executes,
 /// using a date math range", default `now-6m`; `to` defaults to `now`
 /// (elastic.co/guide/en/siem/guide/7.6/rules-api-create.html).
-fn kibana_window(ctx: &Ctx, body: &str) -> Result<(i128, i128, String), String> {
+fn kibana_window(ctx: &Ctx) -> Result<(i128, i128, String), String> {
     let ndjson = ctx
         .files
         .get("elastic/rules.ndjson")
@@ -324,14 +316,7 @@ fn kibana_window(ctx: &Ctx, body: &str) -> Result<(i128, i128, String), String> 
         if v.get("rule_id").and_then(Value::as_str) != Some(want.as_str()) {
             continue;
         }
-        let query = v.get("query").and_then(Value::as_str).unwrap_or_default();
-        if query.trim_end() != body.trim_end() {
-            return Err(format!(
-                "elastic/rules.ndjson:{}: the Kibana rule's query differs from {}",
-                i + 1,
-                ctx.path
-            ));
-        }
+        // its query is compared with the .eql by forms.rs, with every deployable form
         let from = v.get("from").and_then(Value::as_str).unwrap_or("now-6m");
         let to = v.get("to").and_then(Value::as_str).unwrap_or("now");
         let at = |e: String| format!("elastic/rules.ndjson:{}: {e}", i + 1);
@@ -352,8 +337,8 @@ fn kibana_window(ctx: &Ctx, body: &str) -> Result<(i128, i128, String), String> 
 pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
     use crate::eval::eql;
     let text = text(ctx)?;
-    // the Kibana rule first: it is what deploys, and it must carry this very query
-    let (from, to, window) = kibana_window(ctx, &eql_body(text))?;
+    // the Kibana rule's window (its query is checked against this file in forms.rs)
+    let (from, to, window) = kibana_window(ctx)?;
     let q = eql::parse(text).map_err(|e| {
         format!(
             "does not parse: {}:{}: {}",
@@ -572,13 +557,5 @@ mod tests {
             let (_, got) = sigma_rule(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(got, *want, "{text}");
         }
-    }
-
-    #[test]
-    fn eql_body_drops_comment_lines() {
-        assert_eq!(
-            eql_body("// rmmc: x\nnetwork where true\n"),
-            "network where true\n"
-        );
     }
 }
