@@ -291,6 +291,22 @@ fn unknown_field_in_detection() {
     assert_rejected(&rules, &[e], "unknown field `note`");
 }
 
+/// Two kinds in one match used to compile only the last one, silently (issue 14): refused,
+/// at the second kind.
+#[test]
+fn two_match_kinds_in_one_match() {
+    let rules = bad_supremo(
+        "initiating_company: { term: [NanoSystems] }",
+        "initiating_company: { term: [NanoSystems], contains: [Nano] }",
+    );
+    let e = rules.at("{ term: [NanoSystems], ‸contains: [Nano] }");
+    assert_rejected(
+        &rules,
+        &[e],
+        "a field match has one kind, found `term` and `contains`",
+    );
+}
+
 #[test]
 fn wrong_type() {
     let rules = bad_supremo("window: 5d\n", "window: [5d]\n");

@@ -398,6 +398,16 @@ impl<'de> Deserialize<'de> for MatchSpec {
                             MatchKind::$variant(v)
                         }};
                     }
+                    // a second kind is refused before its values are read (the kind arms
+                    // below would otherwise replace the first one silently)
+                    if MATCH_KINDS.contains(&key.as_str()) {
+                        if let Some(prev) = &kind {
+                            return reject(
+                                &mut map,
+                                format!("a field match has one kind, found `{}` and `{key}`: combine them with `any: [...]`", prev.name()),
+                            );
+                        }
+                    }
                     let k = match key.as_str() {
                         "cased" => {
                             cased = Some(map.next_value::<bool>()?);
@@ -426,13 +436,6 @@ impl<'de> Deserialize<'de> for MatchSpec {
                                     MATCH_KINDS.join(", ")
                                 ),
                             )
-                        }
-                        _ if kind.is_some() => {
-                            let prev = kind.as_ref().map_or("", MatchKind::name);
-                            return reject(
-                                &mut map,
-                                format!("a field match has one kind, found `{prev}` and `{key}`: combine them with `any: [...]`"),
-                            );
                         }
                         _ => unreachable!("every kind in MATCH_KINDS is handled above"),
                     };
