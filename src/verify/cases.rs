@@ -330,7 +330,13 @@ pub fn generate(
             pair,
         });
     }
-    // boundary values of each condition, where it decides the verdict
+    // boundary values of each condition, where it decides the verdict (an event already
+    // judged, e.g. a variant equal to its pair's true event, is not judged twice)
+    let mut seen: std::collections::HashSet<String> = cases
+        .iter()
+        .map(|c| Value::Object(c.event.0.clone()).to_string())
+        .collect();
+    let pairs_end = cases.len();
     for (c, outcome) in &found {
         let mcdc::Outcome::Pair { on, .. } = outcome else {
             continue;
@@ -349,6 +355,12 @@ pub fn generate(
             cases.push(mk(format!("{}: only as local_ip", c.label), ev));
         }
     }
+    let boundary = cases.split_off(pairs_end);
+    cases.extend(
+        boundary
+            .into_iter()
+            .filter(|c| seen.insert(Value::Object(c.event.0.clone()).to_string())),
+    );
     let firing = firing.unwrap_or_else(|| {
         let mut base = Map::new();
         witness(&det.expr, &mut base);
