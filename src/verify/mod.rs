@@ -6,6 +6,7 @@
 //! rendered wider or narrower, and why) are the only accepted excuse for a difference.
 
 pub mod cases;
+pub mod mutate;
 pub mod native;
 
 use crate::backend::common::Rendering;
