@@ -225,6 +225,8 @@ struct CellFiles {
     baseline_fails: Option<String>,
     /// The pieces of this cell (the backend artifact and its wrappers).
     pieces: Vec<usize>,
+    /// Differences the unmutated cell's declarations excuse.
+    explained: usize,
 }
 
 /// The query a wrapper holds for a backend artifact's query `q` (what the backend writes):
@@ -268,7 +270,8 @@ pub struct Mutant {
     pub after: String,
     pub construct: String,
     pub status: Status,
-    /// Equivalent: why; invalid: the parse error; killed: how verify saw it.
+    /// Equivalent: why; invalid: the parse error; killed: how verify saw it; survived: the
+    /// differences a declared rendering excused, if any.
     pub reason: Option<String>,
 }
 
@@ -460,6 +463,7 @@ pub fn run(
                         files: mini,
                         baseline_fails: None,
                         pieces: members_at,
+                        explained: 0,
                     });
                 }
             }
@@ -477,7 +481,8 @@ pub fn run(
         Some(n) if n < generated => sample(&all, &pieces, n, mopts.seed),
         _ => (0..generated).collect(),
     };
-    let judge = |files: &Files, cell: &CellFiles| -> Option<String> {
+    // the cell's failure, if it fails, and how many differences declarations excused
+    let judge = |files: &Files, cell: &CellFiles| -> (Option<String>, usize) {
         let rep = verify(
             std::slice::from_ref(&singles[cell.spec]),
             files,
@@ -486,21 +491,24 @@ pub fn run(
             vopts,
         );
         match rep.cells.iter().find(|c| c.artifact == cell.artifact) {
-            None => Some("verify judged no cell for the artifact".into()),
-            Some(c) => c
-                .error
-                .clone()
-                .or_else(|| (c.mismatched > 0).then(|| format!("{} mismatched", c.mismatched))),
+            None => (Some("verify judged no cell for the artifact".into()), 0),
+            Some(c) => (
+                c.error.clone().or_else(|| {
+                    (c.mismatched > 0).then(|| format!("{} cases mismatched", c.mismatched))
+                }),
+                c.explained,
+            ),
         }
     };
     // the baselines of the cells the sample touches
     let mut need: Vec<usize> = chosen.iter().map(|&i| pieces[all[i].0].cell).collect();
     need.sort_unstable();
     need.dedup();
-    let base: Vec<(usize, Option<String>)> =
+    let base: Vec<(usize, (Option<String>, usize))> =
         parallel(&need, |&c| (c, judge(&cells[c].files, &cells[c])));
-    for (c, fails) in base {
+    for (c, (fails, explained)) in base {
         cells[c].baseline_fails = fails;
+        cells[c].explained = explained;
     }
     let results: Vec<Mutant> = parallel(&chosen, |&i| {
         let (pi, edit) = &all[i];
@@ -537,8 +545,16 @@ pub fn run(
             }
             files.insert(p.path.clone(), p.mini(&text));
             match judge(&files, cell) {
-                Some(why) => (Status::Killed, Some(why)),
-                None => (Status::Survived, None),
+                (Some(why), _) => (Status::Killed, Some(why)),
+                (None, explained) => (
+                    Status::Survived,
+                    (explained > cell.explained).then(|| {
+                        format!(
+                            "{} more differences excused by declared renderings",
+                            explained - cell.explained
+                        )
+                    }),
+                ),
             }
         };
         Mutant {
@@ -868,6 +884,12 @@ pub fn text(r: &MutationReport, bar: &Bar, seconds: f64) -> String {
         }
     }
     let n = r.survivors().count();
+    let excused = r.survivors().filter(|m| m.reason.is_some()).count();
+    if excused > 0 {
+        out.push_str(&format!(
+            "\n{excused} of the survivors changed verdicts that a declared (wider / narrower) rendering excused\n"
+        ));
+    }
     if n > 0 {
         out.push_str(&format!(
             "\nsurvivors: {n}{}\n",
