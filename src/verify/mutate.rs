@@ -215,6 +215,10 @@ impl Piece {
     }
 }
 
+/// A member of a backend family: its kind, its file, and (for a stanza or a Kibana rule)
+/// its first line and text within that file.
+type Member = (Kind, String, Option<(usize, String)>);
+
 /// One rule on one backend: the files its verify cell reads, with only this rule in them.
 struct CellFiles {
     spec: usize,
@@ -377,7 +381,7 @@ pub fn run(
                 let id = RuleId::new(&ir, det, source);
                 let stem = &id.stem;
                 let header = format!("{}/{} ({})", ir.id, det.id, source);
-                let families: [(&str, Vec<(Kind, String, Option<(usize, String)>)>); 4] = [
+                let families: [(&str, Vec<Member>); 4] = [
                     (
                         "kql",
                         vec![
@@ -617,7 +621,7 @@ fn report(generated: usize, mopts: &MutateOptions, mutants: Vec<Mutant>) -> Muta
             kinds,
         })
         .collect();
-    shapes.sort_by(|a, b| b.count.cmp(&a.count));
+    shapes.sort_by_key(|s| std::cmp::Reverse(s.count));
     MutationReport {
         generated,
         sample: mopts.sample,

@@ -763,6 +763,8 @@ fn content(s: &str) -> &str {
     }
 }
 
+// the walk indexes tokens, `enclosing` and the neighbours by one significant index
+#[allow(clippy::needless_range_loop)]
 fn walk(tb: &Table, text: &str) -> Vec<Edit> {
     let toks = lex(tb, text);
     let sig: Vec<usize> = (0..toks.len())
