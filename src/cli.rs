@@ -148,6 +148,23 @@ pub enum Command {
         /// The artifacts were built with --no-exclusions.
         #[arg(long)]
         no_exclusions: bool,
+        /// Mutation testing: change each artifact's query in small ways (README: Mutation
+        /// testing) and report, per artifact kind, how many mutants verify kills.
+        #[arg(long)]
+        mutate: bool,
+        /// With --mutate: run a stratified sample of N mutants, spread over the kinds.
+        #[arg(long, requires = "mutate", value_parser = clap::value_parser!(u64).range(1..))]
+        sample: Option<u64>,
+        /// With --mutate --sample: the sample's seed.
+        #[arg(long, requires = "mutate", default_value_t = 0)]
+        seed: u64,
+        /// With --mutate: write every survivor and equivalent mutant here (JSON lines).
+        #[arg(long, requires = "mutate")]
+        survivors: Option<PathBuf>,
+        /// With --mutate: the kill rate each kind must reach (default 0.99): `R` for every
+        /// kind, `KIND=R` for one (repeatable), e.g. `--min-kill-rate 0.5 --min-kill-rate kql=0.9`.
+        #[arg(long, requires = "mutate")]
+        min_kill_rate: Vec<String>,
     },
     /// Render canonical fixture events into a backend's native rows: one JSON-lines file per
     /// table, in the shape `rmmc eval` (and the SIEM) reads. For trying rules on sample data
@@ -348,12 +365,25 @@ pub fn run(cli: Cli) -> i32 {
             fixtures,
             now,
             no_exclusions,
+            mutate,
+            sample,
+            seed,
+            survivors,
+            min_kill_rate,
         } => crate::cli_verify::verify(
             &rules,
             artifacts.as_deref(),
             fixtures.as_deref(),
             now.as_deref(),
             no_exclusions,
+            mutate
+                .then_some(crate::cli_verify::MutateArgs {
+                    sample: sample.map(|n| n as usize),
+                    seed,
+                    survivors,
+                    min_kill_rate,
+                })
+                .as_ref(),
             format,
         ),
         Command::Fixtures { fixtures, out } => crate::cli_verify::fixtures(&fixtures, &out, format),

@@ -29,14 +29,29 @@ fn usage(msg: String, format: Format) -> i32 {
     exit::ERROR
 }
 
+/// `rmmc verify --mutate`'s options (README: Mutation testing).
+pub struct MutateArgs {
+    pub sample: Option<usize>,
+    pub seed: u64,
+    pub survivors: Option<PathBuf>,
+    pub min_kill_rate: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
     rules: &[PathBuf],
     artifacts: Option<&Path>,
     fixtures: Option<&Path>,
     now: Option<&str>,
     no_exclusions: bool,
+    mutate: Option<&MutateArgs>,
     format: Format,
 ) -> i32 {
+    let bar = match mutate.map(|m| verify::mutate::Bar::parse(&m.min_kill_rate)) {
+        Some(Err(e)) => return usage(e, format),
+        Some(Ok(b)) => Some(b),
+        None => None,
+    };
     let Some(specs) = load(rules, format) else {
         return exit::ERROR;
     };
@@ -90,17 +105,24 @@ pub fn verify(
             )
         }
     };
+    let vopts = VerifyOptions {
+        now,
+        exclusions: !no_exclusions,
+    };
+    if let (Some(m), Some(bar)) = (mutate, bar) {
+        return mutation(
+            &specs,
+            &files,
+            &fixture_cases,
+            &built.renderings,
+            &vopts,
+            m,
+            &bar,
+            format,
+        );
+    }
     let irs: Vec<_> = specs.iter().map(crate::ir::lower).collect();
-    let result = verify::verify(
-        &irs,
-        &files,
-        &fixture_cases,
-        &built.renderings,
-        &VerifyOptions {
-            now,
-            exclusions: !no_exclusions,
-        },
-    );
+    let result = verify::verify(&irs, &files, &fixture_cases, &built.renderings, &vopts);
     match format {
         Format::Json => println!(
             "{}",
@@ -109,6 +131,58 @@ pub fn verify(
         Format::Text => print!("{}", matrix(&result, now)),
     }
     if result.ok() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    }
+}
+
+/// `rmmc verify --mutate`: run the mutants, print the report, write the survivors; exit 0
+/// when every kind reaches its bar, 1 when one does not.
+#[allow(clippy::too_many_arguments)]
+fn mutation(
+    specs: &[crate::spec::LoadedSpec],
+    files: &build::Files,
+    fixtures: &[cases::Case],
+    renderings: &[crate::backend::common::Rendering],
+    vopts: &VerifyOptions,
+    m: &MutateArgs,
+    bar: &verify::mutate::Bar,
+    format: Format,
+) -> i32 {
+    use verify::mutate::{self, Status};
+    let started = std::time::Instant::now();
+    let opts = mutate::MutateOptions {
+        sample: m.sample,
+        seed: m.seed,
+    };
+    let r = mutate::run(specs, files, fixtures, renderings, vopts, &opts);
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &m.survivors {
+        let lines: String = r
+            .mutants
+            .iter()
+            .filter(|x| matches!(x.status, Status::Survived | Status::Equivalent))
+            .map(|x| serde_json::to_string(x).expect("a mutant serializes") + "\n")
+            .collect();
+        if let Err(e) = std::fs::write(path, lines) {
+            return usage(format!("{}: {e}", path.display()), format);
+        }
+    }
+    match format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&r).expect("the report serializes");
+            v["seconds"] = serde_json::json!(seconds);
+            v["below_bar"] = bar
+                .failing(&r)
+                .iter()
+                .map(|k| serde_json::Value::from(k.kind.clone()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        }
+        Format::Text => print!("{}", mutate::text(&r, bar, seconds)),
+    }
+    if bar.failing(&r).is_empty() {
         exit::OK
     } else {
         exit::CHECK_FAILED

@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod forms;
 pub mod mcdc;
+pub mod mutate;
 pub mod native;
 
 use crate::backend::common::Rendering;
