@@ -245,10 +245,14 @@ fn matrix(r: &verify::Report, now: i128) -> String {
         out.push_str("\nmismatches:\n");
         for m in unexplained {
             out.push_str(&format!(
-                "- {} [{}] {}: the spec says {}, the artifact says {}\n  event: {}\n",
+                "- {} [{}] {}: {} says {}, the artifact says {}\n  event: {}\n",
                 m.rule,
                 m.backend.name(),
                 m.case,
+                match m.against {
+                    verify::Against::Spec => "the spec",
+                    verify::Against::Declared => "its declared rendering",
+                },
                 verdict(m.expected),
                 verdict(m.actual),
                 serde_json::Value::Object(m.event.clone())

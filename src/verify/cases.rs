@@ -123,6 +123,19 @@ fn fixture_line(line: &str, file: &Path, n: usize) -> Result<Case, String> {
     })
 }
 
+/// The two non-ASCII letters Unicode case folding ties to ASCII ones, which regex engines
+/// fold in case-insensitive mode: the KELVIN SIGN folds to `k` (so the spec matches it), the
+/// LONG S does not fold to `s` (`fold` keeps it; PCRE's caseless `s` would take it). A
+/// rendering that spells the value's case must get both right.
+fn unicode_variants(v: &str, text: &mut dyn FnMut(&str, String)) {
+    if v.contains(['k', 'K']) {
+        text("KELVIN SIGN for k", v.replace(['k', 'K'], "\u{212A}"));
+    }
+    if v.contains(['s', 'S']) {
+        text("LONG S for s", v.replace(['s', 'S'], "\u{17F}"));
+    }
+}
+
 /// One value that satisfies a match, as the event would carry it.
 fn witness_value(m: &Match) -> Value {
     match &m.test {
@@ -148,25 +161,34 @@ fn witness(e: &Expr, into: &mut Map<String, Value>) {
 }
 
 /// Near misses and near hits of one value of one match.
-fn variants(m: &Match) -> Vec<(String, Value)> {
+/// `current` is the field's value in the event the variants replace it in: when it holds
+/// the value with more around it (a name that must also start with another value), the
+/// variants are built from it, so the other conditions on the field keep their truth.
+fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let mut text = |label: &str, v: String| out.push((label.to_string(), json!(v)));
     match &m.test {
         Test::Text { values, op, .. } => {
             for v in values {
+                let base = current
+                    .filter(|c| {
+                        c.len() > v.len() && crate::ir::text_match(TextOp::Contains, c, v, false)
+                    })
+                    .unwrap_or(v);
                 text("exact value", v.clone());
-                text("upper-cased", v.to_uppercase());
-                text("lower-cased", v.to_lowercase());
-                text("sub-domain", format!("x.{v}"));
-                text("look-alike prefix", format!("x{v}"));
-                text("look-alike suffix", format!("{v}x"));
-                text("trailing dot", format!("{v}."));
-                text("in a URL", format!("https://{v}:443/path?q=1"));
-                text("quotes and backslashes", format!("\"{v}\\'"));
-                text("inside spaces", format!(" {v} "));
+                text("upper-cased", base.to_uppercase());
+                text("lower-cased", base.to_lowercase());
+                text("sub-domain", format!("x.{base}"));
+                text("look-alike prefix", format!("x{base}"));
+                text("look-alike suffix", format!("{base}x"));
+                text("trailing dot", format!("{base}."));
+                text("in a URL", format!("https://{base}:443/path?q=1"));
+                text("quotes and backslashes", format!("\"{base}\\'"));
+                text("inside spaces", format!(" {base} "));
                 if *op == TextOp::Exact {
                     text("one character short", v.chars().skip(1).collect());
                 }
+                unicode_variants(base, &mut text);
             }
             text("empty", String::new());
         }
@@ -177,6 +199,8 @@ fn variants(m: &Match) -> Vec<(String, Value)> {
                 text("sub-domain", format!("a.b.{d}"));
                 text("look-alike prefix", format!("not{d}"));
                 text("look-alike suffix", format!("{d}.evil.net"));
+                text("sub-domain with a suffix", format!("a.{d}.evil.net"));
+                unicode_variants(d, &mut text);
                 text("trailing dot", format!("{d}."));
                 text("in a URL", format!("https://{d}/path"));
             }
@@ -342,10 +366,35 @@ pub fn generate(
             continue;
         };
         let field = c.single.field.name();
-        for (label, value) in variants(&c.single) {
+        let current = on.get(field).and_then(Value::as_str);
+        for (label, value) in variants(&c.single, current) {
             let mut ev = on.clone();
             set_field(&mut ev, field, value.clone());
             cases.push(mk(format!("{}: {label} {value}", c.label), ev));
+        }
+        // a name with no folder: the path is the bare name (Sysmon's `Image: name`, which
+        // the Sigma and SPL renderings of a base name also accept)
+        if let Some(&(path, _)) = mcdc::PATH_NAME.iter().find(|(_, n)| *n == field) {
+            if let Some(name) = on.get(field).and_then(Value::as_str) {
+                if !name.contains('\\') && !name.is_empty() {
+                    let mut ev = on.clone();
+                    ev.insert(path.into(), json!(name));
+                    cases.push(mk(format!("{}: without a folder", c.label), ev));
+                }
+            }
+        }
+        // the value in a folder of the path, not in the name
+        if let (Some(&(path, _)), Test::Text { values, .. }) = (
+            mcdc::PATH_NAME.iter().find(|(_, n)| *n == field),
+            &c.single.test,
+        ) {
+            let mut ev = on.clone();
+            ev.insert(field.into(), json!("rmmcother.exe"));
+            ev.insert(
+                path.into(),
+                json!(format!("C:\\{}\\rmmcother.exe", values[0])),
+            );
+            cases.push(mk(format!("{}: in a folder, not the name", c.label), ev));
         }
         // the address on the other end of the connection must not count as the remote one
         if let (Test::Ip(ips), "remote_ip") = (&c.single.test, field) {

@@ -496,9 +496,18 @@ pub fn run(
         );
         match rep.cells.iter().find(|c| c.artifact == cell.artifact) {
             None => (Some("verify judged no cell for the artifact".into()), 0),
+            // the cell fails as `rmmc verify` would fail it
             Some(c) => (
                 c.error.clone().or_else(|| {
-                    (c.mismatched > 0).then(|| format!("{} cases mismatched", c.mismatched))
+                    if c.mismatched > 0 {
+                        Some(format!("{} cases mismatched", c.mismatched))
+                    } else if c.uncovered > 0 {
+                        Some(format!("{} conditions uncovered", c.uncovered))
+                    } else if !c.judged() {
+                        Some(format!("{} of {} cases skipped", c.skipped, c.cases))
+                    } else {
+                        None
+                    }
                 }),
                 c.explained,
             ),
