@@ -552,7 +552,13 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
         if let Some(n) = id_note {
             ctx.note(&p(&["Name"]), n);
         }
-        let draft = lift(&mut ctx, &doc, &name, &tool, &id, idx);
+        let mut draft = lift(&mut ctx, &doc, &name, &tool, &id, idx);
+        // values implied by others (verify would report them masked) are dropped, with a note
+        if let Some(d) = &mut draft {
+            for n in super::drop_masked(d) {
+                ctx.notes.push(Note::file(n));
+            }
+        }
         let r = &mut import.files[idx];
         ctx.notes
             .sort_by(|a, b| (a.line, a.col, &a.message).cmp(&(b.line, b.col, &b.message)));

@@ -377,3 +377,195 @@ pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
     bar.set_prefix(what.to_string());
     bar
 }
+
+/// Rounds of [`drop_masked`]: one value per round; a catalogue entry has far fewer.
+const MAX_MASKED_DROPS: usize = 200;
+
+/// Drop from `draft` the values no event can make decide their detection's verdict: the
+/// conditions `rmmc verify` reports as masked (`verify::mcdc`), e.g. a path `prefix` already
+/// implied by a `contains` of the same folder, or a name `prefix` whose every match a
+/// shorter prefix beside it already matches. They change no verdict, but no test can tell an
+/// artifact's rendering of them apart either.
+///
+/// A value is dropped as if it were false (out of its list; a match left with no value makes
+/// its `all:` false, which then leaves its `any:`), never as if it were true (dropping
+/// `prefix [Domotz Pro Desktop App Setup]` from `all: [prefix …, suffix .exe]` would leave
+/// `suffix .exe`). Each drop is kept only if the detection before and after gives the same
+/// verdict on every event verify generates for either; one value per round, re-checked, so
+/// of two values that imply each other one stays. Returns a note per value dropped.
+pub fn drop_masked(draft: &mut Draft) -> Vec<String> {
+    use crate::ir::Event;
+    use crate::verify::mcdc::{pairs, Outcome};
+    let mut notes = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for _ in 0..MAX_MASKED_DROPS {
+        let Some(before) = lowered(draft) else { break };
+        let found = before.detections.iter().find_map(|det| {
+            det.sources.iter().find_map(|&source| {
+                let verdict = |m: &serde_json::Map<String, serde_json::Value>| {
+                    det.matches(&Event(m.clone()), source, true)
+                };
+                pairs(det, source, true, &verdict)
+                    .into_iter()
+                    .find_map(|(c, o)| match o {
+                        Outcome::Masked(why)
+                            if c.part == "detection"
+                                && !refused.contains(&format!("{}/{}", det.id, c.label)) =>
+                        {
+                            Some((det.id.clone(), c, why))
+                        }
+                        _ => None,
+                    })
+            })
+        });
+        let Some((key, c, why)) = found else { break };
+        let Some(i) = draft.detections.iter().position(|d| d.key == key) else {
+            break;
+        };
+        let mut after = draft.clone();
+        let ok = match set_false(&after.detections[i].predicate, &c.single) {
+            Some(Some(p)) => {
+                after.detections[i].predicate = p;
+                lowered(&after).is_some_and(|a| same_verdicts(&before, &a, &key))
+            }
+            _ => false,
+        };
+        if !ok {
+            refused.push(format!("{key}/{}", c.label));
+            continue;
+        }
+        *draft = after;
+        notes.push(format!(
+            "{key}: dropped `{}` from `{}`: no event can make it decide the verdict ({why})",
+            single_value(&c.single),
+            c.leaf
+        ));
+    }
+    notes
+}
+
+fn lowered(draft: &Draft) -> Option<crate::ir::IrSpec> {
+    let text = draft.render("2000-01-01");
+    let loaded = crate::spec::load_str(Path::new("draft.yaml"), &text).ok()?;
+    Some(crate::ir::lower(&loaded))
+}
+
+/// Do detection `key` of `a` and of `b` give the same verdict on every event verify
+/// generates for either?
+fn same_verdicts(a: &crate::ir::IrSpec, b: &crate::ir::IrSpec, key: &str) -> bool {
+    let (Some(da), Some(db)) = (
+        a.detections.iter().find(|d| d.id == key),
+        b.detections.iter().find(|d| d.id == key),
+    ) else {
+        return false;
+    };
+    da.sources.iter().all(|&source| {
+        let events: Vec<crate::verify::cases::Case> = [da, db]
+            .iter()
+            .flat_map(|d| crate::verify::cases::generate(d, source, 0, 1, true).cases)
+            .collect();
+        // only events real telemetry can hold: a path ends with its process name (a boundary
+        // value with a `\` in the name cannot be the last component of its path)
+        let consistent = |e: &crate::ir::Event| {
+            crate::verify::mcdc::PATH_NAME.iter().all(|(path, name)| {
+                match (
+                    e.0.get(*path).and_then(|v| v.as_str()),
+                    e.0.get(*name).and_then(|v| v.as_str()),
+                ) {
+                    (Some(p), Some(n)) => crate::verify::mcdc::basename(p) == n,
+                    _ => true,
+                }
+            })
+        };
+        events
+            .iter()
+            .filter(|c| consistent(&c.event))
+            .all(|c| da.matches(&c.event, source, true) == db.matches(&c.event, source, true))
+    })
+}
+
+fn single_value(m: &crate::ir::Match) -> String {
+    use crate::ir::Test;
+    match &m.test {
+        Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => {
+            values[0].clone()
+        }
+        Test::Ip(v) => v[0].to_string(),
+        Test::Cidr(v) => v[0].to_string(),
+        Test::Port(v) => v[0].to_string(),
+    }
+}
+
+/// The spec's name of a match kind.
+fn kind_name(t: &crate::ir::Test) -> &'static str {
+    use crate::ir::Test;
+    match t {
+        Test::Text { op, .. } => op.name(),
+        Test::Domain(_) => "domain",
+        Test::Ip(_) => "ip",
+        Test::Cidr(_) => "cidr",
+        Test::Port(_) => "port",
+        Test::Digest(_) => "hash",
+    }
+}
+
+/// `p` with the one value of `single` taken as false: `None` when no draft match holds it
+/// (or it sits under `not`, where false would widen); `Some(None)` when `p` itself becomes
+/// false.
+fn set_false(p: &draft::Pred, single: &crate::ir::Match) -> Option<Option<draft::Pred>> {
+    use draft::Pred;
+    let want = single_value(single);
+    let same = |v: &str| match (
+        v.parse::<std::net::IpAddr>(),
+        want.parse::<std::net::IpAddr>(),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => v == want,
+    };
+    match p {
+        Pred::Match {
+            field,
+            kind,
+            values,
+            cased,
+        } => {
+            if field != single.field.name() || *kind != kind_name(&single.test) {
+                return None;
+            }
+            let i = values.iter().position(|v| same(v))?;
+            let mut rest = values.clone();
+            rest.remove(i);
+            Some((!rest.is_empty()).then(|| Pred::Match {
+                field: field.clone(),
+                kind,
+                values: rest,
+                cased: *cased,
+            }))
+        }
+        Pred::Not(_) => None,
+        Pred::All(v) | Pred::Any(v) => {
+            let all = matches!(p, Pred::All(_));
+            for (i, child) in v.iter().enumerate() {
+                let Some(new) = set_false(child, single) else {
+                    continue;
+                };
+                let mut rest = v.clone();
+                match new {
+                    Some(c) => rest[i] = c,
+                    // a false member makes an `all:` false; a false branch leaves an `any:`
+                    None if all => return Some(None),
+                    None => {
+                        rest.remove(i);
+                    }
+                }
+                return Some(match rest.len() {
+                    0 => None,
+                    1 => rest.pop(),
+                    _ if all => Some(Pred::All(rest)),
+                    _ => Some(Pred::Any(rest)),
+                });
+            }
+            None
+        }
+    }
+}

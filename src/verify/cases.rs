@@ -383,18 +383,31 @@ pub fn generate(
                 }
             }
         }
-        // the value in a folder of the path, not in the name
-        if let (Some(&(path, _)), Test::Text { values, .. }) = (
+        // the value in a folder of the path, not in the name: the pair's false event (every
+        // other condition as it was), its name under a folder named by the value
+        if let (Some(&(path, _)), Test::Text { values, .. }, mcdc::Outcome::Pair { off, .. }) = (
             mcdc::PATH_NAME.iter().find(|(_, n)| *n == field),
             &c.single.test,
+            outcome,
         ) {
+            if let Some(name) = off.get(field).and_then(Value::as_str) {
+                if !name.contains('\\') && !values[0].contains('\\') {
+                    let mut ev = off.clone();
+                    ev.insert(path.into(), json!(format!("C:\\{}\\{name}", values[0])));
+                    cases.push(mk(format!("{}: in a folder, not the name", c.label), ev));
+                }
+            }
+        }
+        // the address on the local end only, spelled with a leading zero: a wider "either
+        // end" column must still compare addresses, not text
+        if let (Test::Ip(ips), "remote_ip") = (&c.single.test, field) {
             let mut ev = on.clone();
-            ev.insert(field.into(), json!("rmmcother.exe"));
-            ev.insert(
-                path.into(),
-                json!(format!("C:\\{}\\rmmcother.exe", values[0])),
-            );
-            cases.push(mk(format!("{}: in a folder, not the name", c.label), ev));
+            ev.insert("remote_ip".into(), json!("198.51.100.7"));
+            ev.insert("local_ip".into(), json!(format!("0{}", ips[0])));
+            cases.push(mk(
+                format!("{}: only as local_ip, leading zero", c.label),
+                ev,
+            ));
         }
         // the address on the other end of the connection must not count as the remote one
         if let (Test::Ip(ips), "remote_ip") = (&c.single.test, field) {

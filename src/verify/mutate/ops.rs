@@ -58,6 +58,11 @@ struct Swap {
     /// Wildcards (`*`, `?`) in the operand stop meaning "any" (EQL `:`→`==`) or start to
     /// (`==`→`:`): then equivalent only when no operand holds one.
     wildcards: bool,
+    /// Only term boundaries change (KQL `contains`↔`has`): `has` asks for a boundary only
+    /// at an edge of the needle that is a letter or digit (a term is a run of them), so the
+    /// swap is equivalent when every operand starts and ends with another character
+    /// (`'\TightVNC\'`).
+    term_edges: bool,
 }
 
 /// A list operator: the token before `(` and whether it compares case-insensitively (so
@@ -112,6 +117,7 @@ const KQL: Table = Table {
             name: "swap has→contains",
             case_only: false,
             wildcards: false,
+            term_edges: true,
         },
         Swap {
             from: "contains",
@@ -119,6 +125,7 @@ const KQL: Table = Table {
             name: "swap contains→has",
             case_only: false,
             wildcards: false,
+            term_edges: true,
         },
         Swap {
             from: "=~",
@@ -126,6 +133,7 @@ const KQL: Table = Table {
             name: "swap =~→==",
             case_only: true,
             wildcards: false,
+            term_edges: false,
         },
         Swap {
             from: "in~",
@@ -133,6 +141,7 @@ const KQL: Table = Table {
             name: "swap in~→in",
             case_only: true,
             wildcards: false,
+            term_edges: false,
         },
         Swap {
             from: "endswith",
@@ -140,6 +149,7 @@ const KQL: Table = Table {
             name: "swap endswith→contains",
             case_only: false,
             wildcards: false,
+            term_edges: false,
         },
         Swap {
             from: "startswith",
@@ -147,6 +157,7 @@ const KQL: Table = Table {
             name: "swap startswith→contains",
             case_only: false,
             wildcards: false,
+            term_edges: false,
         },
     ],
     lists: &[
@@ -215,6 +226,7 @@ const EQL: Table = Table {
             name: "swap :→==",
             case_only: true,
             wildcards: true,
+            term_edges: false,
         },
         Swap {
             from: "==",
@@ -222,6 +234,7 @@ const EQL: Table = Table {
             name: "swap ==→:",
             case_only: true,
             wildcards: true,
+            term_edges: false,
         },
         Swap {
             from: "in~",
@@ -229,6 +242,7 @@ const EQL: Table = Table {
             name: "swap in~→in",
             case_only: true,
             wildcards: false,
+            term_edges: false,
         },
         Swap {
             from: "like~",
@@ -236,6 +250,7 @@ const EQL: Table = Table {
             name: "swap like~→like",
             case_only: true,
             wildcards: false,
+            term_edges: false,
         },
     ],
     lists: &[
@@ -927,6 +942,15 @@ fn walk(tb: &Table, text: &str) -> Vec<Edit> {
                     Some(format!(
                         "{field} holds a closed lowercase vocabulary (ECS), so only case sensitivity changes"
                     ))
+                } else if sw.term_edges
+                    && vals.iter().all(|v| {
+                        let c = content(v);
+                        !c.starts_with(|x: char| x.is_alphanumeric())
+                            && !c.ends_with(|x: char| x.is_alphanumeric())
+                            && !c.is_empty()
+                    })
+                {
+                    Some("every operand starts and ends with a character that is no letter or digit, so `has` asks for no term boundary beyond `contains`".to_string())
                 } else {
                     None
                 }
