@@ -363,17 +363,6 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
     }
 }
 
-fn kind_name(t: &Test) -> &'static str {
-    match t {
-        Test::Text { op, .. } => op.name(),
-        Test::Domain(_) => "domain",
-        Test::Ip(_) => "ip",
-        Test::Cidr(_) => "cidr",
-        Test::Port(_) => "port",
-        Test::Digest(_) => "hash",
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Expressions
 
@@ -459,7 +448,7 @@ impl Emitter<'_> {
             );
             self.ctx.warn(m, col_fidelity, msg);
         }
-        if let Some(k) = data().kinds.get(kind_name(&m.test)) {
+        if let Some(k) = data().kinds.get(m.test.kind_name()) {
             if k.fidelity != Fidelity::Exact {
                 combine(k.fidelity, &k.note, &mut notes);
                 let msg = format!(

@@ -437,7 +437,7 @@ pub fn drop_masked(draft: &mut Draft) -> Vec<String> {
         *draft = after;
         notes.push(format!(
             "{key}: dropped `{}` from `{}`: no event can make it decide the verdict ({why})",
-            single_value(&c.single),
+            c.single.test.first_value(),
             c.leaf
         ));
     }
@@ -484,37 +484,12 @@ fn same_verdicts(a: &crate::ir::IrSpec, b: &crate::ir::IrSpec, key: &str) -> boo
     })
 }
 
-fn single_value(m: &crate::ir::Match) -> String {
-    use crate::ir::Test;
-    match &m.test {
-        Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => {
-            values[0].clone()
-        }
-        Test::Ip(v) => v[0].to_string(),
-        Test::Cidr(v) => v[0].to_string(),
-        Test::Port(v) => v[0].to_string(),
-    }
-}
-
-/// The spec's name of a match kind.
-fn kind_name(t: &crate::ir::Test) -> &'static str {
-    use crate::ir::Test;
-    match t {
-        Test::Text { op, .. } => op.name(),
-        Test::Domain(_) => "domain",
-        Test::Ip(_) => "ip",
-        Test::Cidr(_) => "cidr",
-        Test::Port(_) => "port",
-        Test::Digest(_) => "hash",
-    }
-}
-
 /// `p` with the one value of `single` taken as false: `None` when no draft match holds it
 /// (or it sits under `not`, where false would widen); `Some(None)` when `p` itself becomes
 /// false.
 fn set_false(p: &draft::Pred, single: &crate::ir::Match) -> Option<Option<draft::Pred>> {
     use draft::Pred;
-    let want = single_value(single);
+    let want = single.test.first_value();
     let same = |v: &str| match (
         v.parse::<std::net::IpAddr>(),
         want.parse::<std::net::IpAddr>(),
@@ -529,7 +504,7 @@ fn set_false(p: &draft::Pred, single: &crate::ir::Match) -> Option<Option<draft:
             values,
             cased,
         } => {
-            if field != single.field.name() || *kind != kind_name(&single.test) {
+            if field != single.field.name() || *kind != single.test.kind_name() {
                 return None;
             }
             let i = values.iter().position(|v| same(v))?;

@@ -138,6 +138,32 @@ impl TextOp {
     }
 }
 
+impl Test {
+    /// The spec's name of this kind of match (`term`, `domain`, `ip`, …).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Test::Text { op, .. } => op.name(),
+            Test::Domain(_) => "domain",
+            Test::Ip(_) => "ip",
+            Test::Cidr(_) => "cidr",
+            Test::Port(_) => "port",
+            Test::Digest(_) => "hash",
+        }
+    }
+
+    /// The first value, as the spec writes it (an IP or range in its canonical form).
+    pub fn first_value(&self) -> String {
+        match self {
+            Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => {
+                values[0].clone()
+            }
+            Test::Ip(v) => v[0].to_string(),
+            Test::Cidr(v) => v[0].to_string(),
+            Test::Port(v) => v[0].to_string(),
+        }
+    }
+}
+
 impl Expr {
     /// Every match in the tree, depth first.
     pub fn matches_iter(&self) -> Vec<&Match> {

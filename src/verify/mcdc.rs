@@ -100,17 +100,6 @@ fn value_count(t: &Test) -> usize {
     }
 }
 
-fn value_text(t: &Test) -> String {
-    match t {
-        Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => {
-            values[0].clone()
-        }
-        Test::Ip(v) => v[0].to_string(),
-        Test::Cidr(v) => v[0].to_string(),
-        Test::Port(v) => v[0].to_string(),
-    }
-}
-
 fn tree(e: &Expr, part: &str, conds: &mut Vec<Condition>) -> Node {
     match e {
         Expr::All(v) => Node::All(v.iter().map(|x| tree(x, part, conds)).collect()),
@@ -122,7 +111,7 @@ fn tree(e: &Expr, part: &str, conds: &mut Vec<Condition>) -> Node {
                     let s = single(m, i);
                     conds.push(Condition {
                         part: part.to_string(),
-                        label: format!("{part}: {m} value {}", value_text(&s.test)),
+                        label: format!("{part}: {m} value {}", s.test.first_value()),
                         leaf: m.clone(),
                         single: s,
                     });
