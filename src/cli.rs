@@ -9,7 +9,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Exit codes: 0 success; 1 a check failed (a `--deny` policy, `verify` found a mismatch,
-/// `diff` found drift); 2 bad input or an I/O error (nothing was written).
+/// `diff` found drift); 2 bad input or an I/O error (nothing was written), including a failed
+/// write of the output to stdout (e.g. a full disk). A reader that closes the pipe early
+/// (`rmmc explain | head -1`) is not an error: the process stops writing and exits 0, as
+/// `head`-style pipelines expect (see `write_stdout`).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const CHECK_FAILED: i32 = 1;
@@ -263,7 +266,31 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    run(cli)
+    let code = run(cli);
+    // `out!` writes through stdout's line buffer: a last line without a newline is written
+    // here, and a failure to write it must not be lost.
+    if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
+        stdout_failed(&e);
+    }
+    code
+}
+
+/// The one way command output reaches stdout (through `out!` / `outln!`): a failed write
+/// ends the process instead of panicking as `print!` does.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    if let Err(e) = std::io::Write::write_fmt(&mut std::io::stdout().lock(), args) {
+        stdout_failed(&e);
+    }
+}
+
+/// EPIPE: the reader went away (`| head`), nobody is left to tell: exit 0 quietly. Any
+/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2.
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK);
+    }
+    eprintln!("error: cannot write the output to stdout: {e}");
+    std::process::exit(exit::ERROR);
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -271,7 +298,7 @@ pub fn run(cli: Cli) -> i32 {
     ALL_WARNINGS.store(cli.all_warnings, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Schema => {
-            print!("{}", spec::json_schema());
+            out!("{}", spec::json_schema());
             exit::OK
         }
         Command::Diff {
@@ -329,7 +356,7 @@ pub fn run(cli: Cli) -> i32 {
                 .collect();
             let d = crate::diff::diff(&committed, &res.files);
             match format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "clean": d.is_clean(),
@@ -341,8 +368,8 @@ pub fn run(cli: Cli) -> i32 {
                 Format::Text => {
                     let color =
                         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                    print!("{}", crate::diff::render(&d, color));
-                    println!(
+                    out!("{}", crate::diff::render(&d, color));
+                    outln!(
                         "{}: {}",
                         if d.is_clean() { "no drift" } else { "drift" },
                         d.summary()
@@ -356,7 +383,7 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Fields => {
-            print!("{}", spec::fields::markdown_table());
+            out!("{}", spec::fields::markdown_table());
             exit::OK
         }
         Command::Verify {
@@ -422,11 +449,11 @@ pub fn run(cli: Cli) -> i32 {
             }
             let res = build::compile(&specs, &BuildOptions::default());
             match format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&res.renderings).expect("renderings serialize")
                 ),
-                Format::Text => print!("{}", explain_text(&res.renderings)),
+                Format::Text => out!("{}", explain_text(&res.renderings)),
             }
             verdict(&res.diags, &[])
         }
@@ -462,11 +489,11 @@ pub fn run(cli: Cli) -> i32 {
             }
             report(&res.diags, &deny, format);
             if let (Some((n, errors)), Format::Text) = (linted, format) {
-                println!("artifacts: {n} checked (Sentinel analytic rules, KQL queries), {errors} violations");
+                outln!("artifacts: {n} checked (Sentinel analytic rules, KQL queries), {errors} violations");
             }
             if code == exit::OK && format == Format::Text {
                 let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();
-                println!(
+                outln!(
                     "ok: {} specs, {dets} detections, {} artifacts",
                     specs.len(),
                     res.files.len()
@@ -501,8 +528,8 @@ pub fn run(cli: Cli) -> i32 {
             match written {
                 Ok(stats) => {
                     if format == Format::Text {
-                        print!("{}", build_summary(&res.files));
-                        println!(
+                        out!("{}", build_summary(&res.files));
+                        outln!(
                             "built {} files from {} specs into {}: {} written, {} unchanged, {} removed",
                             res.files.len(),
                             specs.len(),
@@ -585,7 +612,7 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
     match format {
         Format::Json => {
             if !diags.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&diags).expect("diags serialize")
                 );

@@ -80,21 +80,21 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
             "specs": done.specs,
             "written": stats.written, "unchanged": stats.unchanged, "removed": stats.removed,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json).expect("report serializes")
         );
     } else {
         for line in import::report_lines(&done.reports, args.verbose) {
-            println!("{line}");
+            outln!("{line}");
         }
-        println!();
-        println!("{:<20} {:>5}", "outcome", "files");
+        outln!();
+        outln!("{:<20} {:>5}", "outcome", "files");
         for (o, n) in &counts {
-            println!("{:<20} {n:>5}", o.label());
+            outln!("{:<20} {n:>5}", o.label());
         }
-        println!("{:<20} {:>5}", "total", done.reports.len());
-        println!(
+        outln!("{:<20} {:>5}", "total", done.reports.len());
+        outln!(
             "\n{} specs into {}: {} written, {} unchanged, {} removed (report: {})",
             done.specs,
             args.out.display(),

@@ -124,11 +124,11 @@ pub fn verify(
     let irs: Vec<_> = specs.iter().map(crate::ir::lower).collect();
     let result = verify::verify(&irs, &files, &fixture_cases, &built.renderings, &vopts);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&result).expect("report serializes")
         ),
-        Format::Text => print!("{}", matrix(&result, now)),
+        Format::Text => out!("{}", matrix(&result, now)),
     }
     if result.ok() {
         exit::OK
@@ -178,9 +178,9 @@ fn mutation(
                 .iter()
                 .map(|k| serde_json::Value::from(k.kind.clone()))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
-        Format::Text => print!("{}", mutate::text(&r, bar, seconds)),
+        Format::Text => out!("{}", mutate::text(&r, bar, seconds)),
     }
     if bar.failing(&r).is_empty() {
         exit::OK
@@ -530,11 +530,11 @@ fn missing_fields(
 fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>], table: bool) {
     if !table {
         for r in rows {
-            println!("{}", serde_json::Value::Object(r.clone()));
+            outln!("{}", serde_json::Value::Object(r.clone()));
         }
         return;
     }
-    print!("{}", rows_table(rows));
+    out!("{}", rows_table(rows));
 }
 
 pub fn rows_table(rows: &[serde_json::Map<String, serde_json::Value>]) -> String {

@@ -4,6 +4,26 @@
 //! Data flows one way: `spec` (load + validate) → `ir` (lower) → `backend` (text) →
 //! `render` (wrappers) → `build` (files). Diagnostics are data (`diag`); only the CLI prints.
 
+/// Print command output to stdout (like `print!`), never panicking: a reader that went away
+/// (EPIPE, e.g. `rmmc explain | head -1`) ends the process quietly with exit 0; any other
+/// write error (e.g. ENOSPC on a full disk) prints one line to stderr and exits 2. See
+/// `cli::write_stdout`.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($t)*))
+    };
+}
+
+/// `out!` with a newline, like `println!`.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_stdout(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
 pub mod backend;
 pub mod build;
 pub mod cli;

@@ -259,3 +259,53 @@ fn snapshots() {
     }
     insta::assert_snapshot!("import-report", with_hand().report());
 }
+
+/// Import one catalogue file, as is or with a UTF-8 byte order mark in front (as Windows
+/// editors save it); the spec files written.
+fn import_one(name: &str, bom: bool) -> Vec<(String, String)> {
+    let tmp = TempDir::new().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut bytes = if bom {
+        b"\xEF\xBB\xBF".to_vec()
+    } else {
+        Vec::new()
+    };
+    bytes.extend(std::fs::read(catalogue().join(name)).unwrap());
+    std::fs::write(src.join(name), bytes).unwrap();
+    let out = tmp.path().join("out");
+    let r = rmmc()
+        .args(["import", "lolrmm", "--strict"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .arg("--hand-written")
+        .arg(tmp.path().join("none"))
+        .args(["--date", "2026-12-01"])
+        .output()
+        .unwrap();
+    assert!(
+        r.status.success(),
+        "bom={bom}: {}{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_source_file_with_a_byte_order_mark_imports_like_the_original() {
+    let plain = import_one("anydesk.yaml", false);
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    assert_eq!(import_one("anydesk.yaml", true), plain);
+}

@@ -136,3 +136,131 @@ fn deep_artifacts_on_disk_fail_verify_without_crashing() {
         std::fs::write(&p, before).unwrap();
     }
 }
+
+/// `t0 op t1 op … tn-1` from `term(i)`.
+fn chain(n: usize, op: &str, term: impl Fn(usize) -> String) -> String {
+    (0..n).map(term).collect::<Vec<_>>().join(op)
+}
+
+fn eval(artifact: &Path, events: &Path) -> (Option<i32>, String, String) {
+    let out = rmmc()
+        .arg("eval")
+        .arg(artifact)
+        .arg("--events")
+        .arg(events)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn long_flat_chains_evaluate_or_are_refused_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // KQL: a flat 20,000-term chain is evaluated (the tree it parses into is balanced).
+    let ev = d.join("net.jsonl");
+    std::fs::write(
+        &ev,
+        "{\"Timestamp\":\"2026-05-31T10:00:00Z\",\"DeviceName\":\"d1\",\"RemoteUrl\":\"x.a19999.com\"}\n\
+         {\"Timestamp\":\"2026-05-31T10:00:00Z\",\"DeviceName\":\"d2\",\"RemoteUrl\":\"x.b.com\"}\n",
+    )
+    .unwrap();
+    let cases = [
+        (" or ", "RemoteUrl has 'a", vec!["d1"]),
+        (" and ", "RemoteUrl !has 'z", vec!["d1", "d2"]),
+    ];
+    for (op, term, want) in cases {
+        let kql = format!(
+            "DeviceNetworkEvents\n| where {}\n",
+            chain(20_000, op, |i| format!("{term}{i}'"))
+        );
+        let p = d.join("chain.kql");
+        std::fs::write(&p, kql).unwrap();
+        let (code, out, err) = eval(&p, &ev);
+        assert_eq!(code, Some(0), "{op}: {err}");
+        let got: Vec<String> = out
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["DeviceName"].to_string()
+            })
+            .collect();
+        let want: Vec<String> = want.iter().map(|w| format!("\"{w}\"")).collect();
+        assert_eq!(got, want, "{op}: {err}");
+    }
+    // Sigma: sigma-rust recurses once per operator, so a chain past the documented bound is
+    // refused; one at the bound still runs.
+    let sigma = std::fs::read_to_string("examples/deployed/sigma/supremo-netconn.yml").unwrap();
+    let sev = d.join("sysmon.jsonl");
+    std::fs::write(
+        &sev,
+        "{\"DestinationHostname\":\"supremocontrol.com\",\"Image\":\"C:\\\\supremo.exe\",\"Computer\":\"c\",\"User\":\"u\",\"DestinationIp\":\"1.2.3.4\",\"DestinationPort\":443}\n",
+    )
+    .unwrap();
+    let p = d.join("chain.yml");
+    let with = |n: usize| {
+        sigma.replace(
+            "condition: selection",
+            &format!("condition: {}", chain(n, " or ", |_| "selection".into())),
+        )
+    };
+    std::fs::write(&p, with(50_000)).unwrap();
+    let (code, _, err) = eval(&p, &sev);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("and/or operators, more than 1000"), "{err}");
+    std::fs::write(&p, with(1001)).unwrap();
+    let (code, _, err) = eval(&p, &sev);
+    assert!(matches!(code, Some(0 | 1)), "{err}");
+    assert!(!err.contains("more than 1000"), "{err}");
+}
+
+#[test]
+fn long_flat_chains_on_disk_fail_verify_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    rmmc()
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let kql = chain(20_000, " or ", |i| format!("RemoteUrl has 'a{i}'"));
+    let sigma = chain(50_000, " or ", |_| "selection".into());
+    for (rel, from, to, refused) in [
+        (
+            "kql/supremo-netconn.kql",
+            "| where RemoteUrl",
+            format!("| where ({kql}) and RemoteUrl"),
+            false,
+        ),
+        (
+            "sigma/supremo-netconn.yml",
+            "condition: selection",
+            format!("condition: {sigma}"),
+            true,
+        ),
+    ] {
+        let p = out.join(rel);
+        let before = std::fs::read_to_string(&p).unwrap();
+        assert!(before.contains(from), "{rel}");
+        std::fs::write(&p, before.replacen(from, &to, 1)).unwrap();
+        let res = rmmc()
+            .args(["verify", "rules", "--artifacts"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&res.stdout);
+        let err = String::from_utf8_lossy(&res.stderr);
+        // The KQL chain is run (it narrows the rule to URLs no case has, so cases mismatch);
+        // the Sigma one is refused, an ERROR cell.
+        assert_eq!(res.status.code(), Some(1), "{rel}: {text}{err}");
+        assert_eq!(text.contains("more than 1000"), refused, "{rel}: {text}");
+        assert!(
+            !text.contains("does not parse: expression"),
+            "{rel}: {text}"
+        );
+        std::fs::write(&p, before).unwrap();
+    }
+}

@@ -489,7 +489,7 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
         bar.inc(1);
         let path = dir.join(name);
         let idx = import.files.len();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match super::read_source(&path) {
             Ok(t) => t,
             Err(e) => {
                 let mut r = FileReport::new(name.clone(), "");

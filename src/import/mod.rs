@@ -358,6 +358,16 @@ pub fn report_lines(reports: &[FileReport], verbose: bool) -> Vec<String> {
 }
 
 /// An error reading the source folder, for the CLI.
+/// A source file's text without a leading UTF-8 byte order mark, which editors on Windows
+/// write and YAML parsers read as content (serde_yaml: "more than one document").
+pub fn read_source(path: &Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
+}
+
 pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Diag {
     Diag::error(DiagKind::Io, format!("{what}: {e}")).at(path, None)
 }

@@ -146,7 +146,7 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
             bar.inc(1);
             let rel = format!("{tool}/{f}");
             let mut report = FileReport::new(rel.clone(), id.clone());
-            let text = match std::fs::read_to_string(path.join(&f)) {
+            let text = match super::read_source(&path.join(&f)) {
                 Ok(t) => t,
                 Err(e) => {
                     report.rejected = Some(Note::file(format!("cannot read the file: {e}")));

@@ -18,6 +18,12 @@ use std::collections::BTreeMap;
 /// Nesting cap for Sigma conditions (parentheses and `not`), as the KQL parser's.
 pub const MAX_DEPTH: usize = parser::MAX_DEPTH;
 
+/// Most `and` / `or` operators one Sigma condition may hold. sigma-rust's condition parser
+/// recurses once per operator of a flat chain (`s0 or s1 or …` builds a right-deep tree that
+/// its evaluator recurses on as well), so a generated chain of 50,000 selections overflows
+/// the stack however shallow its parentheses; real rules use a handful (ours at most one).
+pub const MAX_CONDITION_OPERATORS: usize = 1000;
+
 fn text<'a>(ctx: &Ctx<'a>) -> Result<&'a String, String> {
     ctx.files
         .get(ctx.path)
@@ -95,8 +101,9 @@ fn kql_json(v: &interp::Value) -> Value {
 // Sigma
 // ---------------------------------------------------------------------------------------
 
-/// Refuse conditions nested deeper than [`MAX_DEPTH`] before sigma-rust's recursive parser
-/// sees them (it would overflow the stack), and YAML sigma-rust cannot read, with line:col.
+/// Refuse conditions nested deeper than [`MAX_DEPTH`] or with more than
+/// [`MAX_CONDITION_OPERATORS`] operators before sigma-rust's recursive parser sees them (it
+/// would overflow the stack), and YAML sigma-rust cannot read, with line:col.
 fn sigma_precheck(text: &str) -> Result<serde_yaml::Value, String> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e
@@ -132,6 +139,15 @@ fn sigma_precheck(text: &str) -> Result<serde_yaml::Value, String> {
         if max + nots > MAX_DEPTH {
             return Err(format!(
                 "does not parse: condition nested deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        let ops = c
+            .split(|ch: char| ch.is_whitespace() || ch == '(' || ch == ')')
+            .filter(|w| w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("or"))
+            .count();
+        if ops > MAX_CONDITION_OPERATORS {
+            return Err(format!(
+                "does not parse: condition has {ops} and/or operators, more than {MAX_CONDITION_OPERATORS}; group the selections with `1 of sel*` instead"
             ));
         }
     }
@@ -510,11 +526,22 @@ mod tests {
             ")".repeat(MAX_DEPTH + 1)
         );
         let nots = format!("{}sel", "not ".repeat(MAX_DEPTH + 1));
+        // `ops` operators: alternately or / AND, as a flat chain
+        let chain = |ops: usize| {
+            (0..ops).fold("sel".to_string(), |c, i| {
+                c + if i % 2 == 0 { " or sel" } else { " AND sel" }
+            })
+        };
         let cases: Vec<(String, Result<(), &str>)> = vec![
             (rule("sel"), Ok(())),
             (rule("not (sel or sel)"), Ok(())),
             (rule(&format!("'{deep}'")), Err("nested deeper")),
             (rule(&nots), Err("nested deeper")),
+            (rule(&chain(MAX_CONDITION_OPERATORS)), Ok(())),
+            (
+                rule(&chain(MAX_CONDITION_OPERATORS + 1)),
+                Err("more than 1000"),
+            ),
             (
                 "title: t\ndetection:\n  sel: {a: b}\n".into(),
                 Err("no detection.condition"),

@@ -11,6 +11,20 @@ use std::fmt;
 /// Deepest expression nesting accepted (emitted queries nest a handful of levels).
 pub const MAX_DEPTH: usize = 128;
 
+/// A flat chain `t0 op t1 op … tn` (and / or: associative, evaluated left to right with
+/// short-circuit) as a balanced tree of depth log2(n) rather than a left-deep one of depth
+/// n, so that a generated 20,000-term `or` chain cannot overflow the stack of the
+/// evaluator, the binder or the importer, which all recurse on the tree. The terms keep their
+/// order, so evaluation order (and hence short-circuit and errors) is unchanged; chains of up
+/// to three terms keep the left-deep shape `(t0 op t1) op t2`.
+fn balanced(mut terms: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Expr {
+    if terms.len() == 1 {
+        return terms.pop().expect("one term");
+    }
+    let right = terms.split_off(terms.len().div_ceil(2));
+    op(Box::new(balanced(terms, op)), Box::new(balanced(right, op)))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     pub message: String,
@@ -272,21 +286,19 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat_kw("or") {
-            let r = self.and()?;
-            l = Expr::Or(Box::new(l), Box::new(r));
+            terms.push(self.and()?);
         }
-        Ok(l)
+        Ok(balanced(terms, Expr::Or))
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.cmp()?;
+        let mut terms = vec![self.cmp()?];
         while self.eat_kw("and") {
-            let r = self.cmp()?;
-            l = Expr::And(Box::new(l), Box::new(r));
+            terms.push(self.cmp()?);
         }
-        Ok(l)
+        Ok(balanced(terms, Expr::And))
     }
 
     /// Reads a comparison / string operator, if one is next: returns the operator kind.
