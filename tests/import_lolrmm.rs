@@ -309,3 +309,42 @@ fn a_source_file_with_a_byte_order_mark_imports_like_the_original() {
     assert_eq!(plain.len(), 1, "{plain:?}");
     assert_eq!(import_one("anydesk.yaml", true), plain);
 }
+
+/// A tool with more values in one detection than the redundancy search takes (1,000) is
+/// imported whole, with a note saying it was not checked (the search is quadratic in them);
+/// one under the bound gets no such note. (What the search drops: `import::tests`.)
+#[test]
+fn the_redundancy_search_is_bounded() {
+    let src = tempfile::tempdir().unwrap();
+    let run = |n: usize| {
+        let doms: String = (0..n)
+            .map(|i| format!("              - h{i}.example{i}.com\n"))
+            .collect();
+        std::fs::write(
+            src.path().join("bigtool.yaml"),
+            format!(
+                "Name: BigTool\nCategory: RMM\nDescription: big\nAuthor: x\nCreated: '2023-09-29'\n\
+                 LastModified: '2023-09-29'\nDetails:\n    Website: https://bigtool.example\n\
+                 Artifacts:\n    Network:\n        - Description: N/A\n          Domains:\n{doms}"
+            ),
+        )
+        .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        rmmc()
+            .args(["import", "lolrmm"])
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path())
+            .args(["--hand-written", "/nonexistent"])
+            .assert()
+            .code(0);
+        std::fs::read_to_string(out.path().join("IMPORT-REPORT.md")).unwrap()
+    };
+    let report = run(1001);
+    assert!(
+        report.contains("not checked for values implied by others: 1001 values (more than 1000)"),
+        "{report}"
+    );
+    let report = run(999);
+    assert!(!report.contains("not checked"), "{report}");
+}

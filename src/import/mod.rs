@@ -391,6 +391,10 @@ pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
 /// Rounds of [`drop_masked`]: one value per round; a catalogue entry has far fewer.
 const MAX_MASKED_DROPS: usize = 200;
 
+/// Values of one detection past which [`drop_masked`] does not search (the largest LOLRMM
+/// entry has well under 100; 1,000 takes about a second).
+const MAX_MASKED_VALUES: usize = 1000;
+
 /// Drop from `draft` the values no event can make decide their detection's verdict: the
 /// conditions `rmmc verify` reports as masked (`verify::mcdc`), e.g. a path `prefix` already
 /// implied by a `contains` of the same folder, or a name `prefix` whose every match a
@@ -407,6 +411,24 @@ pub fn drop_masked(draft: &mut Draft) -> Vec<String> {
     use crate::ir::Event;
     use crate::verify::mcdc::{pairs, Outcome};
     let mut notes = Vec::new();
+    // the search is quadratic in the values of a detection: a huge list is left as it is
+    if let Some(ir) = lowered(draft) {
+        for det in &ir.detections {
+            let values: usize = det
+                .expr
+                .matches_iter()
+                .iter()
+                .map(|m| m.test.value_count())
+                .sum();
+            if values > MAX_MASKED_VALUES {
+                notes.push(format!(
+                    "{}: not checked for values implied by others: {values} values (more than {MAX_MASKED_VALUES})",
+                    det.id
+                ));
+                return notes;
+            }
+        }
+    }
     let mut refused: Vec<String> = Vec::new();
     for _ in 0..MAX_MASKED_DROPS {
         let Some(before) = lowered(draft) else { break };

@@ -151,6 +151,16 @@ impl Test {
         }
     }
 
+    /// How many values the match lists.
+    pub fn value_count(&self) -> usize {
+        match self {
+            Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => values.len(),
+            Test::Ip(v) => v.len(),
+            Test::Cidr(v) => v.len(),
+            Test::Port(v) => v.len(),
+        }
+    }
+
     /// The first value, as the spec writes it (an IP or range in its canonical form).
     pub fn first_value(&self) -> String {
         match self {

@@ -91,22 +91,13 @@ fn single(m: &Match, i: usize) -> Match {
     }
 }
 
-fn value_count(t: &Test) -> usize {
-    match t {
-        Test::Text { values, .. } | Test::Domain(values) | Test::Digest(values) => values.len(),
-        Test::Ip(v) => v.len(),
-        Test::Cidr(v) => v.len(),
-        Test::Port(v) => v.len(),
-    }
-}
-
 fn tree(e: &Expr, part: &str, conds: &mut Vec<Condition>) -> Node {
     match e {
         Expr::All(v) => Node::All(v.iter().map(|x| tree(x, part, conds)).collect()),
         Expr::Any(v) => Node::Any(v.iter().map(|x| tree(x, part, conds)).collect()),
         Expr::Not(x) => Node::Not(Box::new(tree(x, part, conds))),
         Expr::Match(m) => {
-            let mut each: Vec<Node> = (0..value_count(&m.test))
+            let mut each: Vec<Node> = (0..m.test.value_count())
                 .map(|i| {
                     let s = single(m, i);
                     conds.push(Condition {
@@ -312,14 +303,18 @@ impl Solver<'_> {
         }
         self.budget -= 1;
         let Some((node, want)) = goals.pop() else {
-            return true;
+            // every requirement placed: each field must still have a fitting value (the
+            // `false` ones are checked here, once, rather than one by one)
+            return self.all_feasible(assign);
         };
         let ok = match (node, want) {
             (Node::Cond(i), b) => match assign[*i] {
                 Some(x) => x == b && self.solve(goals, assign),
                 None => {
                     assign[*i] = Some(b);
-                    let ok = self.feasible(*i, assign) && self.solve(goals, assign);
+                    // a `true` requirement is checked at once (it prunes the choices early);
+                    // the many `false` ones of a value list at the end
+                    let ok = (!b || self.feasible(*i, assign)) && self.solve(goals, assign);
                     if !ok {
                         assign[*i] = None;
                     }
@@ -333,6 +328,45 @@ impl Solver<'_> {
                     goals.pop();
                 }
                 ok
+            }
+            // A value list (`any:` of single values on one field) held false, or an `all:`
+            // of single values held true: assigned at once and checked once, not value by
+            // value (a list of n values would cost n² checks per condition).
+            (Node::All(v), true) | (Node::Any(v), false)
+                if v.iter().all(|c| matches!(c, Node::Cond(_))) =>
+            {
+                let ids: Vec<usize> = v
+                    .iter()
+                    .filter_map(|c| match c {
+                        Node::Cond(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                if ids.iter().any(|&i| assign[i].is_some_and(|x| x != want)) {
+                    false
+                } else {
+                    let fresh: Vec<usize> =
+                        ids.into_iter().filter(|&i| assign[i].is_none()).collect();
+                    for &i in &fresh {
+                        assign[i] = Some(want);
+                    }
+                    let mut fields: Vec<&str> = fresh
+                        .iter()
+                        .map(|&i| self.conds[i].single.field.name())
+                        .collect();
+                    fields.sort_unstable();
+                    fields.dedup();
+                    let ok = fields
+                        .iter()
+                        .all(|f| self.value_for(f, assign, None).is_some())
+                        && self.solve(goals, assign);
+                    if !ok {
+                        for &i in &fresh {
+                            assign[i] = None;
+                        }
+                    }
+                    ok
+                }
             }
             (Node::All(v), true) | (Node::Any(v), false) => {
                 let n = goals.len();
@@ -363,6 +397,22 @@ impl Solver<'_> {
             goals.push((node, want));
         }
         ok
+    }
+
+    /// Can every field with a requirement take a value meeting all of them?
+    fn all_feasible(&self, assign: &Assign) -> bool {
+        let mut fields: Vec<&str> = self
+            .conds
+            .iter()
+            .zip(assign)
+            .filter(|(_, a)| a.is_some())
+            .map(|(c, _)| c.single.field.name())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+            .iter()
+            .all(|f| self.value_for(f, assign, None).is_some())
     }
 
     /// Can the field of condition `i` take a value meeting every requirement on it?
