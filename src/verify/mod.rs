@@ -385,7 +385,7 @@ fn verify_rule(
             .map(|rs| {
                 rs.iter()
                     .copied()
-                    .filter(|r| !unexercised(table, r))
+                    .filter(|r| r.fidelity != Fidelity::Exact && !unexercised(table, r))
                     .collect()
             })
             .unwrap_or_default();
@@ -423,12 +423,29 @@ fn verify_rule(
             Err(e) => cell.error = Some(e),
             Ok(run) => {
                 cell.window = run.window;
-                let lossy: Vec<&Rendering> = notes
+                // each case's verdict as the declared renderings compute it, once (`None`:
+                // nothing declared, or a declaration verify has no model of)
+                let modeled: Vec<Option<bool>> = all
                     .iter()
-                    .copied()
-                    .filter(|r| r.fidelity != Fidelity::Exact)
+                    .map(|c| {
+                        (!notes.is_empty())
+                            .then(|| {
+                                rendered_rule(
+                                    det,
+                                    &c.event,
+                                    source,
+                                    opts.exclusions,
+                                    &notes,
+                                    b.name,
+                                    table,
+                                )
+                            })
+                            .flatten()
+                    })
                     .collect();
-                for ((c, want), got) in all.iter().zip(want).zip(&run.verdicts) {
+                for (((c, want), got), model) in
+                    all.iter().zip(want).zip(&run.verdicts).zip(&modeled)
+                {
                     let Some(got) = *got else {
                         cell.skipped += 1;
                         continue;
@@ -438,26 +455,13 @@ fn verify_rule(
                         // inexact rendering verify can model: the artifact must do what it
                         // declares (a dropped "either end" alternative of a wider IP column
                         // is a broken artifact, not a better one).
-                        let declared = (!lossy.is_empty())
-                            .then(|| {
-                                rendered_rule(
-                                    det,
-                                    &c.event,
-                                    source,
-                                    opts.exclusions,
-                                    &lossy,
-                                    b.name,
-                                    table,
-                                )
-                            })
-                            .flatten()
-                            .map(|m| {
-                                if b.windowed {
-                                    in_time(det, m, &c.event, opts.now, window_ns)
-                                } else {
-                                    m
-                                }
-                            });
+                        let declared = model.map(|m| {
+                            if b.windowed {
+                                in_time(det, m, &c.event, opts.now, window_ns)
+                            } else {
+                                m
+                            }
+                        });
                         match declared {
                             Some(d) if d != got => {
                                 cell.mismatched += 1;
@@ -511,17 +515,7 @@ fn verify_rule(
                 }
                 // what the declared renderings predict for the pair, as the backend computes
                 // them (`None`: a declaration verify has no model of)
-                let predicted = |i: usize| {
-                    rendered_rule(
-                        det,
-                        &all[i].event,
-                        source,
-                        opts.exclusions,
-                        &notes,
-                        b.name,
-                        table,
-                    )
-                };
+                let predicted = |i: usize| modeled[i];
                 coverage(
                     &mut cell,
                     &conditions,
