@@ -188,17 +188,24 @@ pub enum Command {
         after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl"
     )]
     Eval {
-        /// The artifact file.
-        artifact: PathBuf,
-        /// Events, one JSON object per line.
+        /// The artifact file(s), or build folders: every .kql, .yml, .spl and .eql file
+        /// below a folder is a rule.
+        #[arg(required = true, num_args = 1..)]
+        artifacts: Vec<PathBuf>,
+        /// Events, one JSON object per line (gzip'd or not).
         #[arg(long)]
         events: PathBuf,
+        /// With a folder or several artifacts: run only this backend's (kql, sigma, splunk,
+        /// elastic); needed when they are of several.
+        #[arg(long)]
+        backend: Option<String>,
         /// The clock for now() (RFC 3339). Default: the current time.
         #[arg(long)]
         now: Option<String>,
-        /// How to print the result rows: JSON lines, or an aligned table for reading.
-        #[arg(long, value_enum, default_value = "jsonl")]
-        rows: RowsFormat,
+        /// How to print the result rows: JSON lines, or an aligned table for reading. One
+        /// artifact: default jsonl. Several: only the hit table unless this is given.
+        #[arg(long, value_enum)]
+        rows: Option<RowsFormat>,
     },
     /// Import existing detections or a tool catalogue into specs (one spec per tool).
     #[command(
@@ -415,17 +422,19 @@ pub fn run(cli: Cli) -> i32 {
         ),
         Command::Fixtures { fixtures, out } => crate::cli_verify::fixtures(&fixtures, &out, format),
         Command::Eval {
-            artifact,
+            artifacts,
             events,
+            backend,
             now,
             rows,
-        } => crate::cli_verify::eval(
-            &artifact,
-            &events,
-            now.as_deref(),
-            rows == RowsFormat::Table,
+        } => crate::cli_eval::eval(&crate::cli_eval::EvalArgs {
+            artifacts: &artifacts,
+            events: &events,
+            backend: backend.as_deref(),
+            now: now.as_deref(),
+            rows: rows.map(|r| r == RowsFormat::Table),
             format,
-        ),
+        }),
         Command::Import(source) => crate::cli_import::run(source, format),
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {

@@ -4,12 +4,11 @@
 use crate::build::{self, BuildOptions, Target};
 use crate::cli::{exit, load, report, Format};
 use crate::diag::{Diag, DiagKind};
-use crate::eval::kql::{interp, parser};
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::verify::{self, cases, VerifyOptions};
 use std::path::{Path, PathBuf};
 
-fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
+pub(crate) fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
     match now {
         Some(s) => parse_rfc3339(s).ok_or_else(|| {
             format!("--now {s:?} is not an RFC 3339 time (e.g. 2026-05-31T11:00:00Z)")
@@ -18,13 +17,13 @@ fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, Str
     }
 }
 
-fn clock() -> i128 {
+pub(crate) fn clock() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-fn usage(msg: String, format: Format) -> i32 {
+pub(crate) fn usage(msg: String, format: Format) -> i32 {
     report(&[Diag::error(DiagKind::Io, msg)], &[], format);
     exit::ERROR
 }
@@ -359,41 +358,6 @@ fn verdict(b: bool) -> &'static str {
     }
 }
 
-/// A JSON value from exported logs as a KQL value: strings that are RFC 3339 times become
-/// datetimes (Defender and Sentinel export them that way).
-fn kql_value(v: &serde_json::Value) -> interp::Value {
-    use serde_json::Value as J;
-    match v {
-        J::Null => interp::Value::Null,
-        J::Bool(b) => interp::Value::Bool(*b),
-        J::Number(n) => n.as_i64().map_or_else(
-            || interp::Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-            interp::Value::Long,
-        ),
-        J::String(s) => {
-            parse_rfc3339(s).map_or_else(|| interp::Value::Str(s.clone()), interp::Value::DateTime)
-        }
-        J::Array(a) => interp::Value::Dynamic(a.iter().map(kql_value).collect()),
-        J::Object(_) => interp::Value::Str(v.to_string()),
-    }
-}
-
-fn json_value(v: &interp::Value) -> serde_json::Value {
-    use interp::Value as V;
-    match v {
-        V::Null => serde_json::Value::Null,
-        V::Str(s) => s.clone().into(),
-        V::Long(n) => (*n).into(),
-        V::Real(x) => serde_json::json!(x),
-        V::Bool(b) => (*b).into(),
-        V::DateTime(t) => format_rfc3339(*t).into(),
-        V::Timespan(t) => {
-            serde_json::json!(format!("{}", crate::eval::kql::ast::Lit::Timespan(*t)))
-        }
-        V::Dynamic(v) => v.iter().map(json_value).collect(),
-    }
-}
-
 /// `rmmc fixtures`: canonical fixtures → `<Table>.jsonl` native KQL rows, through the same
 /// mapping the KQL backend and `rmmc verify` use.
 pub fn fixtures(dir: &Path, out: &Path, format: Format) -> i32 {
@@ -414,7 +378,7 @@ pub fn fixtures(dir: &Path, out: &Path, format: Format) -> i32 {
         let row = crate::verify::native::kql_row(table, &c.event);
         let obj: serde_json::Map<String, serde_json::Value> = row
             .iter()
-            .map(|(k, v)| (k.clone(), json_value(v)))
+            .map(|(k, v)| (k.clone(), crate::eval::stream::json_value(v)))
             .collect();
         let file = files.entry(format!("{}.jsonl", table.name)).or_default();
         file.push_str(&serde_json::Value::Object(obj).to_string());
@@ -438,331 +402,4 @@ pub fn fixtures(dir: &Path, out: &Path, format: Format) -> i32 {
             exit::ERROR
         }
     }
-}
-
-/// Read `events` as JSON lines of objects; a bad line is an error naming file and line.
-fn read_events(
-    events: &Path,
-    format: Format,
-) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, i32> {
-    let lines = match std::fs::read_to_string(events) {
-        Ok(t) => t,
-        Err(e) => return Err(usage(format!("{}: {e}", events.display()), format)),
-    };
-    let mut out = Vec::new();
-    for (i, line) in lines
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(m)) => out.push(m),
-            _ => {
-                let d = Diag::error(
-                    DiagKind::Syntax,
-                    "each line must be one JSON object (an event)",
-                )
-                .at(
-                    events,
-                    Some(crate::diag::Span::from_line_col(&lines, i + 1, 1)),
-                );
-                report(&[d], &[], format);
-                return Err(exit::ERROR);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A parse error of `artifact` as a diagnostic at its line and column.
-fn parse_error(
-    artifact: &Path,
-    text: &str,
-    line: usize,
-    col: usize,
-    msg: &str,
-    format: Format,
-) -> i32 {
-    let d = Diag::error(DiagKind::Syntax, format!("cannot parse the query: {msg}")).at(
-        artifact,
-        Some(crate::diag::Span::from_line_col(text, line, col)),
-    );
-    report(&[d], &[], format);
-    exit::ERROR
-}
-
-/// Is the dotted `path` present in a nested JSON document (or as a flat key)?
-fn has_path(doc: &serde_json::Map<String, serde_json::Value>, path: &str) -> bool {
-    if doc.contains_key(path) {
-        return true;
-    }
-    let mut cur = doc;
-    let parts: Vec<&str> = path.split('.').collect();
-    for (i, p) in parts.iter().enumerate() {
-        match cur.get(*p) {
-            Some(serde_json::Value::Object(m)) if i + 1 < parts.len() => cur = m,
-            Some(_) if i + 1 == parts.len() => return true,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// The fields the artifact reads that no event has (only when there are events).
-fn missing_fields(
-    used: Vec<String>,
-    events: &[serde_json::Map<String, serde_json::Value>],
-) -> Vec<String> {
-    if events.is_empty() {
-        return Vec::new();
-    }
-    let mut out: Vec<String> = used
-        .into_iter()
-        .filter(|f| !events.iter().any(|e| has_path(e, f)))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Result rows as JSON lines, or (`table`) as an aligned text table with the columns in
-/// first-seen order, for reading in a terminal.
-fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>], table: bool) {
-    if !table {
-        for r in rows {
-            outln!("{}", serde_json::Value::Object(r.clone()));
-        }
-        return;
-    }
-    out!("{}", rows_table(rows));
-}
-
-pub fn rows_table(rows: &[serde_json::Map<String, serde_json::Value>]) -> String {
-    let mut cols: Vec<&String> = Vec::new();
-    for r in rows {
-        for k in r.keys() {
-            if !cols.contains(&k) {
-                cols.push(k);
-            }
-        }
-    }
-    let cell = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s.replace(['\n', '\t'], " "),
-        Some(other) => other.to_string(),
-    };
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
-        .collect();
-    let widths: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            body.iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| -> String {
-        let mut l = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ");
-        l.truncate(l.trim_end().len());
-        l + "\n"
-    };
-    let mut out = line(cols.iter().map(|c| c.to_string()).collect());
-    for r in body {
-        out.push_str(&line(r));
-    }
-    out
-}
-
-pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, format: Format) -> i32 {
-    let now = match now_or(now, clock) {
-        Ok(n) => n,
-        Err(e) => return usage(e, format),
-    };
-    let ext = artifact
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_string();
-    if !["kql", "yml", "yaml", "spl", "eql"].contains(&ext.as_str()) {
-        return usage(
-            format!(
-                "{}: rmmc eval runs .kql, .yml (Sigma), .spl and .eql artifacts",
-                artifact.display()
-            ),
-            format,
-        );
-    }
-    let text = match std::fs::read_to_string(artifact) {
-        Ok(t) => t,
-        Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
-    };
-    if ext == "kql" {
-        return eval_kql(artifact, &text, events, now, table, format);
-    }
-    let evs = match read_events(events, format) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let missing_error = |missing: Vec<String>, what: &str| {
-        usage(
-            format!(
-                "the {what} reads field(s) {} that no event in {} has; export them, or check the event shape",
-                missing.join(", "),
-                events.display()
-            ),
-            format,
-        )
-    };
-    let out: Vec<serde_json::Map<String, serde_json::Value>> = match ext.as_str() {
-        "yml" | "yaml" => {
-            let (rule, fields) = match crate::verify::runners::sigma_rule(&text) {
-                Ok(r) => r,
-                Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
-            };
-            let missing = missing_fields(fields, &evs);
-            if !missing.is_empty() {
-                return missing_error(missing, "rule");
-            }
-            let mut out = Vec::new();
-            for e in &evs {
-                let ev = match sigma_rust::event_from_json(
-                    &serde_json::Value::Object(e.clone()).to_string(),
-                ) {
-                    Ok(ev) => ev,
-                    Err(err) => {
-                        return usage(
-                            format!("{}: sigma-rust refuses an event: {err}", events.display()),
-                            format,
-                        )
-                    }
-                };
-                if rule.is_match(&ev) {
-                    out.push(e.clone());
-                }
-            }
-            out
-        }
-        "spl" => {
-            let search = match crate::eval::spl::parse(&text) {
-                Ok(s) => s,
-                Err(e) => {
-                    return parse_error(
-                        artifact,
-                        &text,
-                        e.span.line,
-                        e.span.col,
-                        &e.message,
-                        format,
-                    )
-                }
-            };
-            let missing = missing_fields(search.input_fields(), &evs);
-            if !missing.is_empty() {
-                return missing_error(missing, "search");
-            }
-            match search.run(&evs, now) {
-                Ok(rows) => rows,
-                Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
-            }
-        }
-        _ => {
-            let q = match crate::eval::eql::parse(&text) {
-                Ok(q) => q,
-                Err(e) => {
-                    return parse_error(
-                        artifact,
-                        &text,
-                        e.span.line,
-                        e.span.col,
-                        &e.message,
-                        format,
-                    )
-                }
-            };
-            let missing = missing_fields(q.input_fields(), &evs);
-            if !missing.is_empty() {
-                return missing_error(missing, "query");
-            }
-            let mut out = Vec::new();
-            for e in &evs {
-                match q.matches(&serde_json::Value::Object(e.clone())) {
-                    Ok(true) => out.push(e.clone()),
-                    Ok(false) => {}
-                    Err(err) => return usage(format!("{}: {err}", artifact.display()), format),
-                }
-            }
-            out
-        }
-    };
-    print_rows(&out, table);
-    if format == Format::Text {
-        eprintln!("{} events → {} rows", evs.len(), out.len());
-    }
-    exit::OK
-}
-
-fn eval_kql(
-    artifact: &Path,
-    text: &str,
-    events: &Path,
-    now: i128,
-    table: bool,
-    format: Format,
-) -> i32 {
-    let query = match parser::parse(text) {
-        Ok(q) => q,
-        Err(e) => return parse_error(artifact, text, e.span.line, e.span.col, &e.message, format),
-    };
-    let evs = match read_events(events, format) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let mut seen_columns = std::collections::BTreeSet::new();
-    let rows: Vec<interp::Row> = evs
-        .iter()
-        .map(|m| {
-            seen_columns.extend(m.keys().cloned());
-            m.iter()
-                .map(|(k, v)| (k.clone(), kql_value(v)))
-                .collect::<interp::Row>()
-        })
-        .collect();
-    let missing: Vec<String> = query
-        .input_columns()
-        .into_iter()
-        .filter(|c| !seen_columns.contains(c))
-        .collect();
-    if !missing.is_empty() && !rows.is_empty() {
-        return usage(
-            format!("the query reads column(s) {} that no event in {} has; export them, or check the table", missing.join(", "), events.display()),
-            format,
-        );
-    }
-    let out = match interp::run(&query, &rows, now) {
-        Ok(o) => o,
-        Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
-    };
-    let objs: Vec<serde_json::Map<String, serde_json::Value>> = out
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|(k, v)| (k.clone(), json_value(v)))
-                .collect()
-        })
-        .collect();
-    print_rows(&objs, table);
-    if format == Format::Text {
-        eprintln!("{} events → {} rows", rows.len(), out.len());
-    }
-    exit::OK
 }

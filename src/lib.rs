@@ -27,6 +27,7 @@ macro_rules! outln {
 pub mod backend;
 pub mod build;
 pub mod cli;
+mod cli_eval;
 mod cli_import;
 mod cli_verify;
 pub mod diag;

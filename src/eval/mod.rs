@@ -5,4 +5,5 @@
 pub mod eql;
 pub mod kql;
 pub mod spl;
+pub mod stream;
 pub mod time;

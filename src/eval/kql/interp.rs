@@ -86,33 +86,234 @@ pub struct Env {
 
 /// Run `q` over `rows` (the rows of the query's table). `now` is `now()` in ns since epoch.
 pub fn run(q: &Query, rows: &[Row], now: i128) -> Result<Vec<Row>, EvalError> {
-    let mut env = Env {
-        now,
-        lets: BTreeMap::new(),
-    };
-    let empty = Row::new();
-    for (name, e) in &q.lets {
-        let v = env.eval(e, &empty)?.into_owned();
-        env.lets.insert(name.clone(), v);
+    let mut s = Stream::new(q, now)?;
+    for r in rows {
+        if s.keep(r)? {
+            s.push(r)?;
+        }
     }
-    // Leading `where` stages filter borrowed rows; only survivors are copied.
-    let mut kept: Vec<&Row> = rows.iter().collect();
-    let mut ops = q.ops.iter().peekable();
-    while let Some(Op::Where(e)) = ops.peek() {
-        let mut next = Vec::with_capacity(kept.len());
-        for r in kept {
-            if env.eval(e, r)?.truth() == Some(true) {
-                next.push(r);
+    s.finish()
+}
+
+/// `run` one row at a time, for exports read as a stream: `keep` runs the leading `where`
+/// stages on a row (only the columns the query reads need to be in it), `push` takes a kept
+/// row on through the rest, `finish` returns the result. A `summarize` right after the
+/// leading stages aggregates as rows come, so memory grows with the groups, not the rows;
+/// other stages (`project`, `order by`, `take`, later `summarize`) hold the kept rows.
+pub struct Stream<'q> {
+    env: Env,
+    filters: &'q [Op],
+    rest: &'q [Op],
+    agg: Option<Aggregator<'q>>,
+    kept: Vec<Row>,
+}
+
+impl<'q> Stream<'q> {
+    pub fn new(q: &'q Query, now: i128) -> Result<Stream<'q>, EvalError> {
+        let mut env = Env {
+            now,
+            lets: BTreeMap::new(),
+        };
+        let empty = Row::new();
+        for (name, e) in &q.lets {
+            let v = env.eval(e, &empty)?.into_owned();
+            env.lets.insert(name.clone(), v);
+        }
+        let k = q
+            .ops
+            .iter()
+            .take_while(|o| matches!(o, Op::Where(_)))
+            .count();
+        let (filters, mut rest) = q.ops.split_at(k);
+        let agg = match rest.first() {
+            Some(Op::Summarize { aggs, by }) => {
+                rest = &rest[1..];
+                Some(Aggregator::new(aggs, by))
+            }
+            _ => None,
+        };
+        Ok(Stream {
+            env,
+            filters,
+            rest,
+            agg,
+            kept: Vec::new(),
+        })
+    }
+
+    /// Do the leading `where` stages keep this row?
+    pub fn keep(&self, row: &Row) -> Result<bool, EvalError> {
+        for op in self.filters {
+            if let Op::Where(e) = op {
+                if self.env.eval(e, row)?.truth() != Some(true) {
+                    return Ok(false);
+                }
             }
         }
-        kept = next;
-        ops.next();
+        Ok(true)
     }
-    let mut rows: Vec<Row> = kept.into_iter().cloned().collect();
-    for op in ops {
-        rows = env.apply(op, rows)?;
+
+    /// Does the result hold whole input rows (no `summarize` or `project` reshapes them)?
+    pub fn outputs_input_rows(&self) -> bool {
+        self.agg.is_none()
+            && !self
+                .rest
+                .iter()
+                .any(|o| matches!(o, Op::Summarize { .. } | Op::Project(_)))
     }
-    Ok(rows)
+
+    /// Take a row that `keep` kept on through the rest of the pipeline.
+    pub fn push(&mut self, row: &Row) -> Result<(), EvalError> {
+        match &mut self.agg {
+            Some(a) => a.push(&self.env, row),
+            None => {
+                self.kept.push(row.clone());
+                Ok(())
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<Vec<Row>, EvalError> {
+        let mut rows = match self.agg {
+            Some(a) => a.finish(),
+            None => self.kept,
+        };
+        for op in self.rest {
+            rows = self.env.apply(op, rows)?;
+        }
+        Ok(rows)
+    }
+}
+
+/// `summarize` state: one entry per group, each aggregate folded in as rows arrive.
+struct Aggregator<'q> {
+    aggs: &'q [(String, Agg)],
+    by: &'q [String],
+    groups: BTreeMap<Vec<String>, (Row, Vec<Acc>)>,
+}
+
+/// One aggregate's running value. `min` keeps the first of equal values and `max` the last
+/// (as `Iterator::min_by` / `max_by` over the group's rows would); `make_set` keeps values
+/// in first-seen order; nulls are skipped by all but `count`.
+enum Acc {
+    Count(i64),
+    Min(Option<Value>),
+    Max(Option<Value>),
+    Set(ValueSet),
+    DCount(ValueSet),
+}
+
+/// Distinct values in first-seen order, with `==` as equality.
+#[derive(Default)]
+struct ValueSet {
+    items: Vec<Value>,
+    /// Keys of the items that have one (`set_key`), for a constant-time test.
+    keyed: std::collections::HashSet<String>,
+}
+
+impl ValueSet {
+    fn insert(&mut self, v: Value) {
+        match set_key(&v) {
+            Some(k) => {
+                if self.keyed.insert(k) {
+                    self.items.push(v);
+                }
+            }
+            None => {
+                if !self.items.contains(&v) {
+                    self.items.push(v);
+                }
+            }
+        }
+    }
+}
+
+/// A text key equal for two values exactly when `==` holds, for the variants where that is
+/// easy to say; reals and arrays (`0.0 == -0.0`, NaN) are compared with `==` instead.
+fn set_key(v: &Value) -> Option<String> {
+    match v {
+        Value::Real(_) | Value::Dynamic(_) => None,
+        v => Some(format!("{v:?}")),
+    }
+}
+
+impl<'q> Aggregator<'q> {
+    fn new(aggs: &'q [(String, Agg)], by: &'q [String]) -> Aggregator<'q> {
+        Aggregator {
+            aggs,
+            by,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, env: &Env, r: &Row) -> Result<(), EvalError> {
+        let key_vals: Vec<Value> = self
+            .by
+            .iter()
+            .map(|c| r.get(c).cloned().unwrap_or(Value::Str(String::new())))
+            .collect();
+        let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
+        let aggs = self.aggs;
+        let entry = self.groups.entry(key).or_insert_with(|| {
+            let accs = aggs
+                .iter()
+                .map(|(_, a)| match a {
+                    Agg::Count => Acc::Count(0),
+                    Agg::Min(_) => Acc::Min(None),
+                    Agg::Max(_) => Acc::Max(None),
+                    Agg::MakeSet(_) => Acc::Set(ValueSet::default()),
+                    Agg::DCount(_) => Acc::DCount(ValueSet::default()),
+                })
+                .collect();
+            (self.by.iter().cloned().zip(key_vals).collect(), accs)
+        });
+        for ((_, agg), acc) in aggs.iter().zip(entry.1.iter_mut()) {
+            if let Acc::Count(n) = acc {
+                *n += 1;
+                continue;
+            }
+            let (Agg::Min(e) | Agg::Max(e) | Agg::MakeSet(e) | Agg::DCount(e)) = agg else {
+                continue;
+            };
+            let v = env.eval(e, r)?;
+            if *v == Value::Null {
+                continue;
+            }
+            match acc {
+                Acc::Min(cur) => {
+                    if cur.as_ref().is_none_or(|c| order(&v, c) == Ordering::Less) {
+                        *cur = Some(v.into_owned());
+                    }
+                }
+                Acc::Max(cur) => {
+                    if cur.as_ref().is_none_or(|c| order(&v, c) != Ordering::Less) {
+                        *cur = Some(v.into_owned());
+                    }
+                }
+                Acc::Set(s) | Acc::DCount(s) => s.insert(v.into_owned()),
+                Acc::Count(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<Row> {
+        self.groups
+            .into_values()
+            .map(|(mut row, accs)| {
+                for ((name, _), acc) in self.aggs.iter().zip(accs) {
+                    let v = match acc {
+                        Acc::Count(n) => Value::Long(n),
+                        Acc::Min(v) | Acc::Max(v) => v.unwrap_or(Value::Null),
+                        Acc::Set(s) => Value::Dynamic(s.items),
+                        Acc::DCount(s) => Value::Long(s.items.len() as i64),
+                    };
+                    row.insert(name.clone(), v);
+                }
+                row
+            })
+            .collect()
+    }
 }
 
 impl Env {
@@ -154,60 +355,13 @@ impl Env {
             }
             Op::Take(n) => Ok(rows.into_iter().take(*n as usize).collect()),
             Op::Summarize { aggs, by } => {
-                let mut groups: BTreeMap<Vec<String>, (Row, Vec<Row>)> = BTreeMap::new();
-                for r in rows {
-                    let key_vals: Vec<Value> = by
-                        .iter()
-                        .map(|c| r.get(c).cloned().unwrap_or(Value::Str(String::new())))
-                        .collect();
-                    let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
-                    let entry = groups.entry(key).or_insert_with(|| {
-                        (by.iter().cloned().zip(key_vals).collect(), Vec::new())
-                    });
-                    entry.1.push(r);
+                let mut a = Aggregator::new(aggs, by);
+                for r in &rows {
+                    a.push(self, r)?;
                 }
-                let mut out = Vec::new();
-                for (_, (mut row, members)) in groups {
-                    for (name, agg) in aggs {
-                        row.insert(name.clone(), self.aggregate(agg, &members)?);
-                    }
-                    out.push(row);
-                }
-                Ok(out)
+                Ok(a.finish())
             }
         }
-    }
-
-    fn aggregate(&self, agg: &Agg, rows: &[Row]) -> Result<Value, EvalError> {
-        let values = |e: &Expr| -> Result<Vec<Value>, EvalError> {
-            rows.iter()
-                .map(|r| self.eval(e, r).map(Cow::into_owned))
-                .filter(|v| !matches!(v, Ok(Value::Null)))
-                .collect()
-        };
-        Ok(match agg {
-            Agg::Count => Value::Long(rows.len() as i64),
-            Agg::Min(e) => values(e)?.into_iter().min_by(order).unwrap_or(Value::Null),
-            Agg::Max(e) => values(e)?.into_iter().max_by(order).unwrap_or(Value::Null),
-            Agg::MakeSet(e) => {
-                let mut set: Vec<Value> = Vec::new();
-                for v in values(e)? {
-                    if !set.contains(&v) {
-                        set.push(v);
-                    }
-                }
-                Value::Dynamic(set)
-            }
-            Agg::DCount(e) => {
-                let mut seen: Vec<Value> = Vec::new();
-                for v in values(e)? {
-                    if !seen.contains(&v) {
-                        seen.push(v);
-                    }
-                }
-                Value::Long(seen.len() as i64)
-            }
-        })
     }
 
     pub fn eval<'a>(&'a self, e: &'a Expr, row: &'a Row) -> Result<Cow<'a, Value>, EvalError> {

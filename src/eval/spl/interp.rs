@@ -669,35 +669,144 @@ fn push_key(key: &mut String, part: &str) {
     key.push_str(part);
 }
 
-fn stats(rows: &[Cow<'_, Row>], aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
-    struct Group<'r> {
-        keys: Vec<V<'r>>,
-        count: usize,
-        vals: Vec<Vec<V<'r>>>,
+/// A value that owns its text, to outlive the event it was read from.
+fn owned(v: V) -> V<'static> {
+    match v {
+        V::Null => V::Null,
+        V::Bool(b) => V::Bool(b),
+        V::Str(s) => V::Str(Cow::Owned(s.into_owned())),
+        V::Num { n, text, json } => V::Num {
+            n,
+            text: Cow::Owned(text.into_owned()),
+            json,
+        },
+        V::Multi(xs) => V::Multi(xs),
     }
-    fn agg_field(a: &Agg) -> Option<&str> {
-        match a {
-            Agg::Count => None,
-            Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) => {
-                Some(f.as_str())
+}
+
+fn stats(rows: &[Cow<'_, Row>], aggs: &[(String, Agg)], by: &[String]) -> Vec<Row> {
+    let mut s = Stats::new(aggs, by);
+    for row in rows {
+        s.push(row);
+    }
+    s.finish()
+}
+
+/// `stats` state, folded in one event at a time: per group the by-field values, the event
+/// count and, per aggregate, what its result needs (a count, the distinct texts, the least
+/// and greatest number and text), so memory grows with the groups and their distinct values,
+/// not with the events.
+pub struct Stats<'p> {
+    aggs: &'p [(String, Agg)],
+    by: &'p [String],
+    groups: Vec<Group>,
+    index: HashMap<String, usize>,
+    key: String,
+}
+
+struct Group {
+    keys: Vec<V<'static>>,
+    count: usize,
+    accs: Vec<StatAcc>,
+}
+
+/// One aggregate of one group: `n` values seen; `texts` their distinct texts (`values`,
+/// `dc`); the least and greatest number (NaN left out) and text (`min`, `max`).
+#[derive(Clone, Default)]
+struct StatAcc {
+    n: usize,
+    texts: BTreeSet<String>,
+    num: Option<(f64, f64)>,
+    text: Option<(String, String)>,
+}
+
+impl StatAcc {
+    fn add(&mut self, agg: &Agg, v: &V) {
+        self.n += 1;
+        let text = || v.text().ok().flatten().unwrap_or_default();
+        match agg {
+            Agg::Values(_) | Agg::Dc(_) => {
+                let t = text();
+                if !self.texts.contains(t.as_ref()) {
+                    self.texts.insert(t.into_owned());
+                }
+            }
+            Agg::Min(_) | Agg::Max(_) => {
+                if let V::Num { n, .. } = v {
+                    if !n.is_nan() {
+                        self.num = Some(match self.num {
+                            Some((lo, hi)) => (lo.min(*n), hi.max(*n)),
+                            None => (*n, *n),
+                        });
+                    }
+                }
+                let t = text();
+                match &mut self.text {
+                    Some((lo, hi)) => {
+                        if t.as_ref() < lo.as_str() {
+                            *lo = t.to_string();
+                        }
+                        if t.as_ref() > hi.as_str() {
+                            *hi = t.into_owned();
+                        }
+                    }
+                    None => self.text = Some((t.to_string(), t.into_owned())),
+                }
+            }
+            Agg::Count | Agg::CountOf(_) => {}
+        }
+    }
+
+    fn result(self, agg: &Agg, count: usize) -> Option<Value> {
+        match agg {
+            Agg::Count => Some(Value::from(count)),
+            Agg::CountOf(_) => Some(Value::from(self.n)),
+            Agg::Dc(_) => Some(Value::from(self.texts.len())),
+            Agg::Values(_) => (!self.texts.is_empty())
+                .then(|| Value::Array(self.texts.into_iter().map(Value::String).collect())),
+            Agg::Min(_) | Agg::Max(_) => {
+                let min = matches!(agg, Agg::Min(_));
+                match (self.num, self.text) {
+                    (Some((lo, hi)), _) => Some(json_num(if min { lo } else { hi })),
+                    (None, Some((lo, hi))) => Some(Value::String(if min { lo } else { hi })),
+                    (None, None) => None,
+                }
             }
         }
     }
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    if by.is_empty() {
-        groups.push(Group {
-            keys: Vec::new(),
-            count: 0,
-            vals: vec![Vec::new(); aggs.len()],
-        });
-        index.insert(String::new(), 0);
+}
+
+impl<'p> Stats<'p> {
+    pub fn new(aggs: &'p [(String, Agg)], by: &'p [String]) -> Stats<'p> {
+        let mut s = Stats {
+            aggs,
+            by,
+            groups: Vec::new(),
+            index: HashMap::new(),
+            key: String::new(),
+        };
+        if by.is_empty() {
+            s.groups.push(Group {
+                keys: Vec::new(),
+                count: 0,
+                accs: vec![StatAcc::default(); aggs.len()],
+            });
+            s.index.insert(String::new(), 0);
+        }
+        s
     }
-    let mut key = String::new();
-    for row in rows {
-        let row: &Row = row;
+
+    pub fn push(&mut self, row: &Row) {
+        fn agg_field(a: &Agg) -> Option<&str> {
+            match a {
+                Agg::Count => None,
+                Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) => {
+                    Some(f.as_str())
+                }
+            }
+        }
         // Each by-field value (every value of a multivalue field) makes a group key.
-        let single: Vec<V> = by.iter().map(|b| field(row, b)).collect();
+        let single: Vec<V> = self.by.iter().map(|b| field(row, b)).collect();
         let combos: Vec<Vec<V>> = if single.iter().all(|v| !matches!(v, V::Null | V::Multi(_))) {
             vec![single]
         } else {
@@ -722,104 +831,75 @@ fn stats(rows: &[Cow<'_, Row>], aggs: &[(String, Agg)], by: &[String]) -> Vec<Ro
             combos
         };
         for keys in combos {
-            key.clear();
+            self.key.clear();
             for k in &keys {
-                push_key(&mut key, &k.text().ok().flatten().unwrap_or_default());
+                push_key(&mut self.key, &k.text().ok().flatten().unwrap_or_default());
             }
-            let gi = match index.get(key.as_str()) {
+            let gi = match self.index.get(self.key.as_str()) {
                 Some(gi) => *gi,
                 None => {
-                    groups.push(Group {
-                        keys,
+                    self.groups.push(Group {
+                        keys: keys.into_iter().map(owned).collect(),
                         count: 0,
-                        vals: vec![Vec::new(); aggs.len()],
+                        accs: vec![StatAcc::default(); self.aggs.len()],
                     });
-                    index.insert(key.clone(), groups.len() - 1);
-                    groups.len() - 1
+                    self.index.insert(self.key.clone(), self.groups.len() - 1);
+                    self.groups.len() - 1
                 }
             };
-            let g = &mut groups[gi];
+            let g = &mut self.groups[gi];
             g.count += 1;
-            for (i, (_, a)) in aggs.iter().enumerate() {
+            for ((_, a), acc) in self.aggs.iter().zip(&mut g.accs) {
                 if let Some(f) = agg_field(a) {
                     match field(row, f) {
                         V::Null => {}
                         V::Multi(xs) => {
-                            g.vals[i].extend(xs.into_iter().map(|s| match number(&s) {
-                                Some(n) => V::Num {
-                                    n,
-                                    text: Cow::Owned(s),
-                                    json: false,
-                                },
-                                None => V::Str(Cow::Owned(s)),
-                            }))
+                            for s in xs {
+                                let v = match number(&s) {
+                                    Some(n) => V::Num {
+                                        n,
+                                        text: Cow::Owned(s),
+                                        json: false,
+                                    },
+                                    None => V::Str(Cow::Owned(s)),
+                                };
+                                acc.add(a, &v);
+                            }
                         }
-                        v => g.vals[i].push(v),
+                        v => acc.add(a, &v),
                     }
                 }
             }
         }
     }
-    groups.sort_by(|a, b| {
-        a.keys
-            .iter()
-            .zip(&b.keys)
-            .map(|(x, y)| order(x, y))
-            .find(|o| *o != Ordering::Equal)
-            .unwrap_or(Ordering::Equal)
-    });
-    let text = |v: &V| v.text().ok().flatten().unwrap_or_default().into_owned();
-    groups
-        .into_iter()
-        .map(|g| {
-            let mut out = Row::new();
-            for (b, k) in by.iter().zip(g.keys) {
-                if let Some(v) = to_json(k) {
-                    out.insert(b.clone(), v);
-                }
-            }
-            for ((name, a), vals) in aggs.iter().zip(g.vals) {
-                let v = match a {
-                    Agg::Count => Some(Value::from(g.count)),
-                    Agg::CountOf(_) => Some(Value::from(vals.len())),
-                    Agg::Dc(_) => Some(Value::from(
-                        vals.iter().map(text).collect::<BTreeSet<_>>().len(),
-                    )),
-                    Agg::Values(_) => (!vals.is_empty()).then(|| {
-                        Value::Array(
-                            vals.iter()
-                                .map(text)
-                                .collect::<BTreeSet<_>>()
-                                .into_iter()
-                                .map(Value::String)
-                                .collect(),
-                        )
-                    }),
-                    Agg::Min(_) | Agg::Max(_) => {
-                        let nums: Vec<f64> = vals
-                            .iter()
-                            .filter_map(|v| match v {
-                                V::Num { n, .. } if !n.is_nan() => Some(*n),
-                                _ => None,
-                            })
-                            .collect();
-                        let min = matches!(a, Agg::Min(_));
-                        if !nums.is_empty() {
-                            let pick = if min { f64::min } else { f64::max };
-                            nums.into_iter().reduce(pick).map(json_num)
-                        } else {
-                            let ts = vals.iter().map(text);
-                            if min { ts.min() } else { ts.max() }.map(Value::String)
-                        }
+
+    pub fn finish(mut self) -> Vec<Row> {
+        self.groups.sort_by(|a, b| {
+            a.keys
+                .iter()
+                .zip(&b.keys)
+                .map(|(x, y)| order(x, y))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        });
+        self.groups
+            .into_iter()
+            .map(|g| {
+                let mut out = Row::new();
+                for (b, k) in self.by.iter().zip(g.keys) {
+                    if let Some(v) = to_json(k) {
+                        out.insert(b.clone(), v);
                     }
-                };
-                if let Some(v) = v {
-                    out.insert(name.clone(), v);
                 }
-            }
-            out
-        })
-        .collect()
+                for ((name, a), acc) in self.aggs.iter().zip(g.accs) {
+                    if let Some(v) = acc.result(a, g.count) {
+                        out.insert(name.clone(), v);
+                    }
+                }
+                out
+            })
+            .collect()
+    }
 }
 
 /// One row through one streaming command (`search`, `where`, `eval`): `None` = dropped.
@@ -922,12 +1002,17 @@ pub fn run_with(
             rows = out;
         }
     }
-    for cmd in &cmds[k..] {
+    run_rest(&cmds[k..], &mut ctx, rows)
+}
+
+/// The commands after the leading streaming ones, over the rows those kept.
+fn run_rest(cmds: &[Command], ctx: &mut Ctx, mut rows: Vec<Cow<Row>>) -> Result<Vec<Row>, String> {
+    for cmd in cmds {
         rows = match cmd {
             Command::Search(_) | Command::Where(_) | Command::Eval(_) => {
                 let mut out = Vec::new();
                 for r in rows {
-                    out.extend(step(cmd, r, &mut ctx)?);
+                    out.extend(step(cmd, r, ctx)?);
                 }
                 out
             }
@@ -1002,6 +1087,89 @@ pub fn run_with(
         };
     }
     Ok(rows.into_iter().map(Cow::into_owned).collect())
+}
+
+/// A pipeline run one event at a time, for exports read as a stream: `keep` takes an event
+/// through the leading streaming commands (`search`, `where`, `eval`), `push` hands what
+/// survives to the rest, `finish` runs the rest. A `stats` right after the leading commands
+/// folds events in as they come (memory grows with its groups); the other commands hold the
+/// surviving rows. The first error met is the one reported.
+pub struct Stream<'p> {
+    ctx: Ctx<'p>,
+    lead: &'p [Command],
+    stats: Option<Stats<'p>>,
+    rest: &'p [Command],
+    kept: Vec<Row>,
+}
+
+impl<'p> Stream<'p> {
+    pub fn new(cmds: &'p [Command], literals: &'p Literals, now_ns: i128) -> Stream<'p> {
+        let k = cmds.iter().take_while(|c| streaming(c)).count();
+        let (lead, mut rest) = cmds.split_at(k);
+        let stats = match rest.first() {
+            Some(Command::Stats { aggs, by }) => {
+                rest = &rest[1..];
+                Some(Stats::new(aggs, by))
+            }
+            _ => None,
+        };
+        Stream {
+            ctx: Ctx::new(now_ns, literals),
+            lead,
+            stats,
+            rest,
+            kept: Vec::new(),
+        }
+    }
+
+    /// The event after the leading streaming commands, or `None` when one drops it.
+    pub fn keep<'a>(&mut self, ev: &'a Row) -> Result<Option<Cow<'a, Row>>, String> {
+        let mut r = Cow::Borrowed(ev);
+        for c in self.lead {
+            match step(c, r, &mut self.ctx)? {
+                Some(next) => r = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(r))
+    }
+
+    /// Does the result hold the events themselves (no `stats`, `table` or `fields` keeps
+    /// a chosen set of fields)?
+    pub fn outputs_input_rows(&self) -> bool {
+        self.stats.is_none()
+            && !self.rest.iter().any(|c| {
+                matches!(
+                    c,
+                    Command::Stats { .. }
+                        | Command::Table(_)
+                        | Command::Fields { remove: false, .. }
+                )
+            })
+    }
+
+    /// Take an event that `keep` returned on through the rest of the pipeline.
+    pub fn push(&mut self, row: Cow<'_, Row>) {
+        match &mut self.stats {
+            Some(s) => s.push(&row),
+            None => self.kept.push(row.into_owned()),
+        }
+    }
+
+    pub fn finish(mut self) -> Result<Vec<Row>, String> {
+        let rows = match self.stats {
+            Some(s) => s.finish(),
+            None => self.kept,
+        };
+        if self.rest.is_empty() {
+            return Ok(rows);
+        }
+        run_rest(
+            self.rest,
+            &mut self.ctx,
+            rows.into_iter().map(Cow::Owned).collect(),
+        )
+    }
 }
 
 /// Fields read from events: every field referenced before the first `stats`, except those

@@ -1,0 +1,358 @@
+//! The command-line edge of `rmmc eval`: one artifact, or every rule of a build folder, run
+//! over an export in one read (`eval::stream`); result rows, or a hit table per rule.
+
+use crate::cli::{exit, report, Format};
+use crate::cli_verify::{clock, now_or, usage};
+use crate::diag::{Diag, DiagKind};
+use crate::eval::stream::{self, Lang, Rule, RunError};
+use std::path::{Path, PathBuf};
+
+/// `rmmc eval`'s arguments.
+pub struct EvalArgs<'a> {
+    pub artifacts: &'a [PathBuf],
+    pub events: &'a Path,
+    pub backend: Option<&'a str>,
+    pub now: Option<&'a str>,
+    /// `None`: the default (rows as JSON lines for one artifact, only the hit table for
+    /// several); `Some(true)` rows as a table.
+    pub rows: Option<bool>,
+    pub format: Format,
+}
+
+/// The artifacts to run: files as given; in a folder (a build output), every `.kql`,
+/// `.yml`, `.spl` and `.eql` file below it, sorted (Sentinel's `.yaml` wrappers are not
+/// rules of their own).
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+                for e in entries {
+                    let path = e.map_err(|e| format!("{}: {e}", d.display()))?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if matches!(
+                        path.extension().and_then(|e| e.to_str()),
+                        Some("kql" | "yml" | "spl" | "eql")
+                    ) {
+                        found.push(path);
+                    }
+                }
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub fn eval(a: &EvalArgs) -> i32 {
+    let format = a.format;
+    let now = match now_or(a.now, clock) {
+        Ok(n) => n,
+        Err(e) => return usage(e, format),
+    };
+    let single = a.artifacts.len() == 1 && !a.artifacts[0].is_dir();
+    let paths = match expand(a.artifacts) {
+        Ok(p) => p,
+        Err(e) => return usage(e, format),
+    };
+    let want = match a.backend {
+        None => None,
+        Some(b) => match [Lang::Kql, Lang::Sigma, Lang::Spl, Lang::Eql]
+            .into_iter()
+            .find(|l| l.name() == b)
+        {
+            Some(l) => Some(l),
+            None => {
+                return usage(
+                    format!("--backend {b:?}: choose kql, sigma, splunk or elastic"),
+                    format,
+                )
+            }
+        },
+    };
+    let paths: Vec<PathBuf> = paths
+        .into_iter()
+        .filter(|p| want.is_none() || Lang::of(p) == want)
+        .collect();
+    if paths.is_empty() {
+        return usage(
+            format!(
+                "no artifact to run in {}{}",
+                a.artifacts
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                want.map_or(String::new(), |l| format!(" for --backend {}", l.name()))
+            ),
+            format,
+        );
+    }
+    let mut langs: Vec<Lang> = paths.iter().filter_map(|p| Lang::of(p)).collect();
+    langs.sort();
+    langs.dedup();
+    if langs.len() > 1 {
+        return usage(
+            format!(
+                "the artifacts are of several backends ({}); an export is in one backend's event shape: pass --backend {}",
+                langs.iter().map(|l| l.name()).collect::<Vec<_>>().join(", "),
+                langs.iter().map(|l| l.name()).collect::<Vec<_>>().join("|")
+            ),
+            format,
+        );
+    }
+    let mut rules = Vec::new();
+    for p in &paths {
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => return usage(format!("{}: {e}", p.display()), format),
+        };
+        match Rule::parse(p, &text) {
+            Ok(r) => rules.push(r),
+            Err(f) => {
+                let d = match f.at {
+                    Some((line, col)) => Diag::error(
+                        DiagKind::Syntax,
+                        format!("cannot parse the query: {}", f.message),
+                    )
+                    .at(p, Some(crate::diag::Span::from_line_col(&text, line, col))),
+                    None => Diag::error(DiagKind::Io, format!("{}: {}", p.display(), f.message)),
+                };
+                report(&[d], &[], format);
+                return exit::ERROR;
+            }
+        }
+    }
+    let size = std::fs::metadata(a.events).map_or(0, |m| m.len());
+    let bar = crate::import::progress(size as usize, "events");
+    let bar2 = bar.clone();
+    let mut input = match stream::open(a.events, move |n| bar2.set_position(n)) {
+        Ok(i) => i,
+        Err(e) => return usage(e, format),
+    };
+    let result = stream::run(&rules, &mut input, now);
+    bar.finish_and_clear();
+    let run = match result {
+        Ok(r) => r,
+        Err(RunError::Io(e)) => return usage(format!("{}: {e}", a.events.display()), format),
+        Err(RunError::Line(b)) => {
+            let d = Diag::error(DiagKind::Syntax, b.message).at(
+                a.events,
+                Some(crate::diag::Span {
+                    line: b.line,
+                    col: b.col,
+                    offset: b.offset + b.col - 1,
+                }),
+            );
+            report(&[d], &[], format);
+            return exit::ERROR;
+        }
+    };
+    if single {
+        return one(&rules[0], run, a);
+    }
+    table(&rules, run, a)
+}
+
+/// One artifact: its result rows, as before the hit table existed.
+fn one(rule: &Rule, run: stream::Run, a: &EvalArgs) -> i32 {
+    let o = &run.outcomes[0];
+    if let Some(e) = &o.error {
+        return usage(format!("{}: {e}", rule.path.display()), a.format);
+    }
+    if !o.missing.is_empty() {
+        let what = match rule.lang {
+            Lang::Kql => "query reads column(s)",
+            Lang::Sigma => "rule reads field(s)",
+            Lang::Spl => "search reads field(s)",
+            Lang::Eql => "query reads field(s)",
+        };
+        let fix = match rule.lang {
+            Lang::Kql => "check the table",
+            _ => "check the event shape",
+        };
+        return usage(
+            format!(
+                "the {what} {} that no event in {} has; export them, or {fix}",
+                o.missing.join(", "),
+                a.events.display()
+            ),
+            a.format,
+        );
+    }
+    print_rows(&o.rows, a.rows == Some(true));
+    if a.format == Format::Text {
+        eprintln!("{} events → {} rows", run.events, o.rows.len());
+    }
+    exit::OK
+}
+
+/// Several artifacts: a hit table (rule, backend, events matched, result rows), then the
+/// rows of each rule when `--rows` asks. A rule that reads fields no event has is run all
+/// the same and flagged; a rule that fails is reported and makes the exit code 2.
+fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
+    let failed = run.outcomes.iter().any(|o| o.error.is_some());
+    let note = |o: &stream::Outcome| -> String {
+        match (&o.error, o.missing.is_empty()) {
+            (Some(e), _) => format!("ERROR {e}"),
+            (None, false) => format!(
+                "the export has no {} (another table or event shape?)",
+                o.missing.join(", ")
+            ),
+            (None, true) => String::new(),
+        }
+    };
+    match a.format {
+        Format::Json => {
+            let v: Vec<serde_json::Value> = rules
+                .iter()
+                .zip(&run.outcomes)
+                .map(|(r, o)| {
+                    let mut m = serde_json::json!({
+                        "rule": r.name(),
+                        "artifact": r.path.display().to_string(),
+                        "backend": r.lang.name(),
+                        "events": run.events,
+                        "matched": o.matched,
+                        "groups": o.rows.len(),
+                        "missing_fields": o.missing,
+                        "error": o.error,
+                    });
+                    if a.rows.is_some() {
+                        m["rows"] = o
+                            .rows
+                            .iter()
+                            .cloned()
+                            .map(serde_json::Value::Object)
+                            .collect();
+                    }
+                    m
+                })
+                .collect();
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("the hit table serializes")
+            );
+        }
+        Format::Text => {
+            let width = rules
+                .iter()
+                .map(|r| r.name().chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            let mut out = format!(
+                "{:<width$}  {:<8} {:>10} {:>8}  note\n",
+                "rule", "backend", "matched", "groups"
+            );
+            for (r, o) in rules.iter().zip(&run.outcomes) {
+                let line = format!(
+                    "{:<width$}  {:<8} {:>10} {:>8}  {}",
+                    r.name(),
+                    r.lang.name(),
+                    o.matched,
+                    o.rows.len(),
+                    note(o)
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            let hit = run.outcomes.iter().filter(|o| o.matched > 0).count();
+            out.push_str(&format!(
+                "\n{} events, {} rules, {hit} with matches\n",
+                run.events,
+                rules.len()
+            ));
+            // with rows as JSON lines, stdout holds only those
+            if a.rows == Some(false) {
+                eprint!("{out}");
+            } else {
+                out!("{out}");
+            }
+            if let Some(table) = a.rows {
+                for (r, o) in rules.iter().zip(&run.outcomes) {
+                    if o.rows.is_empty() {
+                        continue;
+                    }
+                    if table {
+                        out!("\n== {} ==\n{}", r.name(), rows_table(&o.rows));
+                    } else {
+                        for row in &o.rows {
+                            outln!("{}", serde_json::json!({"rule": r.name(), "row": row}));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if failed {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}
+
+/// Result rows as JSON lines, or (`table`) as an aligned text table with the columns in
+/// first-seen order, for reading in a terminal.
+fn print_rows(rows: &[serde_json::Map<String, serde_json::Value>], table: bool) {
+    if !table {
+        for r in rows {
+            outln!("{}", serde_json::Value::Object(r.clone()));
+        }
+        return;
+    }
+    out!("{}", rows_table(rows));
+}
+
+pub fn rows_table(rows: &[serde_json::Map<String, serde_json::Value>]) -> String {
+    let mut cols: Vec<&String> = Vec::new();
+    for r in rows {
+        for k in r.keys() {
+            if !cols.contains(&k) {
+                cols.push(k);
+            }
+        }
+    }
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.replace(['\n', '\t'], " "),
+        Some(other) => other.to_string(),
+    };
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            body.iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        let mut l = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        l.truncate(l.trim_end().len());
+        l + "\n"
+    };
+    let mut out = line(cols.iter().map(|c| c.to_string()).collect());
+    for r in body {
+        out.push_str(&line(r));
+    }
+    out
+}

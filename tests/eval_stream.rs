@@ -1,0 +1,217 @@
+//! `rmmc eval` reading exports as a stream: gzip'd JSON lines, every rule of a build folder in
+//! one read with a hit table per rule, and bad lines named by number in a long file.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::Write;
+use std::path::Path;
+
+fn rmmc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rmmc"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+const NOW: &str = "2026-05-31T11:00:00Z";
+
+/// `rmmc fixtures` rows (native Defender tables) in a temp folder.
+fn native() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    rmmc()
+        .args(["fixtures", "--out"])
+        .arg(dir.path().join("native"))
+        .assert()
+        .code(0);
+    dir
+}
+
+fn run_one(artifact: &Path, events: &Path) -> (String, String) {
+    let out = rmmc()
+        .arg("eval")
+        .arg(artifact)
+        .arg("--events")
+        .arg(events)
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn gzipped_events_give_the_same_rows_as_plain_ones() {
+    let dir = native();
+    let plain = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let gz = dir.path().join("events.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let art = Path::new("examples/deployed/kql/netsupport-netconn.kql");
+    let (a, _) = run_one(art, &plain);
+    let (b, _) = run_one(art, &gz);
+    assert!(a.contains("geo.netsupportsoftware.com"), "{a}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_build_folder_runs_every_rule_of_the_backend_in_one_read() {
+    let dir = native();
+    let events = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let out = rmmc()
+        .args(["eval", "examples/deployed", "--backend", "kql", "--events"])
+        .arg(&events)
+        .args(["--now", NOW, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = table.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "action1-netconn",
+            "netsupport-createproc",
+            "netsupport-ioc-endpoint",
+            "netsupport-ioc-firewall",
+            "netsupport-netconn",
+            "supremo-netconn"
+        ]
+    );
+    // each rule's groups are the rows it gives when run alone
+    for r in &table {
+        let art = Path::new(r["artifact"].as_str().unwrap());
+        let missing = r["missing_fields"].as_array().unwrap();
+        if !missing.is_empty() {
+            // a rule of another table: flagged, not an error
+            assert!(
+                ["netsupport-createproc", "netsupport-ioc-firewall"]
+                    .contains(&r["rule"].as_str().unwrap()),
+                "{r}"
+            );
+            continue;
+        }
+        let (rows, _) = run_one(art, &events);
+        assert_eq!(r["groups"], rows.lines().count(), "{r}");
+        assert!(r["error"].is_null(), "{r}");
+        assert_eq!(r["backend"], "kql");
+    }
+    let netconn = &table[4];
+    assert!(netconn["matched"].as_u64().unwrap() >= netconn["groups"].as_u64().unwrap());
+    assert!(netconn["groups"].as_u64().unwrap() > 0);
+
+    // the text table, and rows per rule on request
+    rmmc()
+        .args(["eval", "examples/deployed/kql", "--events"])
+        .arg(&events)
+        .args(["--now", NOW])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_match(r"(?m)^rule +backend +matched +groups +note$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^netsupport-netconn +kql +\d+ +\d+$").unwrap())
+        .stdout(predicate::str::contains("netsupport-createproc"))
+        .stdout(predicate::str::contains("the export has no"));
+    let out = rmmc()
+        .args([
+            "eval",
+            "examples/deployed/kql/netsupport-netconn.kql",
+            "examples/deployed/kql/supremo-netconn.kql",
+            "--rows",
+            "jsonl",
+            "--events",
+        ])
+        .arg(&events)
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["rule"] == "supremo-netconn"));
+    assert!(lines.iter().all(|l| l["row"].is_object()));
+    // the hit table went to stderr, so stdout is JSON lines only
+    assert!(String::from_utf8(out.stderr).unwrap().contains("rules"));
+}
+
+#[test]
+fn a_folder_of_several_backends_needs_one_chosen() {
+    let dir = native();
+    rmmc()
+        .args(["eval", "examples/deployed", "--events"])
+        .arg(dir.path().join("native/DeviceNetworkEvents.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("several backends"))
+        .stderr(predicate::str::contains("--backend"));
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed",
+            "--backend",
+            "cobol",
+            "--events",
+        ])
+        .arg(dir.path().join("native/DeviceNetworkEvents.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "choose kql, sigma, splunk or elastic",
+        ));
+}
+
+#[test]
+fn a_bad_line_deep_in_a_stream_is_named_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "{{\"Timestamp\": \"2026-05-31T09:00:00Z\", \"DeviceName\": \"ws-{i}\", \"RemoteUrl\": \"x\"}}\n"
+        ));
+    }
+    text.push_str("{\"Timestamp\": \"2026-05-31T09:00:00Z\", \"DeviceName\": \n");
+    std::fs::write(dir.path().join("ev.jsonl"), text).unwrap();
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/kql/netsupport-netconn.kql",
+            "--events",
+        ])
+        .arg(dir.path().join("ev.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("ev.jsonl:5001"))
+        .stderr(predicate::str::contains("one JSON object"));
+}
+
+/// Only the fields the rule reads are decoded, but a matching event is printed whole.
+#[test]
+fn matching_events_are_printed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-1"}, "destination": {"domain": "geo.netsupportsoftware.com"}, "process": {"pe": {"company": "NetSupport Ltd"}}, "extra": [1, {"a": null}]}"#;
+    std::fs::write(dir.path().join("ev.jsonl"), ev).unwrap();
+    let (rows, _) = run_one(
+        Path::new("examples/deployed/elastic/netsupport-netconn.eql"),
+        &dir.path().join("ev.jsonl"),
+    );
+    let got: serde_json::Value = serde_json::from_str(rows.trim()).unwrap();
+    let want: serde_json::Value = serde_json::from_str(ev).unwrap();
+    assert_eq!(got, want);
+}
