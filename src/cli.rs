@@ -206,6 +206,10 @@ pub enum Command {
         /// artifact: default jsonl. Several: only the hit table unless this is given.
         #[arg(long, value_enum)]
         rows: Option<RowsFormat>,
+        /// Threads decoding events while one evaluates them (default: one per core); with
+        /// 1, one thread reads, decodes and evaluates. The result is the same.
+        #[arg(long, value_parser = clap::value_parser!(usize))]
+        threads: Option<usize>,
     },
     /// Import existing detections or a tool catalogue into specs (one spec per tool).
     #[command(
@@ -427,12 +431,14 @@ pub fn run(cli: Cli) -> i32 {
             backend,
             now,
             rows,
+            threads,
         } => crate::cli_eval::eval(&crate::cli_eval::EvalArgs {
             artifacts: &artifacts,
             events: &events,
             backend: backend.as_deref(),
             now: now.as_deref(),
             rows: rows.map(|r| r == RowsFormat::Table),
+            threads,
             format,
         }),
         Command::Import(source) => crate::cli_import::run(source, format),

@@ -16,6 +16,8 @@ pub struct EvalArgs<'a> {
     /// `None`: the default (rows as JSON lines for one artifact, only the hit table for
     /// several); `Some(true)` rows as a table.
     pub rows: Option<bool>,
+    /// Threads decoding events (default: the machine's cores); 1 reads and evaluates on one.
+    pub threads: Option<usize>,
     pub format: Format,
 }
 
@@ -133,11 +135,14 @@ pub fn eval(a: &EvalArgs) -> i32 {
     let size = std::fs::metadata(a.events).map_or(0, |m| m.len());
     let bar = crate::import::progress(size as usize, "events");
     let bar2 = bar.clone();
-    let mut input = match stream::open(a.events, move |n| bar2.set_position(n)) {
+    let input = match stream::open(a.events, move |n| bar2.set_position(n)) {
         Ok(i) => i,
         Err(e) => return usage(e, format),
     };
-    let result = stream::run(&rules, &mut input, now);
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let result = stream::run(&rules, input, now, threads);
     bar.finish_and_clear();
     let run = match result {
         Ok(r) => r,

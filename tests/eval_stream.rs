@@ -215,3 +215,32 @@ fn matching_events_are_printed_whole() {
     let want: serde_json::Value = serde_json::from_str(ev).unwrap();
     assert_eq!(got, want);
 }
+
+/// One thread or several decoding: the same rows, hit table and errors.
+#[test]
+fn threads_do_not_change_the_result() {
+    let dir = native();
+    let events = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let run = |threads: &str| {
+        rmmc()
+            .args([
+                "eval",
+                "examples/deployed/kql",
+                "--rows",
+                "jsonl",
+                "--events",
+            ])
+            .arg(&events)
+            .args(["--now", NOW, "--threads", threads])
+            .output()
+            .unwrap()
+    };
+    let one = run("1");
+    assert_eq!(one.status.code(), Some(0));
+    assert!(!one.stdout.is_empty());
+    for t in ["2", "5"] {
+        let other = run(t);
+        assert_eq!(other.stdout, one.stdout, "--threads {t}");
+        assert_eq!(other.stderr, one.stderr, "--threads {t}");
+    }
+}

@@ -14,7 +14,6 @@ use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -182,22 +181,30 @@ fn sigma_has_keywords(text: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Projection {
     pub all: bool,
-    keys: BTreeSet<String>,
+    keys: Vec<String>,
 }
 
 impl Projection {
     pub fn new<'a>(fields: impl IntoIterator<Item = &'a str>, all: bool) -> Projection {
-        let mut keys = BTreeSet::new();
+        let mut keys = Vec::new();
         for f in fields {
             for (i, _) in f.match_indices('.') {
-                keys.insert(f[..i].to_string());
+                keys.push(f[..i].to_string());
             }
-            keys.insert(f.to_string());
+            keys.push(f.to_string());
         }
+        keys.sort();
+        keys.dedup();
         Projection { all, keys }
     }
+    /// A scan comparing lengths first: the keys are few, and most differ in length.
     fn wants(&self, key: &str) -> bool {
-        self.all || self.keys.contains(key)
+        let b = key.as_bytes();
+        self.all
+            || self.keys.iter().any(|k| {
+                let k = k.as_bytes();
+                k.len() == b.len() && k.last() == b.last() && k == b
+            })
     }
 }
 
@@ -259,6 +266,97 @@ pub fn decode(line: &[u8], p: &Projection) -> Result<Event, serde_json::Error> {
     let ev = Projected(p).deserialize(&mut de)?;
     de.end()?;
     Ok(ev)
+}
+
+/// Decodes one JSON object straight into a KQL row with the projection's keys: what
+/// `kql_value` makes of each value, without building JSON values first.
+struct KqlProjected<'p>(&'p Projection);
+
+impl<'de> DeserializeSeed<'de> for KqlProjected<'_> {
+    type Value = kinterp::Row;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<kinterp::Row, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KqlProjected<'_> {
+    type Value = kinterp::Row;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("one JSON object (an event)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<kinterp::Row, A::Error> {
+        let mut out = kinterp::Row::new();
+        while let Some(Key(k)) = m.next_key()? {
+            if self.0.wants(&k) {
+                let KqlValue(v) = m.next_value()?;
+                out.insert(k.into_owned(), v);
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A JSON value read as `kql_value` reads it.
+struct KqlValue(kinterp::Value);
+
+impl<'de> de::Deserialize<'de> for KqlValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KqlValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Null))
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Long(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<KqlValue, E> {
+                // as `Number::as_i64`, then `as_f64`
+                Ok(KqlValue(i64::try_from(n).map_or(
+                    kinterp::Value::Real(n as f64),
+                    kinterp::Value::Long,
+                )))
+            }
+            fn visit_f64<E>(self, x: f64) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Real(x)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KqlValue, E> {
+                Ok(KqlValue(parse_rfc3339(s).map_or_else(
+                    || kinterp::Value::Str(s.to_string()),
+                    kinterp::Value::DateTime,
+                )))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<KqlValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(KqlValue(v)) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(KqlValue(kinterp::Value::Dynamic(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<KqlValue, A::Error> {
+                let v: Value =
+                    de::Deserialize::deserialize(de::value::MapAccessDeserializer::new(m))?;
+                Ok(KqlValue(kql_value(&v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Decode `line` as one JSON object, straight into a KQL row with the projection's keys.
+pub fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let row = KqlProjected(p).deserialize(&mut de)?;
+    de.end()?;
+    Ok(row)
 }
 
 /// A JSON value from exported logs as a KQL value: strings that are RFC 3339 times become
@@ -329,14 +427,6 @@ pub struct Outcome {
     pub missing: Vec<String>,
 }
 
-/// The running state of one rule.
-enum Runner<'q> {
-    Kql(Box<kinterp::Stream<'q>>),
-    Spl(Box<spl::interp::Stream<'q>>),
-    Eql(&'q crate::eval::eql::Query),
-    Sigma(&'q sigma_rust::Rule),
-}
-
 /// A bad event line: its number (1-based), byte offset, column and what is wrong.
 #[derive(Debug)]
 pub struct BadLine {
@@ -360,7 +450,10 @@ pub struct Run {
 /// Open an export for reading, decompressing gzip (recognized by its magic bytes, so
 /// `events.jsonl.gz` and a renamed file both work). `progress` is told how many bytes of
 /// the file (compressed bytes for gzip) have been read.
-pub fn open(path: &Path, progress: impl FnMut(u64) + 'static) -> Result<Box<dyn BufRead>, String> {
+pub fn open(
+    path: &Path,
+    progress: impl FnMut(u64) + Send + 'static,
+) -> Result<Box<dyn BufRead + Send>, String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut magic = [0u8; 2];
     let n = f
@@ -389,7 +482,7 @@ pub fn open(path: &Path, progress: impl FnMut(u64) + 'static) -> Result<Box<dyn 
 struct Counted<R> {
     inner: R,
     read: u64,
-    report: Box<dyn FnMut(u64)>,
+    report: Box<dyn FnMut(u64) + Send>,
 }
 
 impl<R: Read> Read for Counted<R> {
@@ -401,180 +494,602 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Run every rule over the events of `input` (JSON lines) in one read.
-pub fn run(rules: &[Rule], input: &mut dyn BufRead, now: i128) -> Result<Run, RunError> {
-    let all = rules.iter().any(|r| r.reads_all);
-    let proj = Projection::new(
-        rules
+/// What one rule keeps of an event, as a worker hands it on: the row for the rest of the
+/// pipeline (a KQL row, an SPL row after its streaming commands, a whole EQL or Sigma
+/// event), or the error the rule met there.
+enum Hit {
+    Kql(kinterp::Row),
+    Row(Event),
+    Error(String),
+}
+
+/// The filter side of one rule, one per worker thread: decides and shapes, holds no result.
+enum Filter<'q> {
+    Kql(Box<kinterp::Stream<'q>>),
+    Spl(Box<spl::interp::Stream<'q>>),
+    Eql(&'q crate::eval::eql::Query),
+    Sigma(&'q sigma_rust::Rule),
+    /// The rule could not start (its error is in its outcome).
+    Off,
+}
+
+/// The result side of one rule, on the thread that keeps the results.
+enum Sink<'q> {
+    Kql(Box<kinterp::Stream<'q>>),
+    Spl(Box<spl::interp::Stream<'q>>),
+    Rows,
+    Off,
+}
+
+/// Decodes the lines of a batch and runs every rule's filter on each event.
+struct Worker<'q> {
+    rules: &'q [Rule],
+    filters: Vec<Filter<'q>>,
+    proj: &'q Projection,
+    kql_only: bool,
+}
+
+/// A batch after a worker: how many events, which of each rule's fields some event had,
+/// and per event with hits its line number and the hits (rule index, hit).
+struct Checked {
+    events: u64,
+    seen: Vec<Vec<bool>>,
+    hits: Vec<(usize, Vec<(usize, Hit)>)>,
+}
+
+impl<'q> Worker<'q> {
+    fn new(rules: &'q [Rule], proj: &'q Projection, now: i128) -> Worker<'q> {
+        let filters = rules
             .iter()
-            .flat_map(|r| r.fields.iter().map(String::as_str)),
-        all,
-    );
-    let mut runners: Vec<Option<Runner>> = Vec::with_capacity(rules.len());
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(rules.len());
-    for r in rules {
-        let mut o = Outcome::default();
-        let runner = match &r.query {
-            Query::Kql(q) => match kinterp::Stream::new(q, now) {
-                Ok(s) => Some(Runner::Kql(Box::new(s))),
-                Err(e) => {
-                    o.error = Some(e.to_string());
-                    None
+            .map(|r| match &r.query {
+                Query::Kql(q) => {
+                    kinterp::Stream::new(q, now).map_or(Filter::Off, |s| Filter::Kql(Box::new(s)))
                 }
-            },
-            Query::Spl(s, lits) => Some(Runner::Spl(Box::new(spl::interp::Stream::new(
-                &s.commands,
-                lits,
-                now,
-            )))),
-            Query::Eql(q) => Some(Runner::Eql(q)),
-            Query::Sigma(rule, _) => Some(Runner::Sigma(rule)),
-        };
-        runners.push(runner);
-        outcomes.push(o);
-    }
-    // which fields some event has, per rule (checked until each is seen)
-    let mut unseen: Vec<Vec<&str>> = rules
-        .iter()
-        .map(|r| r.fields.iter().map(String::as_str).collect())
-        .collect();
-    let mut line = Vec::with_capacity(4096);
-    let (mut number, mut offset, mut events) = (0usize, 0usize, 0u64);
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| RunError::Io(e.to_string()))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let start = offset;
-        offset += n;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let bad = |e: serde_json::Error| {
-            RunError::Line(BadLine {
-                line: number,
-                offset: start,
-                col: e.column().max(1),
-                message: format!("each line must be one JSON object (an event): {e}"),
+                Query::Spl(s, lits) => {
+                    Filter::Spl(Box::new(spl::interp::Stream::new(&s.commands, lits, now)))
+                }
+                Query::Eql(q) => Filter::Eql(q),
+                Query::Sigma(rule, _) => Filter::Sigma(rule),
             })
+            .collect();
+        Worker {
+            rules,
+            filters,
+            proj,
+            kql_only: rules.iter().all(|r| r.lang == Lang::Kql),
+        }
+    }
+
+    /// Every line of `batch`, in order; the first bad line ends the batch with its error.
+    fn batch(&mut self, batch: &Batch) -> Result<Checked, RunError> {
+        let mut out = Checked {
+            events: 0,
+            seen: self
+                .rules
+                .iter()
+                .map(|r| vec![false; r.fields.len()])
+                .collect(),
+            hits: Vec::new(),
         };
-        let ev = decode(&line, &proj).map_err(bad)?;
-        events += 1;
-        for (u, rule) in unseen.iter_mut().zip(rules) {
-            if !u.is_empty() {
-                u.retain(|f| match rule.lang {
-                    Lang::Kql => !ev.contains_key(*f),
-                    _ => !has_path(&ev, f),
-                });
+        let mut start = 0;
+        for (i, line) in batch.bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+            let at = start;
+            start += line.len();
+            if is_blank(line) {
+                continue;
+            }
+            let (number, offset) = (batch.first_line + i, batch.offset + at);
+            let hits = self.event(line, number, offset, &mut out.seen)?;
+            out.events += 1;
+            if !hits.is_empty() {
+                out.hits.push((number, hits));
             }
         }
+        Ok(out)
+    }
+
+    /// One event through every rule's filter.
+    fn event(
+        &mut self,
+        line: &[u8],
+        number: usize,
+        offset: usize,
+        seen: &mut [Vec<bool>],
+    ) -> Result<Vec<(usize, Hit)>, RunError> {
+        let bad = |e| bad_line(number, offset, e);
+        let (ev, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
+            (
+                Event::new(),
+                Some(decode_kql(line, self.proj).map_err(bad)?),
+            )
+        } else {
+            (decode(line, self.proj).map_err(bad)?, None)
+        };
+        for ((s, rule), f) in seen.iter_mut().zip(self.rules).zip(&self.filters) {
+            if matches!(f, Filter::Off) {
+                continue;
+            }
+            for (flag, field) in s.iter_mut().zip(&rule.fields) {
+                if !*flag {
+                    *flag = match (&kql, rule.lang) {
+                        (Some(r), _) => r.contains_key(field),
+                        (None, Lang::Kql) => ev.contains_key(field),
+                        (None, _) => has_path(&ev, field),
+                    };
+                }
+            }
+        }
+        let all = self.proj.all;
+        let kql_only = self.kql_only;
         // the whole event, decoded once when some rule's result needs it
         let mut full: Option<Event> = None;
-        let mut full_event = || -> Result<Event, RunError> {
-            if proj.all {
+        let mut full_event = || -> Result<Event, String> {
+            if all && !kql_only {
                 return Ok(ev.clone());
             }
             if full.is_none() {
                 let whole = Projection {
                     all: true,
-                    keys: BTreeSet::new(),
+                    keys: Vec::new(),
                 };
-                full = Some(decode(&line, &whole).map_err(bad)?);
+                full = Some(decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
             }
             Ok(full.clone().unwrap_or_default())
         };
-        let mut kql: Option<kinterp::Row> = None;
         let mut eql: Option<Value> = None;
         let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
-        for (slot, o) in runners.iter_mut().zip(outcomes.iter_mut()) {
-            let Some(runner) = slot else { continue };
-            let res: Result<(), String> = (|| {
-                match runner {
-                    Runner::Kql(s) => {
+        let mut hits = Vec::new();
+        for (i, f) in self.filters.iter_mut().enumerate() {
+            let hit: Result<Option<Hit>, String> = (|| {
+                Ok(match f {
+                    Filter::Off => None,
+                    Filter::Kql(s) => {
                         let row = kql.get_or_insert_with(|| kql_row(&ev));
-                        if s.keep(row).map_err(|e| e.to_string())? {
-                            o.matched += 1;
-                            if s.outputs_input_rows() {
-                                let whole = kql_row(&full_event().map_err(line_msg)?);
-                                s.push(&whole).map_err(|e| e.to_string())?;
-                            } else {
-                                s.push(row).map_err(|e| e.to_string())?;
-                            }
+                        if !s.keep(row).map_err(|e| e.to_string())? {
+                            None
+                        } else if s.outputs_input_rows() {
+                            Some(Hit::Kql(kql_row(&full_event()?)))
+                        } else {
+                            Some(Hit::Kql(row.clone()))
                         }
                     }
-                    Runner::Spl(s) => {
-                        if let Some(kept) = s.keep(&ev)? {
-                            o.matched += 1;
-                            if s.outputs_input_rows() && !proj.all {
-                                let whole = full_event().map_err(line_msg)?;
-                                if let Some(k) = s.keep(&whole)? {
-                                    s.push(k);
-                                }
-                            } else {
-                                s.push(kept);
-                            }
+                    Filter::Spl(s) => match s.keep(&ev)? {
+                        None => None,
+                        Some(_) if s.outputs_input_rows() && !all => {
+                            let whole = full_event()?;
+                            s.keep(&whole)?.map(|k| Hit::Row(k.into_owned()))
                         }
-                    }
-                    Runner::Eql(q) => {
+                        Some(k) => Some(Hit::Row(k.into_owned())),
+                    },
+                    Filter::Eql(q) => {
                         let doc = eql.get_or_insert_with(|| Value::Object(ev.clone()));
                         if q.matches(doc)? {
-                            o.matched += 1;
-                            o.rows.push(full_event().map_err(line_msg)?);
+                            Some(Hit::Row(full_event()?))
+                        } else {
+                            None
                         }
                     }
-                    Runner::Sigma(rule) => {
+                    Filter::Sigma(rule) => {
                         let e = sigma.get_or_insert_with(|| {
                             sigma_rust::Event::try_from(Value::Object(ev.clone()))
                                 .map_err(|e| format!("sigma-rust refuses an event: {e}"))
                         });
                         let e = e.as_ref().map_err(Clone::clone)?;
                         if rule.is_match(e) {
-                            o.matched += 1;
-                            o.rows.push(full_event().map_err(line_msg)?);
+                            Some(Hit::Row(full_event()?))
+                        } else {
+                            None
                         }
                     }
-                }
-                Ok(())
+                })
             })();
-            if let Err(e) = res {
-                o.error = Some(e);
-                *slot = None;
+            match hit {
+                Ok(Some(h)) => hits.push((i, h)),
+                Ok(None) => {}
+                Err(e) => {
+                    // the rule stops here, as the results side will see in order
+                    hits.push((i, Hit::Error(e)));
+                    *f = Filter::Off;
+                }
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// The results of every rule, folded in the export's order.
+struct Results<'q> {
+    rules: &'q [Rule],
+    sinks: Vec<Sink<'q>>,
+    outcomes: Vec<Outcome>,
+    seen: Vec<Vec<bool>>,
+    events: u64,
+}
+
+impl<'q> Results<'q> {
+    fn new(rules: &'q [Rule], now: i128) -> Results<'q> {
+        let mut sinks = Vec::with_capacity(rules.len());
+        let mut outcomes = Vec::with_capacity(rules.len());
+        for r in rules {
+            let mut o = Outcome::default();
+            sinks.push(match &r.query {
+                Query::Kql(q) => match kinterp::Stream::new(q, now) {
+                    Ok(s) => Sink::Kql(Box::new(s)),
+                    Err(e) => {
+                        o.error = Some(e.to_string());
+                        Sink::Off
+                    }
+                },
+                Query::Spl(s, lits) => {
+                    Sink::Spl(Box::new(spl::interp::Stream::new(&s.commands, lits, now)))
+                }
+                Query::Eql(_) | Query::Sigma(..) => Sink::Rows,
+            });
+            outcomes.push(o);
+        }
+        Results {
+            rules,
+            sinks,
+            outcomes,
+            seen: rules.iter().map(|r| vec![false; r.fields.len()]).collect(),
+            events: 0,
+        }
+    }
+
+    fn add(&mut self, c: Checked) {
+        self.events += c.events;
+        for (mine, theirs) in self.seen.iter_mut().zip(c.seen) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a |= b;
+            }
+        }
+        for (_, hits) in c.hits {
+            self.hits(hits);
+        }
+    }
+
+    /// The hits of one event.
+    fn hits(&mut self, hits: Vec<(usize, Hit)>) {
+        {
+            for (i, hit) in hits {
+                let (sink, o) = (&mut self.sinks[i], &mut self.outcomes[i]);
+                let res = match (hit, &mut *sink) {
+                    (_, Sink::Off) => continue,
+                    (Hit::Error(e), _) => Err(e),
+                    (Hit::Kql(row), Sink::Kql(s)) => s.push(&row).map_err(|e| e.to_string()),
+                    (Hit::Row(row), Sink::Spl(s)) => {
+                        s.push(Cow::Owned(row));
+                        Ok(())
+                    }
+                    (Hit::Row(row), Sink::Rows) => {
+                        o.rows.push(row);
+                        Ok(())
+                    }
+                    _ => Err("internal: a hit of the wrong kind".to_string()),
+                };
+                match res {
+                    Ok(()) => o.matched += 1,
+                    Err(e) => {
+                        o.error = Some(e);
+                        *sink = Sink::Off;
+                    }
+                }
             }
         }
     }
-    for ((slot, o), u) in runners.into_iter().zip(&mut outcomes).zip(unseen) {
-        if events > 0 {
-            let mut m: Vec<String> = u.into_iter().map(String::from).collect();
-            m.sort();
-            o.missing = m;
+
+    fn finish(self) -> Run {
+        let mut outcomes = self.outcomes;
+        for (((sink, o), seen), rule) in self
+            .sinks
+            .into_iter()
+            .zip(&mut outcomes)
+            .zip(self.seen)
+            .zip(self.rules)
+        {
+            if self.events > 0 {
+                let mut m: Vec<String> = rule
+                    .fields
+                    .iter()
+                    .zip(seen)
+                    .filter(|(_, s)| !s)
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                m.sort();
+                m.dedup();
+                o.missing = m;
+            }
+            match sink {
+                Sink::Kql(s) => match s.finish() {
+                    Ok(rows) => {
+                        o.rows = rows
+                            .iter()
+                            .map(|r| r.iter().map(|(k, v)| (k.clone(), json_value(v))).collect())
+                            .collect()
+                    }
+                    Err(e) => o.error = Some(e.to_string()),
+                },
+                Sink::Spl(s) => match s.finish() {
+                    Ok(rows) => o.rows = rows,
+                    Err(e) => o.error = Some(e),
+                },
+                Sink::Rows | Sink::Off => {}
+            }
         }
-        match slot {
-            Some(Runner::Kql(s)) => match s.finish() {
-                Ok(rows) => {
-                    o.rows = rows
-                        .iter()
-                        .map(|r| r.iter().map(|(k, v)| (k.clone(), json_value(v))).collect())
-                        .collect()
-                }
-                Err(e) => o.error = Some(e.to_string()),
-            },
-            Some(Runner::Spl(s)) => match s.finish() {
-                Ok(rows) => o.rows = rows,
-                Err(e) => o.error = Some(e),
-            },
-            _ => {}
+        Run {
+            events: self.events,
+            outcomes,
         }
     }
-    Ok(Run { events, outcomes })
+}
+
+fn bad_line(number: usize, offset: usize, e: serde_json::Error) -> RunError {
+    RunError::Line(BadLine {
+        line: number,
+        offset,
+        col: e.column().max(1),
+        message: format!("each line must be one JSON object (an event): {e}"),
+    })
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Whole lines read in one go: the bytes, the number and offset of the first line.
+struct Batch {
+    seq: u64,
+    bytes: Vec<u8>,
+    first_line: usize,
+    offset: usize,
+}
+
+const BATCH: usize = 1 << 20;
+
+/// Cuts the input into batches of whole lines.
+struct Batches {
+    input: Box<dyn BufRead + Send>,
+    carry: Vec<u8>,
+    seq: u64,
+    line: usize,
+    offset: usize,
+    eof: bool,
+    /// Bytes per batch (about: whole lines).
+    size: usize,
+}
+
+impl Batches {
+    fn next(&mut self) -> Result<Option<Batch>, RunError> {
+        while !self.eof || !self.carry.is_empty() {
+            let mut bytes = std::mem::take(&mut self.carry);
+            while bytes.len() < self.size && !self.eof {
+                // read straight into the batch (a large read bypasses the reader's buffer)
+                let len = bytes.len();
+                bytes.resize(self.size.max(len + self.size / 4), 0);
+                let n = loop {
+                    match self.input.read(&mut bytes[len..]) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(RunError::Io(e.to_string())),
+                    }
+                };
+                bytes.truncate(len + n);
+                self.eof = n == 0;
+            }
+            if !self.eof {
+                // keep the partial last line for the next batch
+                let cut = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
+                self.carry = bytes.split_off(cut);
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            let lines = memchr::memchr_iter(b'\n', &bytes).count()
+                + usize::from(bytes.last() != Some(&b'\n'));
+            let b = Batch {
+                seq: self.seq,
+                first_line: self.line,
+                offset: self.offset,
+                bytes,
+            };
+            self.seq += 1;
+            self.line += lines;
+            self.offset += b.bytes.len();
+            return Ok(Some(b));
+        }
+        Ok(None)
+    }
+}
+
+/// Run every rule over the events of `input` (JSON lines) in one read. With `threads` > 1,
+/// that many threads decode events and run the rules' filters on them while this one folds
+/// the hits into the results in the export's order: the result is the same as with one.
+pub fn run(
+    rules: &[Rule],
+    input: Box<dyn BufRead + Send>,
+    now: i128,
+    threads: usize,
+) -> Result<Run, RunError> {
+    let proj = Projection::new(
+        rules
+            .iter()
+            .flat_map(|r| r.fields.iter().map(String::as_str)),
+        rules.iter().any(|r| r.reads_all),
+    );
+    let mut results = Results::new(rules, now);
+    let batches = Batches {
+        input,
+        carry: Vec::new(),
+        seq: 0,
+        line: 1,
+        offset: 0,
+        eof: false,
+        size: BATCH,
+    };
+    if threads <= 1 {
+        // line by line: no batch to copy the bytes into
+        let mut w = Worker::new(rules, &proj, now);
+        let mut input = batches.input;
+        let mut line = Vec::with_capacity(4096);
+        let (mut number, mut offset) = (0usize, 0usize);
+        let mut seen = std::mem::take(&mut results.seen);
+        loop {
+            line.clear();
+            let n = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| RunError::Io(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            let start = offset;
+            offset += n;
+            if is_blank(&line) {
+                continue;
+            }
+            let hits = w.event(&line, number, start, &mut seen)?;
+            results.events += 1;
+            if !hits.is_empty() {
+                results.hits(hits);
+            }
+        }
+        results.seen = seen;
+    } else {
+        parallel(rules, &proj, now, &mut results, batches, threads)?;
+    }
+    Ok(results.finish())
+}
+
+fn parallel(
+    rules: &[Rule],
+    proj: &Projection,
+    now: i128,
+    results: &mut Results,
+    mut batches: Batches,
+    threads: usize,
+) -> Result<(), RunError> {
+    use std::sync::mpsc::{sync_channel, Receiver};
+    use std::sync::{Arc, Mutex};
+    type Done = (u64, Result<Checked, RunError>);
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        let (work_tx, work_rx) = sync_channel::<Batch>(threads);
+        let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
+        let work_rx: Arc<Mutex<Receiver<Batch>>> = Arc::new(Mutex::new(work_rx));
+        let reader = scope.spawn(move || -> Result<(), RunError> {
+            while let Some(b) = batches.next()? {
+                if work_tx.send(b).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut w = Worker::new(rules, proj, now);
+                loop {
+                    let batch = {
+                        let Ok(rx) = work_rx.lock() else { return };
+                        match rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => return,
+                        }
+                    };
+                    if done_tx.send((batch.seq, w.batch(&batch))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // fold in the export's order
+        let mut next = 0u64;
+        let mut waiting: std::collections::BTreeMap<u64, Result<Checked, RunError>> =
+            Default::default();
+        let mut result = Ok(());
+        'recv: for (seq, checked) in done_rx.iter() {
+            waiting.insert(seq, checked);
+            while let Some(c) = waiting.remove(&next) {
+                next += 1;
+                match c {
+                    Ok(c) => results.add(c),
+                    Err(e) => {
+                        result = Err(e);
+                        break 'recv;
+                    }
+                }
+            }
+        }
+        // stop the reader and the workers: their sends fail once the receiver is gone
+        drop(done_rx);
+        let read = reader.join().unwrap_or(Ok(()));
+        result.and(read)
+    })
 }
 
 fn line_msg(e: RunError) -> String {
     match e {
         RunError::Io(m) => m,
         RunError::Line(b) => format!("line {}: {}", b.line, b.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches cut at line ends, and number lines and offsets as reading line by line does.
+    #[test]
+    fn batches_keep_line_numbers_and_offsets() {
+        let text: String = (0..200)
+            .map(|i| format!("{{\"n\": {i}, \"pad\": \"{}\"}}\n", "x".repeat(i % 37)))
+            .collect::<String>()
+            + "{\"last\": true}";
+        let mut b = Batches {
+            input: Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            carry: Vec::new(),
+            seq: 0,
+            line: 1,
+            offset: 0,
+            eof: false,
+            size: 100,
+        };
+        let mut got = Vec::new();
+        let mut seqs = Vec::new();
+        while let Ok(Some(batch)) = b.next() {
+            seqs.push(batch.seq);
+            let mut at = batch.offset;
+            for (i, l) in batch.bytes.split_inclusive(|c| *c == b'\n').enumerate() {
+                got.push((batch.first_line + i, at, l.to_vec()));
+                at += l.len();
+            }
+        }
+        let mut want = Vec::new();
+        let mut at = 0;
+        for (i, l) in text.split_inclusive('\n').enumerate() {
+            want.push((i + 1, at, l.as_bytes().to_vec()));
+            at += l.len();
+        }
+        assert_eq!(got, want);
+        assert!(seqs.len() > 10 && seqs.iter().enumerate().all(|(i, s)| *s == i as u64));
+    }
+
+    #[test]
+    fn projection_keeps_the_keys_a_dotted_path_may_sit_under() {
+        let p = Projection::new(["process.pe.company", "RemoteUrl"], false);
+        let ev = decode(
+            br#"{"process": {"pe": {"company": "x"}}, "process.pe": 1, "RemoteUrl": "u", "Other": [1, {"a": "b"}], "processX": 2}"#,
+            &p,
+        )
+        .unwrap();
+        let keys: Vec<&str> = ev.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["process", "process.pe", "RemoteUrl"]);
+        // a row decoded straight for KQL is what kql_value makes of the JSON values
+        let line = br#"{"T": "2026-05-31T09:00:00Z", "N": 18446744073709551615, "R": 1.0, "L": -3, "A": [1, "x"], "O": {"k": null}, "S": "s", "Z": null, "B": true}"#;
+        let all = Projection::new(["T", "N", "R", "L", "A", "O", "S", "Z", "B"], false);
+        let direct = decode_kql(line, &all).unwrap();
+        let via = kql_row(&decode(line, &all).unwrap());
+        assert_eq!(direct, via);
     }
 }
