@@ -21,12 +21,12 @@ What it does, in one run
    expression on ASCII term boundaries, `between` on the window, `min`/`max`/`list(DISTINCT)`
    /`count(*)` by the three columns) in separate processes, and checks that both give the
    same rows (sets compared as sorted lists, times as instants).
-3. Times `rmmc eval` of the netsupport-netconn artifact of each backend over its export
-   and reports events/s (one core: rmmc eval runs on one thread).
+3. Times `rmmc eval --threads 1` of the netsupport-netconn artifact of each backend over
+   its export and reports events per second of CPU time (user + system): per core.
 
 Each command gets one untimed warm-up run (page cache), then the median wall time of --runs
-(default 3) timed runs; peak RSS is GNU time's %M (largest over the runs). DuckDB runs with
-its default thread count (all cores); rmmc on one.
+(default 3) timed runs; peak RSS is GNU time's %M (largest over the runs), CPU time its
+%U + %S (median). DuckDB and rmmc run with their default thread counts (one per core).
 
 Usage (from the repository root; Python >= 3.11):
     cargo build --release
@@ -169,20 +169,23 @@ def generate(path, gen, n):
 
 
 def timed(cmd, runs, out_path):
-    """Warm up once, then `runs` timed runs: (median wall s, max peak RSS MiB)."""
-    walls, rss = [], []
+    """Warm up once, then `runs` timed runs: (median wall s, max peak RSS MiB, the walls,
+    median CPU s = user + system)."""
+    walls, rss, cpus = [], [], []
     for k in range(runs + 1):
         with tempfile.NamedTemporaryFile(mode="r") as tf, open(out_path, "w") as out:
             t0 = time.perf_counter()
-            p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name, *cmd],
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name, *cmd],
                                stdout=out, stderr=subprocess.PIPE, text=True)
             wall = time.perf_counter() - t0
             if p.returncode != 0:
                 sys.exit(f"failed ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stderr}")
             if k > 0:
+                m, u, s_ = tf.read().split()[-3:]
                 walls.append(wall)
-                rss.append(int(tf.read().split()[-1]) / 1024)
-    return statistics.median(walls), max(rss), walls
+                rss.append(int(m) / 1024)
+                cpus.append(float(u) + float(s_))
+    return statistics.median(walls), max(rss), walls, statistics.median(cpus)
 
 
 DUCKDB_SQL = r"""
@@ -231,11 +234,13 @@ def main():
 
     kql = ROOT / "examples/deployed/kql/netsupport-netconn.kql"
     defender = data / "defender.jsonl"
-    rm_wall, rm_rss, rm_all = timed([args.rmmc, "eval", kql, "--events", defender, "--now", NOW],
-                                    args.runs, work / "rmmc.jsonl")
-    print(f"{'command':<58} {'wall s':>8} {'peak MiB':>9}  runs")
-    print(f"{'rmmc eval netsupport-netconn.kql (1 thread)':<58} {rm_wall:>8.2f} {rm_rss:>9.0f}  "
-          + " ".join(f"{w:.2f}" for w in rm_all))
+    threads = os.cpu_count()
+    rm_wall, rm_rss, rm_all, rm_cpu = timed(
+        [args.rmmc, "eval", kql, "--events", defender, "--now", NOW], args.runs,
+        work / "rmmc.jsonl")
+    print(f"{'command':<50} {'wall s':>7} {'CPU s':>6} {'peak MiB':>9}  runs (wall s)")
+    print(f"{f'rmmc eval netsupport-netconn.kql ({threads} threads)':<50} {rm_wall:>7.2f} "
+          f"{rm_cpu:>6.2f} {rm_rss:>9.0f}  " + " ".join(f"{w:.2f}" for w in rm_all))
     failed = False
     if not args.skip_duckdb:
         py = VENV / "bin" / "python"
@@ -244,10 +249,11 @@ def main():
         sql = DUCKDB_SQL.format(path=defender, now=NOW.replace("T", " ").replace("Z", "+00"))
         runner = work / "duck.py"
         runner.write_text(DUCKDB_RUNNER)
-        dk_wall, dk_rss, dk_all = timed([py, runner, sql], args.runs, work / "duck.jsonl")
-        threads = os.cpu_count()
-        print(f"{f'duckdb {DUCKDB_VERSION} read_json + SQL ({threads} threads)':<58} {dk_wall:>8.2f} "
-              f"{dk_rss:>9.0f}  " + " ".join(f"{w:.2f}" for w in dk_all))
+        dk_wall, dk_rss, dk_all, dk_cpu = timed([py, runner, sql], args.runs,
+                                                work / "duck.jsonl")
+        print(f"{f'duckdb {DUCKDB_VERSION} read_json + SQL ({threads} threads)':<50} "
+              f"{dk_wall:>7.2f} {dk_cpu:>6.2f} {dk_rss:>9.0f}  "
+              + " ".join(f"{w:.2f}" for w in dk_all))
         ours = set()
         for line in (work / "rmmc.jsonl").read_text().splitlines():
             r = json.loads(line)
@@ -264,19 +270,20 @@ def main():
                                          f"{len(theirs - ours)} only in duckdb)"))
         print(f"rmmc / duckdb wall: {rm_wall / dk_wall:.2f}")
 
-    print(f"\n{'evaluator (artifact over its export, 1 thread)':<58} {'wall s':>8} {'peak MiB':>9} {'M events/s':>11}")
+    print(f"\n{'evaluator, --threads 1 (artifact over its export)':<62} {'wall s':>7} {'CPU s':>6} "
+          f"{'peak MiB':>9} {'M events/s per core':>20}")
     for lang, art, export in [
         ("kql", "kql/netsupport-netconn.kql", "defender"),
         ("spl", "splunk/netsupport-netconn.spl", "sysmon"),
         ("eql", "elastic/netsupport-netconn.eql", "ecs"),
         ("sigma", "sigma/netsupport-netconn.yml", "sysmon"),
     ]:
-        wall, rss, _ = timed([args.rmmc, "eval", ROOT / "examples/deployed" / art, "--events",
-                              data / f"{export}.jsonl", "--now", NOW], args.runs,
-                             work / f"{lang}.out")
+        wall, rss, _, cpu = timed([args.rmmc, "eval", ROOT / "examples/deployed" / art, "--events",
+                                   data / f"{export}.jsonl", "--now", NOW, "--threads", "1"],
+                                  args.runs, work / f"{lang}.out")
         rows = sum(1 for _ in open(work / f"{lang}.out"))
-        print(f"{f'{lang}: {art} over {export}.jsonl ({rows} rows)':<58} {wall:>8.2f} {rss:>9.0f} "
-              f"{n / wall / 1e6:>11.2f}")
+        print(f"{f'{lang}: {art} over {export}.jsonl ({rows} rows)':<62} {wall:>7.2f} {cpu:>6.2f} "
+              f"{rss:>9.0f} {n / cpu / 1e6:>20.2f}")
     sys.exit(1 if failed else 0)
 
 

@@ -181,30 +181,101 @@ fn sigma_has_keywords(text: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Projection {
     pub all: bool,
-    keys: Vec<String>,
+    /// Each key, with `None` when its whole value is read, or the projection of an object
+    /// value when only paths below it are (`destination` for `destination.domain`).
+    keys: Vec<(String, Option<Projection>)>,
 }
 
 impl Projection {
     pub fn new<'a>(fields: impl IntoIterator<Item = &'a str>, all: bool) -> Projection {
-        let mut keys = Vec::new();
-        for f in fields {
-            for (i, _) in f.match_indices('.') {
-                keys.push(f[..i].to_string());
-            }
-            keys.push(f.to_string());
-        }
-        keys.sort();
-        keys.dedup();
-        Projection { all, keys }
+        let fields: Vec<&str> = fields.into_iter().collect();
+        let mut p = Projection::below(&fields);
+        p.all = all;
+        p
     }
-    /// A scan comparing lengths first: the keys are few, and most differ in length.
-    fn wants(&self, key: &str) -> bool {
+
+    fn below(fields: &[&str]) -> Projection {
+        let mut at: std::collections::BTreeMap<&str, (bool, Vec<&str>)> = Default::default();
+        for f in fields {
+            at.entry(f).or_default().0 = true;
+            for (i, _) in f.match_indices('.') {
+                at.entry(&f[..i]).or_default().1.push(&f[i + 1..]);
+            }
+        }
+        Projection {
+            all: false,
+            keys: at
+                .into_iter()
+                .map(|(k, (whole, rest))| {
+                    (k.to_string(), (!whole).then(|| Projection::below(&rest)))
+                })
+                .collect(),
+        }
+    }
+
+    /// How to read `key`: `None` skip it, `Some(None)` whole, `Some(Some(p))` projected. A
+    /// scan comparing lengths first: the keys are few, and most differ in length.
+    fn get(&self, key: &str) -> Option<Option<&Projection>> {
+        if self.all {
+            return Some(None);
+        }
         let b = key.as_bytes();
-        self.all
-            || self.keys.iter().any(|k| {
+        self.keys
+            .iter()
+            .find(|(k, _)| {
                 let k = k.as_bytes();
                 k.len() == b.len() && k.last() == b.last() && k == b
             })
+            .map(|(_, p)| p.as_ref())
+    }
+
+    fn wants(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+/// A value below a projected key: an object is projected; anything else is read whole.
+struct Below<'p>(&'p Projection);
+
+impl<'de> DeserializeSeed<'de> for Below<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Below<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = a.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Value, A::Error> {
+        Projected(self.0).visit_map(m).map(Value::Object)
     }
 }
 
@@ -249,11 +320,18 @@ impl<'de> Visitor<'de> for Projected<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Event, A::Error> {
         let mut out = Event::new();
         while let Some(Key(k)) = m.next_key()? {
-            if self.0.wants(&k) {
-                let v: Value = m.next_value()?;
-                out.insert(k.into_owned(), v);
-            } else {
-                m.next_value::<IgnoredAny>()?;
+            match self.0.get(&k) {
+                None => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+                Some(None) => {
+                    let v: Value = m.next_value()?;
+                    out.insert(k.into_owned(), v);
+                }
+                Some(Some(p)) => {
+                    let v = m.next_value_seed(Below(p))?;
+                    out.insert(k.into_owned(), v);
+                }
             }
         }
         Ok(out)
@@ -597,13 +675,19 @@ impl<'q> Worker<'q> {
         seen: &mut [Vec<bool>],
     ) -> Result<Vec<(usize, Hit)>, RunError> {
         let bad = |e| bad_line(number, offset, e);
-        let (ev, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
+        let (doc, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
             (
                 Event::new(),
                 Some(decode_kql(line, self.proj).map_err(bad)?),
             )
         } else {
             (decode(line, self.proj).map_err(bad)?, None)
+        };
+        // one JSON document: EQL reads it as a value, the others as its map
+        let doc = Value::Object(doc);
+        let ev: &Event = match &doc {
+            Value::Object(m) => m,
+            _ => unreachable!("built as an object above"),
         };
         for ((s, rule), f) in seen.iter_mut().zip(self.rules).zip(&self.filters) {
             if matches!(f, Filter::Off) {
@@ -614,7 +698,7 @@ impl<'q> Worker<'q> {
                     *flag = match (&kql, rule.lang) {
                         (Some(r), _) => r.contains_key(field),
                         (None, Lang::Kql) => ev.contains_key(field),
-                        (None, _) => has_path(&ev, field),
+                        (None, _) => has_path(ev, field),
                     };
                 }
             }
@@ -636,7 +720,6 @@ impl<'q> Worker<'q> {
             }
             Ok(full.clone().unwrap_or_default())
         };
-        let mut eql: Option<Value> = None;
         let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
         let mut hits = Vec::new();
         for (i, f) in self.filters.iter_mut().enumerate() {
@@ -644,7 +727,7 @@ impl<'q> Worker<'q> {
                 Ok(match f {
                     Filter::Off => None,
                     Filter::Kql(s) => {
-                        let row = kql.get_or_insert_with(|| kql_row(&ev));
+                        let row = kql.get_or_insert_with(|| kql_row(ev));
                         if !s.keep(row).map_err(|e| e.to_string())? {
                             None
                         } else if s.outputs_input_rows() {
@@ -653,7 +736,7 @@ impl<'q> Worker<'q> {
                             Some(Hit::Kql(row.clone()))
                         }
                     }
-                    Filter::Spl(s) => match s.keep(&ev)? {
+                    Filter::Spl(s) => match s.keep(ev)? {
                         None => None,
                         Some(_) if s.outputs_input_rows() && !all => {
                             let whole = full_event()?;
@@ -662,8 +745,7 @@ impl<'q> Worker<'q> {
                         Some(k) => Some(Hit::Row(k.into_owned())),
                     },
                     Filter::Eql(q) => {
-                        let doc = eql.get_or_insert_with(|| Value::Object(ev.clone()));
-                        if q.matches(doc)? {
+                        if q.matches(&doc)? {
                             Some(Hit::Row(full_event()?))
                         } else {
                             None
@@ -1085,6 +1167,16 @@ mod tests {
         .unwrap();
         let keys: Vec<&str> = ev.keys().map(String::as_str).collect();
         assert_eq!(keys, ["process", "process.pe", "RemoteUrl"]);
+        // below a key, only the paths read are kept
+        let ev = decode(
+            br#"{"process": {"pe": {"company": "x", "product": "y"}, "pe.company": "z", "name": "n", "pid": 1}}"#,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(ev),
+            serde_json::json!({"process": {"pe": {"company": "x"}, "pe.company": "z"}})
+        );
         // a row decoded straight for KQL is what kql_value makes of the JSON values
         let line = br#"{"T": "2026-05-31T09:00:00Z", "N": 18446744073709551615, "R": 1.0, "L": -3, "A": [1, "x"], "O": {"k": null}, "S": "s", "Z": null, "B": true}"#;
         let all = Projection::new(["T", "N", "R", "L", "A", "O", "S", "Z", "B"], false);
