@@ -135,7 +135,20 @@ pub fn eval(a: &EvalArgs) -> i32 {
     let size = std::fs::metadata(a.events).map_or(0, |m| m.len());
     let bar = crate::import::progress(size as usize, "events");
     let bar2 = bar.clone();
-    let input = match stream::open(a.events, move |n| bar2.set_position(n)) {
+    let typing = if rules.iter().all(|r| r.lang == Lang::Kql) {
+        let mut tables: Vec<String> = rules
+            .iter()
+            .filter_map(|r| match &r.query {
+                stream::Query::Kql(q) => Some(q.table.clone()),
+                _ => None,
+            })
+            .collect();
+        tables.dedup();
+        stream::CsvTyping::Kql(tables)
+    } else {
+        stream::CsvTyping::Text
+    };
+    let input = match stream::open(a.events, move |n| bar2.set_position(n), typing) {
         Ok(i) => i,
         Err(e) => return usage(e, format),
     };

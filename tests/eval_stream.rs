@@ -244,3 +244,46 @@ fn threads_do_not_change_the_result() {
         assert_eq!(other.stderr, one.stderr, "--threads {t}");
     }
 }
+
+/// A CSV export (header row; cells typed by the KQL table schema for KQL rules) gives the
+/// rows its JSON-lines twin gives.
+#[test]
+fn csv_exports_give_the_rows_of_their_json_twins() {
+    let dir = native();
+    let jsonl = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let events: Vec<serde_json::Map<String, serde_json::Value>> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut cols: Vec<String> = Vec::new();
+    for e in &events {
+        for k in e.keys() {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let csv_path = dir.path().join("DeviceNetworkEvents.csv");
+    let mut w = csv::Writer::from_path(&csv_path).unwrap();
+    w.write_record(&cols).unwrap();
+    for e in &events {
+        w.write_record(cols.iter().map(|c| match e.get(c) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }))
+        .unwrap();
+    }
+    w.flush().unwrap();
+    for art in [
+        "examples/deployed/kql/netsupport-netconn.kql",
+        "examples/deployed/kql/netsupport-ioc-endpoint.kql",
+        "examples/deployed/kql/supremo-netconn.kql",
+    ] {
+        let (a, _) = run_one(Path::new(art), &jsonl);
+        let (b, _) = run_one(Path::new(art), &csv_path);
+        assert!(!a.is_empty(), "{art}");
+        assert_eq!(a, b, "{art}");
+    }
+}

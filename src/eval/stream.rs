@@ -525,10 +525,123 @@ pub struct Run {
     pub outcomes: Vec<Outcome>,
 }
 
+/// How CSV cells become JSON values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CsvTyping {
+    /// Every cell is text (Splunk, Sigma and EQL compare the text; Splunk reads numbers
+    /// from it).
+    Text,
+    /// Cells take the type of their column in these KQL tables (the ones the queries read;
+    /// `backends/kql-schema.json`): `int`/`long` numbers, `real`, `bool`, `dynamic` JSON;
+    /// the rest text (RFC 3339 text is then read as a datetime, as in JSON exports).
+    Kql(Vec<String>),
+}
+
 /// Open an export for reading, decompressing gzip (recognized by its magic bytes, so
 /// `events.jsonl.gz` and a renamed file both work). `progress` is told how many bytes of
-/// the file (compressed bytes for gzip) have been read.
+/// the file (compressed bytes for gzip) have been read. A `.csv` / `.csv.gz` file (header
+/// row, then one event per record; an empty cell is an absent field) is read as JSON lines,
+/// its cells typed by `csv`.
 pub fn open(
+    path: &Path,
+    progress: impl FnMut(u64) + Send + 'static,
+    csv: CsvTyping,
+) -> Result<Box<dyn BufRead + Send>, String> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let raw = open_raw(path, progress)?;
+    if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(raw);
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let types: Vec<String> = headers
+            .iter()
+            .map(|h| match &csv {
+                CsvTyping::Text => "string".to_string(),
+                CsvTyping::Kql(tables) => tables
+                    .iter()
+                    .filter_map(|t| kql::bind::schemas().get(t))
+                    .find_map(|cols| cols.get(h).cloned())
+                    .unwrap_or_else(|| "string".to_string()),
+            })
+            .collect();
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            CsvLines {
+                reader,
+                headers,
+                types,
+                record: csv::StringRecord::new(),
+                buf: Vec::new(),
+                pos: 0,
+            },
+        )));
+    }
+    Ok(raw)
+}
+
+/// CSV records as JSON lines, one object per record.
+struct CsvLines {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    headers: Vec<String>,
+    types: Vec<String>,
+    record: csv::StringRecord,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// A CSV cell as the JSON value its column type makes of it (text when it does not parse).
+fn csv_cell(cell: &str, ty: &str) -> Value {
+    let typed = match ty {
+        "int" | "long" => cell.parse::<i64>().ok().map(Value::from),
+        "real" => cell
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        "bool" => match cell.to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "dynamic" => serde_json::from_str(cell).ok(),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::String(cell.to_string()))
+}
+
+impl Read for CsvLines {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            if !more {
+                return Ok(0);
+            }
+            let mut ev = Event::new();
+            for ((h, ty), cell) in self.headers.iter().zip(&self.types).zip(self.record.iter()) {
+                if !cell.is_empty() {
+                    ev.insert(h.clone(), csv_cell(cell, ty));
+                }
+            }
+            serde_json::to_writer(&mut self.buf, &ev).map_err(std::io::Error::other)?;
+            self.buf.push(b'\n');
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn open_raw(
     path: &Path,
     progress: impl FnMut(u64) + Send + 'static,
 ) -> Result<Box<dyn BufRead + Send>, String> {
