@@ -205,9 +205,15 @@ fn one(rule: &Rule, run: stream::Run, a: &EvalArgs) -> i32 {
             a.format,
         );
     }
-    print_rows(&o.rows, a.rows == Some(true));
+    if a.rows == Some(true) {
+        print_rows(&o.maps(), true);
+    } else {
+        for l in o.lines() {
+            outln!("{l}");
+        }
+    }
     if a.format == Format::Text {
-        eprintln!("{} events → {} rows", run.events, o.rows.len());
+        eprintln!("{} events → {} rows", run.events, o.len());
     }
     exit::OK
 }
@@ -239,15 +245,14 @@ fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
                         "backend": r.lang.name(),
                         "events": run.events,
                         "matched": o.matched,
-                        "groups": o.rows.len(),
+                        "groups": o.len(),
                         "missing_fields": o.missing,
                         "error": o.error,
                     });
                     if a.rows.is_some() {
                         m["rows"] = o
-                            .rows
-                            .iter()
-                            .cloned()
+                            .maps()
+                            .into_iter()
                             .map(serde_json::Value::Object)
                             .collect();
                     }
@@ -276,7 +281,7 @@ fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
                     r.name(),
                     r.lang.name(),
                     o.matched,
-                    o.rows.len(),
+                    o.len(),
                     note(o)
                 );
                 out.push_str(line.trim_end());
@@ -296,13 +301,13 @@ fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
             }
             if let Some(table) = a.rows {
                 for (r, o) in rules.iter().zip(&run.outcomes) {
-                    if o.rows.is_empty() {
+                    if o.is_empty() {
                         continue;
                     }
                     if table {
-                        out!("\n== {} ==\n{}", r.name(), rows_table(&o.rows));
+                        out!("\n== {} ==\n{}", r.name(), rows_table(&o.maps()));
                     } else {
-                        for row in &o.rows {
+                        for row in o.maps() {
                             outln!("{}", serde_json::json!({"rule": r.name(), "row": row}));
                         }
                     }

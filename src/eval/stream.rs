@@ -499,10 +499,39 @@ pub struct Outcome {
     pub matched: u64,
     /// The result rows (groups of a `summarize`/`stats`, projected rows, or events).
     pub rows: Vec<Event>,
+    /// Matching events (EQL, Sigma) as compact JSON text, in the export's order.
+    pub texts: Vec<Box<str>>,
     /// The first evaluation error; the rule stops there.
     pub error: Option<String>,
     /// Fields it reads that no event had (sorted), when there were events.
     pub missing: Vec<String>,
+}
+
+impl Outcome {
+    /// How many result rows.
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.texts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Every result row as a JSON object (the matching events decoded again).
+    pub fn maps(&self) -> Vec<Event> {
+        let mut out = self.rows.clone();
+        out.extend(
+            self.texts
+                .iter()
+                .filter_map(|t| serde_json::from_str::<Event>(t).ok()),
+        );
+        out
+    }
+    /// Every result row as one line of compact JSON.
+    pub fn lines(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.rows
+            .iter()
+            .map(|r| Cow::Owned(Value::Object(r.clone()).to_string()))
+            .chain(self.texts.iter().map(|t| Cow::Borrowed(&**t)))
+    }
 }
 
 /// A bad event line: its number (1-based), byte offset, column and what is wrong.
@@ -691,7 +720,16 @@ impl<R: Read> Read for Counted<R> {
 enum Hit {
     Kql(kinterp::Row),
     Row(Event),
+    /// A matching event as compact JSON text (a third of its decoded size).
+    Text(Box<str>),
     Error(String),
+}
+
+/// The compact JSON text of an event (what printing `Value::Object` of it gives).
+fn compact(e: &Event) -> Box<str> {
+    serde_json::to_string(e)
+        .unwrap_or_else(|_| Value::Object(e.clone()).to_string())
+        .into_boxed_str()
 }
 
 /// The filter side of one rule, one per worker thread: decides and shapes, holds no result.
@@ -859,7 +897,7 @@ impl<'q> Worker<'q> {
                     },
                     Filter::Eql(q) => {
                         if q.matches(&doc)? {
-                            Some(Hit::Row(full_event()?))
+                            Some(Hit::Text(compact(&full_event()?)))
                         } else {
                             None
                         }
@@ -871,7 +909,7 @@ impl<'q> Worker<'q> {
                         });
                         let e = e.as_ref().map_err(Clone::clone)?;
                         if rule.is_match(e) {
-                            Some(Hit::Row(full_event()?))
+                            Some(Hit::Text(compact(&full_event()?)))
                         } else {
                             None
                         }
@@ -956,8 +994,8 @@ impl<'q> Results<'q> {
                         s.push(Cow::Owned(row));
                         Ok(())
                     }
-                    (Hit::Row(row), Sink::Rows) => {
-                        o.rows.push(row);
+                    (Hit::Text(t), Sink::Rows) => {
+                        o.texts.push(t);
                         Ok(())
                     }
                     _ => Err("internal: a hit of the wrong kind".to_string()),
