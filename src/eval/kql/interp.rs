@@ -869,6 +869,43 @@ mod tests {
         assert!(matches("a !in ('schtasks.exe')", &r));
     }
 
+    /// The incremental summarize keeps what folding the group's rows at once gave:
+    /// `min` the first of equal values and `max` the last (`Iterator::min_by` / `max_by`),
+    /// `make_set` first-seen order with `==` as equality, nulls skipped (counted by count()).
+    #[test]
+    fn summarize_folds_like_the_whole_group() {
+        let q =
+            parse("T | summarize Lo=min(x), Hi=max(x), S=make_set(x), D=dcount(x), C=count() by k")
+                .unwrap();
+        let rows: Vec<Row> = [
+            Value::Long(0),
+            Value::Long(1),
+            Value::Null,
+            Value::Real(0.0),
+            Value::Real(1.0),
+            Value::Real(0.0),
+        ]
+        .into_iter()
+        .map(|x| row(&[("k", s("a")), ("x", x)]))
+        .collect();
+        let out = run(&q, &rows, 0).unwrap();
+        assert_eq!(out.len(), 1);
+        // Long(0) and Real(0.0) order as equal: the first is the min; likewise the last 1 the max
+        assert_eq!(out[0]["Lo"], Value::Long(0));
+        assert_eq!(out[0]["Hi"], Value::Real(1.0));
+        assert_eq!(
+            out[0]["S"],
+            Value::Dynamic(vec![
+                Value::Long(0),
+                Value::Long(1),
+                Value::Real(0.0),
+                Value::Real(1.0)
+            ])
+        );
+        assert_eq!(out[0]["D"], Value::Long(4));
+        assert_eq!(out[0]["C"], Value::Long(6));
+    }
+
     #[test]
     fn time_window_and_summarize() {
         const DAY: i128 = 86_400_000_000_000;
