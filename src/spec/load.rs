@@ -176,19 +176,27 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
 /// `load_dir` over several folders (e.g. `rules rules/imported/sentinel`), in the order
 /// given; spec ids must be unique across all of them, since they name output files.
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
-    let mut specs = Vec::new();
-    let mut diags = Vec::new();
+    use rayon::prelude::*;
+    // A folder that cannot be listed is reported where its files would have been.
+    let mut listed: Vec<Result<PathBuf, Diag>> = Vec::new();
     for dir in dirs {
         match spec_files(dir) {
-            Ok(files) => {
-                for f in &files {
-                    match load_file(f) {
-                        Ok(s) => specs.push(s),
-                        Err(d) => diags.extend(d),
-                    }
-                }
-            }
-            Err(d) => diags.push(d),
+            Ok(found) => listed.extend(found.into_iter().map(Ok)),
+            Err(d) => listed.push(Err(d)),
+        }
+    }
+    // Files are independent: parse them on every core. `collect` keeps the order, so specs and
+    // diagnostics come out exactly as a sequential load gives them.
+    let loaded: Vec<Result<LoadedSpec, Vec<Diag>>> = listed
+        .into_par_iter()
+        .map(|item| item.map_err(|d| vec![d]).and_then(|f| load_file(&f)))
+        .collect();
+    let mut specs = Vec::new();
+    let mut diags = Vec::new();
+    for result in loaded {
+        match result {
+            Ok(s) => specs.push(s),
+            Err(d) => diags.extend(d),
         }
     }
     let mut seen: HashMap<String, &LoadedSpec> = HashMap::new();
