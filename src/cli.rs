@@ -19,12 +19,20 @@ pub mod exit {
     pub const ERROR: i32 = 2;
 }
 
+/// `rmmc --version`: the package version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RMMC_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rmmc",
-    version,
+    version = VERSION,
     about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
-    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
+    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc convert rules/netsupport.yaml -t sigma   # print to stdout\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -75,10 +83,11 @@ pub enum Command {
         after_help = "Output layout:\n  OUT/kql/<spec>-<detection>[-<source>].kql\n  OUT/sentinel/hunting/<spec>-<detection>[-<source>].yaml\n  OUT/sentinel/analytic/<spec>-<detection>[-<source>].yaml\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
     )]
     Build {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
-        /// Output folder; replaced as a whole on every build.
+        /// Output folder; replaced as a whole on every build. `-` prints every artifact to
+        /// stdout instead, each after a `==> PATH <==` line, and writes nothing.
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// Targets to emit (comma-separated).
@@ -96,7 +105,7 @@ pub enum Command {
         after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version), and every deployable form (Sentinel YAML query, savedsearches.conf search, Kibana rule query) against its twin .kql / .spl / .eql, as `rmmc verify` reads them; a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
     )]
     Check {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
@@ -112,7 +121,7 @@ pub enum Command {
         after_help = "Exit codes: 0 identical, 1 drift (a spec changed without regenerating, or an artifact was edited), 2 bad input or a missing folder.\n\nExamples:\n  rmmc diff rules --against examples/deployed\n  rmmc diff --against deployed --target kql,sentinel --format json"
     )]
     Diff {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// The folder of committed artifacts (an `rmmc build --out` folder).
@@ -125,6 +134,31 @@ pub enum Command {
         #[arg(long)]
         no_exclusions: bool,
     },
+    /// Compile specs for one target and print the artifacts to stdout (as `sigma convert`
+    /// does); warnings go to stderr. `rmmc build` writes every target with its wrappers.
+    #[command(
+        after_help = "What each target prints (one artifact after another):\n  kql       the KQL queries\n  sentinel  the Sentinel scheduled analytic rules (YAML documents, separated by ---)\n  sigma     the Sigma rules (YAML documents, separated by ---)\n  splunk    the SPL searches\n  elastic   the EQL queries\n\nExit codes: 0 printed, 1 a --deny policy refused a rendering (nothing printed), 2 bad input.\n\nExamples:\n  rmmc convert rules/netsupport.yaml -t kql\n  rmmc convert rules -t sigma > netsupport-sigma.yml"
+    )]
+    Convert {
+        /// Spec files or folders of *.yaml specs.
+        #[arg(required = true, num_args = 1..)]
+        specs: Vec<PathBuf>,
+        /// The target to print.
+        #[arg(short = 't', long, value_enum)]
+        target: Target,
+        /// Leave out the spec's false-positive exclusions.
+        #[arg(long)]
+        no_exclusions: bool,
+        /// Fail (exit 1, nothing printed) when a backend renders a predicate wider / narrower.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        deny: Vec<Deny>,
+    },
+    /// Print a shell completion script (e.g. `rmmc completions bash > ~/.local/share/bash-completion/completions/rmmc`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the JSON Schema of the spec format.
     Schema,
     /// Print the canonical fields a spec can use (Markdown table).
@@ -135,7 +169,7 @@ pub enum Command {
         after_help = "Exit codes: 0 everything agrees (or differs only where a backend declared it), 1 an unexplained mismatch or an artifact that cannot run, 2 bad input.\n\nExamples:\n  rmmc verify\n  rmmc verify rules --artifacts out      # check the files on disk (catches hand edits)\n  rmmc verify --format json"
     )]
     Verify {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Verify the artifacts in this folder (an `rmmc build` output) instead of compiling.
@@ -211,7 +245,7 @@ pub enum Command {
         after_help = "Examples:\n  rmmc explain\n  rmmc explain rules --spec netsupport\n  rmmc explain --format json"
     )]
     Explain {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Only this spec id.
@@ -297,6 +331,39 @@ pub fn run(cli: Cli) -> i32 {
     let format = cli.format;
     ALL_WARNINGS.store(cli.all_warnings, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "rmmc",
+                &mut script,
+            );
+            out!("{}", String::from_utf8_lossy(&script));
+            exit::OK
+        }
+        Command::Convert {
+            specs: paths,
+            target,
+            no_exclusions,
+            deny,
+        } => {
+            let Some(specs) = load(&paths, format) else {
+                return exit::ERROR;
+            };
+            let opts = BuildOptions {
+                targets: vec![target],
+                exclusions: !no_exclusions,
+            };
+            let res = build::compile(&specs, &opts);
+            let code = verdict(&res.diags, &deny);
+            report(&res.diags, &deny, format);
+            if code != exit::OK {
+                return code;
+            }
+            out!("{}", converted(&res.files, target));
+            exit::OK
+        }
         Command::Schema => {
             out!("{}", spec::json_schema());
             exit::OK
@@ -413,7 +480,12 @@ pub fn run(cli: Cli) -> i32 {
                 .as_ref(),
             format,
         ),
-        Command::Fixtures { fixtures, out } => crate::cli_verify::fixtures(&fixtures, &out, format),
+        Command::Fixtures { fixtures, out } => {
+            if let Some(code) = no_stdout_folder(&out, "fixtures", format) {
+                return code;
+            }
+            crate::cli_verify::fixtures(&fixtures, &out, format)
+        }
         Command::Eval {
             artifact,
             events,
@@ -426,7 +498,13 @@ pub fn run(cli: Cli) -> i32 {
             rows == RowsFormat::Table,
             format,
         ),
-        Command::Import(source) => crate::cli_import::run(source, format),
+        Command::Import(source) => {
+            let (ImportSource::Sentinel(args) | ImportSource::Lolrmm(args)) = &source;
+            if let Some(code) = no_stdout_folder(&args.out, "import", format) {
+                return code;
+            }
+            crate::cli_import::run(source, format)
+        }
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;
@@ -522,6 +600,10 @@ pub fn run(cli: Cli) -> i32 {
                 eprintln!("nothing written: {}", out.display());
                 return code;
             }
+            if out.as_os_str() == "-" {
+                out!("{}", to_stdout(&res.files));
+                return exit::OK;
+            }
             let bar = crate::import::progress(res.files.len(), "writing");
             let written = build::write_tree(&out, &res.files, build::MARKER_TEXT, &|| bar.inc(1));
             bar.finish_and_clear();
@@ -548,6 +630,66 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+/// `build --out -`: every artifact after a `==> PATH <==` line (as `head` and `tail` introduce
+/// several files), in path order.
+fn to_stdout(files: &build::Files) -> String {
+    let mut out = String::new();
+    for (path, text) in files {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("==> {path} <==\n{text}"));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The files `convert -t TARGET` prints (the artifact a SIEM runs, not the build's
+/// aggregate files such as savedsearches.conf) and how they are separated.
+fn converted(files: &build::Files, target: Target) -> String {
+    let (prefix, ext, separator) = match target {
+        Target::Kql => ("kql/", ".kql", "\n"),
+        Target::Sentinel => ("sentinel/analytic/", ".yaml", "---\n"),
+        Target::Sigma => ("sigma/", ".yml", "---\n"),
+        Target::Splunk => ("splunk/", ".spl", "\n"),
+        Target::Elastic => ("elastic/", ".eql", "\n"),
+    };
+    let mut out = String::new();
+    for (_, text) in files.iter().filter(|(p, _)| {
+        p.starts_with(prefix) && p.ends_with(ext) && !p[prefix.len()..].contains('/')
+    }) {
+        if !out.is_empty() {
+            out.push_str(separator);
+        }
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `--out -` means stdout for `build`; a command that writes a folder refuses it rather than
+/// make a folder named `-`.
+fn no_stdout_folder(out: &std::path::Path, command: &str, format: Format) -> Option<i32> {
+    (out.as_os_str() == "-").then(|| {
+        report(
+            &[Diag::error(
+                DiagKind::Io,
+                format!("`{command} --out -`: {command} writes a folder, not stdout"),
+            )
+            .help(
+                "pass a folder to --out (`rmmc build --out -` and `rmmc convert` print to stdout)",
+            )],
+            &[],
+            format,
+        );
+        exit::ERROR
+    })
 }
 
 /// Files per target folder, as a table (printed before the build's last line).

@@ -173,15 +173,28 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     load_dirs(&[dir.to_path_buf()])
 }
 
-/// `load_dir` over several folders (e.g. `rules rules/imported/sentinel`), in the order
-/// given; spec ids must be unique across all of them, since they name output files.
+/// `load_dir` over several folders or spec files (e.g. `rules rules/imported/sentinel`, or
+/// `rules/netsupport.yaml`), in the order given; spec ids must be unique across all of them,
+/// since they name output files.
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     use rayon::prelude::*;
     // A folder that cannot be listed is reported where its files would have been.
     let mut listed: Vec<Result<PathBuf, Diag>> = Vec::new();
-    for dir in dirs {
-        match spec_files(dir) {
-            Ok(found) => listed.extend(found.into_iter().map(Ok)),
+    // A file named twice (`rules rules/x.yaml`) is one spec, not a duplicate id.
+    let mut seen_files = std::collections::HashSet::new();
+    for path in dirs {
+        let found = if path.is_dir() {
+            spec_files(path)
+        } else {
+            spec_file(path).map(|f| vec![f])
+        };
+        match found {
+            Ok(found) => listed.extend(
+                found
+                    .into_iter()
+                    .filter(|f| seen_files.insert(f.canonicalize().unwrap_or_else(|_| f.clone())))
+                    .map(Ok),
+            ),
             Err(d) => listed.push(Err(d)),
         }
     }
@@ -224,6 +237,26 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
         return Err(diags);
     }
     Ok(specs)
+}
+
+/// A spec file named on the command line: it must exist and be a `*.yaml` / `*.yml` file.
+fn spec_file(path: &Path) -> Result<PathBuf, Diag> {
+    if !path.exists() {
+        return Err(Diag::error(DiagKind::Io, "no such spec file or folder")
+            .at(path, None)
+            .help("pass folders of *.yaml specs or spec files (default ./rules)"));
+    }
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    ) {
+        return Err(
+            Diag::error(DiagKind::Io, "not a spec file (*.yaml or *.yml)")
+                .at(path, None)
+                .help("pass folders of *.yaml specs or spec files (default ./rules)"),
+        );
+    }
+    Ok(path.to_path_buf())
 }
 
 /// The spec files directly in `dir`, sorted by name; an error when there are none.
