@@ -144,7 +144,13 @@ fn unmapped_new_fields_are_reported_like_any_unmapped_field() {
         assert!(err.contains(want), "missing {want:?} in\n{err}");
     }
     assert!(!err.contains("kql cannot express"), "{err}");
-    assert!(!err.contains("process_description"), "{err}");
+    // every backend maps the process description: no error names it (KQL's `has` warns
+    // about Kusto's term characters on it, which is not an error)
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("error") && l.contains("process_description")),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     // CEF has no UPN column

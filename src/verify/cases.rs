@@ -185,6 +185,10 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
                 text("in a URL", format!("https://{base}:443/path?q=1"));
                 text("quotes and backslashes", format!("\"{base}\\'"));
                 text("inside spaces", format!(" {base} "));
+                // a letter of another script on either side: a term boundary for the spec
+                // (ASCII), part of the term for Kusto (see `ir::KUSTO`)
+                text("non-ASCII letter before", format!("é{base}"));
+                text("non-ASCII letter after", format!("{base}é"));
                 if *op == TextOp::Exact {
                     text("one character short", v.chars().skip(1).collect());
                 }

@@ -4,10 +4,10 @@
 //! - `==` between null and a value is false, `!=` true, ordering with null is null, and
 //!   `where` keeps only rows whose predicate is true (learn.microsoft.com/kusto/query/
 //!   scalar-data-types/null-values);
-//! - `has` matches whole terms: maximal runs of ASCII letters and digits
-//!   (learn.microsoft.com/kusto/query/datatypes-string-operators);
-//! - case-insensitive operators compare lower-case forms character by character (a character
-//!   whose lower case is several characters compares as itself).
+//! - `has` matches whole terms: maximal runs of letters and digits, Unicode ones included
+//!   (learn.microsoft.com/kusto/query/datatypes-string-operators, "What is a term?");
+//! - case-insensitive operators fold ASCII letters only ("Case-insensitive operators are
+//!   currently supported only for ASCII-text", same page): `Ä` and `ä` differ under `=~`.
 
 use super::ast::*;
 use std::borrow::Cow;
@@ -362,7 +362,7 @@ impl Env {
             }
             "tolower" => {
                 arity(1)?;
-                Value::Str(lower_str(&vals[0].text()))
+                Value::Str(vals[0].text().to_lowercase())
             }
             "ipv4_is_in_range" => {
                 arity(2)?;
@@ -476,12 +476,10 @@ fn compare_text(op: CmpOp, l: &str, r: &str, lv: &Value) -> Value {
     }
 }
 
+/// `=~`: "Case-insensitive operators are currently supported only for ASCII-text"
+/// (learn.microsoft.com/kusto/query/equals-operator and every case-insensitive operator's page).
 fn eq_ci(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        lower_str(a) == lower_str(b)
-    }
+    a.eq_ignore_ascii_case(b)
 }
 
 fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
@@ -493,7 +491,7 @@ fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
             let (l, r): (Cow<str>, Cow<str>) = if cs {
                 (l.into(), r.into())
             } else {
-                (lower_str(l).into(), lower_str(r).into())
+                (l.to_ascii_lowercase().into(), r.to_ascii_lowercase().into())
             };
             match op {
                 StrOp::Contains => l.contains(r.as_ref()),
@@ -529,61 +527,38 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     }
 }
 
+/// A term character: "each string value is broken into maximal sequences of alphanumeric
+/// characters" (learn.microsoft.com/kusto/query/datatypes-string-operators, "What is a term?"),
+/// Unicode letters and digits included.
 fn word(c: char) -> bool {
-    c.is_ascii_alphanumeric()
+    c.is_alphanumeric()
 }
 
-/// Every position where `needle` occurs in `hay` (case-folded unless `cs`), as
-/// (text before, text after) pairs.
+/// Every position where `needle` occurs in `hay` (ASCII case-folded unless `cs`), as
+/// (character before, character after) pairs. Byte windows are exact for UTF-8: ASCII folding
+/// changes only bytes below 0x80, and a needle's first byte never equals a continuation byte,
+/// so every window that matches starts and ends on a character boundary.
 fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
-    if hay.is_ascii() && needle.is_ascii() {
-        // byte windows; ASCII case folding needs no allocation
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        if n.is_empty() || n.len() > h.len() {
-            return Vec::new();
-        }
-        return (0..=h.len() - n.len())
-            .filter(|&i| {
-                let w = &h[i..i + n.len()];
-                if cs {
-                    w == n
-                } else {
-                    w.eq_ignore_ascii_case(n)
-                }
-            })
-            .map(|i| {
-                (
-                    i.checked_sub(1).map(|j| h[j] as char),
-                    h.get(i + n.len()).map(|b| *b as char),
-                )
-            })
-            .collect();
-    }
-    // Unicode: compare folded characters, report the original neighbours.
-    let h: Vec<char> = hay.chars().collect();
-    let n: Vec<char> = needle.chars().collect();
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
     if n.is_empty() || n.len() > h.len() {
         return Vec::new();
     }
-    let same = |a: char, b: char| if cs { a == b } else { lower(a) == lower(b) };
     (0..=h.len() - n.len())
-        .filter(|&i| n.iter().zip(&h[i..]).all(|(a, b)| same(*a, *b)))
-        .map(|i| (i.checked_sub(1).map(|j| h[j]), h.get(i + n.len()).copied()))
+        .filter(|&i| {
+            let w = &h[i..i + n.len()];
+            if cs {
+                w == n
+            } else {
+                w.eq_ignore_ascii_case(n)
+            }
+        })
+        .map(|i| {
+            (
+                hay[..i].chars().next_back(),
+                hay[i + n.len()..].chars().next(),
+            )
+        })
         .collect()
-}
-
-/// Lower case, character by character (a character whose lower case is several characters
-/// is kept), so that positions in the folded text are positions in the original.
-fn lower(c: char) -> char {
-    let mut l = c.to_lowercase();
-    match (l.next(), l.next()) {
-        (Some(x), None) => x,
-        _ => c,
-    }
-}
-
-fn lower_str(s: &str) -> String {
-    s.chars().map(lower).collect()
 }
 
 /// KQL `has`: the needle is whole terms of the haystack. A needle that starts (ends) with a
@@ -654,6 +629,71 @@ mod tests {
         assert!(!matches("f == 'fabrikam'", &f));
         assert!(matches("f !~ 'xyz'", &f));
         assert!(matches("f startswith 'fab' and f endswith 'KAM'", &f));
+    }
+
+    /// Kusto's text rules, one row per case (learn.microsoft.com/kusto/query/
+    /// datatypes-string-operators): "Case-insensitive operators are currently supported only
+    /// for ASCII-text. For non-ASCII comparison, use the tolower() function", and "each string
+    /// value is broken into maximal sequences of alphanumeric characters" — letters and digits
+    /// of any script, so `é` or `٣` continues a term.
+    #[test]
+    fn case_folding_is_ascii_and_terms_are_unicode_runs() {
+        let rows: &[(&str, &str, bool)] = &[
+            // ASCII letters fold under every case-insensitive operator
+            ("NETSUPPORT", "x =~ 'netsupport'", true),
+            ("NETSUPPORT", "x in~ ('netsupport')", true),
+            ("NETSUPPORT Manager", "x has 'netsupport'", true),
+            ("NETSUPPORT", "x contains 'tsup'", true),
+            // non-ASCII letters do not
+            (
+                "KRÄMER IT SOLUTIONS GMBH",
+                "x has 'Krämer IT Solutions GmbH'",
+                false,
+            ),
+            (
+                "KRÄMER IT SOLUTIONS GMBH",
+                "x =~ 'Krämer IT Solutions GmbH'",
+                false,
+            ),
+            (
+                "KRäMER IT SOLUTIONS GMBH",
+                "x =~ 'Krämer IT Solutions GmbH'",
+                true,
+            ),
+            ("ÉCOLE", "x startswith 'éc'", false),
+            ("ÉCOLE", "x endswith 'OLE'", true),
+            // the Kelvin sign is not the letter k
+            ("\u{212A}aseya", "x in~ ('kaseya')", false),
+            ("\u{212A}aseya", "x contains 'kaseya'", false),
+            ("\u{212A}aseya", "x contains 'aseya'", true),
+            // a Unicode letter or digit next to the value continues its term
+            (
+                "énetsupportsoftware.com",
+                "x has 'netsupportsoftware.com'",
+                false,
+            ),
+            (
+                "netsupportsoftware.comé",
+                "x has 'netsupportsoftware.com'",
+                false,
+            ),
+            ("٣netsupport", "x has 'netsupport'", false),
+            (
+                "é.netsupportsoftware.com",
+                "x has 'netsupportsoftware.com'",
+                true,
+            ),
+            ("日本 netsupport", "x has 'netsupport'", true),
+            ("énetsupport", "x hasprefix 'netsup'", false),
+            ("netsupporté", "x hassuffix 'support'", false),
+            // punctuation and symbols are boundaries, as in the docs' example
+            ("Kusto: ad67d136-c1db;x", "x has 'c1db'", true),
+            ("a—netsupport", "x has 'netsupport'", true),
+        ];
+        for (value, pred, want) in rows {
+            let r = row(&[("x", s(value))]);
+            assert_eq!(matches(pred, &r), *want, "{value:?} | where {pred}");
+        }
     }
 
     #[test]
