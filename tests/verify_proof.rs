@@ -193,4 +193,19 @@ fn ipv6_hits_survive_an_ipv4_range_exclusion() {
         out.contains("value 2001:db8::5: true: the spec says match, the artifact says no match"),
         "{out}"
     );
+    // `check --artifacts` refuses the construct itself, whatever the events
+    let check = rmmc()
+        .arg("check")
+        .args(rules)
+        .arg("--artifacts")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(check.stderr).unwrap();
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    assert!(err.contains("kql/v6-ioc.kql"), "{err}");
+    assert!(
+        err.contains("`not(...)` over `ipv4_is_in_range(...)`"),
+        "{err}"
+    );
 }
