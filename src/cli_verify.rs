@@ -623,6 +623,8 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, form
             format,
         )
     };
+    // what the artifact's text does not say about which events it judges, said on stderr
+    let mut notes: Vec<String> = Vec::new();
     let out: Vec<serde_json::Map<String, serde_json::Value>> = match ext.as_str() {
         "yml" | "yaml" => {
             let (rule, fields) = match crate::verify::runners::sigma_rule(&text) {
@@ -633,8 +635,36 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, form
             if !missing.is_empty() {
                 return missing_error(missing, "rule");
             }
+            // the rule's logsource selects the events it runs on, as backends/sigma.yaml maps
+            // it (a process_creation rule never sees an EventID 3 record of a mixed export)
+            let logsource = serde_yaml::from_str::<serde_yaml::Value>(&text)
+                .ok()
+                .and_then(|d| d.get("logsource").cloned())
+                .unwrap_or_default();
+            let selects = crate::verify::native::sigma_logsource_event(&logsource);
+            match selects {
+                Some(want) => {
+                    let other = evs
+                        .iter()
+                        .filter(|e| !crate::verify::native::in_logsource(want, e))
+                        .count();
+                    if other > 0 {
+                        notes.push(format!(
+                            "{other} event(s) of other log sources skipped (this rule's logsource selects {})",
+                            serde_json::Value::Object(want.clone())
+                        ));
+                    }
+                }
+                None => notes.push(format!(
+                    "the rule's logsource {} is not one backends/sigma.yaml maps, so every event is judged",
+                    serde_json::to_string(&logsource).unwrap_or_default()
+                )),
+            }
             let mut out = Vec::new();
-            for e in &evs {
+            for e in evs
+                .iter()
+                .filter(|e| selects.is_none_or(|w| crate::verify::native::in_logsource(w, e)))
+            {
                 let ev = match sigma_rust::event_from_json(
                     &serde_json::Value::Object(e.clone()).to_string(),
                 ) {
@@ -693,8 +723,32 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, form
             if !missing.is_empty() {
                 return missing_error(missing, "query");
             }
+            // EQL text has no time range: the window is the Kibana rule's `from`..`to`
+            let window = match kibana_window_beside(artifact, &text, now) {
+                Ok(w) => w,
+                Err(e) => return usage(e, format),
+            };
+            match &window {
+                Some((_, _, from)) => notes.push(format!(
+                    "window: the Kibana rule's from: {from} (elastic/rules.ndjson beside the query), to now = {}",
+                    format_rfc3339(now)
+                )),
+                None => notes.push(
+                    "no time window applied: an EQL query carries none (it is the Kibana rule's `from`), and no rules.ndjson beside the query holds this query, so --now is not used"
+                        .into(),
+                ),
+            }
             let mut out = Vec::new();
             for e in &evs {
+                if let Some((lo, hi, _)) = &window {
+                    let t = e
+                        .get("@timestamp")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(parse_rfc3339);
+                    if !t.is_some_and(|t| lo <= &t && &t <= hi) {
+                        continue;
+                    }
+                }
                 match q.matches(&serde_json::Value::Object(e.clone())) {
                     Ok(true) => out.push(e.clone()),
                     Ok(false) => {}
@@ -705,10 +759,51 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, form
         }
     };
     print_rows(&out, table);
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     if format == Format::Text {
         eprintln!("{} events → {} rows", evs.len(), out.len());
     }
     exit::OK
+}
+
+/// The Kibana rule window of an `.eql` file evaluated on its own: the rule in `rules.ndjson`
+/// beside it whose `query` is this file's body (as `rmmc build` writes them), its `from`..`to`
+/// resolved against `now`. `None` when there is no such file or rule.
+fn kibana_window_beside(
+    artifact: &Path,
+    text: &str,
+    now: i128,
+) -> Result<Option<(i128, i128, String)>, String> {
+    let Some(nd) = artifact.parent().map(|d| d.join("rules.ndjson")) else {
+        return Ok(None);
+    };
+    let Ok(lines) = std::fs::read_to_string(&nd) else {
+        return Ok(None);
+    };
+    let body = crate::verify::forms::eql_body(text);
+    for (i, line) in lines.lines().enumerate() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v.get("query").and_then(serde_json::Value::as_str) != Some(body.as_str()) {
+            continue;
+        }
+        let at = |e: String| format!("{}:{}: {e}", nd.display(), i + 1);
+        let from = v
+            .get("from")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("now-6m");
+        let to = v
+            .get("to")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("now");
+        let lo = crate::verify::runners::date_math(from, now).map_err(at)?;
+        let hi = crate::verify::runners::date_math(to, now).map_err(at)?;
+        return Ok(Some((lo, hi, from.to_string())));
+    }
+    Ok(None)
 }
 
 fn eval_kql(

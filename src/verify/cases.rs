@@ -185,6 +185,10 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
                 text("in a URL", format!("https://{base}:443/path?q=1"));
                 text("quotes and backslashes", format!("\"{base}\\'"));
                 text("inside spaces", format!(" {base} "));
+                // a letter of another script on either side: a term boundary for the spec
+                // (ASCII), part of the term for Kusto (see `ir::KUSTO`)
+                text("non-ASCII letter before", format!("é{base}"));
+                text("non-ASCII letter after", format!("{base}é"));
                 if *op == TextOp::Exact {
                     text("one character short", v.chars().skip(1).collect());
                 }
@@ -222,7 +226,20 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
         Test::Cidr(nets) => {
             for n in nets {
                 text("network address", n.addr.to_string());
+                // an address of the other family: no IPv4 (IPv6) range function converts it,
+                // so its null must not decide the verdict (KQL `ipv4_is_in_range` is null)
+                text(
+                    "address of the other family",
+                    if n.addr.is_ipv4() {
+                        "2001:db8::1"
+                    } else {
+                        "192.0.2.1"
+                    }
+                    .into(),
+                );
                 if let std::net::IpAddr::V4(v4) = n.addr {
+                    // undocumented in Kusto, unparsable for the spec (see eval::kql `ipv4`)
+                    text("leading zero", format!("0{v4}"));
                     let size = 1u64 << (32 - u32::from(n.prefix));
                     let last = (u64::from(u32::from(v4)) + size - 1) as u32;
                     text("last address", std::net::Ipv4Addr::from(last).to_string());
