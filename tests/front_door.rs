@@ -231,3 +231,95 @@ fn version_names_the_commit() {
         format!("rmmc {} (commit {commit})", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Load `rules/supremo.yaml` with one replacement applied; (exit code, stderr).
+fn check_supremo_with(from: &str, to: &str) -> (Option<i32>, String) {
+    let text = std::fs::read_to_string(rules().join("supremo.yaml")).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "{from:?} occurs once");
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("supremo.yaml"), text.replacen(from, to, 1)).unwrap();
+    let out = rmmc().arg("check").arg(dir.path()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Misspelt keys and values name the closest known one; Sigma habits name the rmmc form;
+/// serde's jargon is said in plain words.
+#[test]
+fn errors_say_what_to_write_instead() {
+    for (from, to, want) in [
+        ("references:", "refernces:", "help: did you mean `references`?"),
+        ("title: Network", "titel: Network", "help: did you mean `title`?"),
+        (
+            "on: network",
+            "on: process_creation",
+            "`process_creation` is Sigma's log-source name; rmmc calls it process",
+        ),
+        ("on: network", "on: netwrk", "help: did you mean `network`?"),
+        (
+            "remote_domain: {",
+            "remote_domain|endswith: {",
+            "`remote_domain: { suffix: [...] }`",
+        ),
+        (
+            "initiating_company: { term: [NanoSystems] }",
+            "process_name: { exact: [supremo.exe] }",
+            "in network events the acting process is the initiating one: use `initiating_process_name`",
+        ),
+        (
+            "severity: medium",
+            "severity: [medium]",
+            "severity: expected one value (not a list or a map), found a list",
+        ),
+        (
+            "window: 5d",
+            "window: [5d]",
+            "window: expected",
+        ),
+    ] {
+        let (code, err) = check_supremo_with(from, to);
+        assert_eq!(code, Some(ERROR), "{to}: {err}");
+        assert!(err.contains(want), "{to}: want {want:?} in\n{err}");
+        assert!(!err.contains("sequence"), "no serde jargon: {err}");
+    }
+}
+
+/// `domain` reads the value as a DNS name: only host fields (remote_domain) take it; before,
+/// `initiating_company: {domain: …}` compiled to a rule nobody meant.
+#[test]
+fn the_domain_kind_is_only_for_host_fields() {
+    let (code, err) = check_supremo_with(
+        "initiating_company: { term: [NanoSystems] }",
+        "initiating_company: { domain: [nanosystems.it] }",
+    );
+    assert_eq!(code, Some(ERROR), "{err}");
+    assert!(
+        err.contains("match kind `domain` does not apply to field `initiating_company`"),
+        "{err}"
+    );
+    assert!(err.contains("supremo.yaml:"), "located: {err}");
+}
+
+/// A scalar where a list is meant is the one-item list its writer meant.
+#[test]
+fn a_scalar_is_a_one_item_list() {
+    let dir = TempDir::new().unwrap();
+    let text = std::fs::read_to_string(rules().join("supremo.yaml"))
+        .unwrap()
+        .replacen(
+            "tactics: [CommandAndControl]",
+            "tactics: CommandAndControl",
+            1,
+        )
+        .replacen("techniques: [T1219]", "techniques: T1219", 1);
+    std::fs::write(dir.path().join("supremo.yaml"), &text).unwrap();
+    let scalar = stdout_of(rmmc().args(["convert", "-t", "sentinel"]).arg(dir.path()));
+    let list = stdout_of(
+        rmmc()
+            .args(["convert", "-t", "sentinel"])
+            .arg(rules().join("supremo.yaml")),
+    );
+    assert_eq!(scalar, list);
+}

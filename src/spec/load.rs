@@ -89,6 +89,7 @@ fn serde_diag(
             .map(|l| Span::from_line_col(text, l.line(), l.column()))
     })
     .or_else(|| index.nearest(path));
+    let (message, hint) = plain_words(&message);
     let misspelt = message.starts_with("unknown ");
     let (kind, help) = if unknown_field && !misspelt {
         (DiagKind::Schema, "")
@@ -116,10 +117,102 @@ fn serde_diag(
         format!("{path}: ")
     };
     let d = Diag::error(kind, format!("{where_}{message}")).at(file, span);
-    if help.is_empty() {
-        d
-    } else {
-        d.help(help)
+    match (hint, help.is_empty()) {
+        (Some(hint), _) => d.help(hint),
+        (None, true) => d,
+        (None, false) => d.help(help),
+    }
+}
+
+/// serde's wording in a detection engineer's words, and what to write instead when it can be
+/// told: "invalid type: string "x", expected a sequence" says "expected a list, found text
+/// "x""; an unknown key or value names the closest known one (or the rmmc form of a Sigma
+/// habit). serde_yaml gives its errors as text only, so its fixed phrases are matched here.
+fn plain_words(message: &str) -> (String, Option<String>) {
+    // serde's lists of allowed names: "expected one of `a`, `b`" / "expected `a` or `b`"
+    let allowed = |rest: &str| -> Vec<String> {
+        rest.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, expected)) = rest.split_once('`') {
+            let known = allowed(expected);
+            let hint = super::hints::closest(name, known.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"));
+            return (message.to_string(), hint);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((value, expected)) = rest.split_once('`') {
+            let known = allowed(expected);
+            let categories: Vec<&'static str> = super::fields::Category::ALL
+                .iter()
+                .map(|c| c.name())
+                .collect();
+            // the unknown value is a detection's category when serde lists exactly those
+            let hint = if known.len() == categories.len()
+                && categories.iter().all(|c| known.iter().any(|k| k == c))
+            {
+                super::hints::category(value, &categories)
+            } else {
+                super::hints::closest(value, known.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+            };
+            return (
+                format!(
+                    "unknown value `{value}`, expected one of {}",
+                    &expected[expected.find('`').unwrap_or(0)..]
+                ),
+                hint,
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return (
+                format!(
+                    "expected {}, found {}",
+                    plain_type(expected),
+                    plain_type(found)
+                ),
+                None,
+            );
+        }
+    }
+    (message.to_string(), None)
+}
+
+/// serde's names of YAML shapes, as a spec writer says them.
+fn plain_type(t: &str) -> String {
+    let t = t.trim();
+    if let Some(v) = t.strip_prefix("string ") {
+        return format!("the text {v}");
+    }
+    for (serde, plain) in [
+        ("integer ", "the number "),
+        ("floating point ", "the number "),
+        ("boolean ", "the boolean "),
+    ] {
+        if let Some(v) = t.strip_prefix(serde) {
+            return format!("{plain}{}", v.trim_matches('`'));
+        }
+    }
+    if t.starts_with("struct ") || t.starts_with("map") || t == "a map" {
+        return "a map of `key: value` lines".into();
+    }
+    match t {
+        "sequence" | "a sequence" => "a list".into(),
+        "a string" | "string" => "text".into(),
+        "unit value" => "an empty value".into(),
+        // serde_yaml's word for an enum given something other than one scalar
+        "a YAML tag starting with '!'" => "one value (not a list or a map)".into(),
+        "a value or a list of values" | "a value or a non-empty list of values" => {
+            "a value or a list of values".into()
+        }
+        other => other.to_string(),
     }
 }
 
