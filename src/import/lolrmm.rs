@@ -786,10 +786,14 @@ fn netconn(ctx: &mut Ctx, doc: &Value, source: usize) -> Option<DraftDetection> 
         );
     }
     // a domain already covered by a listed parent adds nothing
-    let all: Vec<String> = domains.keys().cloned().collect();
-    let domains: Vec<String> = all
-        .iter()
-        .filter(|d| !all.iter().any(|o| d.ends_with(&format!(".{o}"))))
+    // (each domain's parents are looked up by label, so a catalogue entry of n domains costs
+    // n lookups per label, not n² comparisons: 20,000 domains took 25 s)
+    let domains: Vec<String> = domains
+        .keys()
+        .filter(|d| {
+            !d.match_indices('.')
+                .any(|(i, _)| domains.contains_key(&d[i + 1..]))
+        })
         .cloned()
         .collect();
     let mut branches = Vec::new();
