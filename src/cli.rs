@@ -523,10 +523,12 @@ pub fn run(cli: Cli) -> i32 {
                 return code;
             }
             let bar = crate::import::progress(res.files.len(), "writing");
-            let written = build::write_tree(&out, &res.files, build::MARKER_TEXT, &|| bar.inc(1));
+            let written =
+                build::write_tree(&out, &res.files, build::OutputKind::Build, &|| bar.inc(1));
             bar.finish_and_clear();
             match written {
                 Ok(stats) => {
+                    report(&write_warnings(&out, &stats), &deny, format);
                     if format == Format::Text {
                         out!("{}", build_summary(&res.files));
                         outln!(
@@ -550,6 +552,15 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// The warnings of a finished write (the new output is in place), as diagnostics.
+pub(crate) fn write_warnings(out: &std::path::Path, stats: &build::WriteStats) -> Vec<Diag> {
+    stats
+        .warnings
+        .iter()
+        .map(|w| Diag::warning(DiagKind::Io, w.clone()).at(out, None))
+        .collect()
+}
+
 /// Files per target folder, as a table (printed before the build's last line).
 fn build_summary(files: &build::Files) -> String {
     let mut per: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
@@ -565,8 +576,11 @@ fn build_summary(files: &build::Files) -> String {
 }
 
 pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
-    match spec::load_dirs(rules) {
-        Ok(s) => Some(s),
+    match spec::load_dirs_warning(rules) {
+        Ok((s, warnings)) => {
+            report(&warnings, &[], format);
+            Some(s)
+        }
         Err(diags) => {
             report(&diags, &[], format);
             None
@@ -650,7 +664,12 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
 
 /// One diagnostic as text: a header, then the source line with a caret when the location is
 /// known. Source text is re-read here: the library keeps diagnostics free of file contents.
+/// Only the line of the location is shown, read from a regular file of at most
+/// `input::MAX_INPUT_BYTES`, and every control character in it, in the message and in the
+/// file name is escaped (`input::escape_control`): an error about a hostile file prints
+/// neither the rest of the file nor its terminal escapes.
 pub fn render_diag(d: &Diag, color: bool) -> String {
+    use crate::input::escape_control;
     use annotate_snippets::{Level, Renderer, Snippet};
     let level = match d.severity {
         Severity::Error => Level::Error,
@@ -665,28 +684,44 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         .file
         .as_ref()
         .filter(|_| d.span.is_some())
-        .and_then(|f| std::fs::read_to_string(f).ok());
-    let origin = d.file.as_ref().map(|f| f.display().to_string());
-    let help = d.help.clone();
+        .and_then(|f| crate::input::read_bounded(f, crate::input::MAX_INPUT_BYTES).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let origin = d
+        .file
+        .as_ref()
+        .map(|f| escape_control(&f.display().to_string()).into_owned());
+    let message = escape_control(&d.message);
+    let help = d.help.as_deref().map(escape_control);
     match (source, d.span, &origin) {
-        (Some(src), Some(span), Some(origin)) if span.offset <= src.len() => {
+        (Some(src), Some(span), Some(origin))
+            if span.offset <= src.len() && src.is_char_boundary(span.offset) =>
+        {
+            let start = src[..span.offset].rfind('\n').map_or(0, |i| i + 1);
             let end = src[span.offset..]
+                .find('\n')
+                .map_or(src.len(), |i| span.offset + i);
+            let line = &src[start..end];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let at = span.offset.min(start + line.len());
+            let before = escape_control(&src[start..at]).len();
+            let shown = escape_control(line);
+            let caret_end = shown[before..]
                 .char_indices()
                 .nth(1)
-                .map_or(src.len(), |(i, _)| span.offset + i)
-                .max(span.offset);
-            let mut msg = level.title(&d.message).snippet(
-                Snippet::source(&src)
+                .map_or(shown.len(), |(i, _)| before + i);
+            let mut msg = level.title(&message).snippet(
+                Snippet::source(&shown)
+                    .line_start(span.line)
                     .origin(origin)
-                    .fold(true)
-                    .annotation(level.span(span.offset..end).label("here")),
+                    .annotation(level.span(before..caret_end).label("here")),
             );
             if let Some(h) = &help {
                 msg = msg.footer(Level::Help.title(h));
             }
-            renderer.render(msg).to_string()
+            let text = renderer.render(msg).to_string();
+            text
         }
-        _ => d.to_string(),
+        _ => escape_control(&d.to_string()).into_owned(),
     }
 }
 

@@ -3,12 +3,13 @@
 use super::spans::{SpanIndex, YamlPath};
 use super::{validate, Spec};
 use crate::diag::{Diag, DiagKind, Span};
+use crate::input::ReadError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Largest spec file read, in bytes. A hand-written spec is a few KB; an imported one with
 /// thousands of indicators stays well under this.
-pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: u64 = crate::input::MAX_INPUT_BYTES;
 
 /// A spec together with where it came from, so later stages can point back into the YAML.
 #[derive(Debug)]
@@ -130,38 +131,28 @@ pub fn load_file(file: &Path) -> Result<LoadedSpec, Vec<Diag>> {
 }
 
 fn read_spec(file: &Path) -> Result<String, Vec<Diag>> {
-    let io = |msg: String| vec![Diag::error(DiagKind::Io, msg).at(file, None)];
-    let meta = std::fs::metadata(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(vec![Diag::error(
-            DiagKind::Limit,
-            format!(
-                "spec file is {} bytes; the limit is {MAX_SPEC_BYTES}",
-                meta.len()
-            ),
-        )
-        .at(
-            file,
-            Some(Span {
-                line: 1,
-                col: 1,
-                offset: 0,
-            }),
-        )
-        .help("split the tool into several specs")]);
-    }
-    let bytes = std::fs::read(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
+    let at_start = Some(Span {
+        line: 1,
+        col: 1,
+        offset: 0,
+    });
+    let bytes = crate::input::read_bounded(file, MAX_SPEC_BYTES).map_err(|e| {
+        vec![match e {
+            ReadError::TooBig { .. } => Diag::error(DiagKind::Limit, format!("spec file: {e}"))
+                .at(file, at_start)
+                .help("split the tool into several specs"),
+            ReadError::NotRegular(_) => Diag::error(DiagKind::Io, format!("spec: {e}"))
+                .at(file, None)
+                .help("specs are regular *.yaml files"),
+            ReadError::Io(e) => {
+                Diag::error(DiagKind::Io, format!("cannot read spec: {e}")).at(file, None)
+            }
+        }]
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         vec![
             Diag::error(DiagKind::Syntax, format!("spec is not UTF-8 text ({e})"))
-                .at(
-                    file,
-                    Some(Span {
-                        line: 1,
-                        col: 1,
-                        offset: 0,
-                    }),
-                )
+                .at(file, at_start)
                 .help("save the file as UTF-8"),
         ]
     })
@@ -176,11 +167,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
 /// `load_dir` over several folders (e.g. `rules rules/imported/sentinel`), in the order
 /// given; spec ids must be unique across all of them, since they name output files.
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
+    load_dirs_warning(dirs).map(|(specs, _)| specs)
+}
+
+/// `load_dirs`, with the warnings too: entries named like specs that were not read (a FIFO,
+/// a folder, a symlink out of the folder).
+pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>), Vec<Diag>> {
     let mut specs = Vec::new();
     let mut diags = Vec::new();
     for dir in dirs {
-        match spec_files(dir) {
-            Ok(files) => {
+        match spec_files_skipped(dir) {
+            Ok((files, skipped)) => {
+                diags.extend(skipped);
                 for f in &files {
                     match load_file(f) {
                         Ok(s) => specs.push(s),
@@ -215,28 +213,36 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     if diags.iter().any(Diag::is_error) {
         return Err(diags);
     }
-    Ok(specs)
+    Ok((specs, diags))
 }
 
 /// The spec files directly in `dir`, sorted by name; an error when there are none.
 pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    spec_files_skipped(dir).map(|(files, _)| files)
+}
+
+/// `spec_files`, with a warning for each entry named like a spec that is not read: only
+/// regular files (or symlinks to them inside `dir`) are specs (`crate::input::files_in`).
+fn spec_files_skipped(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Diag>), Diag> {
+    let (files, skipped) = crate::input::files_in(dir, |name| {
+        matches!(
+            Path::new(name).extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        )
+    })
+    .map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
             .at(dir, None)
             .help("pass the folder holding the *.yaml specs (default ./rules)")
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
-    files.sort();
     if files.is_empty() {
         return Err(Diag::error(DiagKind::Io, "no *.yaml specs found")
             .at(dir, None)
             .help("pass the folder holding the specs (default ./rules)"));
     }
-    Ok(files)
+    let warnings = skipped
+        .into_iter()
+        .map(|s| Diag::warning(DiagKind::Io, s.why).at(&s.path, None))
+        .collect();
+    Ok((files, warnings))
 }

@@ -40,9 +40,12 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<Case>, Vec<Diag>> {
     let mut cases = Vec::new();
     let mut diags = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            vec![Diag::error(DiagKind::Io, format!("cannot read fixture: {e}")).at(f, None)]
-        })?;
+        let text = crate::input::read_bounded(f, crate::input::MAX_INPUT_BYTES)
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()))
+            .map_err(|e| {
+                vec![Diag::error(DiagKind::Io, format!("cannot read fixture: {e}")).at(f, None)]
+            })?;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
