@@ -747,3 +747,34 @@ fn an_old_output_that_cannot_be_deleted_is_a_warning_not_a_failure() {
         .code(0);
     assert_eq!(leftovers(work.path()), Vec::<String>::new());
 }
+
+/// A fixtures folder holding a FIFO or a link out of it named `*.jsonl`: `verify` names the
+/// entry and exits 2 instead of waiting forever on the FIFO or reading elsewhere.
+#[test]
+fn fixture_folders_read_only_their_own_regular_files() {
+    let work = scratch();
+    let fixtures = work.path().join("fixtures");
+    std::fs::create_dir(&fixtures).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(fixtures.join("pipe.jsonl"))
+        .status()
+        .unwrap()
+        .success());
+    symlink("/proc/self/environ", fixtures.join("env.jsonl")).unwrap();
+    let out = rmmc()
+        .args(["verify", "rules", "--fixtures"])
+        .arg(&fixtures)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pipe.jsonl") && stderr.contains("a FIFO"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("env.jsonl") && stderr.contains("leads out of the folder"),
+        "{stderr}"
+    );
+}
