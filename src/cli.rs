@@ -283,10 +283,28 @@ pub fn write_stdout(args: std::fmt::Arguments) {
     }
 }
 
+/// The folder a build or import has replaced, once it has: from then on exit 2 ("nothing
+/// written") would be false.
+static WRITTEN_TO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Record that `out` now holds the new output (see `stdout_failed`).
+pub(crate) fn written_to(out: &std::path::Path) {
+    let _ = WRITTEN_TO.set(out.to_path_buf());
+}
+
 /// EPIPE: the reader went away (`| head`), nobody is left to tell: exit 0 quietly. Any
-/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2.
+/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2 — unless a build or
+/// import has already replaced its output, which is then said, with exit 0: the work is
+/// done, only its summary is lost (stdout on the disk that just filled up).
 fn stdout_failed(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK);
+    }
+    if let Some(out) = WRITTEN_TO.get() {
+        eprintln!(
+            "warning: cannot write the summary to stdout ({e}); the new output is in place in {}",
+            crate::input::escape_control(&out.display().to_string())
+        );
         std::process::exit(exit::OK);
     }
     eprintln!("error: cannot write the output to stdout: {e}");
@@ -528,6 +546,7 @@ pub fn run(cli: Cli) -> i32 {
             bar.finish_and_clear();
             match written {
                 Ok(stats) => {
+                    written_to(&out);
                     report(&write_warnings(&out, &stats), &deny, format);
                     if format == Format::Text {
                         out!("{}", build_summary(&res.files));

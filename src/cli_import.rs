@@ -67,6 +67,7 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
         Ok(s) => s,
         Err(d) => return fail(d),
     };
+    crate::cli::written_to(&args.out);
     report(&crate::cli::write_warnings(&args.out, &stats), &[], format);
     let counts = import::counts(&done.reports);
     if format == Format::Json {

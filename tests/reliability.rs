@@ -778,3 +778,26 @@ fn fixture_folders_read_only_their_own_regular_files() {
         "{stderr}"
     );
 }
+
+/// stdout on a full disk after the build has replaced its output (`> /dev/full`): the output
+/// is the new one, so the run says so and exits 0; exit 2 would claim nothing was written
+/// (it did, before). Without a build (`rmmc schema`) it stays exit 2 (`tests/stdout.rs`).
+#[test]
+fn a_summary_lost_to_a_full_disk_does_not_deny_a_written_output() {
+    let work = scratch();
+    let out = work.path().join("out");
+    let res = std::process::Command::new(bin())
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the summary to stdout")
+            && stderr.contains("the new output is in place"),
+        "{stderr}"
+    );
+    assert!(out.join("kql/supremo-netconn.kql").is_file());
+}
