@@ -417,8 +417,9 @@ pub fn write_tree(
         lock_folder(&parent).map_err(|e| io(format!("cannot lock {}", parent.display()), e))?;
 
     let mut stats = WriteStats::default();
-    let existing = read_existing(out, kind)?;
-    let mount = existing.is_some() && is_mount_root(out, &parent);
+    let mount =
+        std::fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) && is_mount_root(out, &parent);
+    let existing = read_existing(out, kind, mount)?;
     let (tmp_dir, tmp_prefix) = if mount {
         (out.to_path_buf(), format!(".{TMP_TAG}"))
     } else {
@@ -721,7 +722,10 @@ fn swap_entries(tmp: &Path, out: &Path, marker: &str) -> std::io::Result<Option<
         };
         let new = names(tmp)?;
         let tmp_name = tmp.file_name().map(OsString::from).unwrap_or_default();
-        let old: BTreeSet<OsString> = names(out)?.into_iter().filter(|n| *n != tmp_name).collect();
+        let old: BTreeSet<OsString> = names(out)?
+            .into_iter()
+            .filter(|n| *n != tmp_name && n.to_str().is_none_or(|n| !MOUNT_ROOT_KEEPS.contains(&n)))
+            .collect();
         let mut order: Vec<&OsString> = new.union(&old).filter(|n| *n != marker).collect();
         let marker_name = OsString::from(marker);
         if new.contains(&marker_name) || old.contains(&marker_name) {
@@ -767,7 +771,12 @@ struct Existing {
 /// The existing output folder of `kind` at `out` (`None` when there is none). Refuses a
 /// folder rmmc did not create, one of the other kind, and a symlink, so `--out` can never
 /// clobber user data, nor a build imported specs (or the reverse).
-fn read_existing(out: &Path, kind: OutputKind) -> Result<Option<Existing>, Diag> {
+/// Entries of a file system's root folder that belong to the file system, not the output:
+/// `mkfs.ext4` creates `lost+found` in every new volume (mke2fs(8)). A mount point used as
+/// `--out` keeps them as they are.
+const MOUNT_ROOT_KEEPS: &[&str] = &["lost+found"];
+
+fn read_existing(out: &Path, kind: OutputKind, mount: bool) -> Result<Option<Existing>, Diag> {
     let meta = match std::fs::symlink_metadata(out) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -785,8 +794,11 @@ fn read_existing(out: &Path, kind: OutputKind) -> Result<Option<Existing>, Diag>
         .at(out, None)
         .help(format!("pass a folder path as the {}", kind.option())));
     }
+    let kept = |name: &std::ffi::OsStr| {
+        mount && name.to_str().is_some_and(|n| MOUNT_ROOT_KEEPS.contains(&n))
+    };
     let is_empty = std::fs::read_dir(out)
-        .map(|mut d| d.next().is_none())
+        .map(|d| d.flatten().all(|e| kept(&e.file_name())))
         .unwrap_or(false);
     match folder_kind(out) {
         Some(k) if k != kind => {
@@ -818,7 +830,12 @@ fn read_existing(out: &Path, kind: OutputKind) -> Result<Option<Existing>, Diag>
         }
         _ => {}
     }
-    fn walk(root: &Path, dir: &Path, found: &mut Existing) -> std::io::Result<()> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        found: &mut Existing,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let ty = entry.file_type()?;
@@ -828,11 +845,11 @@ fn read_existing(out: &Path, kind: OutputKind) -> Result<Option<Existing>, Diag>
                 .expect("under root")
                 .to_string_lossy()
                 .replace('\\', "/");
-            if is_rmmc_entry(&rel) {
+            if is_rmmc_entry(&rel) || skip(&rel) {
                 continue;
             }
             if ty.is_dir() {
-                walk(root, &path, found)?;
+                walk(root, &path, found, skip)?;
             } else if ty.is_file() {
                 found.files.insert(rel, entry.metadata()?);
             } else {
@@ -842,7 +859,7 @@ fn read_existing(out: &Path, kind: OutputKind) -> Result<Option<Existing>, Diag>
         Ok(())
     }
     let mut found = Existing::default();
-    walk(out, out, &mut found).map_err(|e| {
+    walk(out, out, &mut found, &|rel| kept(std::ffi::OsStr::new(rel))).map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read output folder: {e}")).at(out, None)
     })?;
     Ok(Some(found))

@@ -341,8 +341,9 @@ fn in_mount_namespace(script: &str, env: &[(&str, &Path)]) -> Option<String> {
 }
 
 /// `--out` a mount point (a container volume, a tmpfs): it cannot be renamed, so its entries
-/// are exchanged one by one; builds into it succeed, and nothing beside it is touched (before,
-/// a build deleted a sibling `.out.old` and then failed).
+/// are exchanged one by one; builds into it succeed, nothing beside it is touched (before, a
+/// build deleted a sibling `.out.old` and then failed), and the `lost+found` of a volume's
+/// root is neither a reason to refuse the folder nor replaced.
 #[test]
 fn a_mount_point_as_output_is_built_and_nothing_beside_it_is_touched() {
     let s = sets();
@@ -364,11 +365,15 @@ fn a_mount_point_as_output_is_built_and_nothing_beside_it_is_touched() {
     }
     let script = r#"
         mount -t tmpfs none "$OUT" || exit 3
+        mkdir "$OUT/lost+found"
         "$RMMC" build rules rules/imported/sentinel --out "$OUT" >/dev/null 2>&1; echo "a=$?"
+        rmdir "$OUT/lost+found" || echo "lost+found was not kept"
         diff -r "$REFS/a" "$OUT" >/dev/null && echo same-a
         "$RMMC" build rules "$B" --out "$OUT" >/dev/null 2>&1; echo "b=$?"
         diff -r "$REFS/b" "$OUT" >/dev/null && echo same-b
+        mkdir "$OUT/lost+found"
         "$RMMC" build rules "$B" --out "$OUT" 2>/dev/null | tail -n 1
+        rmdir "$OUT/lost+found" || echo "lost+found was not kept"
         ls -a "$OUT" | grep rmmc-tmp
         true
     "#;
