@@ -266,7 +266,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let format = cli.format;
     let code = run(cli);
+    // warnings of loading that no later report carried (JSON: see `load`)
+    let left = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    if !left.is_empty() {
+        report(&left, &[], format);
+    }
     // `out!` writes through stdout's line buffer: a last line without a newline is written
     // here, and a failure to write it must not be lost.
     if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
@@ -597,7 +603,14 @@ fn build_summary(files: &build::Files) -> String {
 pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
     match spec::load_dirs_warning(rules) {
         Ok((s, warnings)) => {
-            report(&warnings, &[], format);
+            // in JSON, the warnings join the command's own diagnostics (one array on stdout)
+            match format {
+                Format::Json => DEFERRED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(warnings),
+                Format::Text => report(&warnings, &[], format),
+            }
             Some(s)
         }
         Err(diags) => {
@@ -630,10 +643,15 @@ fn verdict(diags: &[Diag], deny: &[Deny]) -> i32 {
     }
 }
 
-/// Print diagnostics to stderr (text) or stdout (JSON array).
+/// Diagnostics of loading kept for the next `report` (JSON mode), so stdout holds one array.
+static DEFERRED: std::sync::Mutex<Vec<Diag>> = std::sync::Mutex::new(Vec::new());
+
+/// Print diagnostics to stderr (text) or stdout (JSON array), after any deferred ones.
 pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
-    let diags: Vec<Diag> = diags
+    let deferred = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    let diags: Vec<Diag> = deferred
         .iter()
+        .chain(diags)
         .map(|d| {
             let mut d = d.clone();
             if denied(&d, deny) {

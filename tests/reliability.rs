@@ -806,3 +806,36 @@ fn a_summary_lost_to_a_full_disk_does_not_deny_a_written_output() {
     );
     assert!(out.join("kql/supremo-netconn.kql").is_file());
 }
+
+/// With `--format json`, the warning about a skipped entry is one more item of the command's
+/// one JSON array on stdout, not a second array before it.
+#[test]
+fn skipped_entries_are_warnings_in_the_one_json_array() {
+    let work = scratch();
+    let rules = work.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy("rules/supremo.yaml", rules.join("supremo.yaml")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(rules.join("pipe.yaml"))
+        .status()
+        .unwrap()
+        .success());
+    for command in ["check", "build"] {
+        let mut c = rmmc();
+        c.args(["--format", "json", command]).arg(&rules);
+        if command == "build" {
+            c.arg("--out").arg(work.path().join("out"));
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command}");
+        let diags: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{command}: stdout is not one JSON document: {e}"));
+        let fifo = diags
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["message"].as_str().unwrap_or("").contains("a FIFO"))
+            .count();
+        assert_eq!(fifo, 1, "{command}: {diags}");
+    }
+}
