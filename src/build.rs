@@ -637,7 +637,8 @@ fn is_mount_root(out: &Path, parent: &Path) -> bool {
 
 /// Remove temp folders left by runs that were killed (called under the lock, so no live run
 /// of this output is using one; a folder whose process still runs is kept all the same, for
-/// runs of older versions, which did not lock). Returns what could not be removed.
+/// runs of older versions, which did not lock; on other systems than Linux, which have
+/// neither the lock nor /proc, none is removed). Returns what could not be removed.
 fn remove_stale(parent: &Path, base: &str, out: &Path, mount: bool) -> Vec<String> {
     let mut stale = Vec::new();
     let mut scan = |dir: &Path, prefixes: &[String]| {
@@ -651,9 +652,10 @@ fn remove_stale(parent: &Path, base: &str, out: &Path, mount: bool) -> Vec<Strin
             else {
                 continue;
             };
+            // without /proc (and without the lock: not Linux) a process cannot be told
+            // dead, so its folder is kept
             let alive = pid != std::process::id().to_string()
-                && cfg!(target_os = "linux")
-                && Path::new("/proc").join(pid).exists();
+                && (!cfg!(target_os = "linux") || Path::new("/proc").join(pid).exists());
             if e.file_type().is_ok_and(|t| t.is_dir()) && !alive {
                 stale.push(e.path());
             }
