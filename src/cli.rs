@@ -300,7 +300,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let format = cli.format;
     let code = run(cli);
+    // warnings of loading that no later report carried (JSON: see `load`)
+    let left = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    if !left.is_empty() {
+        report(&left, &[], format);
+    }
     // `out!` writes through stdout's line buffer: a last line without a newline is written
     // here, and a failure to write it must not be lost.
     if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
@@ -317,10 +323,28 @@ pub fn write_stdout(args: std::fmt::Arguments) {
     }
 }
 
+/// The folder a build or import has replaced, once it has: from then on exit 2 ("nothing
+/// written") would be false.
+static WRITTEN_TO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Record that `out` now holds the new output (see `stdout_failed`).
+pub(crate) fn written_to(out: &std::path::Path) {
+    let _ = WRITTEN_TO.set(out.to_path_buf());
+}
+
 /// EPIPE: the reader went away (`| head`), nobody is left to tell: exit 0 quietly. Any
-/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2.
+/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2 — unless a build or
+/// import has already replaced its output, which is then said, with exit 0: the work is
+/// done, only its summary is lost (stdout on the disk that just filled up).
 fn stdout_failed(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK);
+    }
+    if let Some(out) = WRITTEN_TO.get() {
+        eprintln!(
+            "warning: cannot write the summary to stdout ({e}); the new output is in place in {}",
+            crate::input::escape_control(&out.display().to_string())
+        );
         std::process::exit(exit::OK);
     }
     eprintln!("error: cannot write the output to stdout: {e}");
@@ -605,10 +629,13 @@ pub fn run(cli: Cli) -> i32 {
                 return exit::OK;
             }
             let bar = crate::import::progress(res.files.len(), "writing");
-            let written = build::write_tree(&out, &res.files, build::MARKER_TEXT, &|| bar.inc(1));
+            let written =
+                build::write_tree(&out, &res.files, build::OutputKind::Build, &|| bar.inc(1));
             bar.finish_and_clear();
             match written {
                 Ok(stats) => {
+                    written_to(&out);
+                    report(&write_warnings(&out, &stats), &deny, format);
                     if format == Format::Text {
                         out!("{}", build_summary(&res.files));
                         outln!(
@@ -692,6 +719,15 @@ fn no_stdout_folder(out: &std::path::Path, command: &str, format: Format) -> Opt
     })
 }
 
+/// The warnings of a finished write (the new output is in place), as diagnostics.
+pub(crate) fn write_warnings(out: &std::path::Path, stats: &build::WriteStats) -> Vec<Diag> {
+    stats
+        .warnings
+        .iter()
+        .map(|w| Diag::warning(DiagKind::Io, w.clone()).at(out, None))
+        .collect()
+}
+
 /// Files per target folder, as a table (printed before the build's last line).
 fn build_summary(files: &build::Files) -> String {
     let mut per: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
@@ -707,8 +743,18 @@ fn build_summary(files: &build::Files) -> String {
 }
 
 pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
-    match spec::load_dirs(rules) {
-        Ok(s) => Some(s),
+    match spec::load_dirs_warning(rules) {
+        Ok((s, warnings)) => {
+            // in JSON, the warnings join the command's own diagnostics (one array on stdout)
+            match format {
+                Format::Json => DEFERRED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(warnings),
+                Format::Text => report(&warnings, &[], format),
+            }
+            Some(s)
+        }
         Err(diags) => {
             report(&diags, &[], format);
             None
@@ -739,10 +785,15 @@ fn verdict(diags: &[Diag], deny: &[Deny]) -> i32 {
     }
 }
 
-/// Print diagnostics to stderr (text) or stdout (JSON array).
+/// Diagnostics of loading kept for the next `report` (JSON mode), so stdout holds one array.
+static DEFERRED: std::sync::Mutex<Vec<Diag>> = std::sync::Mutex::new(Vec::new());
+
+/// Print diagnostics to stderr (text) or stdout (JSON array), after any deferred ones.
 pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
-    let diags: Vec<Diag> = diags
+    let deferred = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    let diags: Vec<Diag> = deferred
         .iter()
+        .chain(diags)
         .map(|d| {
             let mut d = d.clone();
             if denied(&d, deny) {
@@ -792,7 +843,12 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
 
 /// One diagnostic as text: a header, then the source line with a caret when the location is
 /// known. Source text is re-read here: the library keeps diagnostics free of file contents.
+/// Only the line of the location is shown, read from a regular file of at most
+/// `input::MAX_INPUT_BYTES`, and every control character in it, in the message and in the
+/// file name is escaped (`input::escape_control`): an error about a hostile file prints
+/// neither the rest of the file nor its terminal escapes.
 pub fn render_diag(d: &Diag, color: bool) -> String {
+    use crate::input::escape_control;
     use annotate_snippets::{Level, Renderer, Snippet};
     let level = match d.severity {
         Severity::Error => Level::Error,
@@ -807,28 +863,44 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         .file
         .as_ref()
         .filter(|_| d.span.is_some())
-        .and_then(|f| std::fs::read_to_string(f).ok());
-    let origin = d.file.as_ref().map(|f| f.display().to_string());
-    let help = d.help.clone();
+        .and_then(|f| crate::input::read_bounded(f, crate::input::MAX_INPUT_BYTES).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let origin = d
+        .file
+        .as_ref()
+        .map(|f| escape_control(&f.display().to_string()).into_owned());
+    let message = escape_control(&d.message);
+    let help = d.help.as_deref().map(escape_control);
     match (source, d.span, &origin) {
-        (Some(src), Some(span), Some(origin)) if span.offset <= src.len() => {
+        (Some(src), Some(span), Some(origin))
+            if span.offset <= src.len() && src.is_char_boundary(span.offset) =>
+        {
+            let start = src[..span.offset].rfind('\n').map_or(0, |i| i + 1);
             let end = src[span.offset..]
+                .find('\n')
+                .map_or(src.len(), |i| span.offset + i);
+            let line = &src[start..end];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let at = span.offset.min(start + line.len());
+            let before = escape_control(&src[start..at]).len();
+            let shown = escape_control(line);
+            let caret_end = shown[before..]
                 .char_indices()
                 .nth(1)
-                .map_or(src.len(), |(i, _)| span.offset + i)
-                .max(span.offset);
-            let mut msg = level.title(&d.message).snippet(
-                Snippet::source(&src)
+                .map_or(shown.len(), |(i, _)| before + i);
+            let mut msg = level.title(&message).snippet(
+                Snippet::source(&shown)
+                    .line_start(span.line)
                     .origin(origin)
-                    .fold(true)
-                    .annotation(level.span(span.offset..end).label("here")),
+                    .annotation(level.span(before..caret_end).label("here")),
             );
             if let Some(h) = &help {
                 msg = msg.footer(Level::Help.title(h));
             }
-            renderer.render(msg).to_string()
+            let text = renderer.render(msg).to_string();
+            text
         }
-        _ => d.to_string(),
+        _ => escape_control(&d.to_string()).into_owned(),
     }
 }
 

@@ -602,8 +602,16 @@ pub fn eval(artifact: &Path, events: &Path, now: Option<&str>, table: bool, form
             format,
         );
     }
-    let text = match std::fs::read_to_string(artifact) {
-        Ok(t) => t,
+    let text = match crate::input::read_bounded(artifact, crate::input::MAX_ARTIFACT_BYTES) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => {
+                return usage(
+                    format!("{}: the artifact is not UTF-8 text", artifact.display()),
+                    format,
+                )
+            }
+        },
         Err(e) => return usage(format!("{}: {e}", artifact.display()), format),
     };
     if ext == "kql" {

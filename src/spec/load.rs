@@ -3,12 +3,13 @@
 use super::spans::{SpanIndex, YamlPath};
 use super::{validate, Spec};
 use crate::diag::{Diag, DiagKind, Span};
+use crate::input::ReadError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Largest spec file read, in bytes. A hand-written spec is a few KB; an imported one with
 /// thousands of indicators stays well under this.
-pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: u64 = crate::input::MAX_INPUT_BYTES;
 
 /// A spec together with where it came from, so later stages can point back into the YAML.
 #[derive(Debug)]
@@ -223,38 +224,28 @@ pub fn load_file(file: &Path) -> Result<LoadedSpec, Vec<Diag>> {
 }
 
 fn read_spec(file: &Path) -> Result<String, Vec<Diag>> {
-    let io = |msg: String| vec![Diag::error(DiagKind::Io, msg).at(file, None)];
-    let meta = std::fs::metadata(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(vec![Diag::error(
-            DiagKind::Limit,
-            format!(
-                "spec file is {} bytes; the limit is {MAX_SPEC_BYTES}",
-                meta.len()
-            ),
-        )
-        .at(
-            file,
-            Some(Span {
-                line: 1,
-                col: 1,
-                offset: 0,
-            }),
-        )
-        .help("split the tool into several specs")]);
-    }
-    let bytes = std::fs::read(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
+    let at_start = Some(Span {
+        line: 1,
+        col: 1,
+        offset: 0,
+    });
+    let bytes = crate::input::read_bounded(file, MAX_SPEC_BYTES).map_err(|e| {
+        vec![match e {
+            ReadError::TooBig { .. } => Diag::error(DiagKind::Limit, format!("spec file: {e}"))
+                .at(file, at_start)
+                .help("split the tool into several specs"),
+            ReadError::NotRegular(_) => Diag::error(DiagKind::Io, format!("spec: {e}"))
+                .at(file, None)
+                .help("specs are regular *.yaml files"),
+            ReadError::Io(e) => {
+                Diag::error(DiagKind::Io, format!("cannot read spec: {e}")).at(file, None)
+            }
+        }]
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         vec![
             Diag::error(DiagKind::Syntax, format!("spec is not UTF-8 text ({e})"))
-                .at(
-                    file,
-                    Some(Span {
-                        line: 1,
-                        col: 1,
-                        offset: 0,
-                    }),
-                )
+                .at(file, at_start)
                 .help("save the file as UTF-8"),
         ]
     })
@@ -270,32 +261,51 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
 /// `rules/netsupport.yaml`), in the order given; spec ids must be unique across all of them,
 /// since they name output files.
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
+    load_dirs_warning(dirs).map(|(specs, _)| specs)
+}
+
+/// `load_dirs`, with the warnings too: entries named like specs that were not read (a FIFO,
+/// a folder, a symlink out of the folder).
+pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>), Vec<Diag>> {
     use rayon::prelude::*;
-    // A folder that cannot be listed is reported where its files would have been.
-    let mut listed: Vec<Result<PathBuf, Diag>> = Vec::new();
+    // What each argument names, in order: a folder's skipped entries and a folder that cannot
+    // be listed are reported where its files would have been.
+    enum Item {
+        File(PathBuf),
+        Report(Diag),
+    }
+    let mut listed: Vec<Item> = Vec::new();
     // A file named twice (`rules rules/x.yaml`) is one spec, not a duplicate id.
     let mut seen_files = std::collections::HashSet::new();
     for path in dirs {
         let found = if path.is_dir() {
-            spec_files(path)
+            spec_files_skipped(path)
         } else {
-            spec_file(path).map(|f| vec![f])
+            spec_file(path).map(|f| (vec![f], Vec::new()))
         };
         match found {
-            Ok(found) => listed.extend(
-                found
-                    .into_iter()
-                    .filter(|f| seen_files.insert(f.canonicalize().unwrap_or_else(|_| f.clone())))
-                    .map(Ok),
-            ),
-            Err(d) => listed.push(Err(d)),
+            Ok((files, skipped)) => {
+                listed.extend(skipped.into_iter().map(Item::Report));
+                listed.extend(
+                    files
+                        .into_iter()
+                        .filter(|f| {
+                            seen_files.insert(f.canonicalize().unwrap_or_else(|_| f.clone()))
+                        })
+                        .map(Item::File),
+                );
+            }
+            Err(d) => listed.push(Item::Report(d)),
         }
     }
     // Files are independent: parse them on every core. `collect` keeps the order, so specs and
     // diagnostics come out exactly as a sequential load gives them.
     let loaded: Vec<Result<LoadedSpec, Vec<Diag>>> = listed
         .into_par_iter()
-        .map(|item| item.map_err(|d| vec![d]).and_then(|f| load_file(&f)))
+        .map(|item| match item {
+            Item::File(f) => load_file(&f),
+            Item::Report(d) => Err(vec![d]),
+        })
         .collect();
     let mut specs = Vec::new();
     let mut diags = Vec::new();
@@ -329,7 +339,7 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     if diags.iter().any(Diag::is_error) {
         return Err(diags);
     }
-    Ok(specs)
+    Ok((specs, diags))
 }
 
 /// A spec file named on the command line: it must exist and be a `*.yaml` / `*.yml` file.
@@ -354,23 +364,31 @@ fn spec_file(path: &Path) -> Result<PathBuf, Diag> {
 
 /// The spec files directly in `dir`, sorted by name; an error when there are none.
 pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    spec_files_skipped(dir).map(|(files, _)| files)
+}
+
+/// `spec_files`, with a warning for each entry named like a spec that is not read: only
+/// regular files (or symlinks to them inside `dir`) are specs (`crate::input::files_in`).
+fn spec_files_skipped(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Diag>), Diag> {
+    let (files, skipped) = crate::input::files_in(dir, |name| {
+        matches!(
+            Path::new(name).extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        )
+    })
+    .map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
             .at(dir, None)
             .help("pass the folder holding the *.yaml specs (default ./rules)")
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
-    files.sort();
     if files.is_empty() {
         return Err(Diag::error(DiagKind::Io, "no *.yaml specs found")
             .at(dir, None)
             .help("pass the folder holding the specs (default ./rules)"));
     }
-    Ok(files)
+    let warnings = skipped
+        .into_iter()
+        .map(|s| Diag::warning(DiagKind::Io, s.why).at(&s.path, None))
+        .collect();
+    Ok((files, warnings))
 }

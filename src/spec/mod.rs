@@ -11,7 +11,9 @@ mod validate;
 pub mod values;
 
 pub use fields::{Category, Field, FieldType};
-pub use load::{load_dir, load_dirs, load_file, load_str, spec_files, LoadedSpec};
+pub use load::{
+    load_dir, load_dirs, load_dirs_warning, load_file, load_str, spec_files, LoadedSpec,
+};
 pub use schema::json_schema;
 pub(crate) use spans::YamlPath;
 

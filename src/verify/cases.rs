@@ -28,21 +28,27 @@ const META_KEYS: &[&str] = &["case", "source", "category", "expect"];
 /// Load every `*.jsonl` in `dir` (sorted). Each line: `{"case": name, "category": network,
 /// "source": endpoint, "expect": ["spec/detection", …], <canonical field>: value, …}`.
 pub fn load_fixtures(dir: &Path) -> Result<Vec<Case>, Vec<Diag>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| {
-            vec![Diag::error(DiagKind::Io, format!("cannot read fixtures: {e}")).at(dir, None)]
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
+    // only regular files inside `dir` (`input::files_in`): a FIFO, a device or a symlink out
+    // of the folder named *.jsonl is an error naming it, not a hang or a read elsewhere
+    let (files, skipped) = crate::input::files_in(dir, |n| n.ends_with(".jsonl")).map_err(|e| {
+        vec![Diag::error(DiagKind::Io, format!("cannot read fixtures: {e}")).at(dir, None)]
+    })?;
     let mut cases = Vec::new();
-    let mut diags = Vec::new();
+    let mut diags: Vec<Diag> = skipped
+        .into_iter()
+        .map(|s| {
+            Diag::error(DiagKind::Io, format!("fixture: {}", s.why))
+                .at(&s.path, None)
+                .help("fixtures are regular *.jsonl files in the folder")
+        })
+        .collect();
     for f in &files {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            vec![Diag::error(DiagKind::Io, format!("cannot read fixture: {e}")).at(f, None)]
-        })?;
+        let text = crate::input::read_bounded(f, crate::input::MAX_INPUT_BYTES)
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()))
+            .map_err(|e| {
+                vec![Diag::error(DiagKind::Io, format!("cannot read fixture: {e}")).at(f, None)]
+            })?;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
