@@ -289,8 +289,10 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
                 listed.extend(
                     files
                         .into_iter()
+                        // the same path, however spelt (`./rules/x.yaml`); a symlink is another
+                        // file, and its spec a duplicate id if it is loaded too
                         .filter(|f| {
-                            seen_files.insert(f.canonicalize().unwrap_or_else(|_| f.clone()))
+                            seen_files.insert(std::path::absolute(f).unwrap_or_else(|_| f.clone()))
                         })
                         .map(Item::File),
                 );
