@@ -19,12 +19,20 @@ pub mod exit {
     pub const ERROR: i32 = 2;
 }
 
+/// `rmmc --version`: the package version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RMMC_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rmmc",
-    version,
+    version = VERSION,
     about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
-    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
+    after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc convert rules/netsupport.yaml -t sigma   # print to stdout\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -75,10 +83,11 @@ pub enum Command {
         after_help = "Output layout:\n  OUT/kql/<spec>-<detection>[-<source>].kql\n  OUT/sentinel/hunting/<spec>-<detection>[-<source>].yaml\n  OUT/sentinel/analytic/<spec>-<detection>[-<source>].yaml\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
     )]
     Build {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
-        /// Output folder; replaced as a whole on every build.
+        /// Output folder; replaced as a whole on every build. `-` prints every artifact to
+        /// stdout instead, each after a `==> PATH <==` line, and writes nothing.
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// Targets to emit (comma-separated).
@@ -96,7 +105,7 @@ pub enum Command {
         after_help = "With --artifacts, also checks the emitted rules in DIR against the products' published rule schemas (Sentinel analytic rules: id, kind, name/description/query limits, severity, data connectors and the tables the query reads, schedule 5m-14d, trigger, tactics vs techniques, entity mappings, version), and every deployable form (Sentinel YAML query, savedsearches.conf search, Kibana rule query) against its twin .kql / .spl / .eql, as `rmmc verify` reads them; a violation exits 1.\n\nExamples:\n  rmmc check\n  rmmc check rules --deny wider,narrower\n  rmmc check rules --artifacts examples/deployed"
     )]
     Check {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
@@ -112,7 +121,7 @@ pub enum Command {
         after_help = "Exit codes: 0 identical, 1 drift (a spec changed without regenerating, or an artifact was edited), 2 bad input or a missing folder.\n\nExamples:\n  rmmc diff rules --against examples/deployed\n  rmmc diff --against deployed --target kql,sentinel --format json"
     )]
     Diff {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// The folder of committed artifacts (an `rmmc build --out` folder).
@@ -125,6 +134,31 @@ pub enum Command {
         #[arg(long)]
         no_exclusions: bool,
     },
+    /// Compile specs for one target and print the artifacts to stdout (as `sigma convert`
+    /// does); warnings go to stderr. `rmmc build` writes every target with its wrappers.
+    #[command(
+        after_help = "What each target prints (one artifact after another):\n  kql       the KQL queries\n  sentinel  the Sentinel scheduled analytic rules (YAML documents, separated by ---)\n  sigma     the Sigma rules (YAML documents, separated by ---)\n  splunk    the SPL searches\n  elastic   the EQL queries\n\nExit codes: 0 printed, 1 a --deny policy refused a rendering (nothing printed), 2 bad input.\n\nExamples:\n  rmmc convert rules/netsupport.yaml -t kql\n  rmmc convert rules -t sigma > netsupport-sigma.yml"
+    )]
+    Convert {
+        /// Spec files or folders of *.yaml specs.
+        #[arg(required = true, num_args = 1..)]
+        specs: Vec<PathBuf>,
+        /// The target to print.
+        #[arg(short = 't', long, value_enum)]
+        target: Target,
+        /// Leave out the spec's false-positive exclusions.
+        #[arg(long)]
+        no_exclusions: bool,
+        /// Fail (exit 1, nothing printed) when a backend renders a predicate wider / narrower.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        deny: Vec<Deny>,
+    },
+    /// Print a shell completion script (e.g. `rmmc completions bash > ~/.local/share/bash-completion/completions/rmmc`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the JSON Schema of the spec format.
     Schema,
     /// Print the canonical fields a spec can use (Markdown table).
@@ -135,7 +169,7 @@ pub enum Command {
         after_help = "Exit codes: 0 everything agrees (or differs only where a backend declared it), 1 an unexplained mismatch or an artifact that cannot run, 2 bad input.\n\nExamples:\n  rmmc verify\n  rmmc verify rules --artifacts out      # check the files on disk (catches hand edits)\n  rmmc verify --format json"
     )]
     Verify {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Verify the artifacts in this folder (an `rmmc build` output) instead of compiling.
@@ -222,7 +256,7 @@ pub enum Command {
         after_help = "Examples:\n  rmmc explain\n  rmmc explain rules --spec netsupport\n  rmmc explain --format json"
     )]
     Explain {
-        /// Folders of *.yaml specs (ids must be unique across all of them).
+        /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
         #[arg(default_value = "rules", num_args = 1..)]
         rules: Vec<PathBuf>,
         /// Only this spec id.
@@ -277,7 +311,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let format = cli.format;
     let code = run(cli);
+    // warnings of loading that no later report carried (JSON: see `load`)
+    let left = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    if !left.is_empty() {
+        report(&left, &[], format);
+    }
     // `out!` writes through stdout's line buffer: a last line without a newline is written
     // here, and a failure to write it must not be lost.
     if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
@@ -294,10 +334,28 @@ pub fn write_stdout(args: std::fmt::Arguments) {
     }
 }
 
+/// The folder a build or import has replaced, once it has: from then on exit 2 ("nothing
+/// written") would be false.
+static WRITTEN_TO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Record that `out` now holds the new output (see `stdout_failed`).
+pub(crate) fn written_to(out: &std::path::Path) {
+    let _ = WRITTEN_TO.set(out.to_path_buf());
+}
+
 /// EPIPE: the reader went away (`| head`), nobody is left to tell: exit 0 quietly. Any
-/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2.
+/// other error (ENOSPC on /dev/full, EIO): one line on stderr, exit 2 — unless a build or
+/// import has already replaced its output, which is then said, with exit 0: the work is
+/// done, only its summary is lost (stdout on the disk that just filled up).
 fn stdout_failed(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK);
+    }
+    if let Some(out) = WRITTEN_TO.get() {
+        eprintln!(
+            "warning: cannot write the summary to stdout ({e}); the new output is in place in {}",
+            crate::input::escape_control(&out.display().to_string())
+        );
         std::process::exit(exit::OK);
     }
     eprintln!("error: cannot write the output to stdout: {e}");
@@ -308,6 +366,39 @@ pub fn run(cli: Cli) -> i32 {
     let format = cli.format;
     ALL_WARNINGS.store(cli.all_warnings, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "rmmc",
+                &mut script,
+            );
+            out!("{}", String::from_utf8_lossy(&script));
+            exit::OK
+        }
+        Command::Convert {
+            specs: paths,
+            target,
+            no_exclusions,
+            deny,
+        } => {
+            let Some(specs) = load(&paths, format) else {
+                return exit::ERROR;
+            };
+            let opts = BuildOptions {
+                targets: vec![target],
+                exclusions: !no_exclusions,
+            };
+            let res = build::compile(&specs, &opts);
+            let code = verdict(&res.diags, &deny);
+            report(&res.diags, &deny, format);
+            if code != exit::OK {
+                return code;
+            }
+            out!("{}", converted(&res.files, target));
+            exit::OK
+        }
         Command::Schema => {
             out!("{}", spec::json_schema());
             exit::OK
@@ -424,7 +515,12 @@ pub fn run(cli: Cli) -> i32 {
                 .as_ref(),
             format,
         ),
-        Command::Fixtures { fixtures, out } => crate::cli_verify::fixtures(&fixtures, &out, format),
+        Command::Fixtures { fixtures, out } => {
+            if let Some(code) = no_stdout_folder(&out, "fixtures", format) {
+                return code;
+            }
+            crate::cli_verify::fixtures(&fixtures, &out, format)
+        }
         Command::Eval {
             artifacts,
             events,
@@ -441,7 +537,13 @@ pub fn run(cli: Cli) -> i32 {
             threads,
             format,
         }),
-        Command::Import(source) => crate::cli_import::run(source, format),
+        Command::Import(source) => {
+            let (ImportSource::Sentinel(args) | ImportSource::Lolrmm(args)) = &source;
+            if let Some(code) = no_stdout_folder(&args.out, "import", format) {
+                return code;
+            }
+            crate::cli_import::run(source, format)
+        }
         Command::Explain { rules, spec: only } => {
             let Some(specs) = load(&rules, format) else {
                 return exit::ERROR;
@@ -537,11 +639,18 @@ pub fn run(cli: Cli) -> i32 {
                 eprintln!("nothing written: {}", out.display());
                 return code;
             }
+            if out.as_os_str() == "-" {
+                out!("{}", to_stdout(&res.files));
+                return exit::OK;
+            }
             let bar = crate::import::progress(res.files.len(), "writing");
-            let written = build::write_tree(&out, &res.files, build::MARKER_TEXT, &|| bar.inc(1));
+            let written =
+                build::write_tree(&out, &res.files, build::OutputKind::Build, &|| bar.inc(1));
             bar.finish_and_clear();
             match written {
                 Ok(stats) => {
+                    written_to(&out);
+                    report(&write_warnings(&out, &stats), &deny, format);
                     if format == Format::Text {
                         out!("{}", build_summary(&res.files));
                         outln!(
@@ -565,6 +674,75 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// `build --out -`: every artifact after a `==> PATH <==` line (as `head` and `tail` introduce
+/// several files), in path order.
+fn to_stdout(files: &build::Files) -> String {
+    let mut out = String::new();
+    for (path, text) in files {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("==> {path} <==\n{text}"));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The files `convert -t TARGET` prints (the artifact a SIEM runs, not the build's
+/// aggregate files such as savedsearches.conf) and how they are separated.
+fn converted(files: &build::Files, target: Target) -> String {
+    let (prefix, ext, separator) = match target {
+        Target::Kql => ("kql/", ".kql", "\n"),
+        Target::Sentinel => ("sentinel/analytic/", ".yaml", "---\n"),
+        Target::Sigma => ("sigma/", ".yml", "---\n"),
+        Target::Splunk => ("splunk/", ".spl", "\n"),
+        Target::Elastic => ("elastic/", ".eql", "\n"),
+    };
+    let mut out = String::new();
+    for (_, text) in files.iter().filter(|(p, _)| {
+        p.starts_with(prefix) && p.ends_with(ext) && !p[prefix.len()..].contains('/')
+    }) {
+        if !out.is_empty() {
+            out.push_str(separator);
+        }
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `--out -` means stdout for `build`; a command that writes a folder refuses it rather than
+/// make a folder named `-`.
+fn no_stdout_folder(out: &std::path::Path, command: &str, format: Format) -> Option<i32> {
+    (out.as_os_str() == "-").then(|| {
+        report(
+            &[Diag::error(
+                DiagKind::Io,
+                format!("`{command} --out -`: {command} writes a folder, not stdout"),
+            )
+            .help(
+                "pass a folder to --out (`rmmc build --out -` and `rmmc convert` print to stdout)",
+            )],
+            &[],
+            format,
+        );
+        exit::ERROR
+    })
+}
+
+/// The warnings of a finished write (the new output is in place), as diagnostics.
+pub(crate) fn write_warnings(out: &std::path::Path, stats: &build::WriteStats) -> Vec<Diag> {
+    stats
+        .warnings
+        .iter()
+        .map(|w| Diag::warning(DiagKind::Io, w.clone()).at(out, None))
+        .collect()
+}
+
 /// Files per target folder, as a table (printed before the build's last line).
 fn build_summary(files: &build::Files) -> String {
     let mut per: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
@@ -580,8 +758,18 @@ fn build_summary(files: &build::Files) -> String {
 }
 
 pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>> {
-    match spec::load_dirs(rules) {
-        Ok(s) => Some(s),
+    match spec::load_dirs_warning(rules) {
+        Ok((s, warnings)) => {
+            // in JSON, the warnings join the command's own diagnostics (one array on stdout)
+            match format {
+                Format::Json => DEFERRED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(warnings),
+                Format::Text => report(&warnings, &[], format),
+            }
+            Some(s)
+        }
         Err(diags) => {
             report(&diags, &[], format);
             None
@@ -612,10 +800,15 @@ fn verdict(diags: &[Diag], deny: &[Deny]) -> i32 {
     }
 }
 
-/// Print diagnostics to stderr (text) or stdout (JSON array).
+/// Diagnostics of loading kept for the next `report` (JSON mode), so stdout holds one array.
+static DEFERRED: std::sync::Mutex<Vec<Diag>> = std::sync::Mutex::new(Vec::new());
+
+/// Print diagnostics to stderr (text) or stdout (JSON array), after any deferred ones.
 pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
-    let diags: Vec<Diag> = diags
+    let deferred = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    let diags: Vec<Diag> = deferred
         .iter()
+        .chain(diags)
         .map(|d| {
             let mut d = d.clone();
             if denied(&d, deny) {
@@ -665,7 +858,12 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
 
 /// One diagnostic as text: a header, then the source line with a caret when the location is
 /// known. Source text is re-read here: the library keeps diagnostics free of file contents.
+/// Only the line of the location is shown, read from a regular file of at most
+/// `input::MAX_INPUT_BYTES`, and every control character in it, in the message and in the
+/// file name is escaped (`input::escape_control`): an error about a hostile file prints
+/// neither the rest of the file nor its terminal escapes.
 pub fn render_diag(d: &Diag, color: bool) -> String {
+    use crate::input::escape_control;
     use annotate_snippets::{Level, Renderer, Snippet};
     let level = match d.severity {
         Severity::Error => Level::Error,
@@ -680,28 +878,44 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         .file
         .as_ref()
         .filter(|_| d.span.is_some())
-        .and_then(|f| std::fs::read_to_string(f).ok());
-    let origin = d.file.as_ref().map(|f| f.display().to_string());
-    let help = d.help.clone();
+        .and_then(|f| crate::input::read_bounded(f, crate::input::MAX_INPUT_BYTES).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let origin = d
+        .file
+        .as_ref()
+        .map(|f| escape_control(&f.display().to_string()).into_owned());
+    let message = escape_control(&d.message);
+    let help = d.help.as_deref().map(escape_control);
     match (source, d.span, &origin) {
-        (Some(src), Some(span), Some(origin)) if span.offset <= src.len() => {
+        (Some(src), Some(span), Some(origin))
+            if span.offset <= src.len() && src.is_char_boundary(span.offset) =>
+        {
+            let start = src[..span.offset].rfind('\n').map_or(0, |i| i + 1);
             let end = src[span.offset..]
+                .find('\n')
+                .map_or(src.len(), |i| span.offset + i);
+            let line = &src[start..end];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let at = span.offset.min(start + line.len());
+            let before = escape_control(&src[start..at]).len();
+            let shown = escape_control(line);
+            let caret_end = shown[before..]
                 .char_indices()
                 .nth(1)
-                .map_or(src.len(), |(i, _)| span.offset + i)
-                .max(span.offset);
-            let mut msg = level.title(&d.message).snippet(
-                Snippet::source(&src)
+                .map_or(shown.len(), |(i, _)| before + i);
+            let mut msg = level.title(&message).snippet(
+                Snippet::source(&shown)
+                    .line_start(span.line)
                     .origin(origin)
-                    .fold(true)
-                    .annotation(level.span(span.offset..end).label("here")),
+                    .annotation(level.span(before..caret_end).label("here")),
             );
             if let Some(h) = &help {
                 msg = msg.footer(Level::Help.title(h));
             }
-            renderer.render(msg).to_string()
+            let text = renderer.render(msg).to_string();
+            text
         }
-        _ => d.to_string(),
+        _ => escape_control(&d.to_string()).into_owned(),
     }
 }
 

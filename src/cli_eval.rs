@@ -117,7 +117,17 @@ pub fn eval(a: &EvalArgs) -> i32 {
             Err(e) => return usage(format!("{}: {e}", p.display()), format),
         };
         match Rule::parse(p, &text) {
-            Ok(r) => rules.push(r),
+            Ok(mut r) => {
+                // EQL text has no time range: the window is the Kibana rule's `from`..`to`
+                if r.lang == Lang::Eql {
+                    match kibana_window_beside(p, &text, now) {
+                        Ok(Some((lo, hi, from))) => r.scope = stream::Scope::Window(lo, hi, from),
+                        Ok(None) => {}
+                        Err(e) => return usage(e, format),
+                    }
+                }
+                rules.push(r)
+            }
             Err(f) => {
                 let d = match f.at {
                     Some((line, col)) => Diag::error(
@@ -174,13 +184,13 @@ pub fn eval(a: &EvalArgs) -> i32 {
         }
     };
     if single {
-        return one(&rules[0], run, a);
+        return one(&rules[0], run, a, now);
     }
-    table(&rules, run, a)
+    table(&rules, run, a, now)
 }
 
 /// One artifact: its result rows, as before the hit table existed.
-fn one(rule: &Rule, run: stream::Run, a: &EvalArgs) -> i32 {
+fn one(rule: &Rule, run: stream::Run, a: &EvalArgs, now: i128) -> i32 {
     let o = &run.outcomes[0];
     if let Some(e) = &o.error {
         return usage(format!("{}: {e}", rule.path.display()), a.format);
@@ -212,16 +222,84 @@ fn one(rule: &Rule, run: stream::Run, a: &EvalArgs) -> i32 {
             outln!("{l}");
         }
     }
+    for n in scope_notes(rule, o, now) {
+        eprintln!("note: {n}");
+    }
     if a.format == Format::Text {
         eprintln!("{} events → {} rows", run.events, o.len());
     }
     exit::OK
 }
 
+/// What the artifact's text does not say about the events it judged, for stderr.
+fn scope_notes(rule: &Rule, o: &stream::Outcome, now: i128) -> Vec<String> {
+    use stream::Scope;
+    let mut notes = Vec::new();
+    match &rule.scope {
+        Scope::Logsource(want) if o.skipped > 0 => notes.push(format!(
+            "{} event(s) of other log sources skipped (this rule's logsource selects {})",
+            o.skipped,
+            serde_json::Value::Object((*want).clone())
+        )),
+        Scope::Unmapped(logsource) => notes.push(format!(
+            "the rule's logsource {logsource} is not one backends/sigma.yaml maps, so every event is judged"
+        )),
+        Scope::Window(_, _, from) => notes.push(format!(
+            "window: the Kibana rule's from: {from} (elastic/rules.ndjson beside the query), to now = {}; {} event(s) outside it skipped",
+            crate::eval::time::format_rfc3339(now),
+            o.skipped
+        )),
+        Scope::All if rule.lang == Lang::Eql => notes.push(
+            "no time window applied: an EQL query carries none (it is the Kibana rule's `from`), and no rules.ndjson beside the query holds this query, so --now is not used"
+                .into(),
+        ),
+        _ => {}
+    }
+    notes
+}
+
+/// The Kibana rule window of an `.eql` file: the rule in `rules.ndjson` beside it whose
+/// `query` is this file's body (as `rmmc build` writes them), its `from`..`to` resolved
+/// against `now`. `None` when there is no such file or rule.
+fn kibana_window_beside(
+    artifact: &Path,
+    text: &str,
+    now: i128,
+) -> Result<Option<(i128, i128, String)>, String> {
+    let Some(nd) = artifact.parent().map(|d| d.join("rules.ndjson")) else {
+        return Ok(None);
+    };
+    let Ok(lines) = std::fs::read_to_string(&nd) else {
+        return Ok(None);
+    };
+    let body = crate::verify::forms::eql_body(text);
+    for (i, line) in lines.lines().enumerate() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v.get("query").and_then(serde_json::Value::as_str) != Some(body.as_str()) {
+            continue;
+        }
+        let at = |e: String| format!("{}:{}: {e}", nd.display(), i + 1);
+        let from = v
+            .get("from")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("now-6m");
+        let to = v
+            .get("to")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("now");
+        let lo = crate::verify::runners::date_math(from, now).map_err(at)?;
+        let hi = crate::verify::runners::date_math(to, now).map_err(at)?;
+        return Ok(Some((lo, hi, from.to_string())));
+    }
+    Ok(None)
+}
+
 /// Several artifacts: a hit table (rule, backend, events matched, result rows), then the
 /// rows of each rule when `--rows` asks. A rule that reads fields no event has is run all
 /// the same and flagged; a rule that fails is reported and makes the exit code 2.
-fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
+fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs, now: i128) -> i32 {
     let failed = run.outcomes.iter().any(|o| o.error.is_some());
     let note = |o: &stream::Outcome| -> String {
         match (&o.error, o.missing.is_empty()) {
@@ -313,6 +391,12 @@ fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs) -> i32 {
                     }
                 }
             }
+        }
+    }
+    // which events each rule judged, where its text does not say (log source, window)
+    for (r, o) in rules.iter().zip(&run.outcomes) {
+        for n in scope_notes(r, o, now) {
+            eprintln!("note: {}: {n}", r.name());
         }
     }
     if failed {

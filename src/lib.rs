@@ -35,6 +35,7 @@ pub mod diff;
 pub mod eval;
 pub mod fuzzing;
 pub mod import;
+pub mod input;
 pub mod ir;
 pub mod lint;
 pub mod mapping;

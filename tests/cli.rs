@@ -311,7 +311,7 @@ fn two_match_kinds_in_one_match() {
 fn wrong_type() {
     let rules = bad_supremo("window: 5d\n", "window: [5d]\n");
     let e = rules.at("window: ‸[5d]");
-    assert_rejected(&rules, &[e], "invalid type: sequence");
+    assert_rejected(&rules, &[e], "window: expected text, found a list");
 }
 
 #[test]

@@ -260,9 +260,9 @@ fn fixtures_bad_input_exits_2() {
 }
 
 const SYSMON: &[&str] = &[
-    r#"{"UtcTime": "2026-05-31 09:00:00.000", "Computer": "ws-1", "Image": "C:\\x\\client32.exe", "DestinationHostname": "geo.netsupportsoftware.com"}"#,
-    r#"{"UtcTime": "2026-05-31 09:10:00.000", "Computer": "ws-2", "Image": "C:\\x\\msedge.exe", "DestinationHostname": "xnetsupportsoftware.com"}"#,
-    r#"{"UtcTime": "2026-05-31 09:20:00.000", "Computer": "ws-3", "Image": "C:\\x\\a.exe", "DestinationHostname": "www.NetSupportSoftware.com."}"#,
+    r#"{"UtcTime": "2026-05-31 09:00:00.000", "EventID": 3, "Computer": "ws-1", "Image": "C:\\x\\client32.exe", "DestinationHostname": "geo.netsupportsoftware.com"}"#,
+    r#"{"UtcTime": "2026-05-31 09:10:00.000", "EventID": 3, "Computer": "ws-2", "Image": "C:\\x\\msedge.exe", "DestinationHostname": "xnetsupportsoftware.com"}"#,
+    r#"{"UtcTime": "2026-05-31 09:20:00.000", "EventID": 3, "Computer": "ws-3", "Image": "C:\\x\\a.exe", "DestinationHostname": "www.NetSupportSoftware.com."}"#,
 ];
 
 #[test]
@@ -292,6 +292,86 @@ fn eval_runs_a_sigma_rule_on_sysmon_events() {
         .map(|l| l["Computer"].as_str().unwrap())
         .collect();
     assert_eq!(hosts, ["ws-1", "ws-3"]);
+}
+
+/// A rule runs on its logsource's events only, as backends/sigma.yaml maps them (Sigma
+/// taxonomy: process_creation = Sysmon EventID 1, network_connection = 3, file_event = 11;
+/// firewall records carry no EventID): in a mixed export, a process_creation rule never matches
+/// an EventID 3 record that has the same fields (issue 14).
+#[test]
+fn eval_applies_the_sigma_logsource() {
+    let ev = |eid: Option<u32>, host: &str| {
+        let mut v = serde_json::json!({"Computer": host, "Company": "NetSupport Ltd",
+            "Image": "C:\\x\\client32.exe", "ParentImage": "C:\\x\\explorer.exe", "CommandLine": "client32",
+            "User": "CORP\\alice", "DestinationHostname": "geo.netsupportsoftware.com"});
+        if let Some(e) = eid {
+            v["EventID"] = e.into();
+        }
+        v.to_string()
+    };
+    let events = [
+        ev(Some(1), "eid1"),
+        ev(Some(3), "eid3"),
+        ev(None, "no-eid"),
+        // a string EventID, as some exports write it
+        serde_json::json!({"EventID": "1", "Computer": "eid1-text", "Company": "NetSupport",
+            "ParentImage": "C:\\x\\explorer.exe", "CommandLine": "c", "User": "CORP\\bob"})
+        .to_string(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ev.jsonl"), events.join("\n")).unwrap();
+    let rows: &[(&str, &[&str], &str)] = &[
+        (
+            "examples/deployed/sigma/netsupport-createproc.yml",
+            &["eid1", "eid1-text"],
+            "2 event(s) of other log sources skipped",
+        ),
+        (
+            "examples/deployed/sigma/netsupport-netconn.yml",
+            &["eid3"],
+            "3 event(s) of other log sources skipped",
+        ),
+    ];
+    for (rule, hosts, note) in rows {
+        let out = rmmc()
+            .args(["eval", rule, "--events"])
+            .arg(dir.path().join("ev.jsonl"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{rule}: {stderr}");
+        let got: Vec<String> = stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["Computer"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(got, *hosts, "{rule}: {stderr}");
+        assert!(stderr.contains(note), "{rule}: {stderr}");
+    }
+    // a logsource the mapping does not know is judged on every event, and says so
+    std::fs::write(
+        dir.path().join("reg.yml"),
+        "title: t\nlogsource: {category: registry_set, product: windows}\ndetection:\n  sel: {Computer: eid3}\n  condition: sel\n",
+    )
+    .unwrap();
+    rmmc()
+        .args(["eval"])
+        .arg(dir.path().join("reg.yml"))
+        .arg("--events")
+        .arg(dir.path().join("ev.jsonl"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"eid3\""))
+        .stderr(predicate::str::contains(
+            "is not one backends/sigma.yaml maps, so every event is judged",
+        ));
 }
 
 #[test]
@@ -372,7 +452,9 @@ fn eval_runs_an_eql_query_on_ecs_documents() {
     let dir = tempfile::tempdir().unwrap();
     let ev = [
         r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-1"}, "destination": {"domain": "geo.netsupportsoftware.com"}, "process": {"pe": {"company": "NetSupport Ltd"}}}"#,
-        r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-2"}, "destination": {"domain": "geo.netsupportsoftware.com"}, "process": {"pe": {"company": "Microsoft Corporation"}}}"#,
+        // not a whole term (the network rule matches the domain only: Defend's network events
+        // carry no process.pe.company)
+        r#"{"@timestamp": "2026-05-31T09:00:00Z", "event": {"category": ["network"]}, "host": {"name": "ws-2"}, "destination": {"domain": "netsupportsoftware.community"}}"#,
     ];
     std::fs::write(dir.path().join("ev.jsonl"), ev.join("\n")).unwrap();
     rmmc()
@@ -382,10 +464,44 @@ fn eval_runs_an_eql_query_on_ecs_documents() {
             "--events",
         ])
         .arg(dir.path().join("ev.jsonl"))
+        .args(["--now", "2026-05-31T11:00:00Z"])
         .assert()
         .code(0)
         .stdout(predicate::str::contains("\"name\":\"ws-1\""))
-        .stdout(predicate::str::contains("ws-2").not());
+        .stdout(predicate::str::contains("ws-2").not())
+        .stderr(predicate::str::contains(
+            "window: the Kibana rule's from: now-5d",
+        ));
+    // the window is the Kibana rule's `from` (elastic/rules.ndjson beside the query): six days
+    // later the same events are outside it
+    rmmc()
+        .args([
+            "eval",
+            "examples/deployed/elastic/netsupport-netconn.eql",
+            "--events",
+        ])
+        .arg(dir.path().join("ev.jsonl"))
+        .args(["--now", "2026-06-06T11:00:00Z"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("2 events → 0 rows"));
+    // a query with no Kibana rule beside it says that no window is applied
+    std::fs::copy(
+        "examples/deployed/elastic/netsupport-netconn.eql",
+        dir.path().join("alone.eql"),
+    )
+    .unwrap();
+    rmmc()
+        .arg("eval")
+        .arg(dir.path().join("alone.eql"))
+        .arg("--events")
+        .arg(dir.path().join("ev.jsonl"))
+        .args(["--now", "2026-06-06T11:00:00Z"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"name\":\"ws-1\""))
+        .stderr(predicate::str::contains("no time window applied"));
     std::fs::write(
         dir.path().join("flat.jsonl"),
         r#"{"event": {"category": ["network"]}, "host": {"name": "ws-1"}}"#,

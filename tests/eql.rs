@@ -213,7 +213,6 @@ detections:
             - remote_ip: { cidr: [10.0.0.0/8, "fd00::/8"] }
         - not:
             remote_ip: { ip: [192.0.2.1, "2001:db8::1"] }
-        - initiating_hash: { hash: [d41d8cd98f00b204e9800998ecf8427e, DA39A3EE5E6B4B0D3255BFEF95601890AFD80709] }
     output:
       summarize: [device_id, device_name]
   proc:
@@ -232,6 +231,8 @@ detections:
                   - parent_command_line: { suffix: [.ps1, 'Ké'] }
         - process_product: { exact: [Exact, Kase], cased: true }
         - process_original_file_name: { contains: [plain, 'star*'], cased: true }
+        # hashes are on process events (Defend's network events have no process.hash.*)
+        - process_hash: { hash: [d41d8cd98f00b204e9800998ecf8427e, DA39A3EE5E6B4B0D3255BFEF95601890AFD80709] }
     output:
       summarize: [device_id, device_name, process_name]
 exclusions:
@@ -459,7 +460,7 @@ fn string_literals_escape_hostile_text() {
 const GAPS: &str = r#"
 id: gapdemo
 vendor: GapDemo
-description: Firewall logs carry no PE metadata.
+description: Firewall logs carry no process command line.
 date: 2026-11-25
 severity: low
 attack: { tactics: [CommandAndControl], techniques: [T1219] }
@@ -472,7 +473,7 @@ detections:
     where:
       all:
         - remote_domain: { domain: [gapdemo.example] }
-        - initiating_company: { term: [GapDemo] }
+        - initiating_command_line: { term: [GapDemo] }
     output:
       project:
         endpoint: [timestamp, device_name, remote_domain]
@@ -482,7 +483,7 @@ exclusions:
   updater:
     reason: The vendor's updater talks to the same domain.
     where:
-      initiating_original_file_name: { exact: [updater.exe] }
+      initiating_command_line: { contains: [--update] }
 "#;
 
 #[test]
@@ -506,24 +507,30 @@ fn undeclared_gap_is_an_error_naming_match_and_target() {
     }
     assert!(errors[0]
         .message
-        .contains("initiating_company term [GapDemo]"));
+        .contains("initiating_command_line term [GapDemo]"));
     assert!(errors[1]
         .message
-        .contains("initiating_original_file_name exact [updater.exe]"));
+        .contains("initiating_command_line contains [--update]"));
 }
 
 #[test]
 fn declared_gap_widens_soundly_and_says_so() {
-    let reason = r#"firewalls log no PE "company"; the domain alone is matched"#;
+    let reason = r#"firewalls log no "command line"; the domain alone is matched"#;
     let res = build_str(&GAPS.replace("GAPS", &format!("gaps: {{ elastic: '{reason}' }}")));
     assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
     let fw = &res.files["elastic/gapdemo-net-firewall.eql"];
-    assert!(!fw.contains("process.pe"), "{fw}");
+    assert!(!fw.contains("process.command_line"), "{fw}");
     assert!(fw.contains("destination.domain"), "{fw}");
     assert!(!fw.contains("and not"), "the exclusion cannot apply: {fw}");
     let endpoint = &res.files["elastic/gapdemo-net-endpoint.eql"];
-    assert!(endpoint.contains("process.pe.company"));
-    assert!(endpoint.contains("and not (process.pe.original_file_name in~ (\"updater.exe\"))"));
+    assert!(
+        endpoint.contains("process.command_line regex"),
+        "{endpoint}"
+    );
+    assert!(
+        endpoint.contains("and not (process.command_line : \"*--update*\")"),
+        "{endpoint}"
+    );
     let rule: Value = res.files["elastic/rules.ndjson"]
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -699,10 +706,10 @@ proptest! {
 #[test]
 fn a_category_without_a_data_source_is_an_error() {
     let spec = GAPS.replace("GAPS", "").replace(
-        "  net:\n    title: Network Connection\n    on: network\n    sources: [endpoint, firewall]\n    where:\n      all:\n        - remote_domain: { domain: [gapdemo.example] }\n        - initiating_company: { term: [GapDemo] }",
+        "  net:\n    title: Network Connection\n    on: network\n    sources: [endpoint, firewall]\n    where:\n      all:\n        - remote_domain: { domain: [gapdemo.example] }\n        - initiating_command_line: { term: [GapDemo] }",
         "  net:\n    title: Signer\n    on: certificate\n    where:\n      signer: { term: [GapDemo] }",
     ).replace("        firewall: [timestamp, device_name, remote_domain]\n", "").replace("remote_domain]\n", "signer]\n");
-    let spec = spec.replace("exclusions:\n  updater:\n    reason: The vendor's updater talks to the same domain.\n    where:\n      initiating_original_file_name: { exact: [updater.exe] }\n", "");
+    let spec = spec.replace("exclusions:\n  updater:\n    reason: The vendor's updater talks to the same domain.\n    where:\n      initiating_command_line: { contains: [--update] }\n", "");
     let res = build_str(&spec);
     let errors: Vec<String> = res
         .diags
@@ -788,14 +795,18 @@ fn deployed_cases() -> Vec<(&'static str, &'static str, Verdicts)> {
             ("hit", conn("activate.NetSupportSoftware.com", Some("NetSupport Ltd")), true),
             ("hit: term semantics accept a domain followed by a delimiter", conn("netsupportsoftware.com.evil", Some("NetSupport Ltd")), true),
             ("near miss: glued prefix", conn("mynetsupportsoftware.com", Some("NetSupport Ltd")), false),
-            ("near miss: company missing", conn("netsupportsoftware.com", None), false),
-            ("near miss: company word glued to a letter", conn("netsupportsoftware.com", Some("NetSupportX")), false),
+            // Defend's network events carry no process.pe.company: the company is a declared
+            // gap, dropped, so the domain alone decides
+            ("hit: no company at all (the declared gap)", conn("netsupportsoftware.com", None), true),
+            ("hit: another company (the declared gap)", conn("netsupportsoftware.com", Some("NetSupportX")), true),
+            ("near miss: glued suffix", conn("netsupportsoftware.community", None), false),
         ]),
         ("supremo-netconn.eql", "network", vec![
             ("hit: second pattern of the list", conn("www.nanosystems.it", Some("NanoSystems S.r.l.")), true),
             ("hit: first pattern of the list", conn("SupremoControl.com", Some("nanosystems")), true),
             ("near miss: truncated domain", conn("supremocontrol.co", Some("NanoSystems")), false),
-            ("near miss: company word continues", conn("supremocontrol.com", Some("NanoSystemsX")), false),
+            ("hit: another company (the declared gap)", conn("supremocontrol.com", Some("NanoSystemsX")), true),
+            ("near miss: the domain continues", conn("supremocontrol.comx", None), false),
         ]),
     ]
 }
@@ -838,4 +849,57 @@ fn deployed_examples_parse_and_decide_hand_written_events() {
             "{file}: both verdicts are exercised"
         );
     }
+}
+
+/// Every ECS field the Elastic Defend tables of `backends/elastic.yaml` match, project or
+/// filter on is in that data stream's published field list (`backends/elastic-endpoint-fields.json`,
+/// the leaf names of elastic/endpoint-package `package/endpoint/data_stream/<stream>/fields/
+/// fields.yml`): a field the stream does not carry fails in Elasticsearch at run time
+/// (issue 14: 55 `network where` rules read process.pe.company, which only process events have).
+#[test]
+fn elastic_defend_columns_exist_in_the_endpoint_package_field_lists() {
+    let lists: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string("backends/elastic-endpoint-fields.json").unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for t in &eql::data().tables {
+        let Some(stream) = t.name.strip_prefix("logs-endpoint.events.") else {
+            continue;
+        };
+        let known: Vec<&str> = lists[stream]
+            .as_array()
+            .unwrap_or_else(|| panic!("no field list for {stream}"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut fields: Vec<String> = vec!["event.category".into()];
+        for (_, col) in &t.columns {
+            match col {
+                rmmc::mapping::ColumnSpec::Plain(f) => fields.push(f.clone()),
+                rmmc::mapping::ColumnSpec::Detailed(d) => {
+                    fields.extend(d.match_any.iter().cloned());
+                    fields.extend(d.project.iter().cloned());
+                }
+            }
+        }
+        if let Some(cond) = t.meta.get("condition").and_then(Value::as_str) {
+            fields.push(cond.split_whitespace().next().unwrap().to_string());
+        }
+        for f in fields {
+            assert!(
+                known.contains(&f.as_str()),
+                "{}: `{f}` is not in the {stream} data stream's fields",
+                t.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+    // and the list is the real one: process events have the PE metadata, network events do not
+    let has = |s: &str, f: &str| lists[s].as_array().unwrap().iter().any(|v| v == f);
+    assert!(has("process", "process.pe.company"));
+    assert!(!has("network", "process.pe.company"));
+    assert!(!has("file", "process.hash.sha256"));
+    assert!(has("network", "destination.domain"));
 }

@@ -725,3 +725,102 @@ fn a_title_over_sigmas_limit_is_an_error() {
         .iter()
         .any(|d| d.is_error() && d.message.contains("Sigma allows at most 256")));
 }
+
+/// Every field the Sysmon tables of `backends/sigma.yaml` and `backends/splunk.yaml` read is a
+/// field Sysmon writes for that event id (the Sysmon event manifest, `sysmon -s`; event
+/// descriptions at learn.microsoft.com/sysinternals/downloads/sysmon), or one of the record's
+/// System fields (`Computer`; `EventRecordID`, which the Splunk add-on extracts as `RecordID`),
+/// or Splunk's own (`_time`, `host`). EID 3 and 11 have no Company, Product, Description or
+/// command line, which is why those need declared gaps.
+#[test]
+fn sysmon_columns_exist_in_the_sysmon_schema() {
+    const EID1: &[&str] = &[
+        "RuleName",
+        "UtcTime",
+        "ProcessGuid",
+        "ProcessId",
+        "Image",
+        "FileVersion",
+        "Description",
+        "Product",
+        "Company",
+        "OriginalFileName",
+        "CommandLine",
+        "CurrentDirectory",
+        "User",
+        "LogonGuid",
+        "LogonId",
+        "TerminalSessionId",
+        "IntegrityLevel",
+        "Hashes",
+        "ParentProcessGuid",
+        "ParentProcessId",
+        "ParentImage",
+        "ParentCommandLine",
+        "ParentUser",
+    ];
+    const EID3: &[&str] = &[
+        "RuleName",
+        "UtcTime",
+        "ProcessGuid",
+        "ProcessId",
+        "Image",
+        "User",
+        "Protocol",
+        "Initiated",
+        "SourceIsIpv6",
+        "SourceIp",
+        "SourceHostname",
+        "SourcePort",
+        "SourcePortName",
+        "DestinationIsIpv6",
+        "DestinationIp",
+        "DestinationHostname",
+        "DestinationPort",
+        "DestinationPortName",
+    ];
+    const EID11: &[&str] = &[
+        "RuleName",
+        "UtcTime",
+        "ProcessGuid",
+        "ProcessId",
+        "Image",
+        "TargetFilename",
+        "CreationUtcTime",
+        "User",
+    ];
+    const SYSTEM: &[&str] = &["Computer", "RecordID", "_time", "host"];
+    let tables = rmmc::backend::sigma::data()
+        .tables
+        .iter()
+        .chain(&rmmc::backend::spl::data().tables);
+    let mut checked = 0;
+    for t in tables {
+        let schema = match t.name.as_str() {
+            n if n.contains("EID 1)") || n.contains("EventCode 1 ") => EID1,
+            n if n.contains("EID 3)") || n.contains("EventCode 3 ") => EID3,
+            n if n.contains("EID 11)") || n.contains("EventCode 11 ") => EID11,
+            _ => continue, // firewall taxonomies
+        };
+        for (_, col) in &t.columns {
+            let fields: Vec<&String> = match col {
+                rmmc::mapping::ColumnSpec::Plain(f) => vec![f],
+                rmmc::mapping::ColumnSpec::Detailed(d) => {
+                    d.match_any.iter().chain(&d.project).collect()
+                }
+            };
+            for f in fields {
+                assert!(
+                    schema.contains(&f.as_str()) || SYSTEM.contains(&f.as_str()),
+                    "{}: `{f}` is not a field of that Sysmon event",
+                    t.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked}");
+    for gap in ["Company", "Product", "Description", "CommandLine"] {
+        assert!(!EID3.contains(&gap) && !EID11.contains(&gap), "{gap}");
+    }
+}

@@ -180,6 +180,23 @@ fn ipv6_hits_survive_an_ipv4_range_exclusion() {
         kql.contains("| where not(ipv4_is_in_range(RemoteIP, '10.20.0.0/16') == true)"),
         "{kql}"
     );
+    // SPL: every field read is coalesced to "" first, and an IPv4 range is tested only on a
+    // strict IPv4 text, so neither an IPv6 address nor a missing field reaches `cidrmatch`
+    // (the NOT is of a false, never of a null). EQL: `cidrmatch` on an ip field (Elastic's EQL
+    // function reference: "Supports IPv4 and IPv6 addresses") is false for the other family,
+    // and a missing field is kept by the `not` (Elasticsearch runs the filter as a bool query,
+    // `not` is must_not). verify's pair for the IPv6 value judges all four (exit 0 above).
+    let spl = std::fs::read_to_string(dir.path().join("out/splunk/v6-ioc.spl")).unwrap();
+    assert!(spl.contains("SourceIp=coalesce(SourceIp, \"\")"), "{spl}");
+    assert!(
+        spl.contains("| where NOT ((match(DestinationIp, \"\\\\A(?:"),
+        "{spl}"
+    );
+    let eql = std::fs::read_to_string(dir.path().join("out/elastic/v6-ioc.eql")).unwrap();
+    assert!(
+        eql.contains("and not (cidrmatch(destination.ip, \"10.20.0.0/16\")"),
+        "{eql}"
+    );
     assert_eq!(verify(&rules, dir.path()).0, 0);
     edit(
         dir.path(),
@@ -192,5 +209,20 @@ fn ipv6_hits_survive_an_ipv4_range_exclusion() {
     assert!(
         out.contains("value 2001:db8::5: true: the spec says match, the artifact says no match"),
         "{out}"
+    );
+    // `check --artifacts` refuses the construct itself, whatever the events
+    let check = rmmc()
+        .arg("check")
+        .args(rules)
+        .arg("--artifacts")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(check.stderr).unwrap();
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    assert!(err.contains("kql/v6-ioc.kql"), "{err}");
+    assert!(
+        err.contains("`not(...)` over `ipv4_is_in_range(...)`"),
+        "{err}"
     );
 }

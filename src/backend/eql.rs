@@ -150,7 +150,7 @@ fn fold_class(target: char) -> Vec<char> {
 
 /// How a value's characters are compared with the event's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fold {
+pub(crate) enum Fold {
     /// Character by character, as written.
     Cased,
     /// `fold(event char) == fold(value char)` (case-insensitive text kinds).
@@ -169,7 +169,8 @@ fn spec_class(c: char, mode: Fold) -> Vec<char> {
 }
 
 /// The event characters Elasticsearch's case-insensitive operators accept for value
-/// character `c`: the other ASCII case of an ASCII letter, nothing else.
+/// character `c`: the other ASCII case of an ASCII letter, nothing else (Kusto's too, see
+/// `ir::KUSTO`).
 fn elastic_class(c: char) -> Vec<char> {
     let mut v = vec![c];
     if c.is_ascii_alphabetic() {
@@ -183,8 +184,9 @@ fn elastic_class(c: char) -> Vec<char> {
     v
 }
 
-/// Do `:` / `in~` / `like~` compare this value exactly as the spec does?
-fn folds_like_spec(value: &str, mode: Fold) -> bool {
+/// Do `:` / `in~` / `like~` (and Kusto's `=~`, `has` …) compare this value exactly as the
+/// spec does?
+pub(crate) fn folds_like_spec(value: &str, mode: Fold) -> bool {
     value
         .chars()
         .all(|c| spec_class(c, mode) == elastic_class(c))

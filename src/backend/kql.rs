@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 #[serde(deny_unknown_fields)]
 pub struct KqlData {
     pub rule_name: String,
+    /// Where Kusto's operators differ from the spec (`fold`, `term`), and why.
+    pub kinds: IndexMap<String, super::eql::KindNote>,
     pub tables: Vec<TableMap>,
     pub entities: IndexMap<String, Entity>,
 }
@@ -172,14 +174,27 @@ impl Emitter<'_> {
             (parts.join(" or "), Binding::Or)
         };
         // the IPv6 text comparison (see `test`) also narrows
-        let fidelity = match &m.test {
+        let mut fidelity = match &m.test {
             Test::Ip(ips) if ips.iter().any(IpAddr::is_ipv6) && fidelity == Fidelity::Exact => {
                 Fidelity::Narrower
             }
             _ => fidelity,
         };
-        self.ctx
-            .record(m, text.clone(), fidelity, note.map(str::to_string));
+        let mut notes: Vec<String> = note.map(str::to_string).into_iter().collect();
+        for kind in lexical_differences(&m.test) {
+            let k = &data().kinds[kind];
+            self.ctx.warn(
+                m,
+                k.fidelity,
+                format!("{}: `{}`: {}", self.ctx.table.name, m.field, k.note),
+            );
+            if fidelity == Fidelity::Exact {
+                fidelity = k.fidelity;
+            }
+            notes.push(k.note.clone());
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        self.ctx.record(m, text.clone(), fidelity, note);
         (text, binding)
     }
 
@@ -296,6 +311,37 @@ impl Emitter<'_> {
         };
         (alternatives.join(" or "), binding)
     }
+}
+
+/// The entries of `kinds` in backends/kql.yaml that apply to a test: `fold` when a
+/// case-insensitive value holds a character Kusto's ASCII-only folding treats differently from
+/// the spec's, `term` for every `has` (a neighbouring non-ASCII letter or digit is part of
+/// Kusto's term). Verify models both with `ir::KUSTO`.
+pub fn lexical_differences(test: &Test) -> Vec<&'static str> {
+    use super::eql::{folds_like_spec, Fold};
+    let mut out = Vec::new();
+    let folds_apart = match test {
+        Test::Text {
+            values,
+            cased: false,
+            ..
+        } => values.iter().any(|v| !folds_like_spec(v, Fold::Text)),
+        Test::Domain(ds) => ds.iter().any(|d| !folds_like_spec(d, Fold::Domain)),
+        _ => false,
+    };
+    if folds_apart {
+        out.push("fold");
+    }
+    if matches!(
+        test,
+        Test::Text {
+            op: TextOp::Term,
+            ..
+        }
+    ) {
+        out.push("term");
+    }
+    out
 }
 
 /// How a rendered expression binds: a single comparison or call, an `and` chain or an `or`
@@ -502,5 +548,37 @@ mod tests {
     #[test]
     fn shipped_mapping_loads() {
         assert!(data().tables.len() >= 5);
+        for k in ["fold", "term"] {
+            assert_eq!(data().kinds[k].fidelity, Fidelity::Narrower, "{k}");
+        }
+    }
+
+    /// Which renderings Kusto's documented text rules make narrower than the spec
+    /// (learn.microsoft.com/kusto/query/datatypes-string-operators: case-insensitive operators
+    /// fold ASCII only; terms are maximal runs of alphanumeric characters).
+    #[test]
+    fn lexical_differences_follow_the_kusto_docs() {
+        let text = |op, v: &str, cased| Test::Text {
+            op,
+            values: vec![v.to_string()],
+            cased,
+        };
+        let rows: Vec<(Test, Vec<&str>)> = vec![
+            (text(TextOp::Exact, "netsupport", false), vec![]),
+            (text(TextOp::Exact, "Krämer IT", false), vec!["fold"]),
+            (text(TextOp::Exact, "Krämer IT", true), vec![]),
+            // the Kelvin sign folds to k in the spec, not in Kusto
+            (text(TextOp::Contains, "kaseya", false), vec!["fold"]),
+            (text(TextOp::Contains, "日本", false), vec![]),
+            (text(TextOp::Term, "netsupport", false), vec!["term"]),
+            (text(TextOp::Term, "netsupport", true), vec!["term"]),
+            (text(TextOp::Term, "kaseya", false), vec!["fold", "term"]),
+            (Test::Domain(vec!["action1.com".into()]), vec![]),
+            (Test::Domain(vec!["kaseya.net".into()]), vec!["fold"]),
+            (Test::Digest(vec!["0".repeat(32)]), vec![]),
+        ];
+        for (test, want) in rows {
+            assert_eq!(lexical_differences(&test), want, "{test:?}");
+        }
     }
 }

@@ -75,6 +75,46 @@ pub struct Rule {
     /// It reads fields that cannot be named beforehand (SPL bare terms or field-name
     /// wildcards, Sigma keywords): events are decoded in full.
     pub reads_all: bool,
+    /// Which events the rule judges, beyond what its text says.
+    pub scope: Scope,
+}
+
+/// The events a rule judges where its text does not say it: a Sigma rule runs on its
+/// logsource's events (issue 14: a process_creation rule never sees an EventID 3 record of a
+/// mixed export), an EQL query within its Kibana rule's window.
+pub enum Scope {
+    /// Every event.
+    All,
+    /// Sigma: events with these fields and values (`backends/sigma.yaml` meta.event).
+    Logsource(&'static serde_json::Map<String, Value>),
+    /// EQL: events whose `@timestamp` is in `from..=to` (ns since epoch), and the Kibana
+    /// rule's `from` as written.
+    Window(i128, i128, String),
+    /// Sigma: a logsource the mapping does not know; every event is judged.
+    Unmapped(String),
+}
+
+impl Scope {
+    /// The fields the scope reads (decoded for it, but not required of the export).
+    fn fields(&self) -> Vec<&str> {
+        match self {
+            Scope::Logsource(want) => want.keys().map(String::as_str).collect(),
+            Scope::Window(..) => vec!["@timestamp"],
+            Scope::All | Scope::Unmapped(_) => Vec::new(),
+        }
+    }
+
+    fn admits(&self, ev: &Event) -> bool {
+        match self {
+            Scope::All | Scope::Unmapped(_) => true,
+            Scope::Logsource(want) => crate::verify::native::in_logsource(want, ev),
+            Scope::Window(lo, hi, _) => ev
+                .get("@timestamp")
+                .and_then(Value::as_str)
+                .and_then(crate::eval::time::parse_rfc3339)
+                .is_some_and(|t| *lo <= t && t <= *hi),
+        }
+    }
 }
 
 impl Rule {
@@ -116,12 +156,26 @@ impl Rule {
                 (Query::Sigma(Box::new(rule), keywords), fields, keywords)
             }
         };
+        let scope = match lang {
+            Lang::Sigma => {
+                let logsource = serde_yaml::from_str::<serde_yaml::Value>(text)
+                    .ok()
+                    .and_then(|d| d.get("logsource").cloned())
+                    .unwrap_or_default();
+                match crate::verify::native::sigma_logsource_event(&logsource) {
+                    Some(want) => Scope::Logsource(want),
+                    None => Scope::Unmapped(serde_json::to_string(&logsource).unwrap_or_default()),
+                }
+            }
+            _ => Scope::All,
+        };
         Ok(Rule {
             path: path.to_path_buf(),
             lang,
             query,
             fields,
             reads_all,
+            scope,
         })
     }
 
@@ -505,6 +559,8 @@ pub struct Outcome {
     pub error: Option<String>,
     /// Fields it reads that no event had (sorted), when there were events.
     pub missing: Vec<String>,
+    /// Events outside the rule's scope (another log source, outside the window).
+    pub skipped: u64,
 }
 
 impl Outcome {
@@ -722,6 +778,8 @@ enum Hit {
     Row(Event),
     /// A matching event as compact JSON text (a third of its decoded size).
     Text(Box<str>),
+    /// The event is outside the rule's scope.
+    Skipped,
     Error(String),
 }
 
@@ -874,6 +932,10 @@ impl<'q> Worker<'q> {
         let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
         let mut hits = Vec::new();
         for (i, f) in self.filters.iter_mut().enumerate() {
+            if !matches!(f, Filter::Off) && !self.rules[i].scope.admits(ev) {
+                hits.push((i, Hit::Skipped));
+                continue;
+            }
             let hit: Result<Option<Hit>, String> = (|| {
                 Ok(match f {
                     Filter::Off => None,
@@ -988,6 +1050,10 @@ impl<'q> Results<'q> {
                 let (sink, o) = (&mut self.sinks[i], &mut self.outcomes[i]);
                 let res = match (hit, &mut *sink) {
                     (_, Sink::Off) => continue,
+                    (Hit::Skipped, _) => {
+                        o.skipped += 1;
+                        continue;
+                    }
                     (Hit::Error(e), _) => Err(e),
                     (Hit::Kql(row), Sink::Kql(s)) => s.push(&row).map_err(|e| e.to_string()),
                     (Hit::Row(row), Sink::Spl(s)) => {
@@ -1146,7 +1212,7 @@ pub fn run(
     let proj = Projection::new(
         rules
             .iter()
-            .flat_map(|r| r.fields.iter().map(String::as_str)),
+            .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields())),
         rules.iter().any(|r| r.reads_all),
     );
     let mut results = Results::new(rules, now);

@@ -272,6 +272,38 @@ fn location(file: &str, n: &Note) -> String {
     }
 }
 
+/// Text from a source (a file name, a note quoting the source) made inert for a Markdown
+/// line: control characters escaped (`input::escape_control`: no line break can start a
+/// heading, table or HTML block) and, outside inline code spans, `<`, `>` written as
+/// entities (no raw HTML: CommonMark §6.6) and `[`, `]` backslash-escaped (no link or image:
+/// §6.3, §2.4). Inside a code span everything is literal already (§6.1), so the notes' own
+/// `` `value` `` spans stay as they are; text with an odd number of backticks has them all
+/// escaped, so a source value cannot open a span the report did not.
+fn md_inline(text: &str) -> String {
+    let text = crate::input::escape_control(text);
+    let balanced = text.matches('`').count() % 2 == 0;
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' if balanced => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '`' => out.push_str("\\`"),
+            _ if in_code => out.push(c),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The committed report: counts, then every file that is not a plain import, with its notes.
 fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String {
     let mut out = format!(
@@ -305,25 +337,30 @@ fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String 
     }
     for r in notable {
         out.push_str(&format!(
-            "\n### {} — {} (`{}`)\n\n",
-            r.file,
+            "\n### {} — {} ({})\n\n",
+            md_inline(&r.file),
             r.outcome().label(),
-            r.spec
+            md_inline(&format!("`{}`", r.spec))
         ));
         if let Some(k) = &r.kept {
             out.push_str(&format!(
-                "- hand-written {k} covers this tool; not written\n"
+                "- hand-written {} covers this tool; not written\n",
+                md_inline(k)
             ));
         }
         if let Some(n) = &r.rejected {
             out.push_str(&format!(
                 "- rejected at {}: {}\n",
-                location(&r.file, n),
-                n.message
+                md_inline(&location(&r.file, n)),
+                md_inline(&n.message)
             ));
         }
         for n in &r.notes {
-            out.push_str(&format!("- {}: {}\n", location(&r.file, n), n.message));
+            out.push_str(&format!(
+                "- {}: {}\n",
+                md_inline(&location(&r.file, n)),
+                md_inline(&n.message)
+            ));
         }
     }
     out
@@ -333,6 +370,14 @@ fn report_markdown(title: &str, reports: &[FileReport], specs: usize) -> String 
 /// number of notes), the reason of a rejection, the hand-written spec that won; with
 /// `verbose`, every note too (IMPORT-REPORT.md always has them all).
 pub fn report_lines(reports: &[FileReport], verbose: bool) -> Vec<String> {
+    report_lines_raw(reports, verbose)
+        .into_iter()
+        .map(|l| crate::input::escape_control(&l).into_owned())
+        .collect()
+}
+
+/// `report_lines` before control characters from the sources are escaped.
+fn report_lines_raw(reports: &[FileReport], verbose: bool) -> Vec<String> {
     let mut out = Vec::new();
     for r in reports {
         let o = r.outcome();
@@ -357,17 +402,44 @@ pub fn report_lines(reports: &[FileReport], verbose: bool) -> Vec<String> {
     out
 }
 
-/// An error reading the source folder, for the CLI.
 /// A source file's text without a leading UTF-8 byte order mark, which editors on Windows
-/// write and YAML parsers read as content (serde_yaml: "more than one document").
-pub fn read_source(path: &Path) -> std::io::Result<String> {
-    let text = std::fs::read_to_string(path)?;
+/// write and YAML parsers read as content (serde_yaml: "more than one document"). Only a
+/// regular file of at most `input::MAX_INPUT_BYTES` is read (`input::read_bounded`): a FIFO
+/// named `*.yaml` or a link to `/dev/zero` is an error, not a hang.
+pub fn read_source(path: &Path) -> Result<String, crate::input::ReadError> {
+    let bytes = crate::input::read_bounded(path, crate::input::MAX_INPUT_BYTES)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        crate::input::ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is not UTF-8 text",
+        ))
+    })?;
     Ok(match text.strip_prefix('\u{FEFF}') {
         Some(rest) => rest.to_string(),
         None => text,
     })
 }
 
+/// A report for each entry of a source folder that was named like a source file but not
+/// read (`input::files_in`), so no file is left out without a word.
+pub fn skipped_reports(dir: &Path, skipped: Vec<crate::input::Skipped>) -> Vec<FileReport> {
+    skipped
+        .into_iter()
+        .map(|s| {
+            let name = s
+                .path
+                .strip_prefix(dir)
+                .unwrap_or(&s.path)
+                .to_string_lossy()
+                .into_owned();
+            let mut r = FileReport::new(name, "");
+            r.rejected = Some(Note::file(s.why));
+            r
+        })
+        .collect()
+}
+
+/// An error reading the source folder, for the CLI.
 pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Diag {
     Diag::error(DiagKind::Io, format!("{what}: {e}")).at(path, None)
 }

@@ -100,47 +100,48 @@ struct Lifted {
 
 pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> {
     let mut tools: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut import = Import::default();
+    let mut skipped = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| io_error(dir, "cannot read the folder", e))? {
         let e = e.map_err(|e| io_error(dir, "cannot read the folder", e))?;
-        if e.path().is_dir() {
-            tools.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+        // a tool folder is a real folder: a symlink could lead anywhere (`/`)
+        match e.file_type() {
+            Ok(t) if t.is_dir() => {
+                tools.push((e.file_name().to_string_lossy().into_owned(), e.path()))
+            }
+            Ok(t) if t.is_symlink() && e.path().is_dir() => skipped.push(crate::input::Skipped {
+                path: e.path(),
+                why: "a symlink to a folder, not a tool folder: not read".into(),
+            }),
+            _ => {}
         }
     }
     tools.sort();
     let mut per_tool = Vec::new();
     let mut total = 0;
     for (name, path) in &tools {
-        let mut files: Vec<String> = match std::fs::read_dir(path) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml"))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        files.sort();
+        let yaml = |f: &str| f.ends_with(".yaml") || f.ends_with(".yml");
+        let (files, skip) =
+            crate::input::files_in(path, |f| yaml(f) || f.ends_with(".md")).unwrap_or_default();
+        skipped.extend(skip);
+        let (files, mds): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .partition(|f| yaml(f));
         total += files.len();
-        per_tool.push((name.clone(), path.clone(), files));
+        per_tool.push((name.clone(), path.clone(), files, mds));
     }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    import.files.extend(super::skipped_reports(dir, skipped));
     bar.set_length(total as u64);
-    let mut import = Import::default();
-    for (tool, path, files) in per_tool {
+    for (tool, path, files, mds) in per_tool {
         let id = slug(&tool);
         let mut draft: Option<Draft> = None;
-        let readme: String = std::fs::read_dir(&path)
-            .map(|rd| {
-                let mut mds: Vec<_> = rd
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "md"))
-                    .collect();
-                mds.sort();
-                mds.iter()
-                    .filter_map(|p| std::fs::read_to_string(p).ok())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default();
+        let readme: String = mds
+            .iter()
+            .filter_map(|f| super::read_source(&path.join(f)).ok())
+            .collect::<Vec<_>>()
+            .join("\n");
         let mut lifted_all = Vec::new();
         for f in files {
             bar.inc(1);

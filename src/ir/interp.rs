@@ -6,6 +6,10 @@
 //! - A missing port or an unparsable IP never matches; under `not` it therefore passes.
 //! - Case-insensitive means Unicode lower-casing of both sides.
 //! - Term boundaries are ASCII letters/digits (Kusto splits terms on non-alphanumerics).
+//!
+//! `Lexical` names those two choices, so a target that makes other ones (Kusto folds ASCII
+//! only and counts Unicode letters and digits as term characters) can be modeled by the same
+//! code (`Match::eval_in`, used by verify to model a declared rendering).
 
 use super::{Expr, IrDetection, Match, Test, TextOp};
 use crate::spec::Source;
@@ -71,16 +75,47 @@ impl Expr {
     }
 }
 
+/// How a language compares text: which characters its case-insensitive operators treat as
+/// equal, and which characters make up a term (everything else is a boundary).
+#[derive(Clone, Copy, Debug)]
+pub struct Lexical {
+    pub fold: fn(char) -> char,
+    pub term_char: fn(char) -> bool,
+}
+
+/// The spec's own rules (module notes).
+pub const SPEC: Lexical = Lexical {
+    fold,
+    term_char: |c| c.is_ascii_alphanumeric(),
+};
+
+/// Kusto's rules: "Case-insensitive operators are currently supported only for ASCII-text"
+/// (learn.microsoft.com/kusto/query/datatypes-string-operators, and each operator's page), and
+/// "each string value is broken into maximal sequences of alphanumeric characters" (same page,
+/// "What is a term?"), with no restriction to ASCII: a Unicode letter or digit is part of a term.
+pub const KUSTO: Lexical = Lexical {
+    fold: |c| c.to_ascii_lowercase(),
+    term_char: char::is_alphanumeric,
+};
+
 impl Match {
     pub fn eval(&self, ev: &Event) -> bool {
+        self.eval_in(&SPEC, ev)
+    }
+
+    /// The match as a language with `lex` text rules computes it (text and domain kinds; the
+    /// others do not depend on them).
+    pub fn eval_in(&self, lex: &Lexical, ev: &Event) -> bool {
         let name = self.field.name();
         match &self.test {
             Test::Text { op, values, cased } => {
                 let hay = ev.text(name);
-                values.iter().any(|v| text_match(*op, &hay, v, *cased))
+                values
+                    .iter()
+                    .any(|v| text_match_in(lex, *op, &hay, v, *cased))
             }
             Test::Domain(ds) => {
-                let hay: String = ev.text(name).chars().map(fold).collect();
+                let hay: String = ev.text(name).chars().map(lex.fold).collect();
                 ds.iter().any(|d| domain_match(&hay, d))
             }
             Test::Ip(ips) => ev.ip(name).is_some_and(|ip| ips.contains(&ip)),
@@ -135,14 +170,19 @@ pub fn fold_preimages() -> &'static std::collections::HashMap<char, Vec<char>> {
 
 /// One text comparison, case-insensitive (per `fold`) unless `cased`.
 pub fn text_match(op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
-    let f = |c: char| if cased { c } else { fold(c) };
+    text_match_in(&SPEC, op, hay, needle, cased)
+}
+
+/// One text comparison under `lex`'s folding and term characters.
+pub fn text_match_in(lex: &Lexical, op: TextOp, hay: &str, needle: &str, cased: bool) -> bool {
+    let f = |c: char| if cased { c } else { (lex.fold)(c) };
     let h: Vec<char> = hay.chars().collect();
     let n: Vec<char> = needle.chars().collect();
     if n.len() > h.len() {
         return false;
     }
     let at = |i: usize| n.iter().zip(&h[i..]).all(|(a, b)| f(*a) == f(*b));
-    let word = |c: Option<&char>| c.is_some_and(char::is_ascii_alphanumeric);
+    let word = |c: Option<&char>| c.is_some_and(|c| (lex.term_char)(*c));
     let last = h.len() - n.len();
     match op {
         TextOp::Exact => h.len() == n.len() && at(0),
@@ -234,6 +274,49 @@ mod tests {
         // a character whose lower case is two characters compares as itself
         assert!(text_match(TextOp::Exact, "\u{130}", "\u{130}", false));
         assert!(!text_match(TextOp::Exact, "\u{130}", "i\u{307}", false));
+    }
+
+    /// The model of Kusto's text rules that verify uses for a declared KQL rendering
+    /// (learn.microsoft.com/kusto/query/datatypes-string-operators: ASCII-only case folding;
+    /// terms are maximal runs of alphanumeric characters), next to the spec's.
+    #[test]
+    fn kusto_lexical_differs_from_the_spec_where_documented() {
+        use TextOp::*;
+        let rows: &[(TextOp, &str, &str, bool, bool)] = &[
+            // (op, event, value, spec, kusto)
+            (Exact, "NETSUPPORT", "netsupport", true, true),
+            (Exact, "KRÄMER", "Krämer", true, false),
+            (Exact, "KRäMER", "Krämer", true, true),
+            (Contains, "\u{212A}aseya", "kaseya", true, false),
+            (
+                Term,
+                "énetsupportsoftware.com",
+                "netsupportsoftware.com",
+                true,
+                false,
+            ),
+            (Term, "netsupport٣", "netsupport", true, false),
+            (
+                Term,
+                "é.netsupportsoftware.com",
+                "netsupportsoftware.com",
+                true,
+                true,
+            ),
+            (Term, "xnetsupport", "netsupport", false, false),
+        ];
+        for (op, hay, needle, spec, kusto) in rows {
+            assert_eq!(
+                text_match_in(&SPEC, *op, hay, needle, false),
+                *spec,
+                "{hay}"
+            );
+            assert_eq!(
+                text_match_in(&KUSTO, *op, hay, needle, false),
+                *kusto,
+                "{hay}"
+            );
+        }
     }
 
     #[test]

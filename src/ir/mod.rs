@@ -5,7 +5,7 @@
 mod interp;
 mod lower;
 
-pub use interp::{fold, fold_preimages, text_match, Event};
+pub use interp::{fold, fold_preimages, text_match, text_match_in, Event, Lexical, KUSTO, SPEC};
 pub use lower::lower;
 
 use crate::diag::Span;

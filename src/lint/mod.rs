@@ -31,6 +31,11 @@ pub fn kql_query(file: &Path, text: &str) -> Vec<Diag> {
                     .at(file, None)
                     .help("use the table's column names (backends/kql-schema.json)")
             })
+            .chain(bind::null_hazards(&q).into_iter().map(|m| {
+                Diag::error(DiagKind::Schema, format!("KQL query: {m}")).at(file, None).help(
+                    "compare the test with `== true` inside the `not` (null == true is false), as `rmmc build` writes it",
+                )
+            }))
             .collect(),
     }
 }

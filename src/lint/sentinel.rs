@@ -358,6 +358,13 @@ pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
                         "use the table's column names (backends/kql-schema.json)",
                     );
                 }
+                for m in crate::eval::kql::bind::null_hazards(&parsed) {
+                    l.err(
+                        &path(&["query"]),
+                        m,
+                        "compare the test with `== true` inside the `not` (null == true is false), as `rmmc build` writes it",
+                    );
+                }
                 if coverage_known
                     && !declared.contains(&parsed.table)
                     && get("requiredDataConnectors").is_some()

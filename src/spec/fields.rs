@@ -56,8 +56,10 @@ impl fmt::Display for Category {
 /// The value type of a field; decides which match kinds apply to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
-    /// Free text: term, exact, contains, prefix, suffix, domain.
+    /// Free text: term, exact, contains, prefix, suffix.
     Text,
+    /// A host name or URL: the text kinds and `domain` (which reads the value as a DNS name).
+    Host,
     /// An IP address: ip, cidr (and exact text comparison is refused: use ip).
     Ip,
     /// A port number 1–65535: port.
@@ -104,7 +106,7 @@ macro_rules! f {
     };
 }
 
-use FieldType::{Digest, Id, Ip, Port, Text, Time};
+use FieldType::{Digest, Host, Id, Ip, Port, Text, Time};
 
 pub static FIELDS: &[FieldDef] = &[
     f!("timestamp", Time, ANY, "When the event happened."),
@@ -143,7 +145,7 @@ pub static FIELDS: &[FieldDef] = &[
     // network
     f!(
         "remote_domain",
-        Text,
+        Host,
         &[N],
         "Host name or URL the connection went to."
     ),
@@ -446,31 +448,16 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
-/// "did you mean" for field names: the known name with the smallest edit distance.
+/// "did you mean" for field names: the known name closest to `name`, and for Sigma's
+/// `field|modifier` keys the rmmc form (`hints::sigma_modifier`).
 pub fn suggest(name: &str) -> String {
-    let best = FIELDS
-        .iter()
-        .map(|d| (edit_distance(name, d.name), d.name))
-        .min()
-        .filter(|(d, _)| *d <= 3);
-    match best {
-        Some((_, n)) => format!(" (did you mean `{n}`?)"),
+    if let Some(hint) = super::hints::sigma_modifier(name) {
+        return format!(" ({hint})");
+    }
+    match super::hints::closest(name, FIELDS.iter().map(|d| d.name)) {
+        Some(n) => format!(" (did you mean `{n}`?)"),
         None => String::new(),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// The canonical field table as Markdown (`rmmc fields`; the README embeds the same text and a
@@ -480,6 +467,7 @@ pub fn markdown_table() -> String {
     for f in FIELDS {
         let ty = match f.ty {
             FieldType::Text => "text",
+            FieldType::Host => "host (text, and `domain`)",
             FieldType::Ip => "ip",
             FieldType::Port => "port",
             FieldType::Digest => "digest",

@@ -3,12 +3,13 @@
 use super::spans::{SpanIndex, YamlPath};
 use super::{validate, Spec};
 use crate::diag::{Diag, DiagKind, Span};
+use crate::input::ReadError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Largest spec file read, in bytes. A hand-written spec is a few KB; an imported one with
 /// thousands of indicators stays well under this.
-pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: u64 = crate::input::MAX_INPUT_BYTES;
 
 /// A spec together with where it came from, so later stages can point back into the YAML.
 #[derive(Debug)]
@@ -89,6 +90,7 @@ fn serde_diag(
             .map(|l| Span::from_line_col(text, l.line(), l.column()))
     })
     .or_else(|| index.nearest(path));
+    let (message, hint) = plain_words(&message);
     let misspelt = message.starts_with("unknown ");
     let (kind, help) = if unknown_field && !misspelt {
         (DiagKind::Schema, "")
@@ -116,10 +118,102 @@ fn serde_diag(
         format!("{path}: ")
     };
     let d = Diag::error(kind, format!("{where_}{message}")).at(file, span);
-    if help.is_empty() {
-        d
-    } else {
-        d.help(help)
+    match (hint, help.is_empty()) {
+        (Some(hint), _) => d.help(hint),
+        (None, true) => d,
+        (None, false) => d.help(help),
+    }
+}
+
+/// serde's wording in a detection engineer's words, and what to write instead when it can be
+/// told: "invalid type: string "x", expected a sequence" says "expected a list, found text
+/// "x""; an unknown key or value names the closest known one (or the rmmc form of a Sigma
+/// habit). serde_yaml gives its errors as text only, so its fixed phrases are matched here.
+fn plain_words(message: &str) -> (String, Option<String>) {
+    // serde's lists of allowed names: "expected one of `a`, `b`" / "expected `a` or `b`"
+    let allowed = |rest: &str| -> Vec<String> {
+        rest.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, expected)) = rest.split_once('`') {
+            let known = allowed(expected);
+            let hint = super::hints::closest(name, known.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"));
+            return (message.to_string(), hint);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((value, expected)) = rest.split_once('`') {
+            let known = allowed(expected);
+            let categories: Vec<&'static str> = super::fields::Category::ALL
+                .iter()
+                .map(|c| c.name())
+                .collect();
+            // the unknown value is a detection's category when serde lists exactly those
+            let hint = if known.len() == categories.len()
+                && categories.iter().all(|c| known.iter().any(|k| k == c))
+            {
+                super::hints::category(value, &categories)
+            } else {
+                super::hints::closest(value, known.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+            };
+            return (
+                format!(
+                    "unknown value `{value}`, expected one of {}",
+                    &expected[expected.find('`').unwrap_or(0)..]
+                ),
+                hint,
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return (
+                format!(
+                    "expected {}, found {}",
+                    plain_type(expected),
+                    plain_type(found)
+                ),
+                None,
+            );
+        }
+    }
+    (message.to_string(), None)
+}
+
+/// serde's names of YAML shapes, as a spec writer says them.
+fn plain_type(t: &str) -> String {
+    let t = t.trim();
+    if let Some(v) = t.strip_prefix("string ") {
+        return format!("the text {v}");
+    }
+    for (serde, plain) in [
+        ("integer ", "the number "),
+        ("floating point ", "the number "),
+        ("boolean ", "the boolean "),
+    ] {
+        if let Some(v) = t.strip_prefix(serde) {
+            return format!("{plain}{}", v.trim_matches('`'));
+        }
+    }
+    if t.starts_with("struct ") || t.starts_with("map") || t == "a map" {
+        return "a map of `key: value` lines".into();
+    }
+    match t {
+        "sequence" | "a sequence" => "a list".into(),
+        "a string" | "string" => "text".into(),
+        "unit value" => "an empty value".into(),
+        // serde_yaml's word for an enum given something other than one scalar
+        "a YAML tag starting with '!'" => "one value (not a list or a map)".into(),
+        "a value or a list of values" | "a value or a non-empty list of values" => {
+            "a value or a list of values".into()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -130,38 +224,28 @@ pub fn load_file(file: &Path) -> Result<LoadedSpec, Vec<Diag>> {
 }
 
 fn read_spec(file: &Path) -> Result<String, Vec<Diag>> {
-    let io = |msg: String| vec![Diag::error(DiagKind::Io, msg).at(file, None)];
-    let meta = std::fs::metadata(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(vec![Diag::error(
-            DiagKind::Limit,
-            format!(
-                "spec file is {} bytes; the limit is {MAX_SPEC_BYTES}",
-                meta.len()
-            ),
-        )
-        .at(
-            file,
-            Some(Span {
-                line: 1,
-                col: 1,
-                offset: 0,
-            }),
-        )
-        .help("split the tool into several specs")]);
-    }
-    let bytes = std::fs::read(file).map_err(|e| io(format!("cannot read spec: {e}")))?;
+    let at_start = Some(Span {
+        line: 1,
+        col: 1,
+        offset: 0,
+    });
+    let bytes = crate::input::read_bounded(file, MAX_SPEC_BYTES).map_err(|e| {
+        vec![match e {
+            ReadError::TooBig { .. } => Diag::error(DiagKind::Limit, format!("spec file: {e}"))
+                .at(file, at_start)
+                .help("split the tool into several specs"),
+            ReadError::NotRegular(_) => Diag::error(DiagKind::Io, format!("spec: {e}"))
+                .at(file, None)
+                .help("specs are regular *.yaml files"),
+            ReadError::Io(e) => {
+                Diag::error(DiagKind::Io, format!("cannot read spec: {e}")).at(file, None)
+            }
+        }]
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         vec![
             Diag::error(DiagKind::Syntax, format!("spec is not UTF-8 text ({e})"))
-                .at(
-                    file,
-                    Some(Span {
-                        line: 1,
-                        col: 1,
-                        offset: 0,
-                    }),
-                )
+                .at(file, at_start)
                 .help("save the file as UTF-8"),
         ]
     })
@@ -173,22 +257,64 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     load_dirs(&[dir.to_path_buf()])
 }
 
-/// `load_dir` over several folders (e.g. `rules rules/imported/sentinel`), in the order
-/// given; spec ids must be unique across all of them, since they name output files.
+/// `load_dir` over several folders or spec files (e.g. `rules rules/imported/sentinel`, or
+/// `rules/netsupport.yaml`), in the order given; spec ids must be unique across all of them,
+/// since they name output files.
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
+    load_dirs_warning(dirs).map(|(specs, _)| specs)
+}
+
+/// `load_dirs`, with the warnings too: entries named like specs that were not read (a FIFO,
+/// a folder, a symlink out of the folder).
+pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>), Vec<Diag>> {
+    use rayon::prelude::*;
+    // What each argument names, in order: a folder's skipped entries and a folder that cannot
+    // be listed are reported where its files would have been.
+    enum Item {
+        File(PathBuf),
+        Report(Diag),
+    }
+    let mut listed: Vec<Item> = Vec::new();
+    // A file named twice (`rules rules/x.yaml`) is one spec, not a duplicate id.
+    let mut seen_files = std::collections::HashSet::new();
+    for path in dirs {
+        let found = if path.is_dir() {
+            spec_files_skipped(path)
+        } else {
+            spec_file(path).map(|f| (vec![f], Vec::new()))
+        };
+        match found {
+            Ok((files, skipped)) => {
+                listed.extend(skipped.into_iter().map(Item::Report));
+                listed.extend(
+                    files
+                        .into_iter()
+                        // the same path, however spelt (`./rules/x.yaml`); a symlink is another
+                        // file, and its spec a duplicate id if it is loaded too
+                        .filter(|f| {
+                            seen_files.insert(std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+                        })
+                        .map(Item::File),
+                );
+            }
+            Err(d) => listed.push(Item::Report(d)),
+        }
+    }
+    // Files are independent: parse them on every core. `collect` keeps the order, so specs and
+    // diagnostics come out exactly as a sequential load gives them.
+    let loaded: Vec<Result<LoadedSpec, Vec<Diag>>> = listed
+        .into_par_iter()
+        .map(|item| match item {
+            Item::File(f) => load_file(&f),
+            Item::Report(d) => Err(vec![d]),
+        })
+        .collect();
     let mut specs = Vec::new();
     let mut diags = Vec::new();
-    for dir in dirs {
-        match spec_files(dir) {
-            Ok(files) => {
-                for f in &files {
-                    match load_file(f) {
-                        Ok(s) => specs.push(s),
-                        Err(d) => diags.extend(d),
-                    }
-                }
-            }
-            Err(d) => diags.push(d),
+    for result in loaded {
+        match result {
+            Ok(s) => specs.push(s),
+            Err(d) => diags.extend(d),
         }
     }
     let mut seen: HashMap<String, &LoadedSpec> = HashMap::new();
@@ -215,28 +341,56 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<LoadedSpec>, Vec<Diag>> {
     if diags.iter().any(Diag::is_error) {
         return Err(diags);
     }
-    Ok(specs)
+    Ok((specs, diags))
+}
+
+/// A spec file named on the command line: it must exist and be a `*.yaml` / `*.yml` file.
+fn spec_file(path: &Path) -> Result<PathBuf, Diag> {
+    if !path.exists() {
+        return Err(Diag::error(DiagKind::Io, "no such spec file or folder")
+            .at(path, None)
+            .help("pass folders of *.yaml specs or spec files (default ./rules)"));
+    }
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    ) {
+        return Err(
+            Diag::error(DiagKind::Io, "not a spec file (*.yaml or *.yml)")
+                .at(path, None)
+                .help("pass folders of *.yaml specs or spec files (default ./rules)"),
+        );
+    }
+    Ok(path.to_path_buf())
 }
 
 /// The spec files directly in `dir`, sorted by name; an error when there are none.
 pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    spec_files_skipped(dir).map(|(files, _)| files)
+}
+
+/// `spec_files`, with a warning for each entry named like a spec that is not read: only
+/// regular files (or symlinks to them inside `dir`) are specs (`crate::input::files_in`).
+fn spec_files_skipped(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Diag>), Diag> {
+    let (files, skipped) = crate::input::files_in(dir, |name| {
+        matches!(
+            Path::new(name).extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        )
+    })
+    .map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
             .at(dir, None)
             .help("pass the folder holding the *.yaml specs (default ./rules)")
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
-    files.sort();
     if files.is_empty() {
         return Err(Diag::error(DiagKind::Io, "no *.yaml specs found")
             .at(dir, None)
             .help("pass the folder holding the specs (default ./rules)"));
     }
-    Ok(files)
+    let warnings = skipped
+        .into_iter()
+        .map(|s| Diag::warning(DiagKind::Io, s.why).at(&s.path, None))
+        .collect();
+    Ok((files, warnings))
 }

@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod fields;
+pub mod hints;
 mod load;
 mod schema;
 pub mod spans;
@@ -10,7 +11,9 @@ mod validate;
 pub mod values;
 
 pub use fields::{Category, Field, FieldType};
-pub use load::{load_dir, load_dirs, load_file, load_str, spec_files, LoadedSpec};
+pub use load::{
+    load_dir, load_dirs, load_dirs_warning, load_file, load_str, spec_files, LoadedSpec,
+};
 pub use schema::json_schema;
 pub(crate) use spans::YamlPath;
 
@@ -40,7 +43,7 @@ pub struct Spec {
     #[schemars(with = "String")]
     pub description: Prose,
     /// Links to sources (vendor pages, threat reports, the original hunting query).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::scalar_or_list")]
     #[schemars(with = "Vec<String>")]
     pub references: Vec<NonEmptyText>,
     /// Who wrote the spec (Sigma `author`).
@@ -94,9 +97,11 @@ impl Severity {
 #[serde(deny_unknown_fields)]
 pub struct Attack {
     /// ATT&CK tactics in Sentinel spelling, e.g. CommandAndControl.
+    #[serde(deserialize_with = "values::scalar_or_list")]
     pub tactics: Vec<Tactic>,
     /// ATT&CK technique ids, e.g. T1219; each must belong to one of `tactics`.
     #[schemars(with = "Vec<schema::TechniqueSchema>")]
+    #[serde(deserialize_with = "values::scalar_or_list")]
     pub techniques: Vec<Technique>,
 }
 
@@ -143,7 +148,10 @@ pub struct Detection {
     /// Event category the predicate runs on.
     pub on: Category,
     /// Event sources to search. Default: [endpoint].
-    #[serde(default = "default_sources")]
+    #[serde(
+        default = "default_sources",
+        deserialize_with = "values::scalar_or_list"
+    )]
     pub sources: Vec<Source>,
     /// The predicate tree.
     #[serde(rename = "where")]
@@ -202,6 +210,7 @@ impl fmt::Display for BackendName {
 pub struct Output {
     /// Group matching events by these fields, with first/last seen, event ids and a count.
     #[schemars(with = "Option<Vec<String>>")]
+    #[serde(default, deserialize_with = "values::scalar_or_list_opt")]
     pub summarize: Option<Vec<Field>>,
     /// Columns to return, per source (sources name different things).
     #[schemars(with = "Option<IndexMap<Source, Vec<String>>>")]
@@ -235,8 +244,10 @@ pub struct Exclusion {
     pub reason: Prose,
     /// Detections it applies to. Default: all.
     #[schemars(with = "Option<Vec<schema::SlugSchema>>")]
+    #[serde(default, deserialize_with = "values::scalar_or_list_opt")]
     pub applies_to: Option<Vec<Slug>>,
     /// Sources it applies to. Default: all sources of those detections.
+    #[serde(default, deserialize_with = "values::scalar_or_list_opt")]
     pub sources: Option<Vec<Source>>,
     /// Events matching this predicate are dropped.
     #[serde(rename = "where")]

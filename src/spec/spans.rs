@@ -70,9 +70,27 @@ pub struct NodeSpan {
     pub value: Option<Span>,
 }
 
-#[derive(Debug, Default)]
+/// Every node of the document as a tree: node 0 is the root, each other node is a segment
+/// under its parent. A node is found by walking the path's segments from the root, so building
+/// the index hashes one segment per node instead of cloning and hashing whole paths (which was
+/// a fifth of compiling the corpus).
+#[derive(Debug)]
 pub struct SpanIndex {
-    nodes: HashMap<YamlPath, NodeSpan>,
+    spans: Vec<NodeSpan>,
+    /// (parent node, segment under it) → node
+    children: HashMap<(u32, Seg), u32, foldhash::fast::FixedState>,
+    /// each node's parent and segment, to name a path in a message
+    parents: Vec<(u32, Seg)>,
+}
+
+impl Default for SpanIndex {
+    fn default() -> Self {
+        SpanIndex {
+            spans: vec![NodeSpan::default()],
+            children: HashMap::default(),
+            parents: vec![(0, Seg::Index(0))],
+        }
+    }
 }
 
 /// A structural problem found while indexing: syntax errors, duplicate keys, limits.
@@ -86,22 +104,37 @@ pub struct IndexError {
 
 enum Frame {
     Map {
-        path: YamlPath,
-        key: Option<String>,
-        seen: HashMap<String, Span>,
+        node: u32,
+        /// the key whose value comes next, as its node
+        key: Option<u32>,
+        seen: HashMap<String, Span, foldhash::fast::FixedState>,
     },
     Seq {
-        path: YamlPath,
+        node: u32,
         next: usize,
     },
 }
 
+const ROOT: u32 = 0;
+
 impl SpanIndex {
+    fn find(&self, path: &YamlPath) -> Option<u32> {
+        let mut node = ROOT;
+        for seg in &path.0 {
+            // `Seg` owns its key; looking up by a borrowed tuple needs an owned one, but only
+            // diagnostics look nodes up, so the clone is not on the hot path
+            node = *self.children.get(&(node, seg.clone()))?;
+        }
+        Some(node)
+    }
+    fn span(&self, path: &YamlPath) -> Option<&NodeSpan> {
+        self.find(path).map(|n| &self.spans[n as usize])
+    }
     pub fn value(&self, path: &YamlPath) -> Option<Span> {
-        self.nodes.get(path).and_then(|n| n.value)
+        self.span(path).and_then(|n| n.value)
     }
     pub fn key(&self, path: &YamlPath) -> Option<Span> {
-        self.nodes.get(path).and_then(|n| n.key)
+        self.span(path).and_then(|n| n.key)
     }
     /// The location of `path`, or of its nearest indexed ancestor.
     pub fn nearest(&self, path: &YamlPath) -> Option<Span> {
@@ -112,6 +145,29 @@ impl SpanIndex {
             }
             p.0.pop()?;
         }
+    }
+
+    /// The node for `seg` under `parent`, made if new.
+    fn child(&mut self, parent: u32, seg: Seg) -> u32 {
+        let next = self.spans.len() as u32;
+        let node = *self.children.entry((parent, seg.clone())).or_insert(next);
+        if node == next {
+            self.spans.push(NodeSpan::default());
+            self.parents.push((parent, seg));
+        }
+        node
+    }
+
+    /// The path of a node, for messages.
+    fn path_of(&self, mut node: u32) -> YamlPath {
+        let mut segs = Vec::new();
+        while node != ROOT {
+            let (parent, seg) = &self.parents[node as usize];
+            segs.push(seg.clone());
+            node = *parent;
+        }
+        segs.reverse();
+        YamlPath(segs)
     }
 
     pub fn build(text: &str) -> Result<SpanIndex, IndexError> {
@@ -154,11 +210,17 @@ impl SpanIndex {
                 kind: DiagKind::Syntax,
             })?;
             let at = span_of(&span.start);
-            let child_path = |stack: &[Frame]| -> YamlPath {
+            // the node the next value belongs to
+            let child_node = |index: &mut SpanIndex, stack: &[Frame]| -> u32 {
                 match stack.last() {
-                    None => YamlPath::default(),
-                    Some(Frame::Map { path, key, .. }) => path.key(key.clone().unwrap_or_default()),
-                    Some(Frame::Seq { path, next }) => path.index(*next),
+                    None => ROOT,
+                    Some(Frame::Map { node, key, .. }) => match key {
+                        Some(k) => *k,
+                        // a value with no key before it cannot happen in a well-formed event
+                        // stream; index it under the empty key as before
+                        None => index.child(*node, Seg::Key(String::new())),
+                    },
+                    Some(Frame::Seq { node, next }) => index.child(*node, Seg::Index(*next)),
                 }
             };
             let advance = |stack: &mut Vec<Frame>| match stack.last_mut() {
@@ -180,10 +242,11 @@ impl SpanIndex {
                     }
                 }
                 Event::Scalar(v, ..) if expecting_key => {
-                    let Some(Frame::Map { path, key, seen }) = stack.last_mut() else {
+                    let Some(Frame::Map { node, key, seen }) = stack.last_mut() else {
                         unreachable!("expecting_key implies a map frame")
                     };
                     if let Some(first) = seen.get(v.as_ref()) {
+                        let path = index.path_of(*node);
                         let parent = if path.0.is_empty() {
                             "the top level".to_string()
                         } else {
@@ -202,11 +265,13 @@ impl SpanIndex {
                         });
                     }
                     seen.insert(v.to_string(), at);
-                    index.nodes.entry(path.key(v.to_string())).or_default().key = Some(at);
-                    *key = Some(v.into_owned());
+                    let k = index.child(*node, Seg::Key(v.into_owned()));
+                    index.spans[k as usize].key = Some(at);
+                    *key = Some(k);
                 }
                 Event::Scalar(..) | Event::Alias(_) => {
-                    index.nodes.entry(child_path(&stack)).or_default().value = Some(at);
+                    let n = child_node(&mut index, &stack);
+                    index.spans[n as usize].value = Some(at);
                     advance(&mut stack);
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
@@ -228,16 +293,16 @@ impl SpanIndex {
                             kind: DiagKind::Limit,
                         });
                     }
-                    let path = child_path(&stack);
-                    index.nodes.entry(path.clone()).or_default().value = Some(at);
+                    let node = child_node(&mut index, &stack);
+                    index.spans[node as usize].value = Some(at);
                     stack.push(if matches!(ev, Event::MappingStart(..)) {
                         Frame::Map {
-                            path,
+                            node,
                             key: None,
-                            seen: HashMap::new(),
+                            seen: HashMap::default(),
                         }
                     } else {
-                        Frame::Seq { path, next: 0 }
+                        Frame::Seq { node, next: 0 }
                     });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {

@@ -280,10 +280,14 @@ fn check_predicate(pred: &Predicate, cat: Category, p: &YamlPath, cx: &mut Cx, w
                         m.field,
                         cats.join(", ")
                     ),
-                    if what == "exclusion" {
-                        "use a field of that category, or limit the exclusion with `applies_to`"
-                    } else {
-                        "use a field of this category; `rmmc schema` lists the fields per category"
+                    &match super::hints::field_for_category(m.field.name(), cat) {
+                        Some(hint) => hint,
+                        None if what == "exclusion" => {
+                            "use a field of that category, or limit the exclusion with `applies_to`"
+                                .to_string()
+                        }
+                        None => "use a field of this category; `rmmc schema` lists the fields per category"
+                            .to_string(),
                     },
                 );
                 return;
@@ -349,6 +353,10 @@ fn kind_mismatch(field: Field, kind: &MatchKind) -> Option<&'static str> {
     let ok = match field.ty() {
         FieldType::Text => matches!(
             kind,
+            K::Term(_) | K::Exact(_) | K::Contains(_) | K::Prefix(_) | K::Suffix(_)
+        ),
+        FieldType::Host => matches!(
+            kind,
             K::Term(_) | K::Exact(_) | K::Contains(_) | K::Prefix(_) | K::Suffix(_) | K::Domain(_)
         ),
         FieldType::Ip => matches!(kind, K::Ip(_) | K::Cidr(_)),
@@ -361,7 +369,10 @@ fn kind_mismatch(field: Field, kind: &MatchKind) -> Option<&'static str> {
         return None;
     }
     Some(match field.ty() {
-        FieldType::Text => "a text kind: term, exact, contains, prefix, suffix or domain",
+        FieldType::Text => {
+            "a text kind: term, exact, contains, prefix or suffix (`domain` is for host names: remote_domain)"
+        }
+        FieldType::Host => "a text kind (term, exact, contains, prefix, suffix) or domain",
         FieldType::Ip => "`ip` or `cidr`",
         FieldType::Port => "`port`",
         FieldType::HashGroup { .. } => "`hash`",

@@ -20,45 +20,76 @@ pub struct OneOrMany<T>(pub Vec<T>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
-            type Value = Vec<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a value or a non-empty list of values")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element()? {
-                    out.push(v);
-                }
-                if out.is_empty() {
-                    return Err(custom(
-                        "empty value list: give at least one value, or remove the predicate",
-                    ));
-                }
-                Ok(out)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
-                T::deserialize(de::value::StrDeserializer::new(v)).map(|x| vec![x])
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Vec<T>, E> {
-                self.visit_str(&v)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Vec<T>, E> {
-                T::deserialize(de::value::U64Deserializer::new(v)).map(|x| vec![x])
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Vec<T>, E> {
-                T::deserialize(de::value::I64Deserializer::new(v)).map(|x| vec![x])
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Vec<T>, E> {
-                T::deserialize(de::value::F64Deserializer::new(v)).map(|x| vec![x])
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Vec<T>, E> {
-                T::deserialize(de::value::BoolDeserializer::new(v)).map(|x| vec![x])
-            }
+        d.deserialize_any(ListVisitor::<T> {
+            allow_empty: false,
+            item: std::marker::PhantomData,
+        })
+        .map(OneOrMany)
+    }
+}
+
+/// `#[serde(deserialize_with)]` for list keys (`tactics`, `sources`, `references`, …): a
+/// single scalar is read as a one-item list, as a writer of `tactics: CommandAndControl`
+/// means. Emptiness is checked where the key is validated.
+pub fn scalar_or_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    d.deserialize_any(ListVisitor::<T> {
+        allow_empty: true,
+        item: std::marker::PhantomData,
+    })
+}
+
+/// `scalar_or_list` for an optional key.
+pub fn scalar_or_list_opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    scalar_or_list(d).map(Some)
+}
+
+struct ListVisitor<T> {
+    allow_empty: bool,
+    item: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> de::Visitor<'de> for ListVisitor<T> {
+    type Value = Vec<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.allow_empty {
+            f.write_str("a value or a list of values")
+        } else {
+            f.write_str("a value or a non-empty list of values")
         }
-        d.deserialize_any(V(std::marker::PhantomData))
-            .map(OneOrMany)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        if out.is_empty() && !self.allow_empty {
+            return Err(custom(
+                "empty value list: give at least one value, or remove the predicate",
+            ));
+        }
+        Ok(out)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+        T::deserialize(de::value::StrDeserializer::new(v)).map(|x| vec![x])
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Vec<T>, E> {
+        self.visit_str(&v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Vec<T>, E> {
+        T::deserialize(de::value::U64Deserializer::new(v)).map(|x| vec![x])
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Vec<T>, E> {
+        T::deserialize(de::value::I64Deserializer::new(v)).map(|x| vec![x])
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Vec<T>, E> {
+        T::deserialize(de::value::F64Deserializer::new(v)).map(|x| vec![x])
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Vec<T>, E> {
+        T::deserialize(de::value::BoolDeserializer::new(v)).map(|x| vec![x])
     }
 }
 

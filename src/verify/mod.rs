@@ -641,7 +641,9 @@ fn note_of<'r>(notes: &Notes<'r>, part: &str, m: &Match) -> Option<&'r Rendering
 ///   put each field on the column that is checked;
 /// - Elasticsearch `ip` fields index an IPv4-mapped IPv6 address as its IPv4 address
 ///   (`kinds` in `backends/elastic.yaml`);
-/// - KQL and SPL compare IPv6 addresses as text in their compressed lower-case form.
+/// - KQL and SPL compare IPv6 addresses as text in their compressed lower-case form;
+/// - KQL's text operators fold ASCII letters only and end terms at Unicode letters and digits
+///   (`ir::KUSTO`, `kinds` in `backends/kql.yaml`).
 ///
 /// `None` where the declaration's effect is not modeled (a base name holding `\`, matched
 /// on the whole path): such a declaration explains nothing.
@@ -709,6 +711,8 @@ fn rendered_eval(
                 one.0.insert(f.name().into(), ip.to_string().into());
                 at.eval(&one)
             }
+            // Kusto folds ASCII only and counts Unicode letters and digits as term characters
+            _ if backend == BackendName::Kql => at.eval_in(&crate::ir::KUSTO, ev),
             _ => at.eval(ev),
         }
     }))

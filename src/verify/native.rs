@@ -209,12 +209,65 @@ pub fn flat_event(
     Ok(out)
 }
 
-/// A Sysmon / Sigma-taxonomy event for a Sigma rule of `table`.
+/// A Sysmon / Sigma-taxonomy event for a Sigma rule of `table`, with the fields that place it
+/// in the table's log source (`meta.event`: `EventID` 1, 3 or 11; none for firewall records).
 pub fn sigma_event(
     table: &TableMap,
     ev: &Event,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    flat_event(table, ev, TimeStyle::SysmonUtc)
+    let mut out = flat_event(table, ev, TimeStyle::SysmonUtc)?;
+    if let Some(event) = table
+        .meta
+        .get("event")
+        .and_then(serde_json::Value::as_object)
+    {
+        for (k, v) in event {
+            if !v.is_null() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The events of a Sigma rule's log source, as `backends/sigma.yaml` defines them: the
+/// `meta.event` fields of the table whose `meta.logsource` is the rule's `logsource` (every key
+/// equal). `None` when no table maps that log source.
+pub fn sigma_logsource_event(
+    logsource: &serde_yaml::Value,
+) -> Option<&'static serde_json::Map<String, serde_json::Value>> {
+    crate::backend::sigma::data().tables.iter().find_map(|t| {
+        let want = t.meta.get("logsource")?.as_object()?;
+        let same = logsource.as_mapping().is_some_and(|m| {
+            m.len() == want.len()
+                && want.iter().all(|(k, v)| {
+                    m.get(k.as_str()).and_then(serde_yaml::Value::as_str) == v.as_str()
+                })
+        });
+        if same {
+            t.meta.get("event")?.as_object()
+        } else {
+            None
+        }
+    })
+}
+
+/// Is `ev` an event of the log source whose `meta.event` is `want`? Each field equal (as text,
+/// so `3` and `"3"` are one EventID), or absent where `want` says null.
+pub fn in_logsource(
+    want: &serde_json::Map<String, serde_json::Value>,
+    ev: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    use serde_json::Value as J;
+    let text = |v: &J| match v {
+        J::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    want.iter().all(|(k, v)| match (v, ev.get(k)) {
+        (J::Null, got) => got.is_none_or(J::is_null),
+        (_, None) => false,
+        (v, Some(got)) => text(v) == text(got),
+    })
 }
 
 /// A Splunk event of `table`: the flat native fields with `_time` in epoch seconds, plus the
@@ -426,7 +479,12 @@ mod tests {
         for (t, input, want) in cases {
             let got = sigma_event(t, &ev(input.clone()));
             match (want, got) {
-                (Ok(w), Ok(g)) => assert_eq!(serde_json::Value::Object(g), w, "{input}"),
+                (Ok(w), Ok(mut g)) => {
+                    // every event carries its log source's Sysmon event id (meta.event)
+                    let eid = if std::ptr::eq(t, proc_) { 1 } else { 3 };
+                    assert_eq!(g.remove("EventID"), Some(json!(eid)), "{input}");
+                    assert_eq!(serde_json::Value::Object(g), w, "{input}")
+                }
                 (Err(w), Err(g)) => assert!(g.contains(w), "{input}: {g}"),
                 (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
             }

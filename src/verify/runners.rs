@@ -215,6 +215,12 @@ pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
             let Ok(ev) = native::sigma_event(table, &c.event) else {
                 return Ok(None);
             };
+            // the rule runs on its log source's events only (`meta.event`), as `rmmc eval` does
+            if let Some(want) = table.meta.get("event").and_then(Value::as_object) {
+                if !native::in_logsource(want, &ev) {
+                    return Ok(Some(false));
+                }
+            }
             let ev = sigma_rust::event_from_json(&Value::Object(ev).to_string())
                 .map_err(|e| format!("sigma-rust refuses the event: {e}"))?;
             Ok(Some(rule.is_match(&ev)))

@@ -160,6 +160,72 @@ fn walk(
     }
 }
 
+/// Every `not(...)` in a `where` whose operand can be null on some row: `not(null)` is null,
+/// and "The where operator ... treats null values as bool(false)", so such a row is dropped
+/// where the spec, whose unparsable addresses never match, keeps it (issue 14: every IPv6 hit
+/// lost under an IPv4 range exclusion). The fix is `not(<test> == true)`.
+pub fn null_hazards(q: &Query) -> Vec<String> {
+    let Some(table) = schemas().get(&q.table) else {
+        return Vec::new();
+    };
+    fn find(e: &Expr, scope: &IndexMap<String, String>, out: &mut Vec<String>) {
+        match e {
+            Expr::Not(x) => match null_source(x, scope) {
+                Some(why) => out.push(format!(
+                    "`not(...)` over {why}: where a row makes it null, `not` is null too and `where` drops the row instead of keeping it"
+                )),
+                None => find(x, scope, out),
+            },
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                find(a, scope, out);
+                find(b, scope, out);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for op in &q.ops {
+        match op {
+            Op::Where(e) => find(e, table, &mut out),
+            // later stages have other columns; the emitted queries filter before them
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Why `e` can be null on some row, if it can (learn.microsoft.com/kusto/query/
+/// scalar-data-types/null-values): `ipv4_is_in_range` / `ipv6_is_in_range` are "`null`: If
+/// conversion for one of the two IP strings wasn't successful" (an address of the other family,
+/// an empty column); an ordering comparison with a null value is null; `and` / `or` pass a null
+/// on. An equality with a non-null literal is never null ("Applying the equality operator to a
+/// null value and a non-null value yields bool(false)"), and strings are never null.
+fn null_source(e: &Expr, scope: &IndexMap<String, String>) -> Option<String> {
+    let non_string_column = |x: &Expr| match x {
+        Expr::Name(n) => scope
+            .get(n)
+            .is_some_and(|t| !matches!(t.as_str(), "string" | "")),
+        _ => false,
+    };
+    match e {
+        Expr::Call(f, _) if matches!(f.as_str(), "ipv4_is_in_range" | "ipv6_is_in_range") => Some(
+            format!("`{f}(...)`, which is null for a value that is not an address of its family"),
+        ),
+        Expr::Cmp(CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, a, b)
+            if non_string_column(a) || non_string_column(b) =>
+        {
+            Some("an ordering comparison of a column that can be null".into())
+        }
+        Expr::Cmp(CmpOp::Eq | CmpOp::Ne, a, b) => match (a.as_ref(), b.as_ref()) {
+            (Expr::Lit(_), _) | (_, Expr::Lit(_)) => None,
+            _ => null_source(a, scope).or_else(|| null_source(b, scope)),
+        },
+        Expr::Not(x) => null_source(x, scope),
+        Expr::And(a, b) | Expr::Or(a, b) => null_source(a, scope).or_else(|| null_source(b, scope)),
+        _ => None,
+    }
+}
+
 /// String operators take strings (or dynamic); on a number Kusto refuses the query.
 fn string_operand(op: &str, col: &str, scope: &IndexMap<String, String>, errors: &mut Vec<String>) {
     if let Some(ty) = scope.get(col) {
@@ -201,6 +267,31 @@ mod tests {
         for (q, want) in bad {
             let got = errs(q);
             assert!(got.iter().any(|m| m.contains(want)), "{q}: {got:?}");
+        }
+    }
+
+    /// A `not` over a value that can be null drops the row (learn.microsoft.com/kusto/query/
+    /// scalar-data-types/null-values: "The where operator ... treats null values as
+    /// bool(false)"; ipv4-is-in-range-function: "`null`: If conversion for one of the two IPv4
+    /// strings wasn't successful"); equality with a non-null literal is never null.
+    #[test]
+    fn null_hazards_under_not() {
+        let hazards = |q: &str| null_hazards(&parse(q).unwrap_or_else(|e| panic!("{e}: {q}")));
+        let rows: &[(&str, Option<&str>)] = &[
+            ("DeviceNetworkEvents | where not(ipv4_is_in_range(RemoteIP, '10.0.0.0/8'))", Some("`not(...)` over `ipv4_is_in_range(...)`")),
+            ("DeviceNetworkEvents | where RemoteUrl has 'x' and not(RemotePort == 1 or ipv6_is_in_range(RemoteIP, 'fd00::/8'))", Some("`not(...)` over `ipv6_is_in_range(...)`")),
+            ("DeviceNetworkEvents | where not(RemotePort > 1024)", Some("an ordering comparison")),
+            ("DeviceNetworkEvents | where not(ipv4_is_in_range(RemoteIP, '10.0.0.0/8') == true)", None),
+            ("DeviceNetworkEvents | where not(RemotePort == 443) and not(RemotePort in (1, 2))", None),
+            ("DeviceNetworkEvents | where not(RemoteUrl has 'x' or RemoteIP == '1.2.3.4')", None),
+            ("DeviceNetworkEvents | where ipv4_is_in_range(RemoteIP, '10.0.0.0/8')", None),
+        ];
+        for (q, want) in rows {
+            let got = hazards(q);
+            match want {
+                Some(w) => assert!(got.len() == 1 && got[0].contains(w), "{q}: {got:?}"),
+                None => assert!(got.is_empty(), "{q}: {got:?}"),
+            }
         }
     }
 }

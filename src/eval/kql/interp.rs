@@ -4,10 +4,10 @@
 //! - `==` between null and a value is false, `!=` true, ordering with null is null, and
 //!   `where` keeps only rows whose predicate is true (learn.microsoft.com/kusto/query/
 //!   scalar-data-types/null-values);
-//! - `has` matches whole terms: maximal runs of ASCII letters and digits
-//!   (learn.microsoft.com/kusto/query/datatypes-string-operators);
-//! - case-insensitive operators compare lower-case forms character by character (a character
-//!   whose lower case is several characters compares as itself).
+//! - `has` matches whole terms: maximal runs of letters and digits, Unicode ones included
+//!   (learn.microsoft.com/kusto/query/datatypes-string-operators, "What is a term?");
+//! - case-insensitive operators fold ASCII letters only ("Case-insensitive operators are
+//!   currently supported only for ASCII-text", same page): `Ä` and `ä` differ under `=~`.
 
 use super::ast::*;
 use std::borrow::Cow;
@@ -82,7 +82,11 @@ fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
 pub struct Env {
     pub now: i128,
     lets: BTreeMap<String, Value>,
+    /// The query table's columns and types (`backends/kql-schema.json`), when it is known.
+    schema: Option<&'static super::bind::Columns>,
 }
+
+const EMPTY: &Value = &Value::Str(String::new());
 
 /// Run `q` over `rows` (the rows of the query's table). `now` is `now()` in ns since epoch.
 pub fn run(q: &Query, rows: &[Row], now: i128) -> Result<Vec<Row>, EvalError> {
@@ -113,6 +117,7 @@ impl<'q> Stream<'q> {
         let mut env = Env {
             now,
             lets: BTreeMap::new(),
+            schema: super::bind::schemas().get(&q.table),
         };
         let empty = Row::new();
         for (name, e) in &q.lets {
@@ -247,10 +252,16 @@ impl<'q> Aggregator<'q> {
     }
 
     fn push(&mut self, env: &Env, r: &Row) -> Result<(), EvalError> {
+        // a group key is the column as the query reads it (`Env::column`: a missing or null
+        // string column is ""); with no schema, an absent and a null value are one (empty)
+        // key, as for strings
         let key_vals: Vec<Value> = self
             .by
             .iter()
-            .map(|c| r.get(c).cloned().unwrap_or(Value::Str(String::new())))
+            .map(|c| match env.column(r, c) {
+                Value::Null if env.schema.is_none() => EMPTY.clone(),
+                v => v.clone(),
+            })
             .collect();
         let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
         let aggs = self.aggs;
@@ -317,6 +328,25 @@ impl<'q> Aggregator<'q> {
 }
 
 impl Env {
+    /// A column's value in a row. "The string data type doesn't support null values"
+    /// (learn.microsoft.com/kusto/query/scalar-data-types/null-values): a string column that is
+    /// absent or null in the row reads as "", also as a `summarize … by` key. Other columns read as null. Without a schema for the table (a test's `T`),
+    /// the type is unknown and the value is returned as it is.
+    fn column<'a>(&self, row: &'a Row, name: &str) -> &'a Value {
+        const NULL: &Value = &Value::Null;
+        match row.get(name) {
+            Some(v) if *v != Value::Null => v,
+            _ if self
+                .schema
+                .and_then(|c| c.get(name))
+                .is_some_and(|t| t == "string") =>
+            {
+                EMPTY
+            }
+            v => v.unwrap_or(NULL),
+        }
+    }
+
     fn apply(&self, op: &Op, rows: Vec<Row>) -> Result<Vec<Row>, EvalError> {
         match op {
             Op::Where(e) => {
@@ -365,12 +395,12 @@ impl Env {
     }
 
     pub fn eval<'a>(&'a self, e: &'a Expr, row: &'a Row) -> Result<Cow<'a, Value>, EvalError> {
-        const NULL: &Value = &Value::Null;
         let v = match e {
             Expr::Name(n) => {
-                return Ok(Cow::Borrowed(
-                    self.lets.get(n).or_else(|| row.get(n)).unwrap_or(NULL),
-                ))
+                return Ok(Cow::Borrowed(match self.lets.get(n) {
+                    Some(v) => v,
+                    None => self.column(row, n),
+                }))
             }
             Expr::Lit(l) => l.into(),
             Expr::Dynamic(v) => Value::Dynamic(v.iter().map(Value::from).collect()),
@@ -516,7 +546,7 @@ impl Env {
             }
             "tolower" => {
                 arity(1)?;
-                Value::Str(lower_str(&vals[0].text()))
+                Value::Str(vals[0].text().to_lowercase())
             }
             "ipv4_is_in_range" => {
                 arity(2)?;
@@ -559,7 +589,11 @@ impl Env {
     }
 }
 
-/// Dotted-quad IPv4 as Kusto parses it (each part 0-255).
+/// Dotted-quad IPv4 (each part 0-255). `ipv4_is_in_range` returns "`null`: If conversion for
+/// one of the two IPv4 strings wasn't successful" (learn.microsoft.com/kusto/query/
+/// ipv4-is-in-range-function); the docs do not say whether `010.20.0.1` converts, and .NET's
+/// own parser would read `010` as octal 8. This evaluator takes the strict reading, the spec's
+/// (a part with a leading zero is no address, so null), and claims no match Kusto might not make.
 fn ipv4(s: &str) -> Option<u32> {
     let parts: Vec<&str> = s.split('.').collect();
     if parts.len() != 4 {
@@ -567,7 +601,11 @@ fn ipv4(s: &str) -> Option<u32> {
     }
     let mut out = 0u32;
     for p in parts {
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        if p.is_empty()
+            || p.len() > 3
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || (p.len() > 1 && p.starts_with('0'))
+        {
             return None;
         }
         let n: u32 = p.parse().ok()?;
@@ -630,12 +668,10 @@ fn compare_text(op: CmpOp, l: &str, r: &str, lv: &Value) -> Value {
     }
 }
 
+/// `=~`: "Case-insensitive operators are currently supported only for ASCII-text"
+/// (learn.microsoft.com/kusto/query/equals-operator and every case-insensitive operator's page).
 fn eq_ci(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        lower_str(a) == lower_str(b)
-    }
+    a.eq_ignore_ascii_case(b)
 }
 
 fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
@@ -647,7 +683,7 @@ fn str_op(op: StrOp, l: &str, r: &str, cs: bool) -> bool {
             let (l, r): (Cow<str>, Cow<str>) = if cs {
                 (l.into(), r.into())
             } else {
-                (lower_str(l).into(), lower_str(r).into())
+                (l.to_ascii_lowercase().into(), r.to_ascii_lowercase().into())
             };
             match op {
                 StrOp::Contains => l.contains(r.as_ref()),
@@ -683,61 +719,38 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     }
 }
 
+/// A term character: "each string value is broken into maximal sequences of alphanumeric
+/// characters" (learn.microsoft.com/kusto/query/datatypes-string-operators, "What is a term?"),
+/// Unicode letters and digits included.
 fn word(c: char) -> bool {
-    c.is_ascii_alphanumeric()
+    c.is_alphanumeric()
 }
 
-/// Every position where `needle` occurs in `hay` (case-folded unless `cs`), as
-/// (text before, text after) pairs.
+/// Every position where `needle` occurs in `hay` (ASCII case-folded unless `cs`), as
+/// (character before, character after) pairs. Byte windows are exact for UTF-8: ASCII folding
+/// changes only bytes below 0x80, and a needle's first byte never equals a continuation byte,
+/// so every window that matches starts and ends on a character boundary.
 fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
-    if hay.is_ascii() && needle.is_ascii() {
-        // byte windows; ASCII case folding needs no allocation
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        if n.is_empty() || n.len() > h.len() {
-            return Vec::new();
-        }
-        return (0..=h.len() - n.len())
-            .filter(|&i| {
-                let w = &h[i..i + n.len()];
-                if cs {
-                    w == n
-                } else {
-                    w.eq_ignore_ascii_case(n)
-                }
-            })
-            .map(|i| {
-                (
-                    i.checked_sub(1).map(|j| h[j] as char),
-                    h.get(i + n.len()).map(|b| *b as char),
-                )
-            })
-            .collect();
-    }
-    // Unicode: compare folded characters, report the original neighbours.
-    let h: Vec<char> = hay.chars().collect();
-    let n: Vec<char> = needle.chars().collect();
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
     if n.is_empty() || n.len() > h.len() {
         return Vec::new();
     }
-    let same = |a: char, b: char| if cs { a == b } else { lower(a) == lower(b) };
     (0..=h.len() - n.len())
-        .filter(|&i| n.iter().zip(&h[i..]).all(|(a, b)| same(*a, *b)))
-        .map(|i| (i.checked_sub(1).map(|j| h[j]), h.get(i + n.len()).copied()))
+        .filter(|&i| {
+            let w = &h[i..i + n.len()];
+            if cs {
+                w == n
+            } else {
+                w.eq_ignore_ascii_case(n)
+            }
+        })
+        .map(|i| {
+            (
+                hay[..i].chars().next_back(),
+                hay[i + n.len()..].chars().next(),
+            )
+        })
         .collect()
-}
-
-/// Lower case, character by character (a character whose lower case is several characters
-/// is kept), so that positions in the folded text are positions in the original.
-fn lower(c: char) -> char {
-    let mut l = c.to_lowercase();
-    match (l.next(), l.next()) {
-        (Some(x), None) => x,
-        _ => c,
-    }
-}
-
-fn lower_str(s: &str) -> String {
-    s.chars().map(lower).collect()
 }
 
 /// KQL `has`: the needle is whole terms of the haystack. A needle that starts (ends) with a
@@ -810,6 +823,71 @@ mod tests {
         assert!(matches("f startswith 'fab' and f endswith 'KAM'", &f));
     }
 
+    /// Kusto's text rules, one row per case (learn.microsoft.com/kusto/query/
+    /// datatypes-string-operators): "Case-insensitive operators are currently supported only
+    /// for ASCII-text. For non-ASCII comparison, use the tolower() function", and "each string
+    /// value is broken into maximal sequences of alphanumeric characters" — letters and digits
+    /// of any script, so `é` or `٣` continues a term.
+    #[test]
+    fn case_folding_is_ascii_and_terms_are_unicode_runs() {
+        let rows: &[(&str, &str, bool)] = &[
+            // ASCII letters fold under every case-insensitive operator
+            ("NETSUPPORT", "x =~ 'netsupport'", true),
+            ("NETSUPPORT", "x in~ ('netsupport')", true),
+            ("NETSUPPORT Manager", "x has 'netsupport'", true),
+            ("NETSUPPORT", "x contains 'tsup'", true),
+            // non-ASCII letters do not
+            (
+                "KRÄMER IT SOLUTIONS GMBH",
+                "x has 'Krämer IT Solutions GmbH'",
+                false,
+            ),
+            (
+                "KRÄMER IT SOLUTIONS GMBH",
+                "x =~ 'Krämer IT Solutions GmbH'",
+                false,
+            ),
+            (
+                "KRäMER IT SOLUTIONS GMBH",
+                "x =~ 'Krämer IT Solutions GmbH'",
+                true,
+            ),
+            ("ÉCOLE", "x startswith 'éc'", false),
+            ("ÉCOLE", "x endswith 'OLE'", true),
+            // the Kelvin sign is not the letter k
+            ("\u{212A}aseya", "x in~ ('kaseya')", false),
+            ("\u{212A}aseya", "x contains 'kaseya'", false),
+            ("\u{212A}aseya", "x contains 'aseya'", true),
+            // a Unicode letter or digit next to the value continues its term
+            (
+                "énetsupportsoftware.com",
+                "x has 'netsupportsoftware.com'",
+                false,
+            ),
+            (
+                "netsupportsoftware.comé",
+                "x has 'netsupportsoftware.com'",
+                false,
+            ),
+            ("٣netsupport", "x has 'netsupport'", false),
+            (
+                "é.netsupportsoftware.com",
+                "x has 'netsupportsoftware.com'",
+                true,
+            ),
+            ("日本 netsupport", "x has 'netsupport'", true),
+            ("énetsupport", "x hasprefix 'netsup'", false),
+            ("netsupporté", "x hassuffix 'support'", false),
+            // punctuation and symbols are boundaries, as in the docs' example
+            ("Kusto: ad67d136-c1db;x", "x has 'c1db'", true),
+            ("a—netsupport", "x has 'netsupport'", true),
+        ];
+        for (value, pred, want) in rows {
+            let r = row(&[("x", s(value))]);
+            assert_eq!(matches(pred, &r), *want, "{value:?} | where {pred}");
+        }
+    }
+
     #[test]
     fn has_is_whole_term() {
         for (url, want) in [
@@ -851,6 +929,79 @@ mod tests {
         assert!(matches("Name == ''", &r));
         assert!(matches("not(Name has 'x')", &r));
         assert!(matches("isempty(Name)", &r));
+    }
+
+    /// "The string data type doesn't support null values" (learn.microsoft.com/kusto/query/
+    /// scalar-data-types/null-values): an absent, a null and an empty `DeviceName` (a string
+    /// column of DeviceNetworkEvents) are one group; an absent and a null `RemotePort` (int)
+    /// are null, and one group of their own.
+    #[test]
+    fn missing_and_null_strings_are_one_empty_group() {
+        let q = parse("DeviceNetworkEvents | summarize Count=count() by DeviceName").unwrap();
+        let rows = vec![
+            row(&[]),
+            row(&[("DeviceName", Value::Null)]),
+            row(&[("DeviceName", s(""))]),
+            row(&[("DeviceName", s("a"))]),
+        ];
+        let out = run(&q, &rows, 0).unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0]["DeviceName"], s(""));
+        assert_eq!(out[0]["Count"], Value::Long(3));
+        let q = parse("DeviceNetworkEvents | summarize Count=count() by RemotePort").unwrap();
+        let rows = vec![
+            row(&[]),
+            row(&[("RemotePort", Value::Null)]),
+            row(&[("RemotePort", Value::Long(443))]),
+        ];
+        let out = run(&q, &rows, 0).unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out
+            .iter()
+            .any(|r| r["RemotePort"] == Value::Null && r["Count"] == Value::Long(2)));
+        // where and project read the same value
+        let q = parse("DeviceNetworkEvents | where DeviceName == '' and isempty(DeviceName) | project DeviceName").unwrap();
+        let out = run(&q, &[row(&[("DeviceName", Value::Null)])], 0).unwrap();
+        assert_eq!(out, vec![row(&[("DeviceName", s(""))])]);
+    }
+
+    /// `ipv4_is_in_range`: "`null`: If conversion for one of the two IPv4 strings wasn't
+    /// successful" (learn.microsoft.com/kusto/query/ipv4-is-in-range-function); null == true
+    /// is false ("Applying the equality operator to a null value and a non-null value yields
+    /// bool(false)", scalar-data-types/null-values), so `not(… == true)` keeps the row.
+    #[test]
+    fn ipv4_ranges_and_their_nulls() {
+        let rows: &[(&str, Value, bool)] = &[
+            // (address, ipv4_is_in_range(x, '10.20.0.0/16'), not(… == true) keeps the row)
+            ("10.20.0.1", Value::Bool(true), false),
+            ("10.20.255.255", Value::Bool(true), false),
+            ("10.21.0.0", Value::Bool(false), true),
+            // not convertible: an IPv6 address, no address, a leading zero (undocumented;
+            // the strict reading, see `ipv4`)
+            ("2001:db8::1", Value::Null, true),
+            ("", Value::Null, true),
+            ("010.20.0.1", Value::Null, true),
+            ("10.20.0.01", Value::Null, true),
+            ("10.20.0.256", Value::Null, true),
+        ];
+        for (ip, want, kept) in rows {
+            let r = row(&[("x", s(ip))]);
+            let q = parse("T | project v = ipv4_is_in_range(x, '10.20.0.0/16')").unwrap();
+            let out = run(&q, std::slice::from_ref(&r), 0).unwrap();
+            assert_eq!(&out[0]["v"], want, "{ip}");
+            assert_eq!(
+                matches("not(ipv4_is_in_range(x, '10.20.0.0/16') == true)", &r),
+                *kept,
+                "{ip}"
+            );
+            // without `== true` the null drops the row: what the backend must not emit
+            if *want == Value::Null {
+                assert!(
+                    !matches("not(ipv4_is_in_range(x, '10.20.0.0/16'))", &r),
+                    "{ip}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,325 @@
+//! The command line's conventions (issue: the front door): `rmmc convert` printing one
+//! target to stdout, spec files as well as folders, `build --out -`, shell completions, and
+//! `--version` naming the commit.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+const OK: i32 = 0;
+const ERROR: i32 = 2;
+
+fn rmmc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rmmc"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
+}
+
+fn stdout_of(c: &mut Command) -> String {
+    let out = c.output().expect("run rmmc");
+    assert_eq!(
+        out.status.code(),
+        Some(OK),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// The files a build writes, by relative path.
+fn built(specs: &[PathBuf]) -> std::collections::BTreeMap<String, String> {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("out");
+    let mut c = rmmc();
+    c.arg("build").args(specs).arg("--out").arg(&out);
+    stdout_of(&mut c);
+    let mut files = std::collections::BTreeMap::new();
+    for entry in walk(&out) {
+        let rel = entry
+            .strip_prefix(&out)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if !rel.starts_with('.') {
+            files.insert(rel, std::fs::read_to_string(&entry).unwrap());
+        }
+    }
+    files
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `convert -t T` prints exactly the artifacts `build` writes for T (the queries and rules a
+/// SIEM runs, not savedsearches.conf or rules.ndjson), in file-name order, YAML documents
+/// separated by `---`.
+#[test]
+fn convert_prints_the_built_artifacts_of_one_target() {
+    let files = built(&[rules()]);
+    for (target, prefix, ext, sep) in [
+        ("kql", "kql/", ".kql", "\n"),
+        ("sentinel", "sentinel/analytic/", ".yaml", "---\n"),
+        ("sigma", "sigma/", ".yml", "---\n"),
+        ("splunk", "splunk/", ".spl", "\n"),
+        ("elastic", "elastic/", ".eql", "\n"),
+    ] {
+        let expected: Vec<&String> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix) && p.ends_with(ext))
+            .map(|(_, t)| t)
+            .collect();
+        assert!(
+            expected.len() >= 3,
+            "{target}: the shipped rules build several"
+        );
+        let mut want = String::new();
+        for t in &expected {
+            if !want.is_empty() {
+                want.push_str(sep);
+            }
+            want.push_str(t);
+            if !t.ends_with('\n') {
+                want.push('\n');
+            }
+        }
+        let got = stdout_of(rmmc().args(["convert", "-t", target]).arg(rules()));
+        assert_eq!(got, want, "convert -t {target}");
+    }
+}
+
+/// Spec files can be named as well as folders; a file reached twice (named, and inside a
+/// named folder) is loaded once, so its id is not reported as a duplicate.
+#[test]
+fn spec_files_and_folders_mix_and_a_file_named_twice_loads_once() {
+    let one = stdout_of(
+        rmmc()
+            .args(["convert", "-t", "kql"])
+            .arg(rules().join("netsupport.yaml")),
+    );
+    assert!(one.contains("rmmc: netsupport/netconn"), "{one}");
+    assert!(
+        !one.contains("rmmc: supremo/"),
+        "only the named spec: {one}"
+    );
+    let both = stdout_of(
+        rmmc()
+            .args(["convert", "-t", "kql"])
+            .arg(rules().join("netsupport.yaml"))
+            .arg(rules()),
+    );
+    let all = stdout_of(rmmc().args(["convert", "-t", "kql"]).arg(rules()));
+    assert_eq!(both, all);
+}
+
+#[test]
+fn a_missing_spec_path_or_a_non_yaml_file_is_bad_input() {
+    let out = rmmc()
+        .args(["check", "rules/no-such-spec.yaml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules/no-such-spec.yaml") && err.contains("no such spec file or folder"),
+        "{err}"
+    );
+    let out = rmmc()
+        .args(["check", "README.md"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a spec file"));
+}
+
+/// `--out -` prints every artifact after a `==> PATH <==` line and creates no folder named
+/// `-`; commands that write folders refuse `-` (exit 2) instead of creating one.
+#[test]
+fn out_dash_is_stdout_for_build_and_refused_elsewhere() {
+    let cwd = TempDir::new().unwrap();
+    let files = built(&[rules()]);
+    let text = stdout_of(
+        rmmc()
+            .current_dir(cwd.path())
+            .args(["build", "--out", "-"])
+            .arg(rules()),
+    );
+    let mut want = String::new();
+    for (path, t) in &files {
+        if !want.is_empty() {
+            want.push('\n');
+        }
+        want.push_str(&format!("==> {path} <==\n{t}"));
+        if !t.ends_with('\n') {
+            want.push('\n');
+        }
+    }
+    assert_eq!(text, want);
+    assert!(!cwd.path().join("-").exists(), "no folder named -");
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let out = rmmc()
+        .current_dir(cwd.path())
+        .args(["fixtures", "--out", "-", "--fixtures"])
+        .arg(&fixtures)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    let out = rmmc()
+        .current_dir(cwd.path())
+        .args(["import", "lolrmm", ".", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writes a folder"));
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// Each shell's script names the subcommands (clap_complete generates it from the parser, so
+/// a new command is completed without editing anything).
+#[test]
+fn completions_for_each_shell_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = stdout_of(rmmc().args(["completions", shell]));
+        for sub in ["build", "convert", "verify", "import"] {
+            assert!(script.contains(sub), "{shell} script lacks {sub}");
+        }
+    }
+    let out = rmmc().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(ERROR),
+        "an unknown shell is a usage error"
+    );
+}
+
+/// `--version` names the commit the binary was built from, as `git` reports it (when the
+/// source is a git checkout, as in CI).
+#[test]
+fn version_names_the_commit() {
+    let text = stdout_of(rmmc().arg("--version"));
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        text.trim(),
+        format!("rmmc {} (commit {commit})", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Load `rules/supremo.yaml` with one replacement applied; (exit code, stderr).
+fn check_supremo_with(from: &str, to: &str) -> (Option<i32>, String) {
+    let text = std::fs::read_to_string(rules().join("supremo.yaml")).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "{from:?} occurs once");
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("supremo.yaml"), text.replacen(from, to, 1)).unwrap();
+    let out = rmmc().arg("check").arg(dir.path()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Misspelt keys and values name the closest known one; Sigma habits name the rmmc form;
+/// serde's jargon is said in plain words.
+#[test]
+fn errors_say_what_to_write_instead() {
+    for (from, to, want) in [
+        ("references:", "refernces:", "help: did you mean `references`?"),
+        ("title: Network", "titel: Network", "help: did you mean `title`?"),
+        (
+            "on: network",
+            "on: process_creation",
+            "`process_creation` is Sigma's log-source name; rmmc calls it process",
+        ),
+        ("on: network", "on: netwrk", "help: did you mean `network`?"),
+        (
+            "remote_domain: {",
+            "remote_domain|endswith: {",
+            "`remote_domain: { suffix: [...] }`",
+        ),
+        (
+            "initiating_company: { term: [NanoSystems] }",
+            "process_name: { exact: [supremo.exe] }",
+            "in network events the acting process is the initiating one: use `initiating_process_name`",
+        ),
+        (
+            "severity: medium",
+            "severity: [medium]",
+            "severity: expected one value (not a list or a map), found a list",
+        ),
+        (
+            "window: 5d",
+            "window: [5d]",
+            "window: expected",
+        ),
+    ] {
+        let (code, err) = check_supremo_with(from, to);
+        assert_eq!(code, Some(ERROR), "{to}: {err}");
+        assert!(err.contains(want), "{to}: want {want:?} in\n{err}");
+        assert!(!err.contains("sequence"), "no serde jargon: {err}");
+    }
+}
+
+/// `domain` reads the value as a DNS name: only host fields (remote_domain) take it; before,
+/// `initiating_company: {domain: …}` compiled to a rule nobody meant.
+#[test]
+fn the_domain_kind_is_only_for_host_fields() {
+    let (code, err) = check_supremo_with(
+        "initiating_company: { term: [NanoSystems] }",
+        "initiating_company: { domain: [nanosystems.it] }",
+    );
+    assert_eq!(code, Some(ERROR), "{err}");
+    assert!(
+        err.contains("match kind `domain` does not apply to field `initiating_company`"),
+        "{err}"
+    );
+    assert!(err.contains("supremo.yaml:"), "located: {err}");
+}
+
+/// A scalar where a list is meant is the one-item list its writer meant.
+#[test]
+fn a_scalar_is_a_one_item_list() {
+    let dir = TempDir::new().unwrap();
+    let text = std::fs::read_to_string(rules().join("supremo.yaml"))
+        .unwrap()
+        .replacen(
+            "tactics: [CommandAndControl]",
+            "tactics: CommandAndControl",
+            1,
+        )
+        .replacen("techniques: [T1219]", "techniques: T1219", 1);
+    std::fs::write(dir.path().join("supremo.yaml"), &text).unwrap();
+    let scalar = stdout_of(rmmc().args(["convert", "-t", "sentinel"]).arg(dir.path()));
+    let list = stdout_of(
+        rmmc()
+            .args(["convert", "-t", "sentinel"])
+            .arg(rules().join("supremo.yaml")),
+    );
+    assert_eq!(scalar, list);
+}
