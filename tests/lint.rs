@@ -222,7 +222,7 @@ fn cli_exit_codes() {
     let (code, _, out) = run(&dir);
     assert_eq!(code, 0);
     assert!(
-        out.contains("1 checked (Sentinel analytic rules, KQL queries), 0 violations"),
+        out.contains("1 checked (Sentinel analytic rules, KQL queries, SPL searches and savedsearches.conf), 0 violations"),
         "{out}"
     );
 
@@ -257,4 +257,127 @@ fn kql_files_bind_against_the_table_schemas() {
     let broken = good.replace("| where", "| wher");
     let d = kql_query(Path::new("q.kql"), &broken);
     assert!(d[0].span.is_some_and(|s| s.line > 1), "{d:?}");
+}
+
+/// SPL: a `NOT` in a `where` over a value that can be null drops the event. Splunk's where:
+/// "The where command returns only the results for which the eval expression returns true"
+/// (help.splunk.com, Search Reference, where); a comparison or function of a field the event
+/// does not have is null and `NOT null` is null (rmmc's SPL evaluator, `eval::spl::interp`);
+/// a search-command `NOT` keeps events without the field ("This includes events that do not
+/// have a value in the field", Search Manual, "Difference between != and NOT"). Each row is
+/// a hand edit of a real emitted search.
+#[test]
+fn spl_not_over_a_value_that_can_be_null_is_refused() {
+    const SPL: &str = include_str!("../examples/deployed/splunk/netsupport-ioc-endpoint.spl");
+    const COALESCED: &str = "| eval DestinationIp=coalesce(DestinationIp, \"\"), SourceIp=coalesce(SourceIp, \"\"), Image=coalesce(Image, \"\"), Computer=coalesce(Computer, \"\"), User=coalesce(User, \"\")\n";
+    assert!(SPL.contains(COALESCED));
+    let after_eval = |line: &str| SPL.replacen(COALESCED, &format!("{COALESCED}{line}\n"), 1);
+    let hazards = |text: &str| {
+        let s = rmmc::eval::spl::parse(text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        rmmc::lint::spl::null_hazards(text, &s.commands)
+    };
+    // (edited search, the field the hazard names, or None when the edit is safe)
+    let rows: Vec<(String, Option<&str>)> = vec![
+        // as emitted: every field the where stages read is coalesced first
+        (SPL.to_string(), None),
+        // the coalesce of Image removed: the exclusion's NOT match(Image, …) is null for an
+        // event without Image, and the event is dropped
+        (SPL.replacen("Image=coalesce(Image, \"\"), ", "", 1), Some("Image")),
+        // a hand-added IPv4 range exclusion over a field that was never coalesced
+        (
+            after_eval("| where NOT cidrmatch(\"10.20.0.0/16\", src_ip)"),
+            Some("src_ip"),
+        ),
+        // the same over a coalesced field: cidrmatch of "" is false, never null
+        (after_eval("| where NOT cidrmatch(\"10.20.0.0/16\", SourceIp)"), None),
+        // inside AND / OR the null still reaches the NOT
+        (
+            after_eval("| where Image!=\"\" AND NOT (SourceIp==\"1.2.3.4\" OR match(ParentImage, \"x\"))"),
+            Some("ParentImage"),
+        ),
+        // null-safe functions: isnull, coalesce with a literal, if with non-null branches
+        (
+            after_eval("| where NOT isnull(ParentImage) AND NOT (coalesce(ParentImage, \"\")==\"x\") AND NOT (if(match(ParentImage, \"x\"), \"a\", \"b\")==\"a\")"),
+            None,
+        ),
+        // a search-command NOT keeps events without the field (Search Manual)
+        (
+            SPL.replacen("EventCode=3", "EventCode=3 NOT ParentImage=\"*x*\"", 1),
+            None,
+        ),
+    ];
+    for (text, want) in &rows {
+        let got = hazards(text);
+        match want {
+            None => assert!(got.is_empty(), "{got:?}\n{text}"),
+            Some(field) => {
+                assert_eq!(got.len(), 1, "{got:?}\n{text}");
+                assert!(got[0].message.contains(&format!("`{field}`")), "{got:?}");
+                // located at the NOT of the where stage
+                let line = text.lines().nth(got[0].line - 1).unwrap();
+                let at: String = line.chars().skip(got[0].col - 1).take(3).collect();
+                assert_eq!(at, "NOT", "{line}");
+            }
+        }
+    }
+}
+
+/// `rmmc check --artifacts` refuses the hand edit in the .spl file and in its
+/// savedsearches.conf twin, exit 1, each located at the `NOT` (file:line:col).
+#[test]
+fn cli_refuses_an_spl_null_hazard_in_the_search_and_in_savedsearches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let build = Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(build.status.success());
+    let check = || {
+        let o = Command::cargo_bin("rmmc")
+            .unwrap()
+            .args(["check", "rules", "--artifacts"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(check().0, 0, "{}", check().1);
+    let drop = "Image=coalesce(Image, \"\"), ";
+    let spl = out.join("splunk/netsupport-ioc-endpoint.spl");
+    let conf = out.join("splunk/savedsearches.conf");
+    let spl_text = std::fs::read_to_string(&spl).unwrap().replacen(drop, "", 1);
+    std::fs::write(&spl, &spl_text).unwrap();
+    // the same stanza's search (the twins stay equal, so only the lint speaks)
+    let conf_text = std::fs::read_to_string(&conf).unwrap();
+    let at = conf_text.find("[Remote Management and Monitoring tool - NetSupport - ThreatFox NetSupportManager RAT IOC (endpoint)]").unwrap();
+    let edited = format!(
+        "{}{}",
+        &conf_text[..at],
+        conf_text[at..].replacen(drop, "", 1)
+    );
+    std::fs::write(&conf, &edited).unwrap();
+    let (code, err) = check();
+    assert_eq!(code, 1, "{err}");
+    let spl_line = line_of(&spl_text, "| where NOT (match(Image");
+    let conf_line = edited[at..]
+        .lines()
+        .position(|l| l.starts_with("| where NOT (match(Image"))
+        .unwrap()
+        + edited[..at].lines().count()
+        + 1;
+    assert!(
+        err.contains(&format!("netsupport-ioc-endpoint.spl:{spl_line}:9")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("savedsearches.conf:{conf_line}:9")),
+        "{err}"
+    );
+    assert!(err.contains("`NOT` over a test of `Image`"), "{err}");
 }
