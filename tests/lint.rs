@@ -222,7 +222,7 @@ fn cli_exit_codes() {
     let (code, _, out) = run(&dir);
     assert_eq!(code, 0);
     assert!(
-        out.contains("1 checked (Sentinel analytic rules, KQL queries, SPL searches and savedsearches.conf), 0 violations"),
+        out.contains("1 checked (Sentinel analytic rules, KQL, SPL, savedsearches.conf, EQL, Kibana rules), 0 violations"),
         "{out}"
     );
 
@@ -380,4 +380,100 @@ fn cli_refuses_an_spl_null_hazard_in_the_search_and_in_savedsearches() {
         "{err}"
     );
     assert!(err.contains("`NOT` over a test of `Image`"), "{err}");
+}
+
+/// EQL: Elasticsearch runs an EQL filter as Query DSL (x-pack/plugin/eql
+/// `planner/QueryTranslator`, ql `ExpressionTranslators`): a field tested against literals is a
+/// term / wildcard / terms query and `not` of it is `must_not`, which keeps an event without the
+/// field, and `cidrMatch` (a terms query of CIDR blocks) is false for an address of the other
+/// family, so `not cidrMatch(...)` keeps both where the spec does. A test Elasticsearch must run
+/// as a script (a function of a function, a field compared with a field) turns the whole `not`
+/// into a script (`Nots`: "wrappedQuery instanceof ScriptQuery ? new ScriptQuery(not.source(),
+/// not.asScript())"), where a function of a missing field is null (EQL function reference,
+/// "null handling") and the event is dropped: rmmc cannot judge it and refuses it, located.
+#[test]
+fn eql_not_keeps_missing_fields_and_script_forms_are_refused() {
+    const EQL: &str = include_str!("../examples/deployed/elastic/netsupport-ioc-endpoint.eql");
+    let edit = |line: &str| format!("{EQL}  and {line}\n");
+    // accepted, and the evaluator (which models the query translation) keeps the events the
+    // spec keeps: an IPv6 destination and no destination at all, under an IPv4 range exclusion
+    let safe = edit("not cidrmatch(destination.ip, \"10.20.0.0/16\")");
+    assert!(rmmc::lint::eql_query(Path::new("q.eql"), &safe).is_empty());
+    let q = rmmc::eval::eql::parse(&safe).unwrap();
+    for ev in [
+        serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}, "destination": {"ip": "fe80::1"}}),
+        serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}}),
+    ] {
+        assert_eq!(q.matches(&ev), Ok(true), "{ev}");
+    }
+    let inside = serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}, "destination": {"ip": "10.20.1.1"}});
+    assert_eq!(q.matches(&inside), Ok(false));
+    // refused: forms Elasticsearch runs as scripts, located at the offending token
+    for (line, col_of) in [
+        (
+            "not endsWith(string(destination.ip), \".5\")",
+            "(destination.ip), \".5\")",
+        ),
+        ("not cidrmatch(destination.ip, source.ip)", "source.ip)"),
+    ] {
+        let text = edit(line);
+        let d = rmmc::lint::eql_query(Path::new("q.eql"), &text);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let s = d[0].span.unwrap();
+        let last = text.lines().count();
+        assert_eq!(s.line, last, "{d:?}");
+        let want_col = text.lines().last().unwrap().find(col_of).unwrap() + 1;
+        assert_eq!(s.col, want_col, "{d:?}");
+        assert!(d[0].help.as_deref().unwrap().contains("must_not"), "{d:?}");
+    }
+}
+
+/// The same hand edit in a Kibana rule's query (and its .eql twin): exit 1, at the rule's line.
+#[test]
+fn cli_refuses_an_eql_script_form_in_the_query_and_in_the_kibana_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let eql = out.join("elastic/netsupport-ioc-endpoint.eql");
+    let ndjson = out.join("elastic/rules.ndjson");
+    let from = "and not (process.command_line : (\"*--inventory*\", \"*--patch*\"))";
+    let to = "and not endsWith(string(process.command_line), \"--patch\")";
+    let text = std::fs::read_to_string(&eql).unwrap();
+    assert!(text.contains(from));
+    std::fs::write(&eql, text.replacen(from, to, 1)).unwrap();
+    let rules = std::fs::read_to_string(&ndjson).unwrap();
+    let json_from = serde_json::to_string(from).unwrap();
+    let json_to = serde_json::to_string(to).unwrap();
+    let (json_from, json_to) = (
+        &json_from[1..json_from.len() - 1],
+        &json_to[1..json_to.len() - 1],
+    );
+    let rule_line = rules.lines().position(|l| l.contains(json_from)).unwrap() + 1;
+    std::fs::write(&ndjson, rules.replacen(json_from, json_to, 1)).unwrap();
+    let o = Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["check", "rules", "--artifacts"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let eql_line = text.lines().position(|l| l.contains(from)).unwrap() + 1;
+    assert!(
+        err.contains(&format!("netsupport-ioc-endpoint.eql:{eql_line}:")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("rules.ndjson:{rule_line}:1")),
+        "{err}"
+    );
+    // the twins still agree: only the lint speaks
+    assert!(!err.contains("twin"), "{err}");
 }
