@@ -606,7 +606,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             report(&res.diags, &deny, format);
             if let (Some((n, errors)), Format::Text) = (linted, format) {
-                outln!("artifacts: {n} checked (Sentinel analytic rules, KQL queries), {errors} violations");
+                outln!("artifacts: {n} checked (Sentinel analytic rules, KQL, SPL, savedsearches.conf, EQL, Kibana rules), {errors} violations");
             }
             if code == exit::OK && format == Format::Text {
                 let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();

@@ -903,3 +903,86 @@ fn elastic_defend_columns_exist_in_the_endpoint_package_field_lists() {
     assert!(!has("file", "process.hash.sha256"));
     assert!(has("network", "destination.domain"));
 }
+
+/// Every ECS field the firewall table of `backends/elastic.yaml` matches, projects or filters
+/// on is declared by the integrations its index patterns name (`backends/elastic-firewall-fields.json`:
+/// the ECS fields of elastic/integrations `packages/<pkg>/data_stream/<ds>/fields/{base-fields,
+/// ecs}.yml` for CEF, PAN-OS, FortiGate, Cisco ASA and Check Point, at the commits it records),
+/// or the column is marked narrower and its note names each integration that lacks the field:
+/// the rule then reads the field on the others and never matches those events on it.
+#[test]
+fn elastic_firewall_columns_are_declared_by_the_integrations_the_index_patterns_name() {
+    let lists: Value = serde_json::from_str(
+        &std::fs::read_to_string("backends/elastic-firewall-fields.json").unwrap(),
+    )
+    .unwrap();
+    let integrations = lists["integrations"].as_object().unwrap();
+    let t = eql::data()
+        .tables
+        .iter()
+        .find(|t| t.source == Source::Firewall)
+        .expect("a firewall table");
+    let patterns: Vec<&str> = t.meta["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // every index pattern is either a recorded integration or Filebeat's template, which
+    // Filebeat generates from the whole ECS schema (one index for all its modules)
+    for p in &patterns {
+        assert!(
+            integrations.contains_key(*p) || *p == "filebeat-*",
+            "{p}: no field list recorded for this index pattern"
+        );
+    }
+    let carried = |p: &str, f: &str| {
+        integrations[p]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == f)
+    };
+    let mut checked = 0;
+    let mut declared = 0;
+    // the event category every `network where` query filters on
+    for p in patterns.iter().filter(|p| integrations.contains_key(**p)) {
+        assert!(carried(p, "event.category"), "{p}: event.category");
+    }
+    for (canonical, col) in &t.columns {
+        let (fields, fidelity, note) = match col {
+            rmmc::mapping::ColumnSpec::Plain(f) => (vec![f.clone()], Fidelity::Exact, ""),
+            rmmc::mapping::ColumnSpec::Detailed(d) => {
+                let mut fs = d.match_any.clone();
+                fs.extend(d.project.iter().cloned());
+                (fs, d.fidelity, d.note.as_deref().unwrap_or(""))
+            }
+        };
+        for f in &fields {
+            let mut anywhere = false;
+            for p in patterns.iter().filter(|p| integrations.contains_key(**p)) {
+                checked += 1;
+                if carried(p, f) {
+                    anywhere = true;
+                    continue;
+                }
+                let name = integrations[*p]["name"].as_str().unwrap();
+                assert!(
+                    fidelity == Fidelity::Narrower && note.contains(name),
+                    "{canonical} → `{f}`: the {name} integration ({p}) does not declare it; \
+                     mark the column narrower and name {name} in its note, or drop the column"
+                );
+                declared += 1;
+            }
+            assert!(anywhere, "{canonical} → `{f}`: no integration declares it");
+        }
+    }
+    assert!(checked >= 50, "{checked}");
+    // the lists are the real ones: what the note of each narrowed column says
+    assert!(!carried("logs-panw.panos-*", "destination.domain"));
+    assert!(carried("logs-checkpoint.firewall-*", "process.name"));
+    assert!(!carried("logs-cef.log-*", "observer.name"));
+    assert!(carried("logs-cef.log-*", "observer.hostname"));
+    assert!(!carried("logs-cisco_asa.log-*", "event.action"));
+    assert_eq!(declared, 8, "fields some integration lacks");
+}

@@ -222,7 +222,7 @@ fn cli_exit_codes() {
     let (code, _, out) = run(&dir);
     assert_eq!(code, 0);
     assert!(
-        out.contains("1 checked (Sentinel analytic rules, KQL queries), 0 violations"),
+        out.contains("1 checked (Sentinel analytic rules, KQL, SPL, savedsearches.conf, EQL, Kibana rules), 0 violations"),
         "{out}"
     );
 
@@ -257,4 +257,223 @@ fn kql_files_bind_against_the_table_schemas() {
     let broken = good.replace("| where", "| wher");
     let d = kql_query(Path::new("q.kql"), &broken);
     assert!(d[0].span.is_some_and(|s| s.line > 1), "{d:?}");
+}
+
+/// SPL: a `NOT` in a `where` over a value that can be null drops the event. Splunk's where:
+/// "The where command returns only the results for which the eval expression returns true"
+/// (help.splunk.com, Search Reference, where); a comparison or function of a field the event
+/// does not have is null and `NOT null` is null (rmmc's SPL evaluator, `eval::spl::interp`);
+/// a search-command `NOT` keeps events without the field ("This includes events that do not
+/// have a value in the field", Search Manual, "Difference between != and NOT"). Each row is
+/// a hand edit of a real emitted search.
+#[test]
+fn spl_not_over_a_value_that_can_be_null_is_refused() {
+    const SPL: &str = include_str!("../examples/deployed/splunk/netsupport-ioc-endpoint.spl");
+    const COALESCED: &str = "| eval DestinationIp=coalesce(DestinationIp, \"\"), SourceIp=coalesce(SourceIp, \"\"), Image=coalesce(Image, \"\"), Computer=coalesce(Computer, \"\"), User=coalesce(User, \"\")\n";
+    assert!(SPL.contains(COALESCED));
+    let after_eval = |line: &str| SPL.replacen(COALESCED, &format!("{COALESCED}{line}\n"), 1);
+    let hazards = |text: &str| {
+        let s = rmmc::eval::spl::parse(text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        rmmc::lint::spl::null_hazards(text, &s.commands)
+    };
+    // (edited search, the field the hazard names, or None when the edit is safe)
+    let rows: Vec<(String, Option<&str>)> = vec![
+        // as emitted: every field the where stages read is coalesced first
+        (SPL.to_string(), None),
+        // the coalesce of Image removed: the exclusion's NOT match(Image, …) is null for an
+        // event without Image, and the event is dropped
+        (SPL.replacen("Image=coalesce(Image, \"\"), ", "", 1), Some("Image")),
+        // a hand-added IPv4 range exclusion over a field that was never coalesced
+        (
+            after_eval("| where NOT cidrmatch(\"10.20.0.0/16\", src_ip)"),
+            Some("src_ip"),
+        ),
+        // the same over a coalesced field: cidrmatch of "" is false, never null
+        (after_eval("| where NOT cidrmatch(\"10.20.0.0/16\", SourceIp)"), None),
+        // inside AND / OR the null still reaches the NOT
+        (
+            after_eval("| where Image!=\"\" AND NOT (SourceIp==\"1.2.3.4\" OR match(ParentImage, \"x\"))"),
+            Some("ParentImage"),
+        ),
+        // null-safe functions: isnull, coalesce with a literal, if with non-null branches
+        (
+            after_eval("| where NOT isnull(ParentImage) AND NOT (coalesce(ParentImage, \"\")==\"x\") AND NOT (if(match(ParentImage, \"x\"), \"a\", \"b\")==\"a\")"),
+            None,
+        ),
+        // a search-command NOT keeps events without the field (Search Manual)
+        (
+            SPL.replacen("EventCode=3", "EventCode=3 NOT ParentImage=\"*x*\"", 1),
+            None,
+        ),
+    ];
+    for (text, want) in &rows {
+        let got = hazards(text);
+        match want {
+            None => assert!(got.is_empty(), "{got:?}\n{text}"),
+            Some(field) => {
+                assert_eq!(got.len(), 1, "{got:?}\n{text}");
+                assert!(got[0].message.contains(&format!("`{field}`")), "{got:?}");
+                // located at the NOT of the where stage
+                let line = text.lines().nth(got[0].line - 1).unwrap();
+                let at: String = line.chars().skip(got[0].col - 1).take(3).collect();
+                assert_eq!(at, "NOT", "{line}");
+            }
+        }
+    }
+}
+
+/// `rmmc check --artifacts` refuses the hand edit in the .spl file and in its
+/// savedsearches.conf twin, exit 1, each located at the `NOT` (file:line:col).
+#[test]
+fn cli_refuses_an_spl_null_hazard_in_the_search_and_in_savedsearches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let build = Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(build.status.success());
+    let check = || {
+        let o = Command::cargo_bin("rmmc")
+            .unwrap()
+            .args(["check", "rules", "--artifacts"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(check().0, 0, "{}", check().1);
+    let drop = "Image=coalesce(Image, \"\"), ";
+    let spl = out.join("splunk/netsupport-ioc-endpoint.spl");
+    let conf = out.join("splunk/savedsearches.conf");
+    let spl_text = std::fs::read_to_string(&spl).unwrap().replacen(drop, "", 1);
+    std::fs::write(&spl, &spl_text).unwrap();
+    // the same stanza's search (the twins stay equal, so only the lint speaks)
+    let conf_text = std::fs::read_to_string(&conf).unwrap();
+    let at = conf_text.find("[Remote Management and Monitoring tool - NetSupport - ThreatFox NetSupportManager RAT IOC (endpoint)]").unwrap();
+    let edited = format!(
+        "{}{}",
+        &conf_text[..at],
+        conf_text[at..].replacen(drop, "", 1)
+    );
+    std::fs::write(&conf, &edited).unwrap();
+    let (code, err) = check();
+    assert_eq!(code, 1, "{err}");
+    let spl_line = line_of(&spl_text, "| where NOT (match(Image");
+    let conf_line = edited[at..]
+        .lines()
+        .position(|l| l.starts_with("| where NOT (match(Image"))
+        .unwrap()
+        + edited[..at].lines().count()
+        + 1;
+    assert!(
+        err.contains(&format!("netsupport-ioc-endpoint.spl:{spl_line}:9")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("savedsearches.conf:{conf_line}:9")),
+        "{err}"
+    );
+    assert!(err.contains("`NOT` over a test of `Image`"), "{err}");
+}
+
+/// EQL: Elasticsearch runs an EQL filter as Query DSL (x-pack/plugin/eql
+/// `planner/QueryTranslator`, ql `ExpressionTranslators`): a field tested against literals is a
+/// term / wildcard / terms query and `not` of it is `must_not`, which keeps an event without the
+/// field, and `cidrMatch` (a terms query of CIDR blocks) is false for an address of the other
+/// family, so `not cidrMatch(...)` keeps both where the spec does. A test Elasticsearch must run
+/// as a script (a function of a function, a field compared with a field) turns the whole `not`
+/// into a script (`Nots`: "wrappedQuery instanceof ScriptQuery ? new ScriptQuery(not.source(),
+/// not.asScript())"), where a function of a missing field is null (EQL function reference,
+/// "null handling") and the event is dropped: rmmc cannot judge it and refuses it, located.
+#[test]
+fn eql_not_keeps_missing_fields_and_script_forms_are_refused() {
+    const EQL: &str = include_str!("../examples/deployed/elastic/netsupport-ioc-endpoint.eql");
+    let edit = |line: &str| format!("{EQL}  and {line}\n");
+    // accepted, and the evaluator (which models the query translation) keeps the events the
+    // spec keeps: an IPv6 destination and no destination at all, under an IPv4 range exclusion
+    let safe = edit("not cidrmatch(destination.ip, \"10.20.0.0/16\")");
+    assert!(rmmc::lint::eql_query(Path::new("q.eql"), &safe).is_empty());
+    let q = rmmc::eval::eql::parse(&safe).unwrap();
+    for ev in [
+        serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}, "destination": {"ip": "fe80::1"}}),
+        serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}}),
+    ] {
+        assert_eq!(q.matches(&ev), Ok(true), "{ev}");
+    }
+    let inside = serde_json::json!({"event": {"category": ["network"]}, "source": {"ip": "95.85.246.53"}, "destination": {"ip": "10.20.1.1"}});
+    assert_eq!(q.matches(&inside), Ok(false));
+    // refused: forms Elasticsearch runs as scripts, located at the offending token
+    for (line, col_of) in [
+        (
+            "not endsWith(string(destination.ip), \".5\")",
+            "(destination.ip), \".5\")",
+        ),
+        ("not cidrmatch(destination.ip, source.ip)", "source.ip)"),
+    ] {
+        let text = edit(line);
+        let d = rmmc::lint::eql_query(Path::new("q.eql"), &text);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let s = d[0].span.unwrap();
+        let last = text.lines().count();
+        assert_eq!(s.line, last, "{d:?}");
+        let want_col = text.lines().last().unwrap().find(col_of).unwrap() + 1;
+        assert_eq!(s.col, want_col, "{d:?}");
+        assert!(d[0].help.as_deref().unwrap().contains("must_not"), "{d:?}");
+    }
+}
+
+/// The same hand edit in a Kibana rule's query (and its .eql twin): exit 1, at the rule's line.
+#[test]
+fn cli_refuses_an_eql_script_form_in_the_query_and_in_the_kibana_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["build", "rules", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let eql = out.join("elastic/netsupport-ioc-endpoint.eql");
+    let ndjson = out.join("elastic/rules.ndjson");
+    let from = "and not (process.command_line : (\"*--inventory*\", \"*--patch*\"))";
+    let to = "and not endsWith(string(process.command_line), \"--patch\")";
+    let text = std::fs::read_to_string(&eql).unwrap();
+    assert!(text.contains(from));
+    std::fs::write(&eql, text.replacen(from, to, 1)).unwrap();
+    let rules = std::fs::read_to_string(&ndjson).unwrap();
+    let json_from = serde_json::to_string(from).unwrap();
+    let json_to = serde_json::to_string(to).unwrap();
+    let (json_from, json_to) = (
+        &json_from[1..json_from.len() - 1],
+        &json_to[1..json_to.len() - 1],
+    );
+    let rule_line = rules.lines().position(|l| l.contains(json_from)).unwrap() + 1;
+    std::fs::write(&ndjson, rules.replacen(json_from, json_to, 1)).unwrap();
+    let o = Command::cargo_bin("rmmc")
+        .unwrap()
+        .args(["check", "rules", "--artifacts"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let eql_line = text.lines().position(|l| l.contains(from)).unwrap() + 1;
+    assert!(
+        err.contains(&format!("netsupport-ioc-endpoint.eql:{eql_line}:")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("rules.ndjson:{rule_line}:1")),
+        "{err}"
+    );
+    // the twins still agree: only the lint speaks
+    assert!(!err.contains("twin"), "{err}");
 }
