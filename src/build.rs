@@ -877,7 +877,19 @@ fn is_rmmc_entry(rel: &str) -> bool {
 /// Symlinks are not followed and other special files are not read. Non-UTF-8 files read as
 /// empty (they differ from any artifact); a file over `input::MAX_ARTIFACT_BYTES` is an error.
 pub fn read_tree(root: &Path) -> std::io::Result<Files> {
-    fn walk(root: &Path, dir: &Path, files: &mut Files) -> std::io::Result<()> {
+    read_tree_as(root, false)
+}
+
+/// `read_tree` for a folder of artifacts a command judges (`verify --artifacts`, `diff
+/// --against`, `check --artifacts`): an entry that is not a regular file or a folder (a
+/// symlink, a FIFO, a device) is an error naming it, not a file silently left out of the
+/// verdict.
+pub fn read_artifacts(root: &Path) -> std::io::Result<Files> {
+    read_tree_as(root, true)
+}
+
+fn read_tree_as(root: &Path, strict: bool) -> std::io::Result<Files> {
+    fn walk(root: &Path, dir: &Path, files: &mut Files, strict: bool) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let ty = entry.file_type()?;
@@ -891,7 +903,7 @@ pub fn read_tree(root: &Path) -> std::io::Result<Files> {
                 continue;
             }
             if ty.is_dir() {
-                walk(root, &path, files)?;
+                walk(root, &path, files, strict)?;
             } else if ty.is_file() {
                 let text = match crate::input::read_bounded(&path, crate::input::MAX_ARTIFACT_BYTES)
                 {
@@ -902,11 +914,17 @@ pub fn read_tree(root: &Path) -> std::io::Result<Files> {
                     }
                 };
                 files.insert(rel, text);
+            } else if strict {
+                return Err(std::io::Error::other(format!(
+                    "{} is {}, not a regular file: rmmc reads only the regular files of an artifacts folder; put the file itself there, or remove the entry",
+                    crate::input::escape_control(&path.display().to_string()),
+                    crate::input::kind_of(&ty)
+                )));
             }
         }
         Ok(())
     }
     let mut files = Files::new();
-    walk(root, root, &mut files)?;
+    walk(root, root, &mut files, strict)?;
     Ok(files)
 }

@@ -433,7 +433,7 @@ pub fn run(cli: Cli) -> i32 {
                 report(&res.diags, &[], format);
                 return exit::ERROR;
             }
-            let committed = match build::read_tree(&against) {
+            let committed = match build::read_artifacts(&against) {
                 Ok(f) => f,
                 Err(e) => {
                     report(

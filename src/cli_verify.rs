@@ -93,7 +93,7 @@ pub fn verify(
     }
     let files = match artifacts {
         None => built.files.clone(),
-        Some(dir) if dir.is_dir() => match build::read_tree(dir) {
+        Some(dir) if dir.is_dir() => match build::read_artifacts(dir) {
             Ok(f) => f,
             Err(e) => return usage(format!("cannot read {}: {e}", dir.display()), format),
         },

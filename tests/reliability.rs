@@ -848,3 +848,70 @@ fn skipped_entries_are_warnings_in_the_one_json_array() {
         assert_eq!(fifo, 1, "{command}: {diags}");
     }
 }
+
+/// A folder of artifacts that a command judges (`verify --artifacts`, `diff --against`,
+/// `check --artifacts`) holds only regular files: a symlink or a FIFO named like an artifact is
+/// an error naming it (exit 2), where it was silently left out of the verdict before.
+#[test]
+fn artifact_folders_name_entries_they_do_not_read() {
+    let work = tempfile::TempDir::new().unwrap();
+    let out = work.path().join("out");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    rmmc()
+        .arg("build")
+        .arg(&rules)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let outside = work.path().join("elsewhere.kql");
+    std::fs::write(&outside, "DeviceNetworkEvents | take 1\n").unwrap();
+    let cases: [(&str, &dyn Fn(&Path)); 2] = [
+        ("kql/extra.kql", &|p| symlink(&outside, p).unwrap()),
+        ("sigma/extra.yml", &|p| {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "mkfifo");
+        }),
+    ];
+    for (rel, make) in cases {
+        let entry = out.join(rel);
+        make(&entry);
+        for args in [
+            vec![
+                "verify".into(),
+                rules.display().to_string(),
+                "--artifacts".into(),
+                out.display().to_string(),
+            ],
+            vec![
+                "diff".into(),
+                rules.display().to_string(),
+                "--against".into(),
+                out.display().to_string(),
+            ],
+            vec![
+                "check".into(),
+                rules.display().to_string(),
+                "--artifacts".into(),
+                out.display().to_string(),
+            ],
+        ] {
+            let o = rmmc()
+                .args(&args)
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?} with {rel}: {err}");
+            assert!(
+                err.contains(rel) && err.contains("not a regular file"),
+                "{args:?} names {rel}: {err}"
+            );
+        }
+        std::fs::remove_file(&entry).unwrap();
+    }
+}

@@ -158,7 +158,7 @@ fn kibana_queries(file: &Path, text: &str) -> Vec<Diag> {
 /// its twin, as `rmmc verify` does (`verify::forms`). Returns the number of files checked
 /// and the diagnostics; an unreadable folder is an I/O error.
 pub fn artifacts(dir: &Path, specs: &[crate::ir::IrSpec]) -> Result<(usize, Vec<Diag>), Diag> {
-    let files = crate::build::read_tree(dir).map_err(|e| {
+    let files = crate::build::read_artifacts(dir).map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read artifacts: {e}"))
             .at(dir, None)
             .help("pass an `rmmc build --out` folder")
