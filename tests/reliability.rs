@@ -866,20 +866,18 @@ fn artifact_folders_name_entries_they_do_not_read() {
         .code(0);
     let outside = work.path().join("elsewhere.kql");
     std::fs::write(&outside, "DeviceNetworkEvents | take 1\n").unwrap();
-    let cases: [(&str, &dyn Fn(&Path)); 2] = [
-        ("kql/extra.kql", &|p| symlink(&outside, p).unwrap()),
-        ("sigma/extra.yml", &|p| {
+    for (rel, fifo) in [("kql/extra.kql", false), ("sigma/extra.yml", true)] {
+        let entry = out.join(rel);
+        if fifo {
             let ok = std::process::Command::new("mkfifo")
-                .arg(p)
+                .arg(&entry)
                 .status()
                 .unwrap()
                 .success();
             assert!(ok, "mkfifo");
-        }),
-    ];
-    for (rel, make) in cases {
-        let entry = out.join(rel);
-        make(&entry);
+        } else {
+            symlink(&outside, &entry).unwrap();
+        }
         for args in [
             vec![
                 "verify".into(),
