@@ -391,7 +391,7 @@ detections:
     let netconn_term = format!(
         "  netconn:
     title: Network Connection
-    on: network
+    category: network
     where:
       all:
         - remote_domain: {{ term: {domains} }}
@@ -409,7 +409,7 @@ detections:
     let createproc = format!(
         "  createproc:
     title: Create Process
-    on: process
+    category: process
     where:
       {predicate}
     output:
@@ -462,7 +462,7 @@ detections:
             yaml.push_str(&format!(
                 "  netconn:
     title: Network Connection
-    on: network
+    category: network
     where:
       all:
         - remote_domain: {{ domain: {domains} }}
@@ -518,7 +518,7 @@ exclusions:
                 "
   ioc:
     title: ThreatFox {company} RAT IOC
-    on: network
+    category: network
     sources: [endpoint, firewall]
     time_filter: false
     where:
@@ -560,7 +560,7 @@ exclusions:
             yaml.push_str(&format!(
                 "  createproc:
     title: Create Process
-    on: process
+    category: process
     where:
       all:
         - any:

@@ -67,7 +67,7 @@ pub fn round_trip(data: &[u8]) {
         .collect();
     let q = |s: &str| serde_json::to_string(s).expect("a string serializes");
     let spec = format!(
-        "id: fuzz\nvendor: Fuzz\ndescription: fuzz\nreferences: [https://example.invalid/]\ndate: 2026-05-31\nseverity: low\nattack: {{ tactics: [CommandAndControl], techniques: [T1219] }}\nwindow: 1d\ndetections:\n  p:\n    title: P\n    on: process\n    where:\n      any:\n        - process_original_file_name: {{ exact: [{}] }}\n        - process_command_line: {{ contains: [{}] }}\n        - process_company: {{ term: [{}] }}\n    output:\n      summarize: [device_name]\n",
+        "id: fuzz\nvendor: Fuzz\ndescription: fuzz\nreferences: [https://example.invalid/]\ndate: 2026-05-31\nseverity: low\nattack: {{ tactics: [CommandAndControl], techniques: [T1219] }}\nwindow: 1d\ndetections:\n  p:\n    title: P\n    category: process\n    where:\n      any:\n        - process_original_file_name: {{ exact: [{}] }}\n        - process_command_line: {{ contains: [{}] }}\n        - process_company: {{ term: [{}] }}\n    output:\n      summarize: [device_name]\n",
         q(&values[0]),
         q(&values[1]),
         q(&format!("a{}z", values[2])),

@@ -286,7 +286,10 @@ fn unknown_top_level_field() {
 
 #[test]
 fn unknown_field_in_detection() {
-    let rules = bad_supremo("    on: network\n", "    on: network\n    note: x\n");
+    let rules = bad_supremo(
+        "    category: network\n",
+        "    category: network\n    note: x\n",
+    );
     let e = rules.at("    ‸note: x");
     assert_rejected(&rules, &[e], "unknown field `note`");
 }
@@ -328,7 +331,7 @@ fn duplicate_detection_id() {
     let rules = bad_supremo(
         OUTPUT_LINE,
         &format!(
-            "{OUTPUT_LINE}  netconn:\n    title: Again\n    on: network\n    where:\n      remote_domain: {{ term: [example.com] }}\n    output:\n      summarize: [device_id]\n"
+            "{OUTPUT_LINE}  netconn:\n    title: Again\n    category: network\n    where:\n      remote_domain: {{ term: [example.com] }}\n    output:\n      summarize: [device_id]\n"
         ),
     );
     let e = rules.at("\n  ‸netconn:\n    title: Again");

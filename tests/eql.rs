@@ -204,7 +204,7 @@ window: 90m
 detections:
   net:
     title: Net "x"
-    on: network
+    category: network
     where:
       all:
         - remote_domain: { domain: [example.com, kit.example] }
@@ -217,7 +217,7 @@ detections:
       summarize: [device_id, device_name]
   proc:
     title: Proc
-    on: process
+    category: process
     where:
       any:
         - all:
@@ -468,7 +468,7 @@ window: 1d
 detections:
   net:
     title: Network Connection
-    on: network
+    category: network
     sources: [endpoint, firewall]
     where:
       all:
@@ -706,8 +706,8 @@ proptest! {
 #[test]
 fn a_category_without_a_data_source_is_an_error() {
     let spec = GAPS.replace("GAPS", "").replace(
-        "  net:\n    title: Network Connection\n    on: network\n    sources: [endpoint, firewall]\n    where:\n      all:\n        - remote_domain: { domain: [gapdemo.example] }\n        - initiating_command_line: { term: [GapDemo] }",
-        "  net:\n    title: Signer\n    on: certificate\n    where:\n      signer: { term: [GapDemo] }",
+        "  net:\n    title: Network Connection\n    category: network\n    sources: [endpoint, firewall]\n    where:\n      all:\n        - remote_domain: { domain: [gapdemo.example] }\n        - initiating_command_line: { term: [GapDemo] }",
+        "  net:\n    title: Signer\n    category: certificate\n    where:\n      signer: { term: [GapDemo] }",
     ).replace("        firewall: [timestamp, device_name, remote_domain]\n", "").replace("remote_domain]\n", "signer]\n");
     let spec = spec.replace("exclusions:\n  updater:\n    reason: The vendor's updater talks to the same domain.\n    where:\n      initiating_command_line: { contains: [--update] }\n", "");
     let res = build_str(&spec);

@@ -253,11 +253,11 @@ fn errors_say_what_to_write_instead() {
         ("references:", "refernces:", "help: did you mean `references`?"),
         ("title: Network", "titel: Network", "help: did you mean `title`?"),
         (
-            "on: network",
-            "on: process_creation",
+            "category: network",
+            "category: process_creation",
             "`process_creation` is Sigma's log-source name; rmmc calls it process",
         ),
-        ("on: network", "on: netwrk", "help: did you mean `network`?"),
+        ("category: network", "category: netwrk", "help: did you mean `network`?"),
         (
             "remote_domain: {",
             "remote_domain|endswith: {",
@@ -322,4 +322,24 @@ fn a_scalar_is_a_one_item_list() {
             .arg(rules().join("supremo.yaml")),
     );
     assert_eq!(scalar, list);
+}
+
+/// `on:` (a YAML 1.1 boolean key: PyYAML and yamllint read it as `true`) is now `category:`;
+/// the old key is still read, with a located warning naming the new one; both at once are an
+/// error.
+#[test]
+fn on_is_read_as_category_with_a_warning() {
+    let (code, err) = check_supremo_with("category: network", "on: network");
+    assert_eq!(code, Some(OK), "{err}");
+    assert!(
+        err.contains("`on:` is now `category:`") && err.contains("write `category: network`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("supremo.yaml:25:5"),
+        "located at the key: {err}"
+    );
+    let (code, err) = check_supremo_with("category: network", "category: network\n    on: network");
+    assert_eq!(code, Some(ERROR), "{err}");
+    assert!(err.contains("duplicate field `category`"), "{err}");
 }

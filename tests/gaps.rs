@@ -16,7 +16,7 @@ window: 1d
 detections:
   net:
     title: Network Connection
-    on: network
+    category: network
     sources: [endpoint, firewall]
     where:
       all:

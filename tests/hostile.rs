@@ -38,7 +38,7 @@ window: 1d
 detections:
   createproc:
     title: Create Process
-    on: process
+    category: process
     where:
       any:
         - process_original_file_name: {{ exact: [{exact}] }}

@@ -26,7 +26,7 @@ window: 5d
 detections:
   netconn:
     title: Network Connection
-    on: network
+    category: network
     where:
       all:
         - remote_domain: {{ domain: [example.com] }}

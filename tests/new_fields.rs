@@ -35,7 +35,7 @@ fn spec(summarize: &str, gaps: &str) -> String {
     format!(
         "{HEAD}  netconn:
     title: Network Connection
-    on: network
+    category: network
     where:
       all:
         - remote_domain: {{ term: [relay.example.com] }}
@@ -43,14 +43,14 @@ fn spec(summarize: &str, gaps: &str) -> String {
         - account_upn: {{ suffix: [\"@corp.example.com\"] }}
 {out}  createproc:
     title: Process Creation
-    on: process
+    category: process
     where:
       all:
         - process_description: {{ term: [Remote Agent] }}
         - account_upn: {{ exact: [alice@corp.example.com] }}
 {out}  filewrite:
     title: File Write
-    on: file
+    category: file
     where:
       all:
         - file_name: {{ exact: [agent.cfg] }}
@@ -158,7 +158,7 @@ fn unmapped_new_fields_are_reported_like_any_unmapped_field() {
 
     // CEF has no UPN column
     let fw = format!(
-        "{HEAD}  fw:\n    title: Firewall\n    on: network\n    sources: [firewall]\n    where:\n      all:\n        - remote_ip: {{ ip: [1.2.3.4] }}\n        - account_upn: {{ exact: [a@b.c] }}\n    output:\n      summarize: [device_name]\n"
+        "{HEAD}  fw:\n    title: Firewall\n    category: network\n    sources: [firewall]\n    where:\n      all:\n        - remote_ip: {{ ip: [1.2.3.4] }}\n        - account_upn: {{ exact: [a@b.c] }}\n    output:\n      summarize: [device_name]\n"
     );
     let p = project(&fw);
     let err = stderr_of(
@@ -234,7 +234,7 @@ fn summarize_by_account_upn() {
 
     // Without one, they refuse a grouping field they lack, as for any other output field
     let bare = project(&format!(
-        "{HEAD}  createproc:\n    title: Create Process\n    on: process\n    where:\n      process_company: {{ term: [acme] }}\n    output:\n      summarize: [device_name, account_upn]\n"
+        "{HEAD}  createproc:\n    title: Create Process\n    category: process\n    where:\n      process_company: {{ term: [acme] }}\n    output:\n      summarize: [device_name, account_upn]\n"
     ));
     for (target, want) in [
         (

@@ -190,22 +190,22 @@ frequency: 15m
 detections:
   term:
     title: Term
-    on: process
+    category: process
     where: { process_company: { term: [NetSupport, Nano Systems] } }
     output: { summarize: [device_name] }
   term-cased:
     title: Term cased
-    on: process
+    category: process
     where: { process_company: { term: [Action1], cased: true } }
     output: { summarize: [device_name] }
   exact:
     title: Exact basename
-    on: process
+    category: process
     where: { process_name: { exact: [client32.exe, "a b.exe"] } }
     output: { summarize: [device_name] }
   substrings:
     title: Substrings
-    on: process
+    category: process
     where:
       any:
         - process_command_line: { contains: [" -x "] }
@@ -214,7 +214,7 @@ detections:
     output: { summarize: [device_name] }
   nested:
     title: Nested
-    on: process
+    category: process
     where:
       all:
         - any:
@@ -230,12 +230,12 @@ detections:
       order_by: { field: timestamp, direction: asc }
   domain:
     title: Domain
-    on: network
+    category: network
     where: { remote_domain: { domain: [example.com, b-c.example.org] } }
     output: { summarize: [device_name, remote_domain] }
   addresses:
     title: Addresses
-    on: network
+    category: network
     sources: [firewall]
     time_filter: false
     where:
@@ -341,7 +341,7 @@ window: 90m
 detections:
   values:
     title: 'Title [with] brackets'
-    on: process
+    category: process
     where:
       any:
         - process_command_line: { contains: ['say "hi" \\srv\share\ *.* 50% a|b (x)+[y]{2}^$', ' lead and trail '] }

@@ -16,7 +16,7 @@ window: 5d
 detections:
   filesig:
     title: File Signature
-    on: certificate
+    category: certificate
     where:
       signer: { term: [acme software] }
     output:

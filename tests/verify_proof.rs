@@ -168,7 +168,7 @@ fn ipv6_hits_survive_an_ipv4_range_exclusion() {
         specs.path().join("v6.yaml"),
         "id: v6\nvendor: V6\ndescription: d\nreferences: [https://example.invalid/]\ndate: 2026-05-31\n\
          severity: low\nattack: { tactics: [CommandAndControl], techniques: [T1219] }\nwindow: 1d\n\
-         detections:\n  ioc:\n    title: IOC\n    on: network\n    where:\n      remote_ip: { ip: [2001:db8::5, 203.0.113.9] }\n\
+         detections:\n  ioc:\n    title: IOC\n    category: network\n    where:\n      remote_ip: { ip: [2001:db8::5, 203.0.113.9] }\n\
          \x20   output:\n      summarize: [device_name]\n\
          exclusions:\n  lab:\n    reason: the lab\n    where:\n      remote_ip: { cidr: [10.20.0.0/16] }\n",
     )

@@ -197,7 +197,7 @@ impl Draft {
             comments(&mut out, &d.comments, "  ");
             let _ = writeln!(out, "  {}:", d.key);
             let _ = writeln!(out, "    title: {}", scalar(&d.title));
-            let _ = writeln!(out, "    on: {}", d.on.name());
+            let _ = writeln!(out, "    category: {}", d.on.name());
             if !d.time_filter {
                 let _ = writeln!(out, "    time_filter: false");
             }

@@ -49,7 +49,7 @@ pub fn lower(loaded: &LoadedSpec) -> IrSpec {
             IrDetection {
                 id: id.to_string(),
                 title: d.title.to_string(),
-                category: d.on,
+                category: d.category,
                 sources: d.sources.clone(),
                 expr: lower_pred(&d.predicate, loaded, &dp.key("where")),
                 exclusions,

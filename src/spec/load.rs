@@ -17,6 +17,9 @@ pub struct LoadedSpec {
     pub spec: Spec,
     pub file: PathBuf,
     pub(crate) index: SpanIndex,
+    /// The spec's own warnings from validation (e.g. a deprecated key), reported by
+    /// `load_dirs_warning` with the folders' skipped entries.
+    pub warnings: Vec<Diag>,
 }
 
 impl LoadedSpec {
@@ -46,6 +49,7 @@ pub fn load_str(file: &Path, text: &str) -> Result<LoadedSpec, Vec<Diag>> {
         spec,
         file: file.to_path_buf(),
         index,
+        warnings: diags,
     })
 }
 
@@ -313,7 +317,10 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
     let mut diags = Vec::new();
     for result in loaded {
         match result {
-            Ok(s) => specs.push(s),
+            Ok(s) => {
+                diags.extend(s.warnings.iter().cloned());
+                specs.push(s)
+            }
             Err(d) => diags.extend(d),
         }
     }

@@ -145,8 +145,10 @@ pub struct Detection {
     /// Short title, appended to the tool name in rule names (e.g. `Network Connection`).
     #[schemars(with = "String")]
     pub title: NonEmptyText,
-    /// Event category the predicate runs on.
-    pub on: Category,
+    /// Event category the predicate runs on. Formerly `on:`, still read, with a warning: YAML
+    /// 1.1 tools (PyYAML, yamllint, JSON Schema validators) read the key `on` as `true`.
+    #[serde(alias = "on")]
+    pub category: Category,
     /// Event sources to search. Default: [endpoint].
     #[serde(
         default = "default_sources",

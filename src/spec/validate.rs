@@ -67,6 +67,18 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
                 );
             }
         }
+        // `on:` is the old name of `category:` (serde reads both)
+        let on = p.key("on");
+        if let Some(span) = cx.index.key(&on) {
+            cx.diags.push(
+                Diag::warning(
+                    DiagKind::Schema,
+                    format!("{on}: `on:` is now `category:`: YAML 1.1 tools (PyYAML, yamllint, JSON Schema validators) read the key `on` as the boolean true"),
+                )
+                .at(cx.file, Some(span))
+                .help(format!("write `category: {}`", det.category)),
+            );
+        }
         if det.unsupported.len() == 4 {
             cx.err(
                 &p.key("unsupported"),
@@ -95,7 +107,7 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
         }
         check_predicate(
             &det.predicate,
-            det.on,
+            det.category,
             &p.key("where"),
             &mut cx,
             "detection",
@@ -156,7 +168,7 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
             }
         }
         // An exclusion must make sense for every category it is applied to.
-        let mut cats: Vec<Category> = targets.iter().map(|(_, d)| d.on).collect();
+        let mut cats: Vec<Category> = targets.iter().map(|(_, d)| d.category).collect();
         cats.sort();
         cats.dedup();
         for c in cats {
@@ -385,11 +397,11 @@ fn kind_mismatch(field: Field, kind: &MatchKind) -> Option<&'static str> {
 fn check_output(det: &super::Detection, p: &YamlPath, cx: &mut Cx) {
     let out = &det.output;
     let output_field = |f: Field, fp: &YamlPath, cx: &mut Cx| {
-        if !f.in_category(det.on) {
+        if !f.in_category(det.category) {
             cx.err(
                 fp,
                 DiagKind::Semantics,
-                format!("field `{f}` does not exist in {} events", det.on),
+                format!("field `{f}` does not exist in {} events", det.category),
                 "pick a field of this category",
             );
         } else if matches!(

@@ -665,7 +665,7 @@ mod tests {
         let text = format!(
             "id: t\nvendor: T\ndescription: d\nreferences: []\nauthor: a\ndate: 2026-05-31\nseverity: low\n\
              attack: {{ tactics: [CommandAndControl], techniques: [T1219] }}\nwindow: 1d\n\
-             detections:\n  d:\n    title: D\n    on: process\n    where:\n{where_}\n    output:\n      summarize: [device_name]\n{exclusions}"
+             detections:\n  d:\n    title: D\n    category: process\n    where:\n{where_}\n    output:\n      summarize: [device_name]\n{exclusions}"
         );
         let spec = crate::spec::load_str(std::path::Path::new("t.yaml"), &text).unwrap();
         crate::ir::lower(&spec)

@@ -849,7 +849,7 @@ mod tests {
 
     const SPEC: &str = "id: t\nvendor: T\ndescription: d\nreferences: []\nauthor: a\ndate: 2026-05-31\nseverity: low\n\
         attack: { tactics: [CommandAndControl], techniques: [T1219] }\nwindow: 1d\n\
-        detections:\n  d:\n    title: D\n    on: network\n    where:\n      remote_ip: { ip: [1.2.3.4] }\n    output:\n      summarize: [device_name]\n\
+        detections:\n  d:\n    title: D\n    category: network\n    where:\n      remote_ip: { ip: [1.2.3.4] }\n    output:\n      summarize: [device_name]\n\
         exclusions:\n  x:\n    reason: r\n    applies_to: [d]\n    where:\n      initiating_command_line: { contains: [maint] }\n";
 
     fn note(part: &str, predicate: &str, fidelity: Fidelity) -> Rendering {
