@@ -8,23 +8,23 @@ pub mod spl;
 use crate::diag::{Diag, DiagKind};
 use std::path::Path;
 
+/// A query that does not parse, located at the parser's line and column in `text`.
+fn syntax_error(
+    file: &Path,
+    text: &str,
+    language: &str,
+    e: &crate::eval::kql::parser::ParseError,
+) -> Diag {
+    let at = crate::diag::Span::from_line_col(text, e.span.line, e.span.col);
+    Diag::error(DiagKind::Syntax, format!("{language} query: {}", e.message)).at(file, Some(at))
+}
+
 /// A KQL query file: it parses, and binds against the real table schemas
 /// (`backends/kql-schema.json`).
 pub fn kql_query(file: &Path, text: &str) -> Vec<Diag> {
     use crate::eval::kql::{bind, parser};
     match parser::parse(text) {
-        Err(e) => vec![
-            Diag::error(DiagKind::Syntax, format!("KQL query: {}", e.message))
-                .at(
-                    file,
-                    Some(crate::diag::Span::from_line_col(
-                        text,
-                        e.span.line,
-                        e.span.col,
-                    )),
-                )
-                .help("regenerate it with `rmmc build`"),
-        ],
+        Err(e) => vec![syntax_error(file, text, "KQL", &e).help("regenerate it with `rmmc build`")],
         Ok(q) => bind::check(&q)
             .into_iter()
             .map(|m| {
@@ -107,18 +107,7 @@ const EQL_SUBSET: &str = "rmmc reads only tests of a field against literals, whi
 pub fn eql_query(file: &Path, text: &str) -> Vec<Diag> {
     match crate::eval::eql::parse(text) {
         Ok(_) => Vec::new(),
-        Err(e) => vec![
-            Diag::error(DiagKind::Syntax, format!("EQL query: {}", e.message))
-                .at(
-                    file,
-                    Some(crate::diag::Span::from_line_col(
-                        text,
-                        e.span.line,
-                        e.span.col,
-                    )),
-                )
-                .help(EQL_SUBSET),
-        ],
+        Err(e) => vec![syntax_error(file, text, "EQL", &e).help(EQL_SUBSET)],
     }
 }
 
