@@ -343,3 +343,155 @@ fn on_is_read_as_category_with_a_warning() {
     assert_eq!(code, Some(ERROR), "{err}");
     assert!(err.contains("duplicate field `category`"), "{err}");
 }
+
+/// A draft with eight structural mistakes: one run reports all eight, each at its own line, and
+/// none of the follow-on errors that deleting a bad value would cause (an emptied list, a
+/// predicate left without its match kind).
+#[test]
+fn every_structural_error_is_reported_in_one_run() {
+    let dir = TempDir::new().unwrap();
+    let draft = "\
+id: draft
+titel: Draft
+vendor: Example
+description: A draft with many mistakes.
+refernces:
+  - https://example.com
+author: me
+date: 2026-12-01
+severity: urgent
+attack:
+  tactics: [CommandAndControl]
+  techniques: [T1219]
+window: 5d
+detections:
+  netconn:
+    title: Network
+    category: network
+    where:
+      all:
+        - remote_domain: { term: [example.com] }
+        - remote_ip: { ip: [10.0.0.300, 10.0.0.1] }
+        - remote_port: { port: [70000] }
+    output:
+      summarize: [device_id, device_nme]
+  proc:
+    title: Process
+    category: process_creation
+    where:
+      process_name: { exact: [x.exe] }
+exclusions:
+  b:
+    reason: r
+    applies_to: [netconn]
+    where:
+      remote_ip: { ip: [not-an-ip] }
+";
+    std::fs::write(dir.path().join("draft.yaml"), draft).unwrap();
+    let out = rmmc().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--> "))
+        .map(|l| l.rsplit_once("draft.yaml:").map_or(l, |(_, at)| at))
+        .collect();
+    assert_eq!(
+        lines,
+        ["2:1", "5:1", "9:11", "21:29", "22:33", "24:30", "27:15", "35:25"],
+        "{stderr}"
+    );
+    for (error, says) in errors.iter().zip([
+        "unknown field `titel`",
+        "unknown field `refernces`",
+        "unknown value `urgent`",
+        "invalid IP address \"10.0.0.300\"",
+        "invalid port \"70000\"",
+        "unknown canonical field `device_nme`",
+        "unknown value `process_creation`",
+        "invalid IP address \"not-an-ip\"",
+    ]) {
+        assert!(error.contains(says), "{error} should say {says}");
+    }
+    assert!(
+        stderr.contains("exclusions.b.where.remote_ip.ip[0]"),
+        "an error in a list item names its place in the file: {stderr}"
+    );
+}
+
+/// Once an item of a list is deleted, the errors after it still name the items as written.
+#[test]
+fn errors_after_a_bad_list_item_keep_their_indices() {
+    let dir = TempDir::new().unwrap();
+    let spec = std::fs::read_to_string(rules().join("supremo.yaml"))
+        .unwrap()
+        .replace(
+            "      all:\n",
+            "      all:\n        - remote_ip: { ip: [bad] }\n        - remote_ip: { ip: [1.2.3.4] }\n        - remote_port: { port: [0] }\n",
+        );
+    std::fs::write(dir.path().join("supremo.yaml"), spec).unwrap();
+    let out = rmmc().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(ERROR));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("where.all[0].remote_ip.ip[0]"), "{stderr}");
+    assert!(
+        stderr.contains("where.all[2].remote_port.port[0]"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("\nerror").count() + 1, 2, "{stderr}");
+}
+
+/// Folders below a spec folder are read (`rules/vendors/x.yaml`); an import's drafts (read only
+/// when named), a build's output (a warning: artifacts are not specs) and hidden folders are not.
+#[test]
+fn spec_folders_are_read_recursively_but_not_imports_or_outputs() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("rules");
+    let vendors = root.join("vendors").join("eu");
+    std::fs::create_dir_all(&vendors).unwrap();
+    std::fs::copy(rules().join("action1.yaml"), root.join("action1.yaml")).unwrap();
+    std::fs::copy(rules().join("supremo.yaml"), vendors.join("supremo.yaml")).unwrap();
+    let imported = root.join("imported");
+    std::fs::create_dir_all(&imported).unwrap();
+    std::fs::write(imported.join(".rmmc-import"), "").unwrap();
+    std::fs::copy(
+        rules().join("netsupport.yaml"),
+        imported.join("netsupport.yaml"),
+    )
+    .unwrap();
+    let hidden = root.join(".git");
+    std::fs::create_dir_all(&hidden).unwrap();
+    std::fs::write(hidden.join("junk.yaml"), "not: a spec").unwrap();
+    let mut build = rmmc();
+    build
+        .arg("build")
+        .arg(&root)
+        .arg("--out")
+        .arg(root.join("out"));
+    stdout_of(&mut build);
+
+    let out = rmmc().arg("check").arg(&root).output().unwrap();
+    assert_eq!(out.status.code(), Some(OK));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("ok: 2 specs"), "{stdout}");
+    assert!(
+        stderr.contains("out: warning: a build's output folder"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(".git") && !stderr.contains("imported"),
+        "{stderr}"
+    );
+
+    // named, the import folder is read
+    let out = rmmc()
+        .arg("check")
+        .arg(&root)
+        .arg(&imported)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(OK));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 specs"));
+}

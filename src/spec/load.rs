@@ -4,7 +4,7 @@ use super::spans::{SpanIndex, YamlPath};
 use super::{validate, Spec};
 use crate::diag::{Diag, DiagKind, Span};
 use crate::input::ReadError;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Largest spec file read, in bytes. A hand-written spec is a few KB; an imported one with
@@ -39,7 +39,10 @@ pub fn load_str(file: &Path, text: &str) -> Result<LoadedSpec, Vec<Diag>> {
     let de = serde_yaml::Deserializer::from_str(text);
     let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = YamlPath::from_serde(e.path());
-        vec![serde_diag(file, text, &index, &path, e.inner())]
+        let first = serde_diag(file, text, &index, &path, e.inner());
+        super::recover::every_structural_error(text, first, |path, e| {
+            serde_diag(file, text, &index, path, e)
+        })
     })?;
     let diags = validate::validate(&spec, &index, file);
     if diags.iter().any(Diag::is_error) {
@@ -280,7 +283,7 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
     }
     let mut listed: Vec<Item> = Vec::new();
     // A file named twice (`rules rules/x.yaml`) is one spec, not a duplicate id.
-    let mut seen_files = std::collections::HashSet::new();
+    let mut seen_files = HashSet::new();
     for path in dirs {
         let found = if path.is_dir() {
             spec_files_skipped(path)
@@ -295,9 +298,7 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
                         .into_iter()
                         // the same path, however spelt (`./rules/x.yaml`); a symlink is another
                         // file, and its spec a duplicate id if it is loaded too
-                        .filter(|f| {
-                            seen_files.insert(std::path::absolute(f).unwrap_or_else(|_| f.clone()))
-                        })
+                        .filter(|f| seen_files.insert(absolute(f)))
                         .map(Item::File),
                 );
             }
@@ -376,16 +377,27 @@ pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diag> {
     spec_files_skipped(dir).map(|(files, _)| files)
 }
 
-/// `spec_files`, with a warning for each entry named like a spec that is not read: only
-/// regular files (or symlinks to them inside `dir`) are specs (`crate::input::files_in`).
+/// How deep below a spec folder specs are looked for: far deeper than any real layout, and a
+/// bound on a hostile tree.
+const MAX_FOLDER_DEPTH: usize = 16;
+
+fn is_spec_name(name: &str) -> bool {
+    matches!(
+        Path::new(name).extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// `spec_files`, with a warning for each entry that is not read. Only regular files (or
+/// symlinks to them inside their folder) are specs (`crate::input::files_in`). Folders below
+/// `dir` are read too (`rules/vendors/x.yaml`), in name order after the folder's own files,
+/// except hidden ones (`.git`), symlinked ones (not followed: a link can lead out of the tree or
+/// round in a loop), a build's output (`.rmmc-output`: its YAML files are artifacts) and an
+/// import's drafts (`.rmmc-import`: read only when named on the command line).
 fn spec_files_skipped(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Diag>), Diag> {
-    let (files, skipped) = crate::input::files_in(dir, |name| {
-        matches!(
-            Path::new(name).extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        )
-    })
-    .map_err(|e| {
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    walk(dir, 0, &mut files, &mut warnings).map_err(|e| {
         Diag::error(DiagKind::Io, format!("cannot read rules directory: {e}"))
             .at(dir, None)
             .help("pass the folder holding the *.yaml specs (default ./rules)")
@@ -395,9 +407,82 @@ fn spec_files_skipped(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Diag>), Diag> {
             .at(dir, None)
             .help("pass the folder holding the specs (default ./rules)"));
     }
-    let warnings = skipped
-        .into_iter()
-        .map(|s| Diag::warning(DiagKind::Io, s.why).at(&s.path, None))
-        .collect();
     Ok((files, warnings))
+}
+
+/// One folder of `spec_files_skipped`: an error only for `dir` itself; a folder below that
+/// cannot be read is a warning, so one bad folder does not hide the others.
+fn walk(
+    dir: &Path,
+    depth: usize,
+    files: &mut Vec<PathBuf>,
+    warnings: &mut Vec<Diag>,
+) -> std::io::Result<()> {
+    let (found, skipped) = crate::input::files_in(dir, is_spec_name)?;
+    files.extend(found);
+    warnings.extend(
+        skipped
+            .into_iter()
+            .map(|s| Diag::warning(DiagKind::Io, s.why).at(&s.path, None)),
+    );
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // hidden entries are tools' own (`.git`); a folder named like a spec was reported above
+        if name.starts_with('.') || is_spec_name(name) {
+            continue;
+        }
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            folders.push(entry.path());
+        } else if ty.is_symlink() && entry.path().is_dir() {
+            warnings.push(
+                Diag::warning(DiagKind::Io, "a symlink to a folder: not followed")
+                    .at(&entry.path(), None)
+                    .help("name the folder it leads to on the command line to read its specs"),
+            );
+        }
+    }
+    folders.sort();
+    for folder in folders {
+        let why = if folder.join(crate::build::MARKER).exists() {
+            Some((
+                "a build's output folder (it has .rmmc-output): its YAML files are artifacts, not specs: not read",
+                "build into a folder outside the specs' folder",
+            ))
+        } else if folder.join(crate::build::IMPORT_MARKER).exists() {
+            // an import's drafts are read only when named (`rules rules/imported/sentinel`):
+            // they sit beside the hand-written specs by design, so passing them over is the
+            // documented layout, not a warning on every run
+            continue;
+        } else if depth + 1 > MAX_FOLDER_DEPTH {
+            Some((
+                "folders nest too deeply: not read",
+                "name the folder on the command line to read its specs",
+            ))
+        } else {
+            None
+        };
+        if let Some((why, help)) = why {
+            warnings.push(
+                Diag::warning(DiagKind::Io, why)
+                    .at(&folder, None)
+                    .help(help),
+            );
+            continue;
+        }
+        if let Err(e) = walk(&folder, depth + 1, files, warnings) {
+            warnings.push(
+                Diag::warning(DiagKind::Io, format!("cannot read folder: {e}")).at(&folder, None),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A path as one spelling (`./rules/x` and `rules/x` are the same); symlinks are not resolved.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

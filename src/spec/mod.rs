@@ -5,6 +5,7 @@ pub mod attack;
 pub mod fields;
 pub mod hints;
 mod load;
+mod recover;
 mod schema;
 pub mod spans;
 mod validate;
