@@ -395,7 +395,8 @@ fn example_commands() -> Vec<String> {
         serde_yaml::from_str(&read("examples/ci/github-actions.yml")).unwrap();
     for step in gha["jobs"]["rmmc"]["steps"].as_sequence().unwrap() {
         for line in step["run"].as_str().unwrap_or_default().lines() {
-            for part in line.split("./target/release/rmmc ").skip(1) {
+            // `rmmc …` as a command: at the start of the line or after a space (not `rmmc-diff`)
+            for part in format!(" {line}").split(" rmmc ").skip(1) {
                 out.push(
                     part.split(['>', ';', '|', '}'])
                         .next()
@@ -424,7 +425,14 @@ fn example_commands() -> Vec<String> {
 fn ci_examples_run_only_commands_that_ci_runs() {
     let ci = read(".ci/run");
     let cmds = example_commands();
-    assert!(cmds.len() >= 5, "{cmds:?}");
+    assert!(cmds.len() >= 7, "{cmds:?}");
+    // a detections repository is not rmmc's: the workflow installs rmmc, it cannot build it there
+    let gha = read("examples/ci/github-actions.yml");
+    assert!(gha.contains("run: cargo install --locked --git "), "{gha}");
+    assert!(
+        !gha.contains("cargo build") && !gha.contains("target/release"),
+        "{gha}"
+    );
     for c in cmds {
         // `rmmc build rules --out rmmc-out` writes to a scratch folder; .ci/run builds too
         let c = c.replace("--out rmmc-out", "--out");
