@@ -7,29 +7,26 @@
 /// Print command output to stdout (like `print!`), never panicking: a reader that went away
 /// (EPIPE, e.g. `rmmc explain | head -1`) ends the process quietly with exit 0; any other
 /// write error (e.g. ENOSPC on a full disk) prints one line to stderr and exits 2. See
-/// `cli::write_stdout`.
+/// `cli::output::write_stdout`.
 macro_rules! out {
     ($($t:tt)*) => {
-        $crate::cli::write_stdout(format_args!($($t)*))
+        $crate::cli::output::write_stdout(format_args!($($t)*))
     };
 }
 
 /// `out!` with a newline, like `println!`.
 macro_rules! outln {
     () => {
-        $crate::cli::write_stdout(format_args!("\n"))
+        $crate::cli::output::write_stdout(format_args!("\n"))
     };
     ($($t:tt)*) => {
-        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($t)*)))
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($t)*)))
     };
 }
 
 pub mod backend;
 pub mod build;
 pub mod cli;
-mod cli_eval;
-mod cli_import;
-mod cli_verify;
 pub mod diag;
 pub mod diff;
 pub mod eval;
