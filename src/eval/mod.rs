@@ -2,6 +2,7 @@
 //! agreeing with the IR proves something. So far: the KQL lexer, shared by the seed
 //! equivalence checks; parsers and interpreters build on it.
 
+pub mod engine;
 pub mod eql;
 pub mod kql;
 pub mod spl;

@@ -8,9 +8,11 @@
 //! query without `summarize`/`project`, an SPL search without `stats`/`table`) the matching
 //! line is decoded in full for the output, and the rule runs again on that (same decision).
 
-use crate::eval::kql::{self, interp as kinterp};
+use crate::eval::engine::{self, kql_value, Engine};
+pub use crate::eval::engine::{json_value, Lang, ParseFailure};
+use crate::eval::kql::interp as kinterp;
 use crate::eval::spl;
-use crate::eval::time::{format_rfc3339, parse_rfc3339};
+use crate::eval::time::parse_rfc3339;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -19,50 +21,12 @@ use std::path::{Path, PathBuf};
 
 pub type Event = Map<String, Value>;
 
-/// The language of an artifact, from its file extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Lang {
-    Kql,
-    Sigma,
-    Spl,
-    Eql,
-}
-
-impl Lang {
-    /// `.kql`, `.yml`/`.yaml` (Sigma), `.spl`, `.eql`.
-    pub fn of(path: &Path) -> Option<Lang> {
-        match path.extension().and_then(|e| e.to_str())? {
-            "kql" => Some(Lang::Kql),
-            "yml" | "yaml" => Some(Lang::Sigma),
-            "spl" => Some(Lang::Spl),
-            "eql" => Some(Lang::Eql),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::Kql => "kql",
-            Lang::Sigma => "sigma",
-            Lang::Spl => "splunk",
-            Lang::Eql => "elastic",
-        }
-    }
-}
-
 /// A parsed artifact.
 pub enum Query {
-    Kql(kql::ast::Query),
-    Spl(spl::Search, spl::interp::Literals),
-    Eql(crate::eval::eql::Query),
-    /// The rule, and whether it holds keyword searches (values matched in any field).
-    Sigma(Box<sigma_rust::Rule>, bool),
-}
-
-/// Why an artifact could not be parsed: a message, at a line and column when the parser
-/// knows them.
-pub struct ParseFailure {
-    pub message: String,
-    pub at: Option<(usize, usize)>,
+    Kql(<engine::Kql as Engine>::Query),
+    Spl(<engine::Spl as Engine>::Query),
+    Eql(<engine::Eql as Engine>::Query),
+    Sigma(Box<<engine::Sigma as Engine>::Query>),
 }
 
 /// One artifact, parsed, with the fields it reads from events.
@@ -124,50 +88,46 @@ impl Rule {
             message: "rmmc eval runs .kql, .yml (Sigma), .spl and .eql artifacts".into(),
             at: None,
         })?;
-        let located = |e: kql::parser::ParseError| ParseFailure {
-            message: e.message,
-            at: Some((e.span.line, e.span.col)),
-        };
-        let (query, fields, reads_all) = match lang {
+        let (fields, query, reads_all, scope) = match lang {
             Lang::Kql => {
-                let q = kql::parser::parse(text).map_err(located)?;
-                let cols = q.input_columns().into_iter().collect();
-                (Query::Kql(q), cols, false)
+                let q = engine::Kql::parse(text)?;
+                (
+                    engine::Kql::input_fields(&q),
+                    Query::Kql(q),
+                    false,
+                    Scope::All,
+                )
             }
             Lang::Spl => {
-                let s = spl::parse(text).map_err(located)?;
-                let all = spl_reads_all(&s.commands);
-                let fields = s.input_fields();
-                let lits = spl::interp::precompile(&s.commands);
-                (Query::Spl(s, lits), fields, all)
+                let q = engine::Spl::parse(text)?;
+                let all = spl_reads_all(&q.search.commands);
+                (
+                    engine::Spl::input_fields(&q),
+                    Query::Spl(q),
+                    all,
+                    Scope::All,
+                )
             }
             Lang::Eql => {
-                let q = crate::eval::eql::parse(text).map_err(located)?;
-                let fields = q.input_fields();
-                (Query::Eql(q), fields, false)
+                let q = engine::Eql::parse(text)?;
+                (
+                    engine::Eql::input_fields(&q),
+                    Query::Eql(q),
+                    false,
+                    Scope::All,
+                )
             }
             Lang::Sigma => {
-                let (rule, fields) =
-                    crate::verify::runners::sigma_rule(text).map_err(|e| ParseFailure {
-                        message: e,
-                        at: None,
-                    })?;
-                let keywords = sigma_has_keywords(text);
-                (Query::Sigma(Box::new(rule), keywords), fields, keywords)
-            }
-        };
-        let scope = match lang {
-            Lang::Sigma => {
-                let logsource = serde_yaml::from_str::<serde_yaml::Value>(text)
-                    .ok()
-                    .and_then(|d| d.get("logsource").cloned())
-                    .unwrap_or_default();
-                match crate::verify::native::sigma_logsource_event(&logsource) {
+                let q = engine::Sigma::parse(text)?;
+                let keywords = q.has_keywords();
+                let logsource = q.doc.get("logsource").cloned().unwrap_or_default();
+                let scope = match crate::verify::native::sigma_logsource_event(&logsource) {
                     Some(want) => Scope::Logsource(want),
                     None => Scope::Unmapped(serde_json::to_string(&logsource).unwrap_or_default()),
-                }
+                };
+                let fields = engine::Sigma::input_fields(&q);
+                (fields, Query::Sigma(Box::new(q)), keywords, scope)
             }
-            _ => Scope::All,
         };
         Ok(Rule {
             path: path.to_path_buf(),
@@ -206,27 +166,6 @@ fn spl_reads_all(cmds: &[spl::Command]) -> bool {
         }
         _ => false,
     })
-}
-
-/// Does a Sigma rule's detection hold keyword searches: a search identifier that is a
-/// value or a list of values instead of a map of fields (Sigma specification, "Detection":
-/// "Lists of values … are matched against the whole event")?
-fn sigma_has_keywords(text: &str) -> bool {
-    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
-        return true;
-    };
-    let Some(serde_yaml::Value::Mapping(det)) = doc.get("detection") else {
-        return false;
-    };
-    det.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), Some("condition" | "timeframe")))
-        .any(|(_, v)| match v {
-            serde_yaml::Value::Mapping(_) => false,
-            serde_yaml::Value::Sequence(items) => items
-                .iter()
-                .any(|i| !matches!(i, serde_yaml::Value::Mapping(_))),
-            _ => true,
-        })
 }
 
 /// The top-level keys to decode: every key that is one of the fields, or a leading run of
@@ -491,40 +430,6 @@ pub fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_jso
     Ok(row)
 }
 
-/// A JSON value from exported logs as a KQL value: strings that are RFC 3339 times become
-/// datetimes (Defender and Sentinel export them that way).
-pub fn kql_value(v: &Value) -> kinterp::Value {
-    match v {
-        Value::Null => kinterp::Value::Null,
-        Value::Bool(b) => kinterp::Value::Bool(*b),
-        Value::Number(n) => n.as_i64().map_or_else(
-            || kinterp::Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-            kinterp::Value::Long,
-        ),
-        Value::String(s) => parse_rfc3339(s)
-            .map_or_else(|| kinterp::Value::Str(s.clone()), kinterp::Value::DateTime),
-        Value::Array(a) => kinterp::Value::Dynamic(a.iter().map(kql_value).collect()),
-        Value::Object(_) => kinterp::Value::Str(v.to_string()),
-    }
-}
-
-/// A KQL value as JSON: datetimes as RFC 3339 text, timespans in KQL's literal form.
-pub fn json_value(v: &kinterp::Value) -> Value {
-    use kinterp::Value as V;
-    match v {
-        V::Null => Value::Null,
-        V::Str(s) => s.clone().into(),
-        V::Long(n) => (*n).into(),
-        V::Real(x) => serde_json::json!(x),
-        V::Bool(b) => (*b).into(),
-        V::DateTime(t) => format_rfc3339(*t).into(),
-        V::Timespan(t) => {
-            serde_json::json!(format!("{}", crate::eval::kql::ast::Lit::Timespan(*t)))
-        }
-        V::Dynamic(v) => v.iter().map(json_value).collect(),
-    }
-}
-
 fn kql_row(e: &Event) -> kinterp::Row {
     e.iter().map(|(k, v)| (k.clone(), kql_value(v))).collect()
 }
@@ -648,7 +553,7 @@ pub fn open(
                 CsvTyping::Text => "string".to_string(),
                 CsvTyping::Kql(tables) => tables
                     .iter()
-                    .filter_map(|t| kql::bind::schemas().get(t))
+                    .filter_map(|t| crate::eval::kql::bind::schemas().get(t))
                     .find_map(|cols| cols.get(h).cloned())
                     .unwrap_or_else(|| "string".to_string()),
             })
@@ -832,11 +737,13 @@ impl<'q> Worker<'q> {
                 Query::Kql(q) => {
                     kinterp::Stream::new(q, now).map_or(Filter::Off, |s| Filter::Kql(Box::new(s)))
                 }
-                Query::Spl(s, lits) => {
-                    Filter::Spl(Box::new(spl::interp::Stream::new(&s.commands, lits, now)))
-                }
+                Query::Spl(q) => Filter::Spl(Box::new(spl::interp::Stream::new(
+                    &q.search.commands,
+                    &q.literals,
+                    now,
+                ))),
                 Query::Eql(q) => Filter::Eql(q),
-                Query::Sigma(rule, _) => Filter::Sigma(rule),
+                Query::Sigma(q) => Filter::Sigma(&q.rule),
             })
             .collect();
         Worker {
@@ -1015,9 +922,11 @@ impl<'q> Results<'q> {
                         Sink::Off
                     }
                 },
-                Query::Spl(s, lits) => {
-                    Sink::Spl(Box::new(spl::interp::Stream::new(&s.commands, lits, now)))
-                }
+                Query::Spl(q) => Sink::Spl(Box::new(spl::interp::Stream::new(
+                    &q.search.commands,
+                    &q.literals,
+                    now,
+                ))),
                 Query::Eql(_) | Query::Sigma(..) => Sink::Rows,
             });
             outcomes.push(o);

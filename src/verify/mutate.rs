@@ -16,9 +16,10 @@ use super::{cases::Case, verify, VerifyOptions};
 use crate::backend::common::Rendering;
 use crate::backend::RuleId;
 use crate::build::Files;
+use crate::eval::engine::{self, Engine, Lang};
 use crate::ir::IrSpec;
 use crate::spec::LoadedSpec;
-use ops::{Edit, Lang};
+use ops::Edit;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -205,12 +206,11 @@ impl Piece {
     /// The parse error of a mutated query, if its language refuses it.
     fn invalid(&self, q: &str, piece_text: &str) -> Option<String> {
         match self.kind.lang() {
-            Lang::Kql => crate::eval::kql::parser::parse(q)
-                .err()
-                .map(|e| e.to_string()),
-            Lang::Spl => crate::eval::spl::parse(q).err().map(|e| e.message),
-            Lang::Eql => crate::eval::eql::parse(q).err().map(|e| e.message),
-            Lang::Sigma => super::runners::sigma_rule(piece_text).err(),
+            // the reasons as they have always read: located for KQL only
+            Lang::Kql => engine::Kql::parse(q).err().map(|f| f.to_string()),
+            Lang::Spl => engine::Spl::parse(q).err().map(|f| f.message),
+            Lang::Eql => engine::Eql::parse(q).err().map(|f| f.message),
+            Lang::Sigma => engine::Sigma::parse(piece_text).err().map(|f| f.message),
         }
     }
 }

@@ -23,14 +23,7 @@ impl Edit {
     }
 }
 
-/// The query languages the operators know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Kql,
-    Sigma,
-    Spl,
-    Eql,
-}
+pub use crate::eval::engine::Lang;
 
 /// Every mutant of `text` (a query; for Sigma the whole rule file, of which only the
 /// `detection` section is mutated), in text order per operator.
