@@ -28,7 +28,7 @@ pub(super) fn run(dir: &Path, out: &Path, format: Format) -> i32 {
         let row = crate::verify::native::kql_row(table, &c.event);
         let obj: serde_json::Map<String, serde_json::Value> = row
             .iter()
-            .map(|(k, v)| (k.clone(), crate::eval::stream::json_value(v)))
+            .map(|(k, v)| (k.clone(), crate::eval::engine::json_value(v)))
             .collect();
         let file = files.entry(format!("{}.jsonl", table.name)).or_default();
         file.push_str(&serde_json::Value::Object(obj).to_string());
