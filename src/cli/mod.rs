@@ -29,7 +29,7 @@ const VERSION: &str = concat!(
 #[command(
     name = "rmmc",
     version = VERSION,
-    about = "Compile RMM-tool detection specs into KQL and Microsoft Sentinel rules",
+    about = "Compile RMM-tool detection specs into KQL (with Microsoft Sentinel rules), Sigma, Splunk SPL and Elastic EQL rules",
     after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc convert rules/netsupport.yaml -t sigma   # print to stdout\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
 )]
 pub struct Cli {
@@ -56,7 +56,7 @@ pub enum RowsFormat {
 pub enum Command {
     /// Compile specs and write the artifacts (atomically replacing the output folder).
     #[command(
-        after_help = "Output layout:\n  OUT/kql/<spec>-<detection>[-<source>].kql\n  OUT/sentinel/hunting/<spec>-<detection>[-<source>].yaml\n  OUT/sentinel/analytic/<spec>-<detection>[-<source>].yaml\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
+        after_help = "Output layout (STEM: <spec>-<detection>, plus -<source> when the detection reads several sources):\n  OUT/.rmmc-output                marker: a build replaces only folders that carry it\n  OUT/kql/STEM.kql\n  OUT/sentinel/hunting/STEM.yaml\n  OUT/sentinel/analytic/STEM.yaml\n  OUT/sigma/STEM.yml\n  OUT/splunk/STEM.spl\n  OUT/splunk/savedsearches.conf   one scheduled-alert stanza per search\n  OUT/elastic/STEM.eql\n  OUT/elastic/rules.ndjson        Kibana detection rules (type eql), one per line\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
     )]
     Build {
         /// Folders of *.yaml specs, or spec files (ids must be unique across all of them).
@@ -179,8 +179,8 @@ pub enum Command {
         #[arg(long, requires = "mutate")]
         min_kill_rate: Vec<String>,
     },
-    /// Render canonical fixture events into a backend's native rows: one JSON-lines file per
-    /// table, in the shape `rmmc eval` (and the SIEM) reads. For trying rules on sample data
+    /// Render canonical fixture events into KQL rows (Defender XDR / Sentinel columns): one
+    /// JSON-lines file per table, in the shape `rmmc eval` (and the SIEM) reads. For trying rules on sample data
     /// and for feeding the same events to other engines.
     #[command(
         after_help = "Examples:\n  rmmc fixtures --out native            # tests/fixtures → native/DeviceNetworkEvents.jsonl, …\n  rmmc eval out/kql/netsupport-netconn.kql --events native/DeviceNetworkEvents.jsonl"
@@ -193,7 +193,8 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Run one artifact over events in its backend's native schema (JSON lines).
+    /// Run artifacts (files, or every rule of a build folder) over an export of events in
+    /// their backend's native schema (JSON lines or CSV, gzip'd or not).
     #[command(
         after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl"
     )]
@@ -202,7 +203,8 @@ pub enum Command {
         /// below a folder is a rule.
         #[arg(required = true, num_args = 1..)]
         artifacts: Vec<PathBuf>,
-        /// Events, one JSON object per line (gzip'd or not).
+        /// The export: one JSON object per line, or a .csv file with a header row (gzip'd
+        /// or not).
         #[arg(long)]
         events: PathBuf,
         /// With a folder or several artifacts: run only this backend's (kql, sigma, splunk,
