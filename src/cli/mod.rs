@@ -14,7 +14,7 @@ mod verify;
 
 use crate::build::Target;
 use clap::{Parser, Subcommand, ValueEnum};
-pub use output::{exit, Deny, Format};
+use output::{exit, Deny, Format};
 use std::path::PathBuf;
 
 /// `rmmc --version`: the package version and the commit it was built from (build.rs).
@@ -32,7 +32,7 @@ const VERSION: &str = concat!(
     about = "Compile RMM-tool detection specs into KQL (with Microsoft Sentinel rules), Sigma, Splunk SPL and Elastic EQL rules",
     after_help = "Examples:\n  rmmc build                      # rules/ → out/ (all targets)\n  rmmc build rules --out dist --target kql\n  rmmc convert rules/netsupport.yaml -t sigma   # print to stdout\n  rmmc build --no-exclusions      # the bare hunting queries\n  rmmc check rules --deny wider   # validate only; fail on widened predicates\n  rmmc schema > rmmc.schema.json  # JSON Schema for editor completion\n  rmmc fields                     # the canonical field names\n\nExit codes: 0 ok, 1 a check failed (--deny policy, verify mismatch, diff drift), 2 invalid input or I/O error."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// How to print diagnostics.
@@ -47,13 +47,13 @@ pub struct Cli {
 
 /// How `rmmc eval` prints result rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RowsFormat {
+pub(crate) enum RowsFormat {
     Jsonl,
     Table,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Compile specs and write the artifacts (atomically replacing the output folder).
     #[command(
         after_help = "Output layout (STEM: <spec>-<detection>, plus -<source> when the detection reads several sources):\n  OUT/.rmmc-output                marker: a build replaces only folders that carry it\n  OUT/kql/STEM.kql\n  OUT/sentinel/hunting/STEM.yaml\n  OUT/sentinel/analytic/STEM.yaml\n  OUT/sigma/STEM.yml\n  OUT/splunk/STEM.spl\n  OUT/splunk/savedsearches.conf   one scheduled-alert stanza per search\n  OUT/elastic/STEM.eql\n  OUT/elastic/rules.ndjson        Kibana detection rules (type eql), one per line\n\nExamples:\n  rmmc build\n  rmmc build rules --out dist --target kql,sentinel"
@@ -262,7 +262,7 @@ pub fn main() -> i32 {
     code
 }
 
-pub fn run(cli: Cli) -> i32 {
+fn run(cli: Cli) -> i32 {
     let format = cli.format;
     output::all_warnings(cli.all_warnings);
     match cli.command {

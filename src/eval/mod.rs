@@ -3,9 +3,9 @@
 //! EQL (Sigma rules run on the sigma-rust engine), one interface over the four (`engine`),
 //! the streaming run of `rmmc eval` over exports (`stream`), and RFC 3339 times (`time`).
 
-pub mod engine;
+pub(crate) mod engine;
 pub mod eql;
 pub mod kql;
 pub mod spl;
-pub mod stream;
+pub(crate) mod stream;
 pub mod time;

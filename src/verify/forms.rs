@@ -30,7 +30,7 @@ use crate::spec::BackendName;
 use std::collections::{BTreeMap, HashSet};
 
 mod conf;
-pub use conf::{parse_conf, Conf, Stanza};
+pub use conf::{parse_conf, Stanza};
 
 pub const SAVEDSEARCHES: &str = "splunk/savedsearches.conf";
 pub const KIBANA: &str = "elastic/rules.ndjson";

@@ -7,11 +7,11 @@
 
 pub mod cases;
 mod declared;
-pub mod forms;
-pub mod mcdc;
+pub(crate) mod forms;
+pub(crate) mod mcdc;
 pub mod mutate;
-pub mod native;
-pub mod runners;
+pub(crate) mod native;
+pub(crate) mod runners;
 
 use crate::backend::common::Rendering;
 use crate::backend::RuleId;

@@ -13,7 +13,7 @@
 //! Stays whole (over 600 lines): one pipeline, from the artifacts' query pieces to the judged
 //! mutants (cells, sampling, the parallel run); the operators are in `ops`, the report in `report`.
 
-pub mod ops;
+pub(crate) mod ops;
 mod report;
 
 use super::{cases::Case, verify, VerifyOptions};

@@ -14,7 +14,7 @@ mod results;
 mod rule;
 mod worker;
 
-pub use crate::eval::engine::{Lang, ParseFailure};
+pub use crate::eval::engine::Lang;
 use crate::eval::kql::interp as kinterp;
 use input::{is_blank, Batch, Batches, BATCH};
 pub use input::{open, CsvTyping};
