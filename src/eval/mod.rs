@@ -1,9 +1,11 @@
 //! Evaluators for emitted artifacts. They read artifact TEXT only (never the IR), so that
-//! agreeing with the IR proves something. So far: the KQL lexer, shared by the seed
-//! equivalence checks; parsers and interpreters build on it.
+//! agreeing with the IR proves something: a parser and an interpreter each for KQL, SPL and
+//! EQL (Sigma rules run on the sigma-rust engine), one interface over the four (`engine`),
+//! the streaming run of `rmmc eval` over exports (`stream`), and RFC 3339 times (`time`).
 
+pub(crate) mod engine;
 pub mod eql;
 pub mod kql;
 pub mod spl;
-pub mod stream;
+pub(crate) mod stream;
 pub mod time;

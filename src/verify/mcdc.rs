@@ -14,6 +14,9 @@
 //! Events are *consistent* as real telemetry is: a process path ends with the process name
 //! (Defender's `FolderPath` and `FileName`; Sysmon holds one `Image` for both), so a case can
 //! be written in every backend's native shape instead of being skipped there.
+//!
+//! Stays whole (over 600 lines): one job, finding each condition's MC/DC pair (condition tree,
+//! sensitizing path, the solver that builds the events); a seventh of it is its tests.
 
 use crate::ir::{Event, Expr, IrDetection, Match, Test, TextOp};
 use crate::spec::Source;

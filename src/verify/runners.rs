@@ -7,7 +7,8 @@
 //! category, source and declared output (to know which rows the spec implies).
 
 use super::{native, Ctx, Run};
-use crate::eval::kql::{interp, parser};
+use crate::eval::engine::{self, Engine, ParseFailure};
+use crate::eval::kql::interp;
 use crate::eval::time::parse_rfc3339;
 use crate::ir::IrOutput;
 use crate::mapping::{table_for, TableMap};
@@ -15,19 +16,19 @@ use crate::spec::Field;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Nesting cap for Sigma conditions (parentheses and `not`), as the KQL parser's.
-pub const MAX_DEPTH: usize = parser::MAX_DEPTH;
-
-/// Most `and` / `or` operators one Sigma condition may hold. sigma-rust's condition parser
-/// recurses once per operator of a flat chain (`s0 or s1 or …` builds a right-deep tree that
-/// its evaluator recurses on as well), so a generated chain of 50,000 selections overflows
-/// the stack however shallow its parentheses; real rules use a handful (ours at most one).
-pub const MAX_CONDITION_OPERATORS: usize = 1000;
-
 fn text<'a>(ctx: &Ctx<'a>) -> Result<&'a String, String> {
     ctx.files
         .get(ctx.path)
         .ok_or_else(|| "artifact missing".to_string())
+}
+
+/// A parse failure as verify reports it: `does not parse: line:col: message`. A Sigma
+/// failure, which has no location, already says `does not parse` (engine::sigma_rule).
+fn unparsable(f: ParseFailure) -> String {
+    match f.at {
+        Some(_) => format!("does not parse: {f}"),
+        None => f.message,
+    }
 }
 
 fn table<'t>(tables: &'t [TableMap], ctx: &Ctx, lang: &str) -> Result<&'t TableMap, String> {
@@ -45,7 +46,7 @@ fn table<'t>(tables: &'t [TableMap], ctx: &Ctx, lang: &str) -> Result<&'t TableM
 
 fn kql_query(ctx: &Ctx) -> Result<(crate::eval::kql::ast::Query, &'static TableMap), String> {
     let text = text(ctx)?;
-    let q = parser::parse(text).map_err(|e| format!("does not parse: {e}"))?;
+    let q = engine::Kql::parse(text).map_err(unparsable)?;
     let table = table(&crate::backend::kql::data().tables, ctx, "KQL")?;
     if q.table != table.name {
         return Err(format!(
@@ -68,17 +69,15 @@ pub(super) fn kql(ctx: &Ctx) -> Result<Run, String> {
     let verdicts = rows
         .iter()
         .map(|row| {
-            interp::run(&q, std::slice::from_ref(row), ctx.now)
-                .map(|out| Some(!out.is_empty()))
+            engine::Kql::matches(&q, row, ctx.now)
+                .map(Some)
                 .map_err(|e| format!("fails at run time: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let got = interp::run(&q, &rows, ctx.now).map_err(|e| format!("fails at run time: {e}"))?;
-    let to_json = |r: &interp::Row| -> Map<String, Value> {
-        r.iter().map(|(k, v)| (k.clone(), kql_json(v))).collect()
-    };
-    let inputs: Vec<Map<String, Value>> = rows.iter().map(to_json).collect();
-    let outputs: Vec<Map<String, Value>> = got.iter().map(to_json).collect();
+    let got =
+        engine::Kql::run(&q, &rows, ctx.now).map_err(|e| format!("fails at run time: {e}"))?;
+    let inputs: Vec<Map<String, Value>> = rows.iter().map(engine::json_row).collect();
+    let outputs: Vec<Map<String, Value>> = got.iter().map(engine::json_row).collect();
     Ok(Run {
         rows: compare_rows(ctx, table, &inputs, &verdicts, &outputs),
         verdicts,
@@ -86,111 +85,17 @@ pub(super) fn kql(ctx: &Ctx) -> Result<Run, String> {
     })
 }
 
-/// KQL values as JSON for row comparison: every value as its text (so a long and the same
-/// number agree); null stays null.
-fn kql_json(v: &interp::Value) -> Value {
-    match v {
-        interp::Value::Null => Value::Null,
-        interp::Value::Str(s) => Value::String(s.clone()),
-        interp::Value::Long(n) => Value::String(n.to_string()),
-        other => Value::String(format!("{other:?}")),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Sigma
 // ---------------------------------------------------------------------------------------
-
-/// Refuse conditions nested deeper than [`MAX_DEPTH`] or with more than
-/// [`MAX_CONDITION_OPERATORS`] operators before sigma-rust's recursive parser sees them (it
-/// would overflow the stack), and YAML sigma-rust cannot read, with line:col.
-fn sigma_precheck(text: &str) -> Result<serde_yaml::Value, String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!("{}:{}: ", l.line(), l.column()))
-            .unwrap_or_default();
-        format!("does not parse: {at}{e}")
-    })?;
-    let conds: Vec<String> = match doc.get("detection").and_then(|d| d.get("condition")) {
-        Some(serde_yaml::Value::String(s)) => vec![s.clone()],
-        Some(serde_yaml::Value::Sequence(v)) => v
-            .iter()
-            .filter_map(|c| c.as_str().map(str::to_string))
-            .collect(),
-        _ => return Err("does not parse: the rule has no detection.condition".into()),
-    };
-    for c in conds {
-        let (mut depth, mut max, mut nots) = (0usize, 0usize, 0usize);
-        for ch in c.chars() {
-            match ch {
-                '(' => {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-                ')' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        nots += c
-            .split(|ch: char| ch.is_whitespace() || ch == '(' || ch == ')')
-            .filter(|w| w.eq_ignore_ascii_case("not"))
-            .count();
-        if max + nots > MAX_DEPTH {
-            return Err(format!(
-                "does not parse: condition nested deeper than {MAX_DEPTH} levels"
-            ));
-        }
-        let ops = c
-            .split(|ch: char| ch.is_whitespace() || ch == '(' || ch == ')')
-            .filter(|w| w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("or"))
-            .count();
-        if ops > MAX_CONDITION_OPERATORS {
-            return Err(format!(
-                "does not parse: condition has {ops} and/or operators, more than {MAX_CONDITION_OPERATORS}; group the selections with `1 of sel*` instead"
-            ));
-        }
-    }
-    Ok(doc)
-}
-
-/// A Sigma rule text as sigma-rust's rule (after the nesting check), and the event fields
-/// its selections read (`Image|endswith` → `Image`; keyword lists read none).
-pub fn sigma_rule(text: &str) -> Result<(sigma_rust::Rule, Vec<String>), String> {
-    let doc = sigma_precheck(text)?;
-    let rule = sigma_rust::rule_from_yaml(text).map_err(|e| format!("does not parse: {e}"))?;
-    let mut fields = Vec::new();
-    fn walk(v: &serde_yaml::Value, out: &mut Vec<String>) {
-        match v {
-            serde_yaml::Value::Mapping(m) => {
-                for k in m.keys().filter_map(serde_yaml::Value::as_str) {
-                    out.push(k.split('|').next().unwrap_or(k).to_string());
-                }
-            }
-            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    if let Some(serde_yaml::Value::Mapping(det)) = doc.get("detection") {
-        for (k, v) in det {
-            if k.as_str() != Some("condition") && k.as_str() != Some("timeframe") {
-                walk(v, &mut fields);
-            }
-        }
-    }
-    fields.sort();
-    fields.dedup();
-    Ok((rule, fields))
-}
 
 /// The Sigma rule, parsed and evaluated by the `sigma-rust` engine (not reimplemented), on
 /// Sysmon / firewall-taxonomy events. The rule's `logsource` must be the table's.
 /// Sigma rules carry no time range: the window is the scheduler's, so verdicts are judged
 /// without it.
 pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
-    let text = text(ctx)?;
-    let (rule, _) = sigma_rule(text)?;
-    let doc = sigma_precheck(text)?;
+    let q = engine::Sigma::parse(text(ctx)?).map_err(unparsable)?;
+    let doc = &q.doc;
     let table = table(&crate::backend::sigma::data().tables, ctx, "Sigma")?;
     if let Some(want) = table.meta.get("logsource").and_then(Value::as_object) {
         for (k, v) in want {
@@ -223,7 +128,7 @@ pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
             }
             let ev = sigma_rust::event_from_json(&Value::Object(ev).to_string())
                 .map_err(|e| format!("sigma-rust refuses the event: {e}"))?;
-            Ok(Some(rule.is_match(&ev)))
+            engine::Sigma::matches(&q, &ev, ctx.now).map(Some)
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Run {
@@ -240,16 +145,8 @@ pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
 /// The SPL search (`earliest=-5d latest=now` in its text) over Sysmon / CIM events; per event,
 /// then all at once for the `stats` / `table` rows.
 pub(super) fn spl(ctx: &Ctx) -> Result<Run, String> {
-    use crate::eval::spl;
-    let text = text(ctx)?;
-    let search = spl::parse(text).map_err(|e| {
-        format!(
-            "does not parse: {}:{}: {}",
-            e.span.line, e.span.col, e.message
-        )
-    })?;
+    let q = engine::Spl::parse(text(ctx)?).map_err(unparsable)?;
     let table = table(&crate::backend::spl::data().tables, ctx, "SPL")?;
-    let runner = search.runner();
     let events: Vec<Option<Map<String, Value>>> = ctx
         .cases
         .iter()
@@ -259,17 +156,15 @@ pub(super) fn spl(ctx: &Ctx) -> Result<Run, String> {
         .iter()
         .map(|e| match e {
             None => Ok(None),
-            Some(e) => runner
-                .run(std::slice::from_ref(e), ctx.now)
-                .map(|rows| Some(!rows.is_empty()))
+            Some(e) => engine::Spl::matches(&q, e, ctx.now)
+                .map(Some)
                 .map_err(|e| format!("fails at run time: {e}")),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let inputs: Vec<Map<String, Value>> = events.iter().flatten().cloned().collect();
     let judged: Vec<Option<bool>> = verdicts.iter().filter(|v| v.is_some()).copied().collect();
-    let outputs = runner
-        .run(&inputs, ctx.now)
-        .map_err(|e| format!("fails at run time: {e}"))?;
+    let outputs =
+        engine::Spl::run(&q, &inputs, ctx.now).map_err(|e| format!("fails at run time: {e}"))?;
     Ok(Run {
         rows: compare_rows(ctx, table, &inputs, &judged, &outputs),
         verdicts,
@@ -357,16 +252,10 @@ fn kibana_window(ctx: &Ctx) -> Result<(i128, i128, String), String> {
 /// The EQL query over nested ECS documents; an event outside the Kibana rule's `from`..`to`
 /// is never searched, so it does not match.
 pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
-    use crate::eval::eql;
     let text = text(ctx)?;
     // the Kibana rule's window (its query is checked against this file in forms.rs)
     let (from, to, window) = kibana_window(ctx)?;
-    let q = eql::parse(text).map_err(|e| {
-        format!(
-            "does not parse: {}:{}: {}",
-            e.span.line, e.span.col, e.message
-        )
-    })?;
+    let q = engine::Eql::parse(text).map_err(unparsable)?;
     let table = table(&crate::backend::eql::data().tables, ctx, "EQL")?;
     let want_cat = table
         .meta
@@ -397,7 +286,7 @@ pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
                 .is_some_and(|t| from <= t && t <= to);
             Ok(Some(
                 in_range
-                    && q.matches(&doc)
+                    && engine::Eql::matches(&q, &doc, ctx.now)
                         .map_err(|e| format!("fails at run time: {e}"))?,
             ))
         })
@@ -522,48 +411,6 @@ mod tests {
     }
 
     #[test]
-    fn sigma_precheck_table() {
-        let rule = |cond: &str| {
-            format!("title: t\nlogsource: {{category: c}}\ndetection:\n  sel: {{a: b}}\n  condition: {cond}\n")
-        };
-        let deep = format!(
-            "{}sel{}",
-            "(".repeat(MAX_DEPTH + 1),
-            ")".repeat(MAX_DEPTH + 1)
-        );
-        let nots = format!("{}sel", "not ".repeat(MAX_DEPTH + 1));
-        // `ops` operators: alternately or / AND, as a flat chain
-        let chain = |ops: usize| {
-            (0..ops).fold("sel".to_string(), |c, i| {
-                c + if i % 2 == 0 { " or sel" } else { " AND sel" }
-            })
-        };
-        let cases: Vec<(String, Result<(), &str>)> = vec![
-            (rule("sel"), Ok(())),
-            (rule("not (sel or sel)"), Ok(())),
-            (rule(&format!("'{deep}'")), Err("nested deeper")),
-            (rule(&nots), Err("nested deeper")),
-            (rule(&chain(MAX_CONDITION_OPERATORS)), Ok(())),
-            (
-                rule(&chain(MAX_CONDITION_OPERATORS + 1)),
-                Err("more than 1000"),
-            ),
-            (
-                "title: t\ndetection:\n  sel: {a: b}\n".into(),
-                Err("no detection.condition"),
-            ),
-            ("title: [unclosed\n".into(), Err("does not parse: 2:1")),
-        ];
-        for (text, want) in cases {
-            match (want, sigma_precheck(&text)) {
-                (Ok(()), Ok(_)) => {}
-                (Err(w), Err(g)) => assert!(g.contains(w), "{text}: {g}"),
-                (w, g) => panic!("{text}: want {w:?}, got {g:?}"),
-            }
-        }
-    }
-
-    #[test]
     fn cell_text_table() {
         use serde_json::json;
         let cases: &[(Option<Value>, &str)] = &[
@@ -575,20 +422,6 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(cell_text(v.as_ref()), *want, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn sigma_rule_fields_table() {
-        let cases: &[(&str, &[&str])] = &[
-            ("  sel: {Image|endswith: a.exe, User: b}\n  condition: sel", &["Image", "User"]),
-            ("  sel:\n    - {A|contains|all: [x]}\n    - {B: y}\n  f: {C|re: z}\n  condition: sel or f", &["A", "B", "C"]),
-            ("  kw: [evil]\n  condition: kw", &[]),
-        ];
-        for (det, want) in cases {
-            let text = format!("title: t\nlogsource: {{category: c}}\ndetection:\n{det}\n");
-            let (_, got) = sigma_rule(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!(got, *want, "{text}");
         }
     }
 }

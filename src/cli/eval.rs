@@ -1,8 +1,8 @@
 //! The command-line edge of `rmmc eval`: one artifact, or every rule of a build folder, run
 //! over an export in one read (`eval::stream`); result rows, or a hit table per rule.
 
-use crate::cli::{exit, report, Format};
-use crate::cli_verify::{clock, now_or, usage};
+use super::output::{exit, report, usage, Format};
+use super::verify::{clock, now_or};
 use crate::diag::{Diag, DiagKind};
 use crate::eval::stream::{self, Lang, Rule, RunError};
 use std::path::{Path, PathBuf};

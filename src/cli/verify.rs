@@ -1,14 +1,14 @@
 //! The command-line edge of `rmmc verify` and `rmmc eval`: reading files, choosing the clock,
 //! printing the matrix and the result rows.
 
+use super::output::{exit, load, report, usage, Format};
 use crate::build::{self, BuildOptions, Target};
-use crate::cli::{exit, load, report, Format};
-use crate::diag::{Diag, DiagKind};
+use crate::diag::Diag;
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::verify::{self, cases, VerifyOptions};
 use std::path::{Path, PathBuf};
 
-pub(crate) fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
+pub(super) fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Result<i128, String> {
     match now {
         Some(s) => parse_rfc3339(s).ok_or_else(|| {
             format!("--now {s:?} is not an RFC 3339 time (e.g. 2026-05-31T11:00:00Z)")
@@ -17,15 +17,10 @@ pub(crate) fn now_or(now: Option<&str>, default: impl FnOnce() -> i128) -> Resul
     }
 }
 
-pub(crate) fn clock() -> i128 {
+pub(super) fn clock() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
-}
-
-pub(crate) fn usage(msg: String, format: Format) -> i32 {
-    report(&[Diag::error(DiagKind::Io, msg)], &[], format);
-    exit::ERROR
 }
 
 /// `rmmc verify --mutate`'s options (README: Mutation testing).
@@ -355,51 +350,5 @@ fn verdict(b: bool) -> &'static str {
         "match"
     } else {
         "no match"
-    }
-}
-
-/// `rmmc fixtures`: canonical fixtures → `<Table>.jsonl` native KQL rows, through the same
-/// mapping the KQL backend and `rmmc verify` use.
-pub fn fixtures(dir: &Path, out: &Path, format: Format) -> i32 {
-    let cases = match cases::load_fixtures(dir) {
-        Ok(c) => c,
-        Err(diags) => {
-            report(&diags, &[], format);
-            return exit::ERROR;
-        }
-    };
-    let mut files = build::Files::new();
-    for c in &cases {
-        let Some(table) =
-            crate::mapping::table_for(&crate::backend::kql::data().tables, c.category, c.source)
-        else {
-            continue;
-        };
-        let row = crate::verify::native::kql_row(table, &c.event);
-        let obj: serde_json::Map<String, serde_json::Value> = row
-            .iter()
-            .map(|(k, v)| (k.clone(), crate::eval::stream::json_value(v)))
-            .collect();
-        let file = files.entry(format!("{}.jsonl", table.name)).or_default();
-        file.push_str(&serde_json::Value::Object(obj).to_string());
-        file.push('\n');
-    }
-    match build::write_output(out, &files) {
-        Ok(_) => {
-            if format == Format::Text {
-                for (path, text) in &files {
-                    eprintln!(
-                        "{}: {} rows",
-                        out.join(path).display(),
-                        text.lines().count()
-                    );
-                }
-            }
-            exit::OK
-        }
-        Err(d) => {
-            report(&[d], &[], format);
-            exit::ERROR
-        }
     }
 }

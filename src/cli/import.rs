@@ -1,11 +1,49 @@
 //! `rmmc import`: run an importer, prove and write its specs, print the report.
 
+use super::output::{exit, load, no_stdout_folder, report, write_warnings, written_to, Format};
 use crate::build;
-use crate::cli::{exit, load, report, Format, ImportSource};
 use crate::diag::{Diag, DiagKind};
 use crate::import;
+use std::path::PathBuf;
 
-pub fn run(source: ImportSource, format: Format) -> i32 {
+/// What `rmmc import` reads.
+#[derive(clap::Subcommand, Debug)]
+pub enum ImportSource {
+    /// Sentinel hunting-query YAMLs (<DIR>/<Tool>/*_netconn|createproc|filesig.yaml), lifted
+    /// with rmmc's own KQL parser; each emitted query is checked against the original.
+    Sentinel(ImportArgs),
+    /// LOLRMM tool YAMLs (<DIR>/*.yaml): domains, PE metadata, signers, paths, hashes.
+    Lolrmm(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The source folder.
+    pub dir: PathBuf,
+    /// The spec folder to write (replaced as a whole; keep hand-written specs elsewhere).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Hand-written specs: a tool they cover is not imported (the hand-written spec wins).
+    /// Ignored when the folder does not exist.
+    #[arg(long, default_value = "rules", value_name = "DIR")]
+    pub hand_written: PathBuf,
+    /// Date for specs whose source carries none and that no earlier import dated
+    /// (YYYY-MM-DD). Default: today.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Exit 1 when a file is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print every note under its file (IMPORT-REPORT.md always lists them all).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub(super) fn run(source: ImportSource, format: Format) -> i32 {
+    let (ImportSource::Sentinel(args) | ImportSource::Lolrmm(args)) = &source;
+    if let Some(code) = no_stdout_folder(&args.out, "import", format) {
+        return code;
+    }
     let (args, title, importer): (_, _, import::Importer) = match source {
         ImportSource::Sentinel(a) => (
             a,
@@ -67,8 +105,8 @@ pub fn run(source: ImportSource, format: Format) -> i32 {
         Ok(s) => s,
         Err(d) => return fail(d),
     };
-    crate::cli::written_to(&args.out);
-    report(&crate::cli::write_warnings(&args.out, &stats), &[], format);
+    written_to(&args.out);
+    report(&write_warnings(&args.out, &stats), &[], format);
     let counts = import::counts(&done.reports);
     if format == Format::Json {
         let json = serde_json::json!({

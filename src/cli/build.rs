@@ -1,0 +1,89 @@
+//! `rmmc build`: compile specs and write the artifacts (or print them with `--out -`).
+
+use super::output::{exit, load, report, verdict, write_warnings, written_to, Deny, Format};
+use crate::build::{self, BuildOptions, Target};
+use std::path::{Path, PathBuf};
+
+pub(super) fn run(
+    rules: &[PathBuf],
+    out: &Path,
+    target: Vec<Target>,
+    no_exclusions: bool,
+    deny: &[Deny],
+    format: Format,
+) -> i32 {
+    let Some(specs) = load(rules, format) else {
+        return exit::ERROR;
+    };
+    let opts = BuildOptions {
+        targets: target,
+        exclusions: !no_exclusions,
+    };
+    let res = build::compile(&specs, &opts);
+    let code = verdict(&res.diags, deny);
+    report(&res.diags, deny, format);
+    if code != exit::OK {
+        eprintln!("nothing written: {}", out.display());
+        return code;
+    }
+    if out.as_os_str() == "-" {
+        out!("{}", to_stdout(&res.files));
+        return exit::OK;
+    }
+    let bar = crate::import::progress(res.files.len(), "writing");
+    let written = build::write_tree(out, &res.files, build::OutputKind::Build, &|| bar.inc(1));
+    bar.finish_and_clear();
+    match written {
+        Ok(stats) => {
+            written_to(out);
+            report(&write_warnings(out, &stats), deny, format);
+            if format == Format::Text {
+                out!("{}", build_summary(&res.files));
+                outln!(
+                    "built {} files from {} specs into {}: {} written, {} unchanged, {} removed",
+                    res.files.len(),
+                    specs.len(),
+                    out.display(),
+                    stats.written,
+                    stats.unchanged,
+                    stats.removed
+                );
+            }
+            exit::OK
+        }
+        Err(d) => {
+            report(&[d], deny, format);
+            exit::ERROR
+        }
+    }
+}
+
+/// `build --out -`: every artifact after a `==> PATH <==` line (as `head` and `tail` introduce
+/// several files), in path order.
+fn to_stdout(files: &build::Files) -> String {
+    let mut out = String::new();
+    for (path, text) in files {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("==> {path} <==\n{text}"));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Files per target folder, as a table (printed before the build's last line).
+fn build_summary(files: &build::Files) -> String {
+    let mut per: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
+    for path in files.keys() {
+        let top = path.split('/').next().unwrap_or_default();
+        *per.entry(top).or_default() += 1;
+    }
+    let mut out = format!("{:<10} {:>6}\n", "target", "files");
+    for (t, n) in per {
+        out.push_str(&format!("{t:<10} {n:>6}\n"));
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! Reading an export: JSON lines or CSV, gzip'd or not, cut into batches of whole lines.
+
+use super::{Event, RunError};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// How CSV cells become JSON values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CsvTyping {
+    /// Every cell is text (Splunk, Sigma and EQL compare the text; Splunk reads numbers
+    /// from it).
+    Text,
+    /// Cells take the type of their column in these KQL tables (the ones the queries read;
+    /// `backends/kql-schema.json`): `int`/`long` numbers, `real`, `bool`, `dynamic` JSON;
+    /// the rest text (RFC 3339 text is then read as a datetime, as in JSON exports).
+    Kql(Vec<String>),
+}
+
+/// Open an export for reading, decompressing gzip (recognized by its magic bytes, so
+/// `events.jsonl.gz` and a renamed file both work). `progress` is told how many bytes of
+/// the file (compressed bytes for gzip) have been read. A `.csv` / `.csv.gz` file (header
+/// row, then one event per record; an empty cell is an absent field) is read as JSON lines,
+/// its cells typed by `csv`.
+pub fn open(
+    path: &Path,
+    progress: impl FnMut(u64) + Send + 'static,
+    csv: CsvTyping,
+) -> Result<Box<dyn BufRead + Send>, String> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let raw = open_raw(path, progress)?;
+    if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(raw);
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let types: Vec<String> = headers
+            .iter()
+            .map(|h| match &csv {
+                CsvTyping::Text => "string".to_string(),
+                CsvTyping::Kql(tables) => tables
+                    .iter()
+                    .filter_map(|t| crate::eval::kql::bind::schemas().get(t))
+                    .find_map(|cols| cols.get(h).cloned())
+                    .unwrap_or_else(|| "string".to_string()),
+            })
+            .collect();
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            CsvLines {
+                reader,
+                headers,
+                types,
+                record: csv::StringRecord::new(),
+                buf: Vec::new(),
+                pos: 0,
+            },
+        )));
+    }
+    Ok(raw)
+}
+
+/// CSV records as JSON lines, one object per record.
+struct CsvLines {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    headers: Vec<String>,
+    types: Vec<String>,
+    record: csv::StringRecord,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// A CSV cell as the JSON value its column type makes of it (text when it does not parse).
+fn csv_cell(cell: &str, ty: &str) -> Value {
+    let typed = match ty {
+        "int" | "long" => cell.parse::<i64>().ok().map(Value::from),
+        "real" => cell
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        "bool" => match cell.to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "dynamic" => serde_json::from_str(cell).ok(),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::String(cell.to_string()))
+}
+
+impl Read for CsvLines {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            if !more {
+                return Ok(0);
+            }
+            let mut ev = Event::new();
+            for ((h, ty), cell) in self.headers.iter().zip(&self.types).zip(self.record.iter()) {
+                if !cell.is_empty() {
+                    ev.insert(h.clone(), csv_cell(cell, ty));
+                }
+            }
+            serde_json::to_writer(&mut self.buf, &ev).map_err(std::io::Error::other)?;
+            self.buf.push(b'\n');
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn open_raw(
+    path: &Path,
+    progress: impl FnMut(u64) + Send + 'static,
+) -> Result<Box<dyn BufRead + Send>, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let n = f
+        .read(&mut magic)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let counted = Counted {
+        inner: f,
+        read: 0,
+        report: Box::new(progress),
+    };
+    const BUF: usize = 1 << 20;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, counted)),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(BUF, counted))
+    })
+}
+
+/// A reader that reports how far it has read.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+    report: Box<dyn FnMut(u64) + Send>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        (self.report)(self.read);
+        Ok(n)
+    }
+}
+
+pub(super) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Whole lines read in one go: the bytes, the number and offset of the first line.
+pub(super) struct Batch {
+    pub(super) seq: u64,
+    pub(super) bytes: Vec<u8>,
+    pub(super) first_line: usize,
+    pub(super) offset: usize,
+}
+
+pub(super) const BATCH: usize = 1 << 20;
+
+/// Cuts the input into batches of whole lines.
+pub(super) struct Batches {
+    pub(super) input: Box<dyn BufRead + Send>,
+    pub(super) carry: Vec<u8>,
+    pub(super) seq: u64,
+    pub(super) line: usize,
+    pub(super) offset: usize,
+    pub(super) eof: bool,
+    /// Bytes per batch (about: whole lines).
+    pub(super) size: usize,
+}
+
+impl Batches {
+    pub(super) fn next(&mut self) -> Result<Option<Batch>, RunError> {
+        while !self.eof || !self.carry.is_empty() {
+            let mut bytes = std::mem::take(&mut self.carry);
+            while bytes.len() < self.size && !self.eof {
+                // read straight into the batch (a large read bypasses the reader's buffer)
+                let len = bytes.len();
+                bytes.resize(self.size.max(len + self.size / 4), 0);
+                let n = loop {
+                    match self.input.read(&mut bytes[len..]) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(RunError::Io(e.to_string())),
+                    }
+                };
+                bytes.truncate(len + n);
+                self.eof = n == 0;
+            }
+            if !self.eof {
+                // keep the partial last line for the next batch
+                let cut = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
+                self.carry = bytes.split_off(cut);
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            let lines = memchr::memchr_iter(b'\n', &bytes).count()
+                + usize::from(bytes.last() != Some(&b'\n'));
+            let b = Batch {
+                seq: self.seq,
+                first_line: self.line,
+                offset: self.offset,
+                bytes,
+            };
+            self.seq += 1;
+            self.line += lines;
+            self.offset += b.bytes.len();
+            return Ok(Some(b));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches cut at line ends, and number lines and offsets as reading line by line does.
+    #[test]
+    fn batches_keep_line_numbers_and_offsets() {
+        let text: String = (0..200)
+            .map(|i| format!("{{\"n\": {i}, \"pad\": \"{}\"}}\n", "x".repeat(i % 37)))
+            .collect::<String>()
+            + "{\"last\": true}";
+        let mut b = Batches {
+            input: Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            carry: Vec::new(),
+            seq: 0,
+            line: 1,
+            offset: 0,
+            eof: false,
+            size: 100,
+        };
+        let mut got = Vec::new();
+        let mut seqs = Vec::new();
+        while let Ok(Some(batch)) = b.next() {
+            seqs.push(batch.seq);
+            let mut at = batch.offset;
+            for (i, l) in batch.bytes.split_inclusive(|c| *c == b'\n').enumerate() {
+                got.push((batch.first_line + i, at, l.to_vec()));
+                at += l.len();
+            }
+        }
+        let mut want = Vec::new();
+        let mut at = 0;
+        for (i, l) in text.split_inclusive('\n').enumerate() {
+            want.push((i + 1, at, l.as_bytes().to_vec()));
+            at += l.len();
+        }
+        assert_eq!(got, want);
+        assert!(seqs.len() > 10 && seqs.iter().enumerate().all(|(i, s)| *s == i as u64));
+    }
+}

@@ -1,0 +1,205 @@
+//! `rmmc eval` over exports as they come: events are read one line at a time (JSON lines,
+//! gzip'd or not), only the top-level fields some rule reads are decoded, and every rule runs
+//! on each event before the next is read. Memory grows with the result (groups, result
+//! rows), never with the number of events. The evaluators still read artifact text only.
+//!
+//! A rule's decision depends only on the fields it reads ([`Rule::fields`]), so it is made on
+//! the projected event; when the result holds whole events (an EQL or Sigma match, a KQL
+//! query without `summarize`/`project`, an SPL search without `stats`/`table`) the matching
+//! line is decoded in full for the output, and the rule runs again on that (same decision).
+
+mod input;
+mod project;
+mod results;
+mod rule;
+mod worker;
+
+pub use crate::eval::engine::Lang;
+use crate::eval::kql::interp as kinterp;
+use input::{is_blank, Batch, Batches, BATCH};
+pub use input::{open, CsvTyping};
+use project::Projection;
+pub use results::Outcome;
+use results::Results;
+pub use rule::{Query, Rule, Scope};
+use serde_json::{Map, Value};
+use std::io::BufRead;
+use worker::{Checked, Worker};
+
+pub type Event = Map<String, Value>;
+
+/// A bad event line: its number (1-based), byte offset, column and what is wrong.
+#[derive(Debug)]
+pub struct BadLine {
+    pub line: usize,
+    pub offset: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+pub enum RunError {
+    Io(String),
+    Line(BadLine),
+}
+
+/// The totals of a run.
+pub struct Run {
+    pub events: u64,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// What one rule keeps of an event, as a worker hands it on: the row for the rest of the
+/// pipeline (a KQL row, an SPL row after its streaming commands, a whole EQL or Sigma
+/// event), or the error the rule met there.
+enum Hit {
+    Kql(kinterp::Row),
+    Row(Event),
+    /// A matching event as compact JSON text (a third of its decoded size).
+    Text(Box<str>),
+    /// The event is outside the rule's scope.
+    Skipped,
+    Error(String),
+}
+
+fn bad_line(number: usize, offset: usize, e: serde_json::Error) -> RunError {
+    RunError::Line(BadLine {
+        line: number,
+        offset,
+        col: e.column().max(1),
+        message: format!("each line must be one JSON object (an event): {e}"),
+    })
+}
+
+/// Run every rule over the events of `input` (JSON lines) in one read. With `threads` > 1,
+/// that many threads decode events and run the rules' filters on them while this one folds
+/// the hits into the results in the export's order: the result is the same as with one.
+pub fn run(
+    rules: &[Rule],
+    input: Box<dyn BufRead + Send>,
+    now: i128,
+    threads: usize,
+) -> Result<Run, RunError> {
+    let proj = Projection::new(
+        rules
+            .iter()
+            .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields())),
+        rules.iter().any(|r| r.reads_all),
+    );
+    let mut results = Results::new(rules, now);
+    let batches = Batches {
+        input,
+        carry: Vec::new(),
+        seq: 0,
+        line: 1,
+        offset: 0,
+        eof: false,
+        size: BATCH,
+    };
+    if threads <= 1 {
+        // line by line: no batch to copy the bytes into
+        let mut w = Worker::new(rules, &proj, now);
+        let mut input = batches.input;
+        let mut line = Vec::with_capacity(4096);
+        let (mut number, mut offset) = (0usize, 0usize);
+        let mut seen = std::mem::take(&mut results.seen);
+        loop {
+            line.clear();
+            let n = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| RunError::Io(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            let start = offset;
+            offset += n;
+            if is_blank(&line) {
+                continue;
+            }
+            let hits = w.event(&line, number, start, &mut seen)?;
+            results.events += 1;
+            if !hits.is_empty() {
+                results.hits(hits);
+            }
+        }
+        results.seen = seen;
+    } else {
+        parallel(rules, &proj, now, &mut results, batches, threads)?;
+    }
+    Ok(results.finish())
+}
+
+fn parallel(
+    rules: &[Rule],
+    proj: &Projection,
+    now: i128,
+    results: &mut Results,
+    mut batches: Batches,
+    threads: usize,
+) -> Result<(), RunError> {
+    use std::sync::mpsc::{sync_channel, Receiver};
+    use std::sync::{Arc, Mutex};
+    type Done = (u64, Result<Checked, RunError>);
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        let (work_tx, work_rx) = sync_channel::<Batch>(threads);
+        let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
+        let work_rx: Arc<Mutex<Receiver<Batch>>> = Arc::new(Mutex::new(work_rx));
+        let reader = scope.spawn(move || -> Result<(), RunError> {
+            while let Some(b) = batches.next()? {
+                if work_tx.send(b).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut w = Worker::new(rules, proj, now);
+                loop {
+                    let batch = {
+                        let Ok(rx) = work_rx.lock() else { return };
+                        match rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => return,
+                        }
+                    };
+                    if done_tx.send((batch.seq, w.batch(&batch))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // fold in the export's order
+        let mut next = 0u64;
+        let mut waiting: std::collections::BTreeMap<u64, Result<Checked, RunError>> =
+            Default::default();
+        let mut result = Ok(());
+        'recv: for (seq, checked) in done_rx.iter() {
+            waiting.insert(seq, checked);
+            while let Some(c) = waiting.remove(&next) {
+                next += 1;
+                match c {
+                    Ok(c) => results.add(c),
+                    Err(e) => {
+                        result = Err(e);
+                        break 'recv;
+                    }
+                }
+            }
+        }
+        // stop the reader and the workers: their sends fail once the receiver is gone
+        drop(done_rx);
+        let read = reader.join().unwrap_or(Ok(()));
+        result.and(read)
+    })
+}
+
+fn line_msg(e: RunError) -> String {
+    match e {
+        RunError::Io(m) => m,
+        RunError::Line(b) => format!("line {}: {}", b.line, b.message),
+    }
+}

@@ -1,0 +1,214 @@
+//! The filter side of a run: a worker decodes a batch's events and runs every rule's filter
+//! on each, handing on what each rule keeps.
+
+use super::input::{is_blank, Batch};
+use super::project::{decode, decode_kql, has_path, kql_row, Projection};
+use super::rule::{Query, Rule};
+use super::{bad_line, line_msg, Event, Hit, RunError};
+use crate::eval::engine::Lang;
+use crate::eval::kql::interp as kinterp;
+use crate::eval::spl;
+use serde_json::Value;
+
+/// The compact JSON text of an event (what printing `Value::Object` of it gives).
+fn compact(e: &Event) -> Box<str> {
+    serde_json::to_string(e)
+        .unwrap_or_else(|_| Value::Object(e.clone()).to_string())
+        .into_boxed_str()
+}
+
+/// The filter side of one rule, one per worker thread: decides and shapes, holds no result.
+enum Filter<'q> {
+    Kql(Box<kinterp::Stream<'q>>),
+    Spl(Box<spl::interp::Stream<'q>>),
+    Eql(&'q crate::eval::eql::Query),
+    Sigma(&'q sigma_rust::Rule),
+    /// The rule could not start (its error is in its outcome).
+    Off,
+}
+
+/// Decodes the lines of a batch and runs every rule's filter on each event.
+pub(super) struct Worker<'q> {
+    rules: &'q [Rule],
+    filters: Vec<Filter<'q>>,
+    proj: &'q Projection,
+    kql_only: bool,
+}
+
+/// A batch after a worker: how many events, which of each rule's fields some event had,
+/// and per event with hits its line number and the hits (rule index, hit).
+pub(super) struct Checked {
+    pub(super) events: u64,
+    pub(super) seen: Vec<Vec<bool>>,
+    pub(super) hits: Vec<(usize, Vec<(usize, Hit)>)>,
+}
+
+impl<'q> Worker<'q> {
+    pub(super) fn new(rules: &'q [Rule], proj: &'q Projection, now: i128) -> Worker<'q> {
+        let filters = rules
+            .iter()
+            .map(|r| match &r.query {
+                Query::Kql(q) => {
+                    kinterp::Stream::new(q, now).map_or(Filter::Off, |s| Filter::Kql(Box::new(s)))
+                }
+                Query::Spl(q) => Filter::Spl(Box::new(spl::interp::Stream::new(
+                    &q.search.commands,
+                    &q.literals,
+                    now,
+                ))),
+                Query::Eql(q) => Filter::Eql(q),
+                Query::Sigma(q) => Filter::Sigma(&q.rule),
+            })
+            .collect();
+        Worker {
+            rules,
+            filters,
+            proj,
+            kql_only: rules.iter().all(|r| r.lang == Lang::Kql),
+        }
+    }
+
+    /// Every line of `batch`, in order; the first bad line ends the batch with its error.
+    pub(super) fn batch(&mut self, batch: &Batch) -> Result<Checked, RunError> {
+        let mut out = Checked {
+            events: 0,
+            seen: self
+                .rules
+                .iter()
+                .map(|r| vec![false; r.fields.len()])
+                .collect(),
+            hits: Vec::new(),
+        };
+        let mut start = 0;
+        for (i, line) in batch.bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+            let at = start;
+            start += line.len();
+            if is_blank(line) {
+                continue;
+            }
+            let (number, offset) = (batch.first_line + i, batch.offset + at);
+            let hits = self.event(line, number, offset, &mut out.seen)?;
+            out.events += 1;
+            if !hits.is_empty() {
+                out.hits.push((number, hits));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One event through every rule's filter.
+    pub(super) fn event(
+        &mut self,
+        line: &[u8],
+        number: usize,
+        offset: usize,
+        seen: &mut [Vec<bool>],
+    ) -> Result<Vec<(usize, Hit)>, RunError> {
+        let bad = |e| bad_line(number, offset, e);
+        let (doc, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
+            (
+                Event::new(),
+                Some(decode_kql(line, self.proj).map_err(bad)?),
+            )
+        } else {
+            (decode(line, self.proj).map_err(bad)?, None)
+        };
+        // one JSON document: EQL reads it as a value, the others as its map
+        let doc = Value::Object(doc);
+        let ev: &Event = match &doc {
+            Value::Object(m) => m,
+            _ => unreachable!("built as an object above"),
+        };
+        for ((s, rule), f) in seen.iter_mut().zip(self.rules).zip(&self.filters) {
+            if matches!(f, Filter::Off) {
+                continue;
+            }
+            for (flag, field) in s.iter_mut().zip(&rule.fields) {
+                if !*flag {
+                    *flag = match (&kql, rule.lang) {
+                        (Some(r), _) => r.contains_key(field),
+                        (None, Lang::Kql) => ev.contains_key(field),
+                        (None, _) => has_path(ev, field),
+                    };
+                }
+            }
+        }
+        let all = self.proj.all;
+        let kql_only = self.kql_only;
+        // the whole event, decoded once when some rule's result needs it
+        let mut full: Option<Event> = None;
+        let mut full_event = || -> Result<Event, String> {
+            if all && !kql_only {
+                return Ok(ev.clone());
+            }
+            if full.is_none() {
+                let whole = Projection {
+                    all: true,
+                    keys: Vec::new(),
+                };
+                full = Some(decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
+            }
+            Ok(full.clone().unwrap_or_default())
+        };
+        let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
+        let mut hits = Vec::new();
+        for (i, f) in self.filters.iter_mut().enumerate() {
+            if !matches!(f, Filter::Off) && !self.rules[i].scope.admits(ev) {
+                hits.push((i, Hit::Skipped));
+                continue;
+            }
+            let hit: Result<Option<Hit>, String> = (|| {
+                Ok(match f {
+                    Filter::Off => None,
+                    Filter::Kql(s) => {
+                        let row = kql.get_or_insert_with(|| kql_row(ev));
+                        if !s.keep(row).map_err(|e| e.to_string())? {
+                            None
+                        } else if s.outputs_input_rows() {
+                            Some(Hit::Kql(kql_row(&full_event()?)))
+                        } else {
+                            Some(Hit::Kql(row.clone()))
+                        }
+                    }
+                    Filter::Spl(s) => match s.keep(ev)? {
+                        None => None,
+                        Some(_) if s.outputs_input_rows() && !all => {
+                            let whole = full_event()?;
+                            s.keep(&whole)?.map(|k| Hit::Row(k.into_owned()))
+                        }
+                        Some(k) => Some(Hit::Row(k.into_owned())),
+                    },
+                    Filter::Eql(q) => {
+                        if q.matches(&doc)? {
+                            Some(Hit::Text(compact(&full_event()?)))
+                        } else {
+                            None
+                        }
+                    }
+                    Filter::Sigma(rule) => {
+                        let e = sigma.get_or_insert_with(|| {
+                            sigma_rust::Event::try_from(Value::Object(ev.clone()))
+                                .map_err(|e| format!("sigma-rust refuses an event: {e}"))
+                        });
+                        let e = e.as_ref().map_err(Clone::clone)?;
+                        if rule.is_match(e) {
+                            Some(Hit::Text(compact(&full_event()?)))
+                        } else {
+                            None
+                        }
+                    }
+                })
+            })();
+            match hit {
+                Ok(Some(h)) => hits.push((i, h)),
+                Ok(None) => {}
+                Err(e) => {
+                    // the rule stops here, as the results side will see in order
+                    hits.push((i, Hit::Error(e)));
+                    *f = Filter::Off;
+                }
+            }
+        }
+        Ok(hits)
+    }
+}
