@@ -287,3 +287,47 @@ fn csv_exports_give_the_rows_of_their_json_twins() {
         assert_eq!(a, b, "{art}");
     }
 }
+
+/// A Parquet export (zstd-compressed, as data lakes write it) gives the rows its JSON-lines twin
+/// gives, for one artifact and for a build folder's every rule in one read (where only the
+/// columns the rules read are decoded).
+#[test]
+fn parquet_exports_give_the_rows_of_their_json_twins() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    let dir = native();
+    let jsonl = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let (schema, _) =
+        arrow_json::reader::infer_json_schema(std::io::Cursor::new(text.as_bytes()), None).unwrap();
+    let schema = std::sync::Arc::new(schema);
+    let reader = arrow_json::ReaderBuilder::new(schema.clone())
+        .build(std::io::Cursor::new(text.as_bytes()))
+        .unwrap();
+    let pq_path = dir.path().join("DeviceNetworkEvents.parquet");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&pq_path).unwrap(),
+        schema,
+        Some(props),
+    )
+    .unwrap();
+    for batch in reader {
+        w.write(&batch.unwrap()).unwrap();
+    }
+    w.close().unwrap();
+    for art in [
+        "examples/deployed/kql/netsupport-netconn.kql",
+        "examples/deployed/kql/netsupport-ioc-endpoint.kql",
+        "examples/deployed/kql/supremo-netconn.kql",
+        "examples/deployed/kql",
+    ] {
+        let (a, _) = run_one(Path::new(art), &jsonl);
+        let (b, _) = run_one(Path::new(art), &pq_path);
+        assert!(!a.is_empty(), "{art}");
+        assert_eq!(a, b, "{art}");
+    }
+}

@@ -158,7 +158,13 @@ pub fn eval(a: &EvalArgs) -> i32 {
     } else {
         stream::CsvTyping::Text
     };
-    let input = match stream::open(a.events, move |n| bar2.set_position(n), typing) {
+    let columns = stream::columns(&rules);
+    let input = match stream::open(
+        a.events,
+        move |n| bar2.set_position(n),
+        typing,
+        columns.as_deref(),
+    ) {
         Ok(i) => i,
         Err(e) => return usage(e, format),
     };

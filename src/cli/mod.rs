@@ -194,7 +194,7 @@ pub(crate) enum Command {
         out: PathBuf,
     },
     /// Run artifacts (files, or every rule of a build folder) over an export of events in
-    /// their backend's native schema (JSON lines or CSV, gzip'd or not).
+    /// their backend's native schema (JSON lines or CSV, gzip'd or not, or Parquet).
     #[command(
         after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl"
     )]
@@ -204,7 +204,7 @@ pub(crate) enum Command {
         #[arg(required = true, num_args = 1..)]
         artifacts: Vec<PathBuf>,
         /// The export: one JSON object per line, or a .csv file with a header row (gzip'd
-        /// or not).
+        /// or not), or a Parquet file (any codec: snappy, gzip, zstd, lz4).
         #[arg(long)]
         events: PathBuf,
         /// With a folder or several artifacts: run only this backend's (kql, sigma, splunk,

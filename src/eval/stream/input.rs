@@ -21,12 +21,18 @@ pub enum CsvTyping {
 /// `events.jsonl.gz` and a renamed file both work). `progress` is told how many bytes of
 /// the file (compressed bytes for gzip) have been read. A `.csv` / `.csv.gz` file (header
 /// row, then one event per record; an empty cell is an absent field) is read as JSON lines,
-/// its cells typed by `csv`.
+/// its cells typed by `csv`. A Parquet file (recognized by its magic bytes) is read as JSON
+/// lines too, decoding only `columns` (all when `None`; `super::columns`).
 pub fn open(
     path: &Path,
     progress: impl FnMut(u64) + Send + 'static,
     csv: CsvTyping,
+    columns: Option<&[String]>,
 ) -> Result<Box<dyn BufRead + Send>, String> {
+    if super::parquet::is_parquet(path) {
+        let lines = super::parquet::open(path, columns, progress)?;
+        return Ok(Box::new(BufReader::with_capacity(1 << 20, lines)));
+    }
     let name = path.to_string_lossy().to_ascii_lowercase();
     let raw = open_raw(path, progress)?;
     if name.ends_with(".csv") || name.ends_with(".csv.gz") {

@@ -9,6 +9,7 @@
 //! line is decoded in full for the output, and the rule runs again on that (same decision).
 
 mod input;
+mod parquet;
 mod project;
 mod results;
 mod rule;
@@ -68,6 +69,26 @@ fn bad_line(number: usize, offset: usize, e: serde_json::Error) -> RunError {
         col: e.column().max(1),
         message: format!("each line must be one JSON object (an event): {e}"),
     })
+}
+
+/// The top-level keys of an export that `rules` read: each field, and each leading run of its
+/// dotted segments (`process.pe.company` may sit under `process` or be a flat key). `None`
+/// when a rule reads whole events. A columnar reader (Parquet) decodes only these columns.
+pub fn columns(rules: &[Rule]) -> Option<Vec<String>> {
+    if rules.iter().any(|r| r.reads_all) {
+        return None;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for f in rules
+        .iter()
+        .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields()))
+    {
+        keys.push(f.to_string());
+        keys.extend(f.match_indices('.').map(|(i, _)| f[..i].to_string()));
+    }
+    keys.sort();
+    keys.dedup();
+    Some(keys)
 }
 
 /// Run every rule over the events of `input` (JSON lines) in one read. With `threads` > 1,
