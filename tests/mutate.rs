@@ -1,5 +1,5 @@
 //! `rmmc verify --mutate`: known mutants of the shipped NetSupport spec are killed, the
-//! report's counts add up, wrapper and backend mutants are judged the way the README says,
+//! report's counts add up, wrapper and backend mutants are judged the way docs/verify.md says,
 //! sampling is stratified and deterministic, and the exit codes follow `--min-kill-rate`.
 
 use rmmc::build::{self, BuildOptions, BuildResult, Target};

@@ -1,4 +1,4 @@
-//! Reliability under faults, concurrency and hostile files (README: Guarantees): concurrent
+//! Reliability under faults, concurrency and hostile files (docs/guarantees.md): concurrent
 //! builds into one folder, builds killed mid-write, leftover temp folders, build and import
 //! folders that cannot replace each other, a mount point as `--out`, a full disk and a file
 //! system out of inodes, and input folders holding symlinks, FIFOs and devices.

@@ -608,7 +608,7 @@ fn unescape_sigma(s: &str) -> Option<String> {
 }
 
 /// Text from an alphabet rich in the characters that matter, avoiding U+0130 (İ), whose
-/// lower case is two characters: sigma-rust folds it to `i̇`, the IR keeps it (see README).
+/// lower case is two characters: sigma-rust folds it to `i̇`, the IR keeps it (sigma-rust's folding, outside what this test is about).
 fn hostile() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop_oneof![

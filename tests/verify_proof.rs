@@ -52,8 +52,8 @@ fn verify(rules: &[&str], dir: &Path) -> (i32, String) {
     )
 }
 
-/// The README's AnyDesk example: the original file name is the second branch of an `any:`
-/// whose first branch (the process name) used to be true in every boundary case, so a
+/// The AnyDesk example (examples/specs/anydesk.yaml, docs/development.md): the original file
+/// name is the second branch of an `any:` whose first branch (the process name) used to be true in every boundary case, so a
 /// broken second branch passed.
 #[test]
 fn a_broken_later_branch_of_any_is_caught() {

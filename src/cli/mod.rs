@@ -161,7 +161,7 @@ pub(crate) enum Command {
         /// The artifacts were built with --no-exclusions.
         #[arg(long)]
         no_exclusions: bool,
-        /// Mutation testing: change each artifact's query in small ways (README: Mutation
+        /// Mutation testing: change each artifact's query in small ways (docs/verify.md: Mutation
         /// testing) and report, per artifact kind, how many mutants verify kills.
         #[arg(long)]
         mutate: bool,

@@ -23,7 +23,7 @@ pub(super) fn clock() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// `rmmc verify --mutate`'s options (README: Mutation testing).
+/// `rmmc verify --mutate`'s options (docs/verify.md: Mutation testing).
 pub struct MutateArgs {
     pub sample: Option<usize>,
     pub seed: u64,

@@ -460,7 +460,7 @@ pub fn suggest(name: &str) -> String {
     }
 }
 
-/// The canonical field table as Markdown (`rmmc fields`; the README embeds the same text and a
+/// The canonical field table as Markdown (`rmmc fields`; docs/spec.md embeds the same text and a
 /// test keeps the two identical).
 pub fn markdown_table() -> String {
     let mut out = String::from("| field | type | categories | meaning |\n|---|---|---|---|\n");

@@ -180,8 +180,7 @@ struct BackendRunner {
     dir: &'static str,
     ext: &'static str,
     /// The reference verdict includes the spec's window. False for Sigma: a Sigma rule has
-    /// no time range; the window is the scheduler's (README, "Proving the artifacts mean the
-    /// spec").
+    /// no time range; the window is the scheduler's (docs/verify.md).
     windowed: bool,
     run: fn(&Ctx) -> Result<Run, String>,
     /// The backend's mapping tables (`backends/*.yaml`), to tell column declarations apart.
