@@ -1,5 +1,10 @@
 //! Diagnostics as data. The library returns `Diag`s; only `cli.rs` renders them.
+//!
+//! A diagnostic's `message` is for people. Code that must act on what a diagnostic says (the
+//! importers decide gaps and unsupported backends from what the backends report) reads its
+//! typed `cause`, never the text: a test below fails on code that searches a message.
 
+use crate::spec::{BackendName, Category, Field, Source};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -83,6 +88,96 @@ pub struct Diag {
     pub span: Option<Span>,
     pub message: String,
     pub help: Option<String>,
+    /// What the diagnostic is about, as data (not serialized: the JSON output is the text).
+    #[serde(skip)]
+    pub cause: Option<Box<Cause>>,
+}
+
+/// What a backend reports about a detection, as data. The message says the same in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// Fields the backend's table lacks: each match or output column on one of them.
+    Gaps(Vec<Gap>),
+    /// The backend builds nothing for this detection on this source.
+    Unbuildable(Unbuildable),
+}
+
+/// A field a backend's table lacks, and what the rule needed it for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub backend: BackendName,
+    pub field: Field,
+    /// The table's name in the backend's mapping (`backends/<backend>.yaml`).
+    pub table: String,
+    pub role: Role,
+}
+
+/// What a rule needs a field for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A match of the detection or of an exclusion.
+    Match,
+    /// A column of the query (the time filter, the grouping, the projection, the order).
+    Output,
+}
+
+/// A detection a backend builds no rule for at all, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unbuildable {
+    pub backend: BackendName,
+    pub source: Source,
+    pub why: Whole,
+}
+
+/// Why a backend builds nothing for a detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whole {
+    /// The backend has no table for these events. `title` and `noun` name the backend and
+    /// what it calls a table (`Sigma`, `log source`).
+    NoTable {
+        title: &'static str,
+        noun: &'static str,
+        category: Category,
+    },
+    /// Every match was dropped: the rule would match every event (or none). `target` names
+    /// the table (`Sigma log source Sysmon network connection (EID 3)`).
+    NothingExpressible { target: String, matches_all: bool },
+    /// The spec declares the backend `unsupported` for this detection, for this reason.
+    Declared { reason: String },
+}
+
+/// The reason in words, without the `spec/detection: ` the message starts with.
+impl fmt::Display for Unbuildable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.why {
+            Whole::NoTable {
+                title,
+                noun,
+                category,
+            } => write!(
+                f,
+                "{title} has no {noun} for {category} events from source `{}`",
+                self.source
+            ),
+            Whole::NothingExpressible {
+                target,
+                matches_all,
+            } => write!(
+                f,
+                "nothing of the predicate can be expressed on {target} ({})",
+                if *matches_all {
+                    "it would match every event"
+                } else {
+                    "it would match nothing"
+                }
+            ),
+            Whole::Declared { reason } => write!(
+                f,
+                "no {} rule is built (declared unsupported: {reason})",
+                self.backend
+            ),
+        }
+    }
 }
 
 impl Diag {
@@ -94,6 +189,7 @@ impl Diag {
             span: None,
             message: message.into(),
             help: None,
+            cause: None,
         }
     }
 
@@ -115,8 +211,39 @@ impl Diag {
         self
     }
 
+    /// Attach what the diagnostic is about, as data.
+    pub fn cause(mut self, cause: Cause) -> Diag {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// The fields this diagnostic reports missing from a backend's table.
+    pub fn gaps(&self) -> &[Gap] {
+        match self.cause.as_deref() {
+            Some(Cause::Gaps(g)) => g,
+            _ => &[],
+        }
+    }
+
+    /// The backend and reason, when this diagnostic reports that a backend builds nothing for
+    /// a detection.
+    pub fn unbuildable(&self) -> Option<&Unbuildable> {
+        match self.cause.as_deref() {
+            Some(Cause::Unbuildable(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The message without the subject it starts with (`netsupport/netconn: `), for text that
+    /// already names the subject.
+    pub fn detail(&self) -> &str {
+        self.message
+            .split_once(": ")
+            .map_or(self.message.as_str(), |(_, rest)| rest)
     }
 }
 
