@@ -733,7 +733,16 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
     }
     description.push_str("\n");
 
-    let title = rule_name(&data().rule_name, spec, det, source.name()).ok()?;
+    let title = match rule_name(&data().rule_name, spec, det, source.name()) {
+        Ok(t) => t,
+        Err(e) => {
+            cx.diags.push(Diag::error(
+                DiagKind::Io,
+                format!("rule name template: {e}"),
+            ));
+            return None;
+        }
+    };
     // sigma-specification: "title: … (max. 256 characters)"
     if title.chars().count() > TITLE_MAX {
         cx.diags.push(
