@@ -268,3 +268,58 @@ impl fmt::Display for Diag {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Files that may read a message's text, and why: this one renders it (`detail`); the
+    /// fuzz target tells the KQL parser's nesting cap (`eval::kql::ParseError`, which has no
+    /// kind yet) from a printer bug.
+    const MAY_READ_TEXT: &[&str] = &["diag.rs", "fuzzing.rs"];
+
+    /// No module decides anything from a diagnostic's text: code that must act on what a
+    /// diagnostic reports reads its typed `cause` (a message can be reworded at any time).
+    /// Every source file outside tests is searched for a `.message` that is searched,
+    /// compared or matched on.
+    #[test]
+    fn no_code_reads_a_message() {
+        let search = regex::Regex::new(
+            r"(?x)
+            \.message \s* (?: \. \s* as_str \s* \( \s* \) \s* )?
+            (?: \. \s* (?:contains|starts_with|ends_with|find|rfind|split_once|rsplit_once
+                          |split|rsplit|strip_prefix|strip_suffix|matches|match_indices) \s* \(
+              | [=!]= )
+            | \bmatch \s+ [\w.&*()]* \.message\b",
+        )
+        .expect("regex");
+        let mut found = Vec::new();
+        let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = e.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                // unit-test files assert on what is printed
+                if !name.ends_with(".rs") || name == "tests.rs" || MAY_READ_TEXT.contains(&name) {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("source is UTF-8");
+                // the code before the file's unit tests (which assert on what is printed)
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+                for m in search.find_iter(code) {
+                    let line = code[..m.start()].lines().count();
+                    found.push(format!("{}:{line}: {}", path.display(), m.as_str()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "code reads a message's text; read the typed cause (diag::Cause) instead:\n{}",
+            found.join("\n")
+        );
+    }
+}
