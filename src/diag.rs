@@ -125,6 +125,8 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unbuildable {
     pub backend: BackendName,
+    /// The source it has no rule for (for `Declared`, which covers every source of the
+    /// detection, the first).
     pub source: Source,
     pub why: Whole,
 }
