@@ -1,5 +1,10 @@
 //! Diagnostics as data. The library returns `Diag`s; only `cli.rs` renders them.
+//!
+//! A diagnostic's `message` is for people. Code that must act on what a diagnostic says (the
+//! importers decide gaps and unsupported backends from what the backends report) reads its
+//! typed `cause`, never the text: a test below fails on code that searches a message.
 
+use crate::spec::{BackendName, Category, Field, Source};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -83,6 +88,98 @@ pub struct Diag {
     pub span: Option<Span>,
     pub message: String,
     pub help: Option<String>,
+    /// What the diagnostic is about, as data (not serialized: the JSON output is the text).
+    #[serde(skip)]
+    pub cause: Option<Box<Cause>>,
+}
+
+/// What a backend reports about a detection, as data. The message says the same in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// Fields the backend's table lacks: each match or output column on one of them.
+    Gaps(Vec<Gap>),
+    /// The backend builds nothing for this detection on this source.
+    Unbuildable(Unbuildable),
+}
+
+/// A field a backend's table lacks, and what the rule needed it for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub backend: BackendName,
+    pub field: Field,
+    /// The table's name in the backend's mapping (`backends/<backend>.yaml`).
+    pub table: String,
+    pub role: Role,
+}
+
+/// What a rule needs a field for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A match of the detection or of an exclusion.
+    Match,
+    /// A column of the query (the time filter, the grouping, the projection, the order).
+    Output,
+}
+
+/// A detection a backend builds no rule for at all, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unbuildable {
+    pub backend: BackendName,
+    /// The source it has no rule for (for `Declared`, which covers every source of the
+    /// detection, the first).
+    pub source: Source,
+    pub why: Whole,
+}
+
+/// Why a backend builds nothing for a detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whole {
+    /// The backend has no table for these events. `title` and `noun` name the backend and
+    /// what it calls a table (`Sigma`, `log source`).
+    NoTable {
+        title: &'static str,
+        noun: &'static str,
+        category: Category,
+    },
+    /// Every match was dropped: the rule would match every event (or none). `target` names
+    /// the table (`Sigma log source Sysmon network connection (EID 3)`).
+    NothingExpressible { target: String, matches_all: bool },
+    /// The spec declares the backend `unsupported` for this detection, for this reason.
+    Declared { reason: String },
+}
+
+/// The reason in words, without the `spec/detection: ` the message starts with.
+impl fmt::Display for Unbuildable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.why {
+            Whole::NoTable {
+                title,
+                noun,
+                category,
+            } => write!(
+                f,
+                "{title} has no {noun} for {category} events from source `{}`",
+                self.source
+            ),
+            Whole::NothingExpressible {
+                target,
+                matches_all,
+            } => write!(
+                f,
+                "nothing of the predicate can be expressed on {target} ({})",
+                if *matches_all {
+                    "it would match every event"
+                } else {
+                    "it would match nothing"
+                }
+            ),
+            Whole::Declared { reason } => write!(
+                f,
+                "no {} rule is built (declared unsupported: {reason})",
+                self.backend
+            ),
+        }
+    }
 }
 
 impl Diag {
@@ -94,6 +191,7 @@ impl Diag {
             span: None,
             message: message.into(),
             help: None,
+            cause: None,
         }
     }
 
@@ -115,8 +213,39 @@ impl Diag {
         self
     }
 
+    /// Attach what the diagnostic is about, as data.
+    pub fn cause(mut self, cause: Cause) -> Diag {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// The fields this diagnostic reports missing from a backend's table.
+    pub fn gaps(&self) -> &[Gap] {
+        match self.cause.as_deref() {
+            Some(Cause::Gaps(g)) => g,
+            _ => &[],
+        }
+    }
+
+    /// The backend and reason, when this diagnostic reports that a backend builds nothing for
+    /// a detection.
+    pub fn unbuildable(&self) -> Option<&Unbuildable> {
+        match self.cause.as_deref() {
+            Some(Cause::Unbuildable(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The message without the subject it starts with (`netsupport/netconn: `), for text that
+    /// already names the subject.
+    pub fn detail(&self) -> &str {
+        self.message
+            .split_once(": ")
+            .map_or(self.message.as_str(), |(_, rest)| rest)
     }
 }
 
@@ -139,5 +268,60 @@ impl fmt::Display for Diag {
             write!(f, " (help: {h})")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Files that may read a message's text, and why: this one renders it (`detail`); the
+    /// fuzz target tells the KQL parser's nesting cap (`eval::kql::ParseError`, which has no
+    /// kind yet) from a printer bug.
+    const MAY_READ_TEXT: &[&str] = &["diag.rs", "fuzzing.rs"];
+
+    /// No module decides anything from a diagnostic's text: code that must act on what a
+    /// diagnostic reports reads its typed `cause` (a message can be reworded at any time).
+    /// Every source file outside tests is searched for a `.message` that is searched,
+    /// compared or matched on.
+    #[test]
+    fn no_code_reads_a_message() {
+        let search = regex::Regex::new(
+            r"(?x)
+            \.message \s* (?: \. \s* as_str \s* \( \s* \) \s* )?
+            (?: \. \s* (?:contains|starts_with|ends_with|find|rfind|split_once|rsplit_once
+                          |split|rsplit|strip_prefix|strip_suffix|matches|match_indices) \s* \(
+              | [=!]= )
+            | \bmatch \s+ [\w.&*()]* \.message\b",
+        )
+        .expect("regex");
+        let mut found = Vec::new();
+        let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = e.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                // unit-test files assert on what is printed
+                if !name.ends_with(".rs") || name == "tests.rs" || MAY_READ_TEXT.contains(&name) {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("source is UTF-8");
+                // the code before the file's unit tests (which assert on what is printed)
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+                for m in search.find_iter(code) {
+                    let line = code[..m.start()].lines().count();
+                    found.push(format!("{}:{line}: {}", path.display(), m.as_str()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "code reads a message's text; read the typed cause (diag::Cause) instead:\n{}",
+            found.join("\n")
+        );
     }
 }

@@ -1,25 +1,11 @@
-//! Deployment wrappers: minijinja templates from `templates/`, compiled into the binary.
+//! Deployment wrappers: minijinja templates from `templates/`, compiled into the binary (each
+//! backend lists its own, `Backend::TEMPLATES`).
 //! Undefined variables are errors (a missing value must fail the build, not print `severity: `),
 //! and structured text is produced by filters that emit valid scalars, never by pasting.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::sync::OnceLock;
-
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "sentinel/analytic.yaml.j2",
-        include_str!("../templates/sentinel/analytic.yaml.j2"),
-    ),
-    (
-        "sentinel/hunting.yaml.j2",
-        include_str!("../templates/sentinel/hunting.yaml.j2"),
-    ),
-    (
-        "sigma/rule.yml.j2",
-        include_str!("../templates/sigma/rule.yml.j2"),
-    ),
-];
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -31,7 +17,7 @@ fn env() -> &'static Environment<'static> {
         env.set_keep_trailing_newline(true);
         env.add_filter("yaml_str", yaml_str);
         env.add_filter("yaml_block", yaml_block);
-        for (name, src) in TEMPLATES {
+        for (name, src) in crate::backend::templates() {
             env.add_template(name, src)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

@@ -26,13 +26,17 @@
 //!   (`alert_suppression.group_by`), which is reported, since one alert per group is not one
 //!   result row per group.
 
-use super::common::{fidelity_word, RuleCtx, Widened};
-use super::{Compiled, RuleId};
+use super::common::fidelity_word;
+use super::driver::{
+    known_gap, rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words,
+};
+use super::text::{Binding, Brackets, Text, Tokens};
+use super::Target;
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{fold, Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::TableMap;
+use crate::ir::{fold, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::mapping::{Column, TableMap};
 use crate::spec::attack::{tactics_of, TECHNIQUES};
-use crate::spec::{BackendName, Field};
+use crate::spec::{BackendName, Source};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -366,66 +370,58 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Expressions
+// The backend
 
-/// How a rendered expression binds. EQL gives `not` precedence over `and` over `or`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Binding {
-    Atom,
-    And,
-    Or,
+/// The Elastic backend. EQL gives `not` precedence over `and` over `or`; mixed chains are
+/// bracketed for the reader. The detection's top-level `and` parts go on lines of their own.
+#[derive(Default)]
+pub struct Eql {
+    /// Kibana rules by file stem, for `rules.ndjson`.
+    rules: BTreeMap<String, Value>,
 }
 
-struct Emitter<'a> {
-    ctx: RuleCtx<'a>,
-}
+pub const TOKENS: Tokens = Tokens {
+    and: " and ",
+    or: " or ",
+    top_and: " and ",
+    top_or: " or ",
+    not: ("not (", ")"),
+    brackets: Brackets::Mixed,
+    lone_chain: false,
+};
 
-impl Emitter<'_> {
-    fn expr(&mut self, e: &Expr) -> (String, Binding) {
-        let join = |this: &mut Self, v: &[Expr], op: &str, b: Binding| {
-            let parts: Vec<String> = v
-                .iter()
-                .map(|x| {
-                    let (s, inner) = this.expr(x);
-                    if inner == Binding::Atom || inner == b {
-                        s
-                    } else {
-                        format!("({s})")
-                    }
-                })
-                .collect();
-            let binding = if v.len() == 1 { Binding::Atom } else { b };
-            (parts.join(&format!(" {op} ")), binding)
-        };
-        match e {
-            Expr::All(v) => join(self, v, "and", Binding::And),
-            Expr::Any(v) => join(self, v, "or", Binding::Or),
-            Expr::Not(x) => {
-                self.ctx.negated = !self.ctx.negated;
-                let inner = self.expr(x).0;
-                self.ctx.negated = !self.ctx.negated;
-                (format!("not ({inner})"), Binding::Atom)
-            }
-            Expr::Match(m) => self.leaf(m),
-        }
+type Cx<'a> = RuleCtx<'a, ()>;
+
+impl Backend for Eql {
+    const NAME: BackendName = BackendName::Elastic;
+    const WORDS: Words = Words {
+        title: "Elastic",
+        table: "data source",
+        mapping: "elastic.yaml",
+        target: "Elastic data source",
+        missing: "ECS field",
+        grouped: Some(Grouped {
+            with_source: false,
+            consequence: "the Kibana rule suppresses alerts without it",
+        }),
+    };
+    const TARGETS: &'static [Target] = &[Target::Elastic];
+    type Node = Text;
+    type Local = ();
+
+    fn tables() -> &'static [TableMap] {
+        &data().tables
     }
 
-    /// The top-level `and` chain of a predicate, one rendered conjunct each (one line each in
-    /// the query).
-    fn conjuncts(&mut self, e: &Expr) -> Vec<(String, Binding)> {
-        match e {
-            Expr::All(v) => v.iter().map(|x| self.expr(x)).collect(),
-            e => vec![self.expr(e)],
-        }
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
+        TOKENS.join(chain, parts, top)
     }
 
-    /// A match the table can express (the others are widened away first).
-    fn leaf(&mut self, m: &Match) -> (String, Binding) {
-        let col = self
-            .ctx
-            .table
-            .column(m.field)
-            .expect("matches on missing columns are widened away before rendering");
+    fn not(&self, _: &Cx, inner: Text) -> Text {
+        TOKENS.not(inner)
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let mut notes: Vec<String> = Vec::new();
         let mut fidelity = Fidelity::Exact;
         let mut combine = |f: Fidelity, note: &str, notes: &mut Vec<String>| {
@@ -439,27 +435,18 @@ impl Emitter<'_> {
         };
         let (col_fidelity, col_note) = col.fidelity;
         if col_fidelity != Fidelity::Exact {
-            let note = col_note.unwrap_or_default();
-            combine(col_fidelity, note, &mut notes);
-            let msg = format!(
-                "{}: `{}` is matched on {} ({}: {note})",
-                self.ctx.table.name,
-                m.field,
-                col.match_on.join(" or "),
-                fidelity_word(col_fidelity),
-            );
-            self.ctx.warn(m, col_fidelity, msg);
+            combine(col_fidelity, col_note.unwrap_or_default(), &mut notes);
         }
         if let Some(k) = data().kinds.get(m.test.kind_name()) {
             if k.fidelity != Fidelity::Exact {
                 combine(k.fidelity, &k.note, &mut notes);
                 let msg = format!(
                     "{}: `{m}` is {} in EQL: {}",
-                    self.ctx.table.name,
+                    cx.table.name,
                     fidelity_word(k.fidelity),
                     k.note
                 );
-                self.ctx.warn(m, k.fidelity, msg);
+                cx.warn(m, k.fidelity, msg);
             }
         }
         let tests: Vec<FieldTest> = col
@@ -473,27 +460,170 @@ impl Emitter<'_> {
             );
         }
         let alternatives: usize = tests.iter().map(|t| t.alternatives).sum();
-        let text = tests
-            .into_iter()
-            .map(|t| t.text)
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let binding = if alternatives > 1 {
-            Binding::Or
-        } else {
-            Binding::Atom
+        let text = Text {
+            s: tests
+                .into_iter()
+                .map(|t| t.text)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            b: if alternatives > 1 {
+                Binding::Or
+            } else {
+                Binding::Atom
+            },
         };
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        self.ctx.record(m, text.clone(), fidelity, note);
-        (text, binding)
+        cx.record(m, text.s.clone(), fidelity, note);
+        text
+    }
+
+    fn needs(&self, det: &IrDetection, _: Source) -> Vec<Need> {
+        match &det.output {
+            IrOutput::Summarize(by) => by.iter().map(|f| Need::group_by(*f, "summarize")).collect(),
+            IrOutput::Project { .. } => Vec::new(),
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Text>, files: &mut Vec<(String, String)>) {
+        let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
+        let mut notes = Vec::new();
+        let mut excl_lines = Vec::new();
+        for e in &rule.exclusions {
+            match &e.inner {
+                Some(inner) => excl_lines.push(format!("  and {}", TOKENS.not(inner.clone()).s)),
+                None => notes.push(format!(
+                    "Exclusion {} is not applied: {} has no ECS field for it.",
+                    e.x.id, table.name
+                )),
+            }
+        }
+        if let Some(reason) = rule.gap {
+            notes.push(known_gap("the EQL rule", reason));
+        }
+        let mut group_by = Vec::new();
+        match &det.output {
+            IrOutput::Summarize(by) => {
+                // A group-by field the source lacks is left out under a declared gap (the
+                // driver warns): which events match does not change, only how alerts group.
+                group_by = by
+                    .iter()
+                    .filter(|f| !rule.ungrouped.contains(f))
+                    .map(|f| cx.project(*f).to_string())
+                    .collect();
+                if !rule.ungrouped.is_empty() {
+                    let names: Vec<&str> = rule.ungrouped.iter().map(|f| f.name()).collect();
+                    notes.push(format!(
+                        "Known gap (alerts are grouped without {}): {}",
+                        names.join(", "),
+                        det.gaps[&BackendName::Elastic]
+                    ));
+                }
+                let fields: Vec<&str> = by.iter().map(|f| f.name()).collect();
+                cx.diags.push(
+                    Diag::warning(
+                        DiagKind::Semantics,
+                        format!(
+                            "{}/{} ({source}): EQL has no aggregation; `summarize: [{}]` becomes Kibana alert suppression by {} over {}, i.e. one alert per group with a suppressed-alert count, not one result row per group with first/last seen and event ids",
+                            spec.id,
+                            det.id,
+                            fields.join(", "),
+                            group_by.join(", "),
+                            spec.window
+                        ),
+                    )
+                    .at(&spec.file, det.span),
+                );
+                // the limit is on the fields the rule suppresses by (a field left out under a
+                // declared gap is not one of them)
+                if group_by.len() > MAX_GROUP_BY {
+                    cx.diags.push(
+                        Diag::error(
+                            DiagKind::Limit,
+                            format!(
+                                "{}/{}: the Kibana rule would suppress alerts by {} fields; Kibana allows at most {MAX_GROUP_BY}",
+                                spec.id, det.id, group_by.len()
+                            ),
+                        )
+                        .at(&spec.file, det.span)
+                        .help("summarize by at most 3 fields"),
+                    );
+                    return;
+                }
+                notes.push(format!(
+                    "Grouping: alerts are suppressed by {} for {} (the spec summarizes by {}).",
+                    group_by.join(", "),
+                    spec.window,
+                    fields.join(", ")
+                ));
+            }
+            IrOutput::Project { columns, .. } => {
+                if let Some(fields) = columns.get(&source) {
+                    let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+                    notes.push(format!(
+                        "Output: Kibana alerts carry the whole event; the spec's projection ({}) is informational here.",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+
+        let category = meta_str(table, "event_category").expect("checked at load");
+        let mut and_chain: Vec<Text> = Vec::new();
+        if let Some(base) = meta_str(table, "condition") {
+            and_chain.push(Text::atom(base));
+        }
+        and_chain.extend(rule.conjuncts.iter().cloned());
+        let alone = and_chain.len() == 1 && excl_lines.is_empty();
+        let parts: Vec<String> = and_chain
+            .into_iter()
+            .map(|t| {
+                if t.b == Binding::Or && !alone {
+                    format!("({})", t.s)
+                } else {
+                    t.s
+                }
+            })
+            .collect();
+        let mut lines = vec![format!("{category} where {}", parts.join("\n  and "))];
+        lines.extend(excl_lines);
+        let mut query = lines.join("\n");
+        query.push('\n');
+        let r = KibanaParts {
+            query,
+            notes,
+            group_by,
+        };
+        match kibana_rule(spec, det, &rule, table, &r) {
+            Ok(v) => {
+                self.rules.insert(rule.id.stem.clone(), v);
+            }
+            Err(d) => {
+                cx.diags.push(d);
+                return;
+            }
+        }
+        let file = format!(
+            "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead\n{}",
+            spec.id, det.id, r.query
+        );
+        files.push((format!("elastic/{}.eql", rule.id.stem), file));
+    }
+
+    fn files(self, files: &mut Vec<(String, String)>) {
+        if self.rules.is_empty() {
+            return;
+        }
+        let mut ndjson = String::new();
+        for v in self.rules.values() {
+            ndjson.push_str(&serde_json::to_string(v).expect("JSON values serialize"));
+            ndjson.push('\n');
+        }
+        files.push(("elastic/rules.ndjson".into(), ndjson));
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Rules
-
 /// One compiled rule: the EQL text and what the Kibana wrapper needs besides.
-struct Rule {
+struct KibanaParts {
     query: String,
     /// Notes for the description: dropped exclusions, declared gaps, output shape.
     notes: Vec<String>,
@@ -518,192 +648,6 @@ fn meta_list(t: &TableMap, key: &str) -> Vec<String> {
 
 /// Kibana accepts 1–3 suppression fields.
 const MAX_GROUP_BY: usize = 3;
-
-fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<Rule> {
-    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
-    let mut errors = Vec::new();
-    let detection = em.ctx.expressible(&det.expr, "detection");
-    let exclusions = em.ctx.exclusions(with_exclusions);
-
-    let cond = match detection {
-        Some(Widened::Expr(e)) => {
-            em.ctx.part = "detection".into();
-            Some(em.conjuncts(&e))
-        }
-        Some(w) => {
-            em.ctx.nothing_expressible(&w);
-            None
-        }
-        None => None,
-    };
-
-    let mut notes = Vec::new();
-    let mut excl_lines = Vec::new();
-    let mut excl_ok = true;
-    for (x, part, w) in exclusions {
-        match w {
-            Some(Widened::Expr(e)) => {
-                em.ctx.part = part;
-                let (c, b) = em.expr(&e);
-                excl_lines.push(if b == Binding::Atom {
-                    format!("  and {c}")
-                } else {
-                    format!("  and ({c})")
-                });
-            }
-            Some(_) => notes.push(format!(
-                "Exclusion {} is not applied: {} has no ECS field for it.",
-                x.id, table.name
-            )),
-            None => excl_ok = false,
-        }
-    }
-    if em
-        .ctx
-        .renderings
-        .iter()
-        .any(|r| r.fidelity == Fidelity::Inexpressible)
-    {
-        if let Some(reason) = det.gaps.get(&BackendName::Elastic) {
-            notes.push(format!(
-                "Known gap (the EQL rule matches more than the spec): {reason}"
-            ));
-        }
-    }
-
-    let mut group_by = Vec::new();
-    match &det.output {
-        IrOutput::Summarize(by) => {
-            // A group-by field the source lacks fails the build, unless the detection
-            // declares an Elastic gap: then alerts are suppressed without it, with a warning.
-            // Which events match does not change; only how alerts are grouped.
-            let gap = det.gaps.get(&BackendName::Elastic);
-            let mut dropped = Vec::new();
-            for f in by {
-                match (table.column(*f), gap) {
-                    (Some(c), _) => group_by.push(c.project.to_string()),
-                    (None, None) => errors.push(missing_output(spec, det, table, *f)),
-                    (None, Some(_)) => dropped.push(f.name()),
-                }
-            }
-            if let (false, Some(reason)) = (dropped.is_empty(), gap) {
-                em.ctx.diags.push(
-                    Diag::warning(
-                        DiagKind::Semantics,
-                        format!(
-                            "{}/{}: {} has no field for summarize `{}`, so the Kibana rule suppresses alerts without it (declared gap: {reason})",
-                            spec.id,
-                            det.id,
-                            table.name,
-                            dropped.join("`, `")
-                        ),
-                    )
-                    .at(&spec.file, det.span),
-                );
-                notes.push(format!(
-                    "Known gap (alerts are grouped without {}): {reason}",
-                    dropped.join(", ")
-                ));
-            }
-            // the limit is on the fields the rule suppresses by (a field left out under a
-            // declared gap is not one of them)
-            if group_by.len() > MAX_GROUP_BY {
-                errors.push(
-                    Diag::error(
-                        DiagKind::Limit,
-                        format!(
-                            "{}/{}: the Kibana rule would suppress alerts by {} fields; Kibana allows at most {MAX_GROUP_BY}",
-                            spec.id, det.id, group_by.len()
-                        ),
-                    )
-                    .at(&spec.file, det.span)
-                    .help("summarize by at most 3 fields"),
-                );
-            }
-            let fields: Vec<&str> = by.iter().map(|f| f.name()).collect();
-            em.ctx.diags.push(
-                Diag::warning(
-                    DiagKind::Semantics,
-                    format!(
-                        "{}/{} ({source}): EQL has no aggregation; `summarize: [{}]` becomes Kibana alert suppression by {} over {}, i.e. one alert per group with a suppressed-alert count, not one result row per group with first/last seen and event ids",
-                        spec.id,
-                        det.id,
-                        fields.join(", "),
-                        group_by.join(", "),
-                        spec.window
-                    ),
-                )
-                .at(&spec.file, det.span),
-            );
-            notes.push(format!(
-                "Grouping: alerts are suppressed by {} for {} (the spec summarizes by {}).",
-                group_by.join(", "),
-                spec.window,
-                fields.join(", ")
-            ));
-        }
-        IrOutput::Project { columns, .. } => {
-            if let Some(fields) = columns.get(&source) {
-                let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
-                notes.push(format!(
-                    "Output: Kibana alerts carry the whole event; the spec's projection ({}) is informational here.",
-                    names.join(", ")
-                ));
-            }
-        }
-    }
-
-    em.ctx.diags.extend(errors.iter().cloned());
-    let conjuncts = cond?;
-    if !excl_ok || !errors.is_empty() {
-        return None;
-    }
-    let category = meta_str(table, "event_category").expect("checked at load");
-    let mut and_chain: Vec<(String, Binding)> = Vec::new();
-    if let Some(base) = meta_str(table, "condition") {
-        and_chain.push((base.to_string(), Binding::Atom));
-    }
-    and_chain.extend(conjuncts);
-    let alone = and_chain.len() == 1 && excl_lines.is_empty();
-    let parts: Vec<String> = and_chain
-        .into_iter()
-        .map(|(s, b)| {
-            if b == Binding::Or && !alone {
-                format!("({s})")
-            } else {
-                s
-            }
-        })
-        .collect();
-    let mut lines = vec![format!("{category} where {}", parts.join("\n  and "))];
-    lines.extend(excl_lines);
-    let mut query = lines.join("\n");
-    query.push('\n');
-    Some(Rule {
-        query,
-        notes,
-        group_by,
-    })
-}
-
-/// An error about a detection that cannot be built for Elastic, at the detection.
-fn inexpressible(spec: &IrSpec, det: &IrDetection, msg: String, help: &str) -> Diag {
-    Diag::error(DiagKind::Fidelity(Fidelity::Inexpressible), msg)
-        .at(&spec.file, det.span)
-        .help(help)
-}
-
-fn missing_output(spec: &IrSpec, det: &IrDetection, table: &TableMap, f: Field) -> Diag {
-    inexpressible(
-        spec,
-        det,
-        format!(
-            "{}/{}: summarize needs `{f}`, which {} does not have",
-            spec.id, det.id, table.name
-        ),
-        "summarize by another field, or drop this source from the detection",
-    )
-}
 
 /// Kibana alert-suppression duration: the largest of h / m that divides the window.
 fn suppression_duration(minutes: u64) -> Value {
@@ -793,36 +737,20 @@ pub fn sorted(v: Value) -> Value {
 fn kibana_rule(
     spec: &IrSpec,
     det: &IrDetection,
-    id: &RuleId,
+    rule: &Rule<Text>,
     table: &TableMap,
-    r: &Rule,
-    with_exclusions: bool,
+    r: &KibanaParts,
 ) -> Result<Value, Diag> {
     let d = data();
-    let mut name = crate::render::render_str(
-        &d.rule_name,
-        minijinja::context! { vendor => spec.vendor, title => det.title },
-    )
-    .map_err(|e| Diag::error(DiagKind::Io, format!("rule name template: {e}")))?;
-    if det.sources.len() > 1 {
-        name.push_str(&format!(" ({})", id.source));
-    }
-    let mut description = spec.description.trim_end().to_string();
-    let applied: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&id.source))
-        .collect();
-    if !applied.is_empty() {
-        description.push_str("\n\nExcluded as benign:");
-        for x in &applied {
-            description.push_str(&format!("\n- {}: {}", x.id, x.reason));
-        }
-    }
+    let id = &rule.id;
+    let name = rule_name(&d.rule_name, spec, det, id.source.name())
+        .map_err(|e| Diag::error(DiagKind::Io, format!("rule name template: {e}")))?;
+    let mut description = Description::new(spec.description.trim_end());
+    description.benign(&rule.exclusions);
     for n in &r.notes {
-        description.push_str("\n\n");
-        description.push_str(n);
+        description.paragraph(n);
     }
+    let description = description.into_string();
     let sev = &d.severity[&spec.severity.title().to_ascii_lowercase()];
     let mut tags = d.tags.clone();
     tags.extend(meta_list(table, "tags"));
@@ -864,63 +792,6 @@ fn kibana_rule(
         });
     }
     Ok(sorted(rule))
-}
-
-/// Compile all specs into files (path relative to the output folder, content).
-pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
-    let mut out = Compiled::default();
-    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
-    for spec in irs {
-        let rules_of = super::common::rules_of(
-            spec,
-            BackendName::Elastic,
-            &data().tables,
-            ("data source", "elastic.yaml"),
-            &mut out.diags,
-        );
-        for (det, source, table) in rules_of {
-            let id = RuleId::new(spec, det, source);
-            let mut em = Emitter {
-                ctx: RuleCtx::new(
-                    BackendName::Elastic,
-                    spec,
-                    det,
-                    source,
-                    table,
-                    format!("Elastic data source {}", table.name),
-                    "ECS field",
-                ),
-            };
-            let built = rule(&mut em, with_exclusions);
-            out.diags.append(&mut em.ctx.diags);
-            out.renderings.append(&mut em.ctx.renderings);
-            let Some(r) = built else { continue };
-            match kibana_rule(spec, det, &id, table, &r, with_exclusions) {
-                Ok(v) => {
-                    rules.insert(id.stem.clone(), v);
-                }
-                Err(d) => {
-                    out.diags.push(d);
-                    continue;
-                }
-            }
-            let file = format!(
-                "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead\n{}",
-                spec.id, det.id, r.query
-            );
-            out.items.push((format!("elastic/{}.eql", id.stem), file));
-        }
-    }
-    if !rules.is_empty() {
-        let mut ndjson = String::new();
-        for v in rules.values() {
-            ndjson.push_str(&serde_json::to_string(v).expect("JSON values serialize"));
-            ndjson.push('\n');
-        }
-        out.items.push(("elastic/rules.ndjson".into(), ndjson));
-    }
-    out.items.sort();
-    out
 }
 
 #[cfg(test)]

@@ -6,12 +6,16 @@
 //! whole values case-insensitively, `==`/`in` case-sensitively; `contains`, `startswith`,
 //! `endswith` are case-insensitive substring tests with `_cs` variants.
 
-use super::common::{fidelity_word, RuleCtx, Widened};
-use super::{Compiled, RuleId};
-use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{Expr, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::TableMap;
-use crate::spec::{BackendName, Direction, Field};
+pub mod sentinel;
+
+use super::common::domain_as_exact_or_suffix;
+use super::driver::{Backend, Chain, Need, Rule, RuleCtx, Words};
+use super::text::{Brackets, Text, Tokens};
+use super::{RuleId, Target};
+use crate::diag::Fidelity;
+use crate::ir::{IrDetection, IrOutput, Match, Test, TextOp};
+use crate::mapping::{Column, TableMap};
+use crate::spec::{BackendName, Direction, Field, Source};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -58,8 +62,8 @@ pub struct KqlQuery {
     pub text: String,
     /// Output columns, in order, with the canonical field they carry (None for aggregates).
     pub columns: Vec<(String, Option<Field>)>,
-    /// Reasons of the declared gaps this query relies on (matches dropped, rule wider).
-    pub gaps: Vec<String>,
+    /// The declared gap this query relies on (a match was dropped, so it matches more).
+    pub gap: Option<String>,
 }
 
 /// A KQL string literal. Values never hold control characters (refused at load), so only
@@ -85,93 +89,66 @@ fn list(values: impl IntoIterator<Item = String>) -> String {
     format!("({})", values.into_iter().collect::<Vec<_>>().join(", "))
 }
 
-struct Emitter<'a> {
-    ctx: RuleCtx<'a>,
-    /// Named value lists hoisted into `let name = dynamic([...]);`, in first-use order.
-    lets: IndexMap<String, String>,
-}
+/// The KQL backend. `and` binds tighter than `or`; mixed chains are bracketed for the reader,
+/// and the detection's outermost chain puts each part on a line, as the seeds do.
+#[derive(Default)]
+pub struct Kql;
 
-impl Emitter<'_> {
-    /// Render a boolean expression. `top` puts an outer `and`/`or` chain on separate lines,
-    /// as the seeds do. The result says how it binds, so callers add only needed parentheses.
-    fn expr(&mut self, e: &Expr, top: bool) -> (String, Binding) {
-        let sep = |op: &str| {
-            if top {
-                format!("\n    {op} ")
-            } else {
-                format!(" {op} ")
-            }
-        };
-        let join = |this: &mut Self, v: &[Expr], op: &str, b: Binding| -> (String, Binding) {
-            let parts: Vec<String> = v
-                .iter()
-                .map(|x| {
-                    let (s, inner) = this.expr(x, false);
-                    // `and` binds tighter than `or`; mixed chains are bracketed for the reader.
-                    if inner == Binding::Atom || inner == b {
-                        s
-                    } else {
-                        format!("({s})")
-                    }
-                })
-                .collect();
-            (
-                parts.join(&sep(op)),
-                if v.len() == 1 {
-                    Binding::Atom.max(b)
-                } else {
-                    b
-                },
-            )
-        };
-        match e {
-            Expr::All(v) => join(self, v, "and", Binding::And),
-            Expr::Any(v) => join(self, v, "or", Binding::Or),
-            Expr::Not(x) => {
-                self.ctx.negated = !self.ctx.negated;
-                let inner = self.expr(x, false).0;
-                self.ctx.negated = !self.ctx.negated;
-                (format!("not({inner})"), Binding::Atom)
-            }
-            Expr::Match(m) => self.leaf(m),
-        }
+pub const TOKENS: Tokens = Tokens {
+    and: " and ",
+    or: " or ",
+    top_and: "\n    and ",
+    top_or: "\n    or ",
+    not: ("not(", ")"),
+    brackets: Brackets::Mixed,
+    lone_chain: true,
+};
+
+/// One rule's state: named value lists hoisted into `let name = dynamic([...]);`, in
+/// first-use order.
+#[derive(Default)]
+pub struct Lets(IndexMap<String, String>);
+
+type Cx<'a> = RuleCtx<'a, Lets>;
+
+impl Backend for Kql {
+    const NAME: BackendName = BackendName::Kql;
+    const WORDS: Words = Words {
+        title: "KQL",
+        table: "table",
+        mapping: "kql.yaml",
+        target: "KQL table",
+        missing: "column",
+        grouped: None,
+    };
+    const TARGETS: &'static [Target] = &[Target::Kql, Target::Sentinel];
+    const TEMPLATES: &'static [(&'static str, &'static str)] = sentinel::TEMPLATES;
+    type Node = Text;
+    type Local = Lets;
+
+    fn tables() -> &'static [TableMap] {
+        &data().tables
     }
 
-    /// A match the table can express (callers drop the others first, see `common::widen`).
-    fn leaf(&mut self, m: &Match) -> (String, Binding) {
-        let col = self
-            .ctx
-            .table
-            .column(m.field)
-            .expect("matches on missing columns are widened away before rendering");
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
+        TOKENS.join(chain, parts, top)
+    }
+
+    fn not(&self, _: &Cx, inner: Text) -> Text {
+        TOKENS.not(inner)
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let (fidelity, note) = col.fidelity;
-        if fidelity != Fidelity::Exact {
-            let msg = format!(
-                "{}: `{}` is matched on {} ({}: {})",
-                self.ctx.table.name,
-                m.field,
-                col.match_on.join(" or "),
-                fidelity_word(fidelity),
-                note.unwrap_or_default()
-            );
-            self.ctx.warn(m, fidelity, msg);
-        }
-        let rendered: Vec<(String, Binding)> =
-            col.match_on.iter().map(|c| self.test(c, m)).collect();
-        let (text, binding) = if rendered.len() == 1 {
+        let rendered: Vec<Text> = col
+            .match_on
+            .iter()
+            .map(|c| Text::any_of(test(cx, c, m, &m.test), TOKENS.or))
+            .collect();
+        let text = if rendered.len() == 1 {
             rendered.into_iter().next().expect("one")
         } else {
-            let parts: Vec<String> = rendered
-                .into_iter()
-                .map(|(s, b)| {
-                    if b == Binding::Atom || b == Binding::Or {
-                        s
-                    } else {
-                        format!("({s})")
-                    }
-                })
-                .collect();
-            (parts.join(" or "), Binding::Or)
+            TOKENS.join(Chain::Any, rendered, false)
         };
         // the IPv6 text comparison (see `test`) also narrows
         let mut fidelity = match &m.test {
@@ -183,10 +160,10 @@ impl Emitter<'_> {
         let mut notes: Vec<String> = note.map(str::to_string).into_iter().collect();
         for kind in lexical_differences(&m.test) {
             let k = &data().kinds[kind];
-            self.ctx.warn(
+            cx.warn(
                 m,
                 k.fidelity,
-                format!("{}: `{}`: {}", self.ctx.table.name, m.field, k.note),
+                format!("{}: `{}`: {}", cx.table.name, m.field, k.note),
             );
             if fidelity == Fidelity::Exact {
                 fidelity = k.fidelity;
@@ -194,122 +171,145 @@ impl Emitter<'_> {
             notes.push(k.note.clone());
         }
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        self.ctx.record(m, text.clone(), fidelity, note);
-        (text, binding)
+        cx.record(m, text.s.clone(), fidelity, note);
+        text
     }
 
-    /// The values as a KQL list: `(a, b)`, or `(name)` when the spec named the list.
-    fn value_list(&mut self, m: &Match, literals: Vec<String>) -> String {
-        match &m.list {
-            Some(name) => {
-                self.lets
-                    .entry(name.clone())
-                    .or_insert_with(|| format!("let {name} = dynamic([{}]);", literals.join(", ")));
-                format!("({name})")
+    fn needs(&self, det: &IrDetection, source: Source) -> Vec<Need> {
+        let mut needs = vec![Need::new(Field::known("timestamp"), "the time filter")];
+        match &det.output {
+            IrOutput::Summarize(by) => {
+                needs.push(Need::new(
+                    Field::known("report_id"),
+                    "summarize (Report=make_set)",
+                ));
+                needs.extend(by.iter().map(|f| Need::new(*f, "summarize")));
             }
-            None => list(literals),
+            IrOutput::Project { columns, order_by } => {
+                let fields = columns.get(&source).map(Vec::as_slice).unwrap_or_default();
+                needs.extend(fields.iter().map(|f| Need::new(*f, "project")));
+                if let Some((f, _)) = order_by {
+                    needs.push(Need::new(*f, "order by"));
+                }
+            }
+        }
+        needs
+    }
+
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Text>, files: &mut Vec<(String, String)>) {
+        let q = query(cx, &rule);
+        if cx.wants(Target::Kql) {
+            files.push((format!("kql/{}.kql", q.id.stem), q.text.clone()));
+        }
+        if cx.wants(Target::Sentinel) {
+            match sentinel::render(cx.spec, cx.det, &q, &rule) {
+                Ok((hunting, analytic)) => {
+                    files.push((format!("sentinel/hunting/{}.yaml", q.id.stem), hunting));
+                    files.push((format!("sentinel/analytic/{}.yaml", q.id.stem), analytic));
+                }
+                Err(d) => cx.diags.push(d),
+            }
         }
     }
+}
 
-    /// One field test on one column: a single comparison, or several joined by `or`.
-    fn test(&mut self, col: &str, m: &Match) -> (String, Binding) {
-        let each = |vals: &[String], op: &str| -> Vec<String> {
-            vals.iter()
-                .map(|x| format!("{col} {op} {}", string_literal(x)))
-                .collect()
-        };
-        let strs = |vals: &[String]| vals.iter().map(|v| string_literal(v)).collect::<Vec<_>>();
-        let single = |n: usize| n == 1 && m.list.is_none();
-        let alternatives: Vec<String> = match &m.test {
-            Test::Text { op, values, cased } => match (op, cased) {
-                (TextOp::Term, false) if single(values.len()) => each(values, "has"),
-                (TextOp::Term, false) => vec![format!(
-                    "{col} has_any {}",
-                    self.value_list(m, strs(values))
-                )],
-                // has_any has no case-sensitive form
-                (TextOp::Term, true) => each(values, "has_cs"),
-                (TextOp::Exact, false) if single(values.len()) => each(values, "=~"),
-                (TextOp::Exact, false) => {
-                    vec![format!("{col} in~ {}", self.value_list(m, strs(values)))]
-                }
-                (TextOp::Exact, true) if single(values.len()) => each(values, "=="),
-                (TextOp::Exact, true) => {
-                    vec![format!("{col} in {}", self.value_list(m, strs(values)))]
-                }
-                (TextOp::Contains, false) => each(values, "contains"),
-                (TextOp::Contains, true) => each(values, "contains_cs"),
-                (TextOp::Prefix, false) => each(values, "startswith"),
-                (TextOp::Prefix, true) => each(values, "startswith_cs"),
-                (TextOp::Suffix, false) => each(values, "endswith"),
-                (TextOp::Suffix, true) => each(values, "endswith_cs"),
-            },
-            // Exact: `=~`/`in~` and `endswith` are case-insensitive, like DNS names.
-            Test::Domain(ds) => {
-                let eq = if single(ds.len()) {
-                    format!("{col} =~ {}", string_literal(&ds[0]))
-                } else {
-                    format!("{col} in~ {}", self.value_list(m, strs(ds)))
-                };
-                let subs: Vec<String> = ds.iter().map(|d| format!(".{d}")).collect();
-                std::iter::once(eq).chain(each(&subs, "endswith")).collect()
+/// The values as a KQL list: `(a, b)`, or `(name)` when the spec named the list.
+fn value_list(cx: &mut Cx, m: &Match, literals: Vec<String>) -> String {
+    match &m.list {
+        Some(name) => {
+            cx.local
+                .0
+                .entry(name.clone())
+                .or_insert_with(|| format!("let {name} = dynamic([{}]);", literals.join(", ")));
+            format!("({name})")
+        }
+        None => list(literals),
+    }
+}
+
+/// One field test on one column, as alternatives joined by `or`.
+fn test(cx: &mut Cx, col: &str, m: &Match, test_: &Test) -> Vec<String> {
+    let each = |vals: &[String], op: &str| -> Vec<String> {
+        vals.iter()
+            .map(|x| format!("{col} {op} {}", string_literal(x)))
+            .collect()
+    };
+    let strs = |vals: &[String]| vals.iter().map(|v| string_literal(v)).collect::<Vec<_>>();
+    let single = |n: usize| n == 1 && m.list.is_none();
+    match test_ {
+        Test::Text { op, values, cased } => match (op, cased) {
+            (TextOp::Term, false) if single(values.len()) => each(values, "has"),
+            (TextOp::Term, false) => {
+                vec![format!("{col} has_any {}", value_list(cx, m, strs(values)))]
             }
-            Test::Ip(ips) => {
-                if ips.iter().any(IpAddr::is_ipv6) {
-                    self.ctx.warn(
-                        m,
-                        Fidelity::Narrower,
-                        format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", self.ctx.table.name, m.field),
-                    );
-                }
-                let lits: Vec<String> = ips
-                    .iter()
-                    .map(|ip| string_literal(&ip.to_string()))
-                    .collect();
-                if single(lits.len()) {
-                    vec![format!("{col} == {}", lits[0])]
-                } else {
-                    vec![format!("{col} in {}", self.value_list(m, lits))]
-                }
+            // has_any has no case-sensitive form
+            (TextOp::Term, true) => each(values, "has_cs"),
+            (TextOp::Exact, false) if single(values.len()) => each(values, "=~"),
+            (TextOp::Exact, false) => {
+                vec![format!("{col} in~ {}", value_list(cx, m, strs(values)))]
             }
-            Test::Cidr(nets) => nets
+            (TextOp::Exact, true) if single(values.len()) => each(values, "=="),
+            (TextOp::Exact, true) => {
+                vec![format!("{col} in {}", value_list(cx, m, strs(values)))]
+            }
+            (TextOp::Contains, false) => each(values, "contains"),
+            (TextOp::Contains, true) => each(values, "contains_cs"),
+            (TextOp::Prefix, false) => each(values, "startswith"),
+            (TextOp::Prefix, true) => each(values, "startswith_cs"),
+            (TextOp::Suffix, false) => each(values, "endswith"),
+            (TextOp::Suffix, true) => each(values, "endswith_cs"),
+        },
+        // Exact: `=~`/`in~` and `endswith` are case-insensitive, like DNS names.
+        Test::Domain(ds) => domain_as_exact_or_suffix(ds)
+            .iter()
+            .flat_map(|t| test(cx, col, m, t))
+            .collect(),
+        Test::Ip(ips) => {
+            if ips.iter().any(IpAddr::is_ipv6) {
+                let msg = format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", cx.table.name, m.field);
+                cx.warn(m, Fidelity::Narrower, msg);
+            }
+            let lits: Vec<String> = ips
                 .iter()
-                .map(|n| {
-                    let f = if n.addr.is_ipv4() {
-                        "ipv4_is_in_range"
-                    } else {
-                        "ipv6_is_in_range"
-                    };
-                    let call = format!("{f}({col}, {})", string_literal(&n.to_string()));
-                    // Under `not`, a null (an address of the other family, or no address)
-                    // would drop the row: `not(null)` is null and `where` keeps only true.
-                    // `== true` is false for null ("applying the equality operator to a
-                    // null value and a non-null value yields bool(false)", Kusto docs, null
-                    // values), so the exclusion keeps IPv6 hits.
-                    if self.ctx.negated {
-                        format!("{call} == true")
-                    } else {
-                        call
-                    }
-                })
-                .collect(),
-            Test::Port(ports) => {
-                let lits: Vec<String> = ports.iter().map(u16::to_string).collect();
-                if single(lits.len()) {
-                    vec![format!("{col} == {}", lits[0])]
-                } else {
-                    vec![format!("{col} in {}", self.value_list(m, lits))]
-                }
+                .map(|ip| string_literal(&ip.to_string()))
+                .collect();
+            if single(lits.len()) {
+                vec![format!("{col} == {}", lits[0])]
+            } else {
+                vec![format!("{col} in {}", value_list(cx, m, lits))]
             }
-            Test::Digest(hs) if single(hs.len()) => each(hs, "=~"),
-            Test::Digest(hs) => vec![format!("{col} in~ {}", self.value_list(m, strs(hs)))],
-        };
-        let binding = if alternatives.len() == 1 {
-            Binding::Atom
-        } else {
-            Binding::Or
-        };
-        (alternatives.join(" or "), binding)
+        }
+        Test::Cidr(nets) => nets
+            .iter()
+            .map(|n| {
+                let f = if n.addr.is_ipv4() {
+                    "ipv4_is_in_range"
+                } else {
+                    "ipv6_is_in_range"
+                };
+                let call = format!("{f}({col}, {})", string_literal(&n.to_string()));
+                // Under `not`, a null (an address of the other family, or no address)
+                // would drop the row: `not(null)` is null and `where` keeps only true.
+                // `== true` is false for null ("applying the equality operator to a
+                // null value and a non-null value yields bool(false)", Kusto docs, null
+                // values), so the exclusion keeps IPv6 hits.
+                if cx.negated {
+                    format!("{call} == true")
+                } else {
+                    call
+                }
+            })
+            .collect(),
+        Test::Port(ports) => {
+            let lits: Vec<String> = ports.iter().map(u16::to_string).collect();
+            if single(lits.len()) {
+                vec![format!("{col} == {}", lits[0])]
+            } else {
+                vec![format!("{col} in {}", value_list(cx, m, lits))]
+            }
+        }
+        Test::Digest(hs) if single(hs.len()) => each(hs, "=~"),
+        Test::Digest(hs) => vec![format!("{col} in~ {}", value_list(cx, m, strs(hs)))],
     }
 }
 
@@ -344,121 +344,10 @@ pub fn lexical_differences(test: &Test) -> Vec<&'static str> {
     out
 }
 
-/// How a rendered expression binds: a single comparison or call, an `and` chain or an `or`
-/// chain. KQL gives `and` precedence over `or`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Binding {
-    Atom,
-    And,
-    Or,
-}
-
-/// Compile every detection of a spec to KQL, one query per (detection, source).
-pub fn compile(spec: &IrSpec, with_exclusions: bool) -> Compiled<KqlQuery> {
-    let mut out = Compiled::default();
-    let rules = super::common::rules_of(
-        spec,
-        BackendName::Kql,
-        &data().tables,
-        ("table", "kql.yaml"),
-        &mut out.diags,
-    );
-    for (det, source, table) in rules {
-        let id = RuleId::new(spec, det, source);
-        let mut em = Emitter {
-            ctx: RuleCtx::new(
-                BackendName::Kql,
-                spec,
-                det,
-                source,
-                table,
-                format!("KQL table {}", table.name),
-                "column",
-            ),
-            lets: IndexMap::new(),
-        };
-        let built = query(&mut em, with_exclusions);
-        out.diags.append(&mut em.ctx.diags);
-        out.renderings.append(&mut em.ctx.renderings);
-        if let Some((text, columns, gaps)) = built {
-            out.items.push(KqlQuery {
-                id,
-                table,
-                text,
-                columns,
-                gaps,
-            });
-        }
-    }
-    out
-}
-
-type QueryParts = (String, Vec<(String, Option<Field>)>, Vec<String>);
-
-fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
-    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
-    let missing_output = |what: &str, f: Field| {
-        Diag::error(
-            DiagKind::Fidelity(Fidelity::Inexpressible),
-            format!(
-                "{}/{}: {what} needs `{f}`, which {} does not have",
-                spec.id, det.id, table.name
-            ),
-        )
-        .at(&spec.file, det.span)
-        .help(format!(
-            "use another field, or drop source `{source}` from this detection"
-        ))
-    };
-    let mut errors = Vec::new();
-    let mut col = |f: Field, what: &str| match table.column(f) {
-        Some(c) => c.project.to_string(),
-        None => {
-            errors.push(missing_output(what, f));
-            String::new()
-        }
-    };
-    let ts = col(Field::known("timestamp"), "the time filter");
-
-    let mut gaps = Vec::new();
-    // Check every part before giving up, so one run reports every problem.
-    let detection = em.ctx.expressible(&det.expr, "detection");
-    let exclusions = em.ctx.exclusions(with_exclusions);
-    let cond = match detection? {
-        Widened::Expr(e) => {
-            em.ctx.part = "detection".into();
-            em.expr(&e, true).0
-        }
-        w => {
-            em.ctx.nothing_expressible(&w);
-            return None;
-        }
-    };
-    let mut exclusion_lines = Vec::new();
-    for (x, part, w) in exclusions {
-        match w? {
-            Widened::Expr(e) => {
-                em.ctx.part = part;
-                let (c, _) = em.expr(&e, false);
-                exclusion_lines.push(format!("// exclusion: {}", x.id));
-                exclusion_lines.push(format!("| where {c}"));
-            }
-            _ => exclusion_lines.push(format!(
-                "// exclusion {} not applied: {} has no column for it",
-                x.id, table.name
-            )),
-        }
-    }
-    if gaps.is_empty()
-        && em
-            .ctx
-            .renderings
-            .iter()
-            .any(|r| r.fidelity == Fidelity::Inexpressible)
-    {
-        gaps.push(det.gaps[&BackendName::Kql].clone());
-    }
-
+/// The query text of one rule.
+fn query(cx: &mut Cx, rule: &Rule<Text>) -> KqlQuery {
+    let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
+    let ts = cx.project(Field::known("timestamp"));
     let mut lines = vec![format!(
         "// rmmc: {}/{} ({source}); generated from the spec, edit the spec instead",
         spec.id, det.id
@@ -467,23 +356,34 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
         lines.push(format!("let Time_start = now(-{});", spec.window.kql()));
         lines.push("let Time_end = now();".into());
     }
-    lines.extend(em.lets.values().cloned());
+    lines.extend(std::mem::take(&mut cx.local.0).into_values());
     lines.push(table.name.clone());
     if det.time_filter {
         lines.push(format!("| where {ts} between (Time_start..Time_end)"));
     }
-    lines.push(format!("| where {cond}"));
-    lines.extend(exclusion_lines);
+    lines.push(format!("| where {}", rule.condition.s));
+    for e in &rule.exclusions {
+        match &e.inner {
+            Some(inner) => {
+                lines.push(format!("// exclusion: {}", e.x.id));
+                lines.push(format!("| where {}", TOKENS.not(inner.clone()).s));
+            }
+            None => lines.push(format!(
+                "// exclusion {} not applied: {} has no column for it",
+                e.x.id, table.name
+            )),
+        }
+    }
 
     let mut columns = Vec::new();
     match &det.output {
         IrOutput::Summarize(by) => {
-            let report = col(Field::known("report_id"), "summarize (Report=make_set)");
+            let report = cx.project(Field::known("report_id"));
             let mut by_cols = Vec::new();
             for f in by {
-                let c = col(*f, "summarize");
-                by_cols.push(c.clone());
-                columns.push((c, Some(*f)));
+                let c = cx.project(*f);
+                by_cols.push(c);
+                columns.push((c.to_string(), Some(*f)));
             }
             for agg in ["FirstSeen", "LastSeen", "Report", "Count"] {
                 columns.push((agg.to_string(), None));
@@ -506,9 +406,9 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
                 .unwrap_or_default();
             let mut cols = Vec::new();
             for f in fields {
-                let c = col(*f, "project");
-                cols.push(c.clone());
-                columns.push((c, Some(*f)));
+                let c = cx.project(*f);
+                cols.push(c);
+                columns.push((c.to_string(), Some(*f)));
             }
             lines.push(format!("| project {}", cols.join(", ")));
             if let Some((f, dir)) = order_by {
@@ -516,17 +416,19 @@ fn query(em: &mut Emitter, with_exclusions: bool) -> Option<QueryParts> {
                     Direction::Asc => "asc",
                     Direction::Desc => "desc",
                 };
-                lines.push(format!("| order by {} {dir}", col(*f, "order by")));
+                lines.push(format!("| order by {} {dir}", cx.project(*f)));
             }
         }
     }
-    if !errors.is_empty() {
-        em.ctx.diags.extend(errors);
-        return None;
-    }
     let mut text = lines.join("\n");
     text.push('\n');
-    Some((text, columns, gaps))
+    KqlQuery {
+        id: rule.id.clone(),
+        table,
+        text,
+        columns,
+        gap: rule.gap.map(str::to_string),
+    }
 }
 
 #[cfg(test)]

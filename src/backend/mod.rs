@@ -1,16 +1,99 @@
-//! Backends: IR → query text. One file per target language; field mappings live in
-//! `backends/<target>.yaml`, deployment wrappers in `templates/`.
+//! Backends: IR → query text. One file per target language (`driver::Backend`: its data and
+//! a few hooks, over the one walk in `driver`); field mappings live in
+//! `backends/<target>.yaml`, deployment wrappers in `templates/`. `BACKENDS` lists them.
 
 pub mod common;
+pub mod driver;
 pub mod eql;
 pub mod kql;
 pub mod sigma;
 pub mod spl;
+#[cfg(test)]
+mod testing;
+pub mod text;
 
 use crate::diag::Diag;
 use crate::ir::{IrDetection, IrSpec};
-use crate::spec::Source;
+use crate::mapping::TableMap;
+use crate::spec::{BackendName, Source};
+use driver::Backend;
 use uuid::Uuid;
+
+/// What `rmmc build` can emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Target {
+    /// Plain KQL queries (`kql/`).
+    Kql,
+    /// Microsoft Sentinel hunting and analytic-rule YAML (`sentinel/`).
+    Sentinel,
+    /// Sigma rules (`sigma/`).
+    Sigma,
+    /// Splunk SPL searches and savedsearches.conf (`splunk/`).
+    Splunk,
+    /// Elastic EQL queries and a Kibana detection-rule export (`elastic/`).
+    Elastic,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = &[
+        Target::Kql,
+        Target::Sentinel,
+        Target::Sigma,
+        Target::Splunk,
+        Target::Elastic,
+    ];
+}
+
+/// A backend's compile: every spec → its files, diagnostics and renderings.
+pub type CompileFn = fn(&[IrSpec], driver::Options) -> Compiled<(String, String)>;
+
+/// A backend, type-erased: what a build needs of it.
+pub struct Registered {
+    pub name: BackendName,
+    /// The targets it writes.
+    pub targets: &'static [Target],
+    pub compile: CompileFn,
+    pub tables: fn() -> &'static [TableMap],
+    pub title: &'static str,
+    pub templates: &'static [(&'static str, &'static str)],
+}
+
+impl Registered {
+    const fn of<B: Backend>() -> Registered {
+        Registered {
+            name: B::NAME,
+            targets: B::TARGETS,
+            compile: driver::compile::<B>,
+            tables: B::tables,
+            title: B::WORDS.title,
+            templates: B::TEMPLATES,
+        }
+    }
+}
+
+/// Every backend, in the order builds run them and report their diagnostics.
+pub static BACKENDS: &[Registered] = &[
+    Registered::of::<kql::Kql>(),
+    Registered::of::<sigma::Sigma>(),
+    Registered::of::<spl::Spl>(),
+    Registered::of::<eql::Eql>(),
+];
+
+/// Every backend's wrapper templates (name under `templates/`, source).
+pub fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let all = BACKENDS.iter().flat_map(|b| b.templates.iter());
+    #[cfg(test)]
+    let all = all.chain(<testing::Odd as Backend>::TEMPLATES.iter());
+    all
+}
+
+/// The backend named `name`.
+pub fn backend(name: BackendName) -> &'static Registered {
+    BACKENDS
+        .iter()
+        .find(|b| b.name == name)
+        .expect("every backend name is registered")
+}
 
 /// What a backend returns: the items it could build and every diagnostic (errors for what it
 /// cannot express, warnings for what it expresses wider or narrower).

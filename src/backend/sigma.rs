@@ -37,11 +37,12 @@
 //! `summarize`/`project` shape is described in the rule's description and its fields listed
 //! under `fields:`, never silently dropped.
 
-use super::common::{fidelity_word, RuleCtx, Widened};
-use super::{Compiled, RuleId};
+use super::common::domain_as_exact_or_suffix;
+use super::driver::{rule_name, Backend, Chain, Description, Rule, RuleCtx, Words};
+use super::Target;
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{fold, Expr, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::TableMap;
+use crate::ir::{fold, IrOutput, Match, Test, TextOp};
+use crate::mapping::{Column, TableMap};
 use crate::render;
 use crate::spec::{BackendName, Field};
 use serde::{Deserialize, Serialize};
@@ -185,14 +186,14 @@ fn basename_regex(op: TextOp, s: &str, cased: bool) -> String {
 /// One field test in a selection map: `key` (field and modifiers) → values, any of which
 /// may match.
 #[derive(Clone, Debug, PartialEq)]
-struct Entry {
+pub struct Entry {
     key: String,
     values: Vec<String>,
 }
 
 /// A Sigma selection: a map (every entry must match) or a list of maps (any may match).
 #[derive(Clone, Debug, PartialEq)]
-enum Selection {
+pub enum Selection {
     Map(Vec<Entry>),
     AnyOf(Vec<Vec<Entry>>),
 }
@@ -238,7 +239,7 @@ impl Selection {
 
 /// A condition over selections not yet named.
 #[derive(Clone, Debug, PartialEq)]
-enum Cond {
+pub enum Cond {
     Sel(Selection),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -362,214 +363,214 @@ impl Namer<'_> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The emitter
+// The backend
 // ---------------------------------------------------------------------------------------
 
-struct Emitter<'a> {
-    ctx: RuleCtx<'a>,
+/// The Sigma backend: a rendered expression is a condition over selections (`Cond`), named
+/// and printed when the rule is finished.
+#[derive(Default)]
+pub struct Sigma;
+
+type Cx<'a> = RuleCtx<'a, ()>;
+
+pub const TEMPLATES: &[(&str, &str)] = &[(
+    "sigma/rule.yml.j2",
+    include_str!("../../templates/sigma/rule.yml.j2"),
+)];
+
+impl Backend for Sigma {
+    const NAME: BackendName = BackendName::Sigma;
+    const WORDS: Words = Words {
+        title: "Sigma",
+        table: "log source",
+        mapping: "sigma.yaml",
+        target: "Sigma log source",
+        missing: "field",
+        grouped: None,
+    };
+    const TARGETS: &'static [Target] = &[Target::Sigma];
+    const TEMPLATES: &'static [(&'static str, &'static str)] = TEMPLATES;
+    type Node = Cond;
+    type Local = ();
+
+    fn tables() -> &'static [TableMap] {
+        &data().tables
+    }
+
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Cond>, _top: bool) -> Cond {
+        match chain {
+            Chain::All => cond_all(parts),
+            Chain::Any => cond_any(parts),
+        }
+    }
+
+    fn not(&self, _: &Cx, inner: Cond) -> Cond {
+        Cond::Not(Box::new(inner))
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Cond {
+        let entries = entries(cx, m, col);
+        if entries.len() == 1 {
+            Cond::Sel(Selection::Map(entries))
+        } else {
+            Cond::Sel(Selection::AnyOf(
+                entries.into_iter().map(|e| vec![e]).collect(),
+            ))
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Cond>, files: &mut Vec<(String, String)>) {
+        if let Some(file) = sigma_rule(cx, rule) {
+            files.push(file);
+        }
+    }
 }
 
-impl Emitter<'_> {
-    fn expr(&mut self, e: &Expr) -> Cond {
-        match e {
-            Expr::All(v) => {
-                let c = v.iter().map(|x| self.expr(x)).collect();
-                cond_all(c)
-            }
-            Expr::Any(v) => {
-                let c = v.iter().map(|x| self.expr(x)).collect();
-                cond_any(c)
-            }
-            Expr::Not(x) => {
-                self.ctx.negated = !self.ctx.negated;
-                let inner = self.expr(x);
-                self.ctx.negated = !self.ctx.negated;
-                Cond::Not(Box::new(inner))
-            }
-            Expr::Match(m) => {
-                let entries = self.leaf(m);
-                if entries.len() == 1 {
-                    Cond::Sel(Selection::Map(entries))
-                } else {
-                    Cond::Sel(Selection::AnyOf(
-                        entries.into_iter().map(|e| vec![e]).collect(),
-                    ))
+/// A match the log source can express (callers drop the others first): its entries,
+/// any of which may match.
+fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
+    let table = cx.table;
+    let (mut fidelity, note) = col.fidelity;
+    let mut note = note.map(str::to_string);
+    let hash_prefix = table
+        .meta
+        .get("hash_prefix")
+        .and_then(|h| h.get(m.field.name()))
+        .and_then(|p| p.as_str());
+    let mut entries = Vec::new();
+    for c in &col.match_on {
+        entries.extend(test(c, col.basename, hash_prefix, &m.test));
+    }
+    if col.basename {
+        if let Test::Text { values, .. } = &m.test {
+            if values.iter().any(|v| v.contains('\\')) {
+                let msg = format!(
+                    "{}: `{}` is the part of {} after the last `\\`, which never holds a `\\`; a value with one is matched against the end of the whole field (wider)",
+                    table.name, m.field, col.match_on.join(" or ")
+                );
+                cx.warn(m, Fidelity::Wider, msg);
+                if fidelity == Fidelity::Exact {
+                    fidelity = Fidelity::Wider;
                 }
             }
         }
-    }
-
-    /// A match the log source can express (callers drop the others first): its entries,
-    /// any of which may match.
-    fn leaf(&mut self, m: &Match) -> Vec<Entry> {
-        let table = self.ctx.table;
-        let col = table
-            .column(m.field)
-            .expect("matches on missing fields are widened away before rendering");
-        let (mut fidelity, note) = col.fidelity;
-        let mut note = note.map(str::to_string);
-        if fidelity != Fidelity::Exact {
-            let msg = format!(
-                "{}: `{}` is matched on {} ({}: {})",
-                table.name,
-                m.field,
+        note.get_or_insert_with(|| {
+            format!(
+                "{} holds a path (`…\\{}`); the base name is the part after the last `\\`",
                 col.match_on.join(" or "),
-                fidelity_word(fidelity),
-                note.clone().unwrap_or_default()
-            );
-            self.ctx.warn(m, fidelity, msg);
-        }
-        let hash_prefix = table
-            .meta
-            .get("hash_prefix")
-            .and_then(|h| h.get(m.field.name()))
-            .and_then(|p| p.as_str());
-        let mut entries = Vec::new();
-        for c in &col.match_on {
-            entries.extend(self.test(c, col.basename, hash_prefix, m));
-        }
-        if col.basename {
-            if let Test::Text { values, .. } = &m.test {
-                if values.iter().any(|v| v.contains('\\')) {
-                    let msg = format!(
-                        "{}: `{}` is the part of {} after the last `\\`, which never holds a `\\`; a value with one is matched against the end of the whole field (wider)",
-                        table.name, m.field, col.match_on.join(" or ")
-                    );
-                    self.ctx.warn(m, Fidelity::Wider, msg);
-                    if fidelity == Fidelity::Exact {
-                        fidelity = Fidelity::Wider;
-                    }
-                }
-            }
-            note.get_or_insert_with(|| {
-                format!(
-                    "{} holds a path (`…\\{}`); the base name is the part after the last `\\`",
-                    col.match_on.join(" or "),
-                    m.field.name()
-                )
-            });
-        }
-        if let Some(p) = hash_prefix {
-            note.get_or_insert_with(|| {
-                format!(
-                    "matched as `{p}<hex>` inside Sysmon `Hashes`; exact where the Sysmon configuration records this algorithm (`HashAlgorithms`), absent otherwise"
-                )
-            });
-        }
-        if let Test::Port(_) = m.test {
-            note.get_or_insert_with(|| "compared as decimal text".to_string());
-        }
-        let rendered = entries
-            .iter()
-            .map(|e| {
-                let vals: Vec<String> = e.values.iter().map(|v| render::yaml_str(v)).collect();
-                if vals.len() == 1 {
-                    format!("{}: {}", e.key, vals[0])
-                } else {
-                    format!("{}: [{}]", e.key, vals.join(", "))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" or ");
-        self.ctx.record(m, rendered, fidelity, note);
-        entries
+                m.field.name()
+            )
+        });
     }
+    if let Some(p) = hash_prefix {
+        note.get_or_insert_with(|| {
+            format!(
+                "matched as `{p}<hex>` inside Sysmon `Hashes`; exact where the Sysmon configuration records this algorithm (`HashAlgorithms`), absent otherwise"
+            )
+        });
+    }
+    if let Test::Port(_) = m.test {
+        note.get_or_insert_with(|| "compared as decimal text".to_string());
+    }
+    let rendered = entries
+        .iter()
+        .map(|e| {
+            let vals: Vec<String> = e.values.iter().map(|v| render::yaml_str(v)).collect();
+            if vals.len() == 1 {
+                format!("{}: {}", e.key, vals[0])
+            } else {
+                format!("{}: [{}]", e.key, vals.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ");
+    cx.record(m, rendered, fidelity, note);
+    entries
+}
 
-    /// The entries testing one match on one Sigma field.
-    fn test(
-        &mut self,
-        col: &str,
-        basename: bool,
-        hash_prefix: Option<&str>,
-        m: &Match,
-    ) -> Vec<Entry> {
-        let entry = |key: String, values: Vec<String>| Entry { key, values };
-        match &m.test {
-            Test::Text { op, values, cased } => {
-                let cs = if *cased { "|cased" } else { "" };
-                let esc = |p: &str| {
+/// The entries testing one match on one Sigma field.
+fn test(col: &str, basename: bool, hash_prefix: Option<&str>, test_: &Test) -> Vec<Entry> {
+    let entry = |key: String, values: Vec<String>| Entry { key, values };
+    match test_ {
+        Test::Text { op, values, cased } => {
+            let cs = if *cased { "|cased" } else { "" };
+            let esc = |p: &str| {
+                values
+                    .iter()
+                    .map(|v| escape_value(&format!("{p}{v}")))
+                    .collect::<Vec<_>>()
+            };
+            match (op, basename) {
+                (TextOp::Exact, false) => vec![entry(format!("{col}{cs}"), esc(""))],
+                (TextOp::Contains, false) => {
+                    vec![entry(format!("{col}|contains{cs}"), esc(""))]
+                }
+                (TextOp::Prefix, false) => {
+                    vec![entry(format!("{col}|startswith{cs}"), esc(""))]
+                }
+                (TextOp::Suffix, _) => vec![entry(format!("{col}|endswith{cs}"), esc(""))],
+                (TextOp::Term, false) => vec![entry(
+                    format!("{col}|re"),
+                    values.iter().map(|v| term_regex(v, *cased)).collect(),
+                )],
+                (TextOp::Exact, true) => vec![
+                    entry(format!("{col}|endswith{cs}"), esc("\\")),
+                    entry(format!("{col}{cs}"), esc("")),
+                ],
+                (op, _) => vec![entry(
+                    format!("{col}|re"),
                     values
                         .iter()
-                        .map(|v| escape_value(&format!("{p}{v}")))
-                        .collect::<Vec<_>>()
-                };
-                match (op, basename) {
-                    (TextOp::Exact, false) => vec![entry(format!("{col}{cs}"), esc(""))],
-                    (TextOp::Contains, false) => {
-                        vec![entry(format!("{col}|contains{cs}"), esc(""))]
-                    }
-                    (TextOp::Prefix, false) => {
-                        vec![entry(format!("{col}|startswith{cs}"), esc(""))]
-                    }
-                    (TextOp::Suffix, _) => vec![entry(format!("{col}|endswith{cs}"), esc(""))],
-                    (TextOp::Term, false) => vec![entry(
-                        format!("{col}|re"),
-                        values.iter().map(|v| term_regex(v, *cased)).collect(),
-                    )],
-                    (TextOp::Exact, true) => vec![
-                        entry(format!("{col}|endswith{cs}"), esc("\\")),
-                        entry(format!("{col}{cs}"), esc("")),
-                    ],
-                    (op, _) => vec![entry(
-                        format!("{col}|re"),
-                        values
-                            .iter()
-                            .map(|v| basename_regex(*op, v, *cased))
-                            .collect(),
-                    )],
-                }
-            }
-            Test::Domain(ds) => vec![
-                entry(
-                    col.to_string(),
-                    ds.iter().map(|d| escape_value(d)).collect(),
-                ),
-                entry(
-                    format!("{col}|endswith"),
-                    ds.iter().map(|d| escape_value(&format!(".{d}"))).collect(),
-                ),
-            ],
-            Test::Ip(ips) => {
-                let v4: Vec<String> = ips
-                    .iter()
-                    .filter(|i| i.is_ipv4())
-                    .map(|i| i.to_string())
-                    .collect();
-                let v6: Vec<String> = ips
-                    .iter()
-                    .filter(|i| i.is_ipv6())
-                    .map(|i| format!("{i}/128"))
-                    .collect();
-                let mut out = Vec::new();
-                if !v4.is_empty() {
-                    out.push(entry(col.to_string(), v4));
-                }
-                if !v6.is_empty() {
-                    out.push(entry(format!("{col}|cidr"), v6));
-                }
-                out
-            }
-            Test::Cidr(nets) => vec![entry(
-                format!("{col}|cidr"),
-                nets.iter().map(ToString::to_string).collect(),
-            )],
-            Test::Port(ports) => vec![entry(
-                col.to_string(),
-                ports.iter().map(u16::to_string).collect(),
-            )],
-            Test::Digest(hs) => match hash_prefix {
-                Some(p) => vec![entry(
-                    format!("{col}|contains"),
-                    hs.iter()
-                        .map(|h| escape_value(&format!("{p}{h}")))
+                        .map(|v| basename_regex(*op, v, *cased))
                         .collect(),
                 )],
-                None => vec![entry(
-                    col.to_string(),
-                    hs.iter().map(|h| escape_value(h)).collect(),
-                )],
-            },
+            }
         }
+        // the whole value or `|endswith` `.value`, on the field as it is
+        Test::Domain(ds) => domain_as_exact_or_suffix(ds)
+            .iter()
+            .flat_map(|t| test(col, false, hash_prefix, t))
+            .collect(),
+        Test::Ip(ips) => {
+            let v4: Vec<String> = ips
+                .iter()
+                .filter(|i| i.is_ipv4())
+                .map(|i| i.to_string())
+                .collect();
+            let v6: Vec<String> = ips
+                .iter()
+                .filter(|i| i.is_ipv6())
+                .map(|i| format!("{i}/128"))
+                .collect();
+            let mut out = Vec::new();
+            if !v4.is_empty() {
+                out.push(entry(col.to_string(), v4));
+            }
+            if !v6.is_empty() {
+                out.push(entry(format!("{col}|cidr"), v6));
+            }
+            out
+        }
+        Test::Cidr(nets) => vec![entry(
+            format!("{col}|cidr"),
+            nets.iter().map(ToString::to_string).collect(),
+        )],
+        Test::Port(ports) => vec![entry(
+            col.to_string(),
+            ports.iter().map(u16::to_string).collect(),
+        )],
+        Test::Digest(hs) => match hash_prefix {
+            Some(p) => vec![entry(
+                format!("{col}|contains"),
+                hs.iter()
+                    .map(|h| escape_value(&format!("{p}{h}")))
+                    .collect(),
+            )],
+            None => vec![entry(
+                col.to_string(),
+                hs.iter().map(|h| escape_value(h)).collect(),
+            )],
+        },
     }
 }
 
@@ -604,60 +605,14 @@ struct TemplateCtx {
     level: String,
 }
 
-/// Compile all specs into Sigma rule files (path relative to the output folder, content).
-pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
-    let mut out = Compiled::default();
-    for spec in irs {
-        let rules = super::common::rules_of(
-            spec,
-            BackendName::Sigma,
-            &data().tables,
-            ("log source", "sigma.yaml"),
-            &mut out.diags,
-        );
-        for (det, source, table) in rules {
-            let mut em = Emitter {
-                ctx: RuleCtx::new(
-                    BackendName::Sigma,
-                    spec,
-                    det,
-                    source,
-                    table,
-                    format!("Sigma log source {}", table.name),
-                    "field",
-                ),
-            };
-            let built = rule(&mut em, with_exclusions);
-            out.diags.append(&mut em.ctx.diags);
-            out.renderings.append(&mut em.ctx.renderings);
-            if let Some(file) = built {
-                out.items.push(file);
-            }
-        }
-    }
-    out
-}
-
-fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
-    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
-    let id = RuleId::new(spec, det, source);
-
-    // Check every part before giving up, so one run reports every problem.
-    let detection = em.ctx.expressible(&det.expr, "detection");
-    let exclusions = em.ctx.exclusions(with_exclusions);
-    let det_cond = match detection? {
-        Widened::Expr(e) => {
-            em.ctx.part = "detection".into();
-            em.expr(&e)
-        }
-        w => {
-            em.ctx.nothing_expressible(&w);
-            return None;
-        }
-    };
+/// The rule file of one rule.
+fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
+    let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
+    let id = &rule.id;
+    let det_cond = &rule.condition;
 
     let mut sections: Vec<(String, Selection)> = Vec::new();
-    let (det_text, det_atom, det_sels) = Namer::name("selection", &det_cond);
+    let (det_text, det_atom, det_sels) = Namer::name("selection", det_cond);
     sections.extend(det_sels);
 
     // (condition text, is an atom, is exactly one bare selection)
@@ -665,36 +620,31 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     let mut not_applied: Vec<String> = Vec::new();
     let mut falsepositives = Vec::new();
     let mut used_names: Vec<String> = Vec::new();
-    for (x, part, w) in exclusions {
-        match w? {
-            Widened::Expr(Expr::Not(inner)) => {
-                em.ctx.part = part;
-                // a filter is the inside of `not 1 of filter_*`
-                em.ctx.negated = true;
-                let c = em.expr(&inner);
-                em.ctx.negated = false;
+    for e in &rule.exclusions {
+        let x = e.x;
+        match &e.inner {
+            // a filter is the inside of `not 1 of filter_*`
+            Some(c) => {
                 let mut name = format!("filter_{}", ident(&x.id));
                 while used_names.contains(&name) {
                     name.push('_');
                 }
                 used_names.push(name.clone());
-                let (text, atom, sels) = Namer::name(&name, &c);
+                let (text, atom, sels) = Namer::name(&name, c);
                 // `1 of filter_*` only when the filter is exactly one bare selection
                 let single = text == name;
                 sections.extend(sels);
                 filters.push((text, atom, single));
                 falsepositives.push(x.reason.clone());
             }
-            Widened::Expr(_) => unreachable!("widening not(x) yields not(..) or a constant"),
             // not(x) widened to `true`: the exclusion's fields are all missing here
-            Widened::True => {
+            None => {
                 not_applied.push(x.id.clone());
                 falsepositives.push(format!(
                     "{} (not filtered: {} has no field of exclusion {})",
                     x.reason, table.name, x.id
                 ));
             }
-            Widened::False => unreachable!("widening never narrows an exclusion to `exclude all`"),
         }
     }
     let mut condition = det_text.clone();
@@ -763,47 +713,39 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
         }
     }
 
-    let mut description = spec.description.trim_end().to_string();
-    description.push_str("\n\n");
-    description.push_str(&shape);
+    let mut description = Description::new(spec.description.trim_end());
+    description.paragraph(&shape);
     if !missing_out.is_empty() {
         description.push_str(&format!(
             " Not in this log source, so not listed: {}.",
             missing_out.join(", ")
         ));
     }
-    let gap_used = em
-        .ctx
-        .renderings
-        .iter()
-        .any(|r| r.fidelity == Fidelity::Inexpressible);
-    if gap_used {
-        if let Some(reason) = det.gaps.get(&BackendName::Sigma) {
-            description.push_str(&format!(
-                "\n\nKnown gap (this Sigma rule matches more than the spec): {reason}"
-            ));
-        }
+    if let Some(reason) = rule.gap {
+        description.known_gap("this Sigma rule", reason);
     }
     if !not_applied.is_empty() {
-        description.push_str(&format!(
-            "\n\nExclusions not applied ({} has none of their fields): {}.",
+        description.paragraph(&format!(
+            "Exclusions not applied ({} has none of their fields): {}.",
             table.name,
             not_applied.join(", ")
         ));
     }
-    description.push('\n');
+    description.push_str("\n");
 
-    let mut title = render::render_str(
-        &data().rule_name,
-        minijinja::context! { vendor => spec.vendor, title => det.title },
-    )
-    .ok()?;
-    if det.sources.len() > 1 {
-        title.push_str(&format!(" ({source})"));
-    }
+    let title = match rule_name(&data().rule_name, spec, det, source.name()) {
+        Ok(t) => t,
+        Err(e) => {
+            cx.diags.push(Diag::error(
+                DiagKind::Io,
+                format!("rule name template: {e}"),
+            ));
+            return None;
+        }
+    };
     // sigma-specification: "title: … (max. 256 characters)"
     if title.chars().count() > TITLE_MAX {
-        em.ctx.diags.push(
+        cx.diags.push(
             Diag::error(
                 DiagKind::Limit,
                 format!(
@@ -831,7 +773,7 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
         title,
         id: id.uuid("sigma").to_string(),
         status: data().status.clone(),
-        description,
+        description: description.into_string(),
         references: spec.references.clone(),
         author: spec.author.clone(),
         date: spec.date.clone(),
@@ -846,14 +788,12 @@ fn rule(em: &mut Emitter, with_exclusions: bool) -> Option<(String, String)> {
     match render::render("sigma/rule.yml.j2", &ctx) {
         Ok(text) => Some((format!("sigma/{}.yml", id.stem), text)),
         Err(e) => {
-            em.ctx
-                .diags
+            cx.diags
                 .push(Diag::error(DiagKind::Io, format!("template error: {e:#}")));
             None
         }
     }
 }
-
 /// Indent every line of serialized YAML by `n` spaces (for nesting it under a key).
 fn indent(yaml: &str, n: usize) -> String {
     let pad = " ".repeat(n);

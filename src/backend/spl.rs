@@ -13,13 +13,14 @@
 
 pub mod escape;
 
-use super::common::{effect, fidelity_word, RuleCtx, Widened};
-use super::{Compiled, RuleId};
+use super::common::{effect, fidelity_word};
+use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
+use super::text::{Brackets, Text, Tokens};
+use super::{RuleId, Target};
 use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{Expr, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
-use crate::mapping::TableMap;
-use crate::render;
-use crate::spec::{BackendName, Direction, Field};
+use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
+use crate::mapping::{Column, TableMap};
+use crate::spec::{BackendName, Direction, Field, Source};
 use escape::{
     alternation, case_flag, conf_value, eval_str, pcre_text, port_pattern, stanza_name, IPV4,
     TERM_LEFT, TERM_RIGHT,
@@ -85,19 +86,178 @@ pub fn data() -> &'static SplData {
     })
 }
 
-/// One emitted search: a detection on one log source.
-#[derive(Debug)]
-pub struct SplQuery {
-    pub id: RuleId,
-    pub text: String,
-    /// Reasons of the declared gaps this query relies on (matches dropped, rule wider).
-    pub gaps: Vec<String>,
+/// The Splunk backend. Every chain part that is a chain is bracketed: no reliance on
+/// operator precedence anywhere (`OR` binds tighter than `AND` in `search`, not in `where`).
+#[derive(Default)]
+pub struct Spl {
+    /// Saved-search name → the stem of the rule that has it.
+    names: BTreeMap<String, String>,
+    /// Stem → (saved-search name, stanza text).
+    stanzas: BTreeMap<String, (String, String)>,
 }
 
-struct Emitter<'a> {
-    ctx: RuleCtx<'a>,
-    /// Fields read by predicates or grouping, set to "" when missing (`coalesce`).
-    fill: IndexSet<String>,
+pub const TOKENS: Tokens = Tokens {
+    and: " AND ",
+    or: " OR ",
+    top_and: " AND ",
+    top_or: " OR ",
+    not: ("NOT (", ")"),
+    brackets: Brackets::Chains,
+    lone_chain: false,
+};
+
+/// One rule's state: the fields read by predicates or grouping, set to "" when missing
+/// (`coalesce`), in first-use order.
+#[derive(Default)]
+pub struct Fill(IndexSet<String>);
+
+type Cx<'a> = RuleCtx<'a, Fill>;
+
+impl Backend for Spl {
+    const NAME: BackendName = BackendName::Splunk;
+    const WORDS: Words = Words {
+        title: "Splunk",
+        table: "log source",
+        mapping: "splunk.yaml",
+        target: "Splunk source",
+        missing: "field",
+        grouped: Some(Grouped {
+            with_source: true,
+            consequence: "the Splunk search groups results without it",
+        }),
+    };
+    const TARGETS: &'static [Target] = &[Target::Splunk];
+    type Node = Text;
+    type Local = Fill;
+
+    fn tables() -> &'static [TableMap] {
+        &data().tables
+    }
+
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
+        TOKENS.join(chain, parts, top)
+    }
+
+    fn not(&self, _: &Cx, inner: Text) -> Text {
+        TOKENS.not(inner)
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
+        let (mut fidelity, note) = col.fidelity;
+        let mut note = note.map(str::to_string);
+        let mut alts = Vec::new();
+        for c in &col.match_on {
+            cx.local.0.insert(c.to_string());
+            let value = if col.basename {
+                // the part after the last backslash; `(?s)` so a line break cannot stop it
+                format!("replace({c}, {}, \"\")", eval_str(BASENAME))
+            } else {
+                c.to_string()
+            };
+            alts.extend(test(&value, m));
+        }
+        let v6 = match &m.test {
+            Test::Ip(ips) => ips.iter().any(IpAddr::is_ipv6),
+            Test::Cidr(nets) => nets.iter().any(|n| n.addr.is_ipv6()),
+            _ => false,
+        };
+        if v6 {
+            let why = "IPv6 addresses are compared as Splunk spells and parses them (text equality with the compressed lower-case form, cidrmatch); an event spelling them another way is missed";
+            cx.warn(
+                m,
+                Fidelity::Narrower,
+                format!("{}: `{}`: {why}", cx.table.name, m.field),
+            );
+            if fidelity == Fidelity::Exact {
+                fidelity = Fidelity::Narrower;
+                note = Some(why.to_string());
+            } else {
+                // both apply: one fidelity cannot say it, the note and both warnings do
+                note = note.map(|n| format!("{n}; and narrower: {why}"));
+            }
+        }
+        let text = Text::any_of(alts, TOKENS.or);
+        if effect(fidelity, cx.negated) != fidelity {
+            note = note.map(|n| {
+                format!(
+                    "{n}; under `not` the rule is {}",
+                    fidelity_word(effect(fidelity, true))
+                )
+            });
+        }
+        cx.record(m, text.s.clone(), fidelity, note);
+        text
+    }
+
+    fn needs(&self, det: &IrDetection, source: Source) -> Vec<Need> {
+        let mut needs = vec![Need::new(Field::known("timestamp"), "the time filter")];
+        match &det.output {
+            IrOutput::Summarize(by) => {
+                needs.push(Need::new(
+                    Field::known("report_id"),
+                    "stats (Report=values)",
+                ));
+                needs.extend(by.iter().map(|f| Need::group_by(*f, "stats by")));
+            }
+            IrOutput::Project { columns, order_by } => {
+                if let Some((f, _)) = order_by {
+                    needs.push(Need::new(*f, "sort"));
+                }
+                let fields = columns.get(&source).map(Vec::as_slice).unwrap_or_default();
+                needs.extend(fields.iter().map(|f| Need::new(*f, "table")));
+            }
+        }
+        needs
+    }
+
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Text>, files: &mut Vec<(String, String)>) {
+        let (spec, det) = (cx.spec, cx.det);
+        let q = query(cx, &rule);
+        match stanza(spec, det, &q, &rule) {
+            Ok((name, text)) => {
+                if let Some(other) = self.names.insert(name.clone(), q.id.stem.clone()) {
+                    cx.diags.push(
+                        Diag::error(
+                            DiagKind::Duplicate,
+                            format!("{} and {other} would both be the saved search [{name}] in savedsearches.conf", q.id.stem),
+                        )
+                        .at(&spec.file, det.span)
+                        .help("give the detections different titles"),
+                    );
+                    return;
+                }
+                self.stanzas.insert(q.id.stem.clone(), (name, text));
+            }
+            Err(d) => {
+                cx.diags.push(d);
+                return;
+            }
+        }
+        files.push((format!("splunk/{}.spl", q.id.stem), q.text));
+    }
+
+    fn files(self, files: &mut Vec<(String, String)>) {
+        if self.stanzas.is_empty() {
+            return;
+        }
+        let mut conf = String::from(
+            "# Generated by rmmc from the specs in rules/; edit the specs, not this file.\n",
+        );
+        for (_, text) in self.stanzas.values() {
+            conf.push('\n');
+            conf.push_str(text);
+        }
+        files.push(("splunk/savedsearches.conf".to_string(), conf));
+    }
+}
+
+/// One emitted search: a detection on one log source.
+struct SplQuery {
+    id: RuleId,
+    text: String,
+    /// Reasons of the declared gaps this query relies on (matches dropped, rule wider, or
+    /// grouping fields left out).
+    gaps: Vec<String>,
 }
 
 /// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
@@ -137,209 +297,73 @@ fn matches(value: &str, pcre: &str) -> String {
     format!("match({value}, {})", eval_str(pcre))
 }
 
-impl Emitter<'_> {
-    /// A boolean eval expression, and whether it is a bare `AND`/`OR` chain (then a parent
-    /// brackets it: no reliance on operator precedence anywhere).
-    fn expr(&mut self, e: &Expr) -> (String, bool) {
-        let join = |this: &mut Self, v: &[Expr], op: &str| {
-            let parts: Vec<String> = v
-                .iter()
-                .map(|x| match this.expr(x) {
-                    (s, true) => format!("({s})"),
-                    (s, false) => s,
-                })
-                .collect();
-            (parts.join(op), parts.len() > 1)
-        };
-        match e {
-            Expr::All(v) => join(self, v, " AND "),
-            Expr::Any(v) => join(self, v, " OR "),
-            Expr::Not(x) => {
-                self.ctx.negated = !self.ctx.negated;
-                let inner = self.expr(x).0;
-                self.ctx.negated = !self.ctx.negated;
-                (format!("NOT ({inner})"), false)
-            }
-            Expr::Match(m) => self.leaf(m),
+/// The test of one match on one value expression, as OR-alternatives.
+fn test(v: &str, m: &Match) -> Vec<String> {
+    match &m.test {
+        Test::Text { op, values, cased } => {
+            vec![matches(v, &text_pattern(*op, values, *cased))]
         }
-    }
-
-    fn leaf(&mut self, m: &Match) -> (String, bool) {
-        let col = self
-            .ctx
-            .table
-            .column(m.field)
-            .expect("matches on missing fields are widened away before rendering");
-        let (mut fidelity, note) = col.fidelity;
-        let mut note = note.map(str::to_string);
-        if fidelity != Fidelity::Exact {
-            let msg = format!(
-                "{}: `{}` is matched on {} ({}: {})",
-                self.ctx.table.name,
-                m.field,
-                col.match_on.join(" or "),
-                fidelity_word(fidelity),
-                note.as_deref().unwrap_or_default()
-            );
-            self.ctx.warn(m, fidelity, msg);
-        }
-        let mut alts = Vec::new();
-        for c in &col.match_on {
-            self.fill.insert(c.to_string());
-            let value = if col.basename {
-                // the part after the last backslash; `(?s)` so a line break cannot stop it
-                format!("replace({c}, {}, \"\")", eval_str(BASENAME))
-            } else {
-                c.to_string()
-            };
-            alts.extend(self.test(&value, m));
-        }
-        let v6 = match &m.test {
-            Test::Ip(ips) => ips.iter().any(IpAddr::is_ipv6),
-            Test::Cidr(nets) => nets.iter().any(|n| n.addr.is_ipv6()),
-            _ => false,
-        };
-        if v6 {
-            let why = "IPv6 addresses are compared as Splunk spells and parses them (text equality with the compressed lower-case form, cidrmatch); an event spelling them another way is missed";
-            self.ctx.warn(
-                m,
-                Fidelity::Narrower,
-                format!("{}: `{}`: {why}", self.ctx.table.name, m.field),
-            );
-            if fidelity == Fidelity::Exact {
-                fidelity = Fidelity::Narrower;
-                note = Some(why.to_string());
-            } else {
-                // both apply: one fidelity cannot say it, the note and both warnings do
-                note = note.map(|n| format!("{n}; and narrower: {why}"));
-            }
-        }
-        let text = alts.join(" OR ");
-        if effect(fidelity, self.ctx.negated) != fidelity {
-            note = note.map(|n| {
-                format!(
-                    "{n}; under `not` the rule is {}",
-                    fidelity_word(effect(fidelity, true))
-                )
-            });
-        }
-        self.ctx.record(m, text.clone(), fidelity, note);
-        (text, alts.len() > 1)
-    }
-
-    /// The test of one match on one value expression, as OR-alternatives.
-    fn test(&mut self, v: &str, m: &Match) -> Vec<String> {
-        match &m.test {
-            Test::Text { op, values, cased } => {
-                vec![matches(v, &text_pattern(*op, values, *cased))]
-            }
-            Test::Domain(ds) => vec![matches(v, &domain_pattern(ds))],
-            Test::Ip(ips) => ips
-                .iter()
-                .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
-                .collect(),
-            Test::Cidr(nets) => nets
-                .iter()
-                .map(|n| {
-                    let cidr = format!("cidrmatch({}, {v})", eval_str(&n.to_string()));
-                    if n.addr.is_ipv4() {
-                        // cidrmatch parses the field itself; keep only what the IR parses
-                        format!("({} AND {cidr})", matches(v, IPV4))
-                    } else {
-                        cidr
-                    }
-                })
-                .collect(),
-            Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
-            Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
-        }
+        Test::Domain(ds) => vec![matches(v, &domain_pattern(ds))],
+        Test::Ip(ips) => ips
+            .iter()
+            .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
+            .collect(),
+        Test::Cidr(nets) => nets
+            .iter()
+            .map(|n| {
+                let cidr = format!("cidrmatch({}, {v})", eval_str(&n.to_string()));
+                if n.addr.is_ipv4() {
+                    // cidrmatch parses the field itself; keep only what the IR parses
+                    format!("({} AND {cidr})", matches(v, IPV4))
+                } else {
+                    cidr
+                }
+            })
+            .collect(),
+        Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
+        Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
     }
 }
 
-fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuery> {
-    let (spec, det, source, table) = (em.ctx.spec, em.ctx.det, em.ctx.source, em.ctx.table);
-    let mut errors = Vec::new();
-    let mut col = |f: Field, what: &str| match table.column(f) {
-        Some(c) => c.project.to_string(),
-        None => {
-            errors.push(
-                Diag::error(
-                    DiagKind::Fidelity(Fidelity::Inexpressible),
-                    format!(
-                        "{}/{}: {what} needs `{f}`, which {} does not have",
-                        spec.id, det.id, table.name
-                    ),
-                )
-                .at(&spec.file, det.span)
-                .help(format!(
-                    "use another field, or drop source `{source}` from this detection"
-                )),
-            );
-            String::new()
-        }
-    };
-    let ts = col(Field::known("timestamp"), "the time filter");
-
-    let detection = em.ctx.expressible(&det.expr, "detection");
-    let exclusions = em.ctx.exclusions(with_exclusions);
-    let cond = match detection? {
-        Widened::Expr(e) => {
-            em.ctx.part = "detection".into();
-            em.expr(&e).0
-        }
-        w => {
-            em.ctx.nothing_expressible(&w);
-            return None;
-        }
-    };
+/// The search text of one rule.
+fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
+    let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
+    let ts = cx.project(Field::known("timestamp"));
     let mut exclusion_lines = Vec::new();
-    for (x, part, w) in exclusions {
-        match w? {
-            Widened::Expr(e) => {
-                em.ctx.part = part;
-                let (c, _) = em.expr(&e);
-                exclusion_lines.push(format!("```exclusion: {}```", x.id));
-                exclusion_lines.push(format!("| where {c}"));
+    for e in &rule.exclusions {
+        match &e.inner {
+            Some(inner) => {
+                exclusion_lines.push(format!("```exclusion: {}```", e.x.id));
+                exclusion_lines.push(format!("| where {}", TOKENS.not(inner.clone()).s));
             }
             // `not(x)` widened to true: nothing of the exclusion can be tested, none applied
-            _ => exclusion_lines.push(format!(
+            None => exclusion_lines.push(format!(
                 "```exclusion {} not applied: {} has no field for it```",
-                x.id, table.name
+                e.x.id, table.name
             )),
         }
     }
-    let mut gaps = Vec::new();
-    if em
-        .ctx
-        .renderings
-        .iter()
-        .any(|r| r.fidelity == Fidelity::Inexpressible)
-    {
-        gaps.push(det.gaps[&BackendName::Splunk].clone());
+    let mut gaps: Vec<String> = rule.gap.map(str::to_string).into_iter().collect();
+    if !rule.ungrouped.is_empty() {
+        let reason = &det.gaps[&BackendName::Splunk];
+        if !gaps.contains(reason) {
+            gaps.push(reason.clone());
+        }
     }
 
     let mut tail = Vec::new();
-    let mut out_gaps: Vec<Field> = Vec::new();
     match &det.output {
         IrOutput::Summarize(by) => {
-            let report = col(Field::known("report_id"), "stats (Report=values)");
-            // A group-by field the source lacks fails the build, unless the detection
-            // declares a Splunk gap: then results are grouped without it, with a warning.
-            // Which events match does not change; only how rows are grouped.
-            let gap = det.gaps.get(&BackendName::Splunk);
-            let by_cols: Vec<String> = by
+            let report = cx.project(Field::known("report_id"));
+            // A group-by field the source lacks is left out under a declared gap (the
+            // driver warns): which events match does not change, only how rows are grouped.
+            let by_cols: Vec<&str> = by
                 .iter()
-                .filter(|f| {
-                    let keep = table.column(**f).is_some() || gap.is_none();
-                    if !keep {
-                        out_gaps.push(**f);
-                    }
-                    keep
-                })
-                .map(|f| col(*f, "stats by"))
+                .filter(|f| !rule.ungrouped.contains(f))
+                .map(|f| cx.project(*f))
                 .collect();
             // KQL groups on empty strings; stats drops events whose by-field is null
-            em.fill.extend(by_cols.iter().cloned());
+            cx.local.0.extend(by_cols.iter().map(|c| c.to_string()));
             tail.push(format!(
                 "| stats min({ts}) as FirstSeen max({ts}) as LastSeen values({report}) as Report count as Count by {}",
                 by_cols.join(" ")
@@ -350,7 +374,7 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
             order_by,
         } => {
             if let Some((f, dir)) = order_by {
-                let c = col(*f, "sort");
+                let c = cx.project(*f);
                 tail.push(match dir {
                     Direction::Asc => format!("| sort 0 {c}"),
                     Direction::Desc => format!("| sort 0 - {c}"),
@@ -360,32 +384,8 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
                 .get(&source)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let cols: Vec<String> = fields.iter().map(|f| col(*f, "table")).collect();
+            let cols: Vec<&str> = fields.iter().map(|f| cx.project(*f)).collect();
             tail.push(format!("| table {}", cols.join(" ")));
-        }
-    }
-    if !errors.is_empty() {
-        em.ctx.diags.extend(errors);
-        return None;
-    }
-    if !out_gaps.is_empty() {
-        let reason = &det.gaps[&BackendName::Splunk];
-        let names: Vec<&str> = out_gaps.iter().map(|f| f.name()).collect();
-        em.ctx.diags.push(
-            Diag::warning(
-                DiagKind::Semantics,
-                format!(
-                    "{}/{} ({source}): {} has no field for summarize `{}`, so the Splunk search groups results without it (declared gap: {reason})",
-                    spec.id,
-                    det.id,
-                    table.name,
-                    names.join("`, `")
-                ),
-            )
-            .at(&spec.file, det.span),
-        );
-        if !gaps.contains(reason) {
-            gaps.push(reason.clone());
         }
     }
 
@@ -394,31 +394,32 @@ fn query(em: &mut Emitter, id: &RuleId, with_exclusions: bool) -> Option<SplQuer
         "```rmmc: {}/{} ({source}), id {}; generated from the spec, edit the spec instead```",
         spec.id,
         det.id,
-        id.uuid("splunk-search")
+        rule.id.uuid("splunk-search")
     )];
     if det.time_filter {
         lines.push(format!("{base} earliest=-{} latest=now", spec.window.kql()));
     } else {
         lines.push(base.to_string());
     }
-    let fill: Vec<&str> = em.fill.iter().map(String::as_str).collect();
-    if !fill.is_empty() {
-        let sets: Vec<String> = fill
+    if !cx.local.0.is_empty() {
+        let sets: Vec<String> = cx
+            .local
+            .0
             .iter()
             .map(|f| format!("{f}=coalesce({f}, \"\")"))
             .collect();
         lines.push(format!("| eval {}", sets.join(", ")));
     }
-    lines.push(format!("| where {cond}"));
+    lines.push(format!("| where {}", rule.condition.s));
     lines.extend(exclusion_lines);
     lines.extend(tail);
     let mut text = lines.join("\n");
     text.push('\n');
-    Some(SplQuery {
-        id: id.clone(),
+    SplQuery {
+        id: rule.id.clone(),
         text,
         gaps,
-    })
+    }
 }
 
 /// `cron_schedule` for a frequency: every n minutes or hours (dividing the hour / day), or
@@ -433,76 +434,6 @@ pub fn cron(minutes: u64) -> Option<String> {
     }
 }
 
-/// Compile every spec: `splunk/<stem>.spl` per (detection, source) and one
-/// `splunk/savedsearches.conf`.
-pub fn compile(irs: &[IrSpec], with_exclusions: bool) -> Compiled<(String, String)> {
-    let mut out = Compiled::default();
-    let mut stanzas: BTreeMap<String, (String, String)> = BTreeMap::new(); // stem → (name, text)
-    let mut names: BTreeMap<String, String> = BTreeMap::new(); // name → stem
-    for spec in irs {
-        let rules = super::common::rules_of(
-            spec,
-            BackendName::Splunk,
-            &data().tables,
-            ("log source", "splunk.yaml"),
-            &mut out.diags,
-        );
-        for (det, source, table) in rules {
-            let id = RuleId::new(spec, det, source);
-            let mut em = Emitter {
-                ctx: RuleCtx::new(
-                    BackendName::Splunk,
-                    spec,
-                    det,
-                    source,
-                    table,
-                    format!("Splunk source {}", table.name),
-                    "field",
-                ),
-                fill: IndexSet::new(),
-            };
-            let built = query(&mut em, &id, with_exclusions);
-            out.diags.append(&mut em.ctx.diags);
-            out.renderings.append(&mut em.ctx.renderings);
-            let Some(q) = built else { continue };
-            match stanza(spec, det, &q, with_exclusions) {
-                Ok((name, text)) => {
-                    if let Some(other) = names.insert(name.clone(), q.id.stem.clone()) {
-                        out.diags.push(
-                                Diag::error(
-                                    DiagKind::Duplicate,
-                                    format!("{} and {other} would both be the saved search [{name}] in savedsearches.conf", q.id.stem),
-                                )
-                                .at(&spec.file, det.span)
-                                .help("give the detections different titles"),
-                            );
-                        continue;
-                    }
-                    stanzas.insert(q.id.stem.clone(), (name, text));
-                }
-                Err(d) => {
-                    out.diags.push(d);
-                    continue;
-                }
-            }
-            out.items
-                .push((format!("splunk/{}.spl", q.id.stem), q.text));
-        }
-    }
-    if !stanzas.is_empty() {
-        let mut conf = String::from(
-            "# Generated by rmmc from the specs in rules/; edit the specs, not this file.\n",
-        );
-        for (_, text) in stanzas.values() {
-            conf.push('\n');
-            conf.push_str(text);
-        }
-        out.items
-            .push(("splunk/savedsearches.conf".to_string(), conf));
-    }
-    out
-}
-
 /// The stanza name of a rule's saved search in savedsearches.conf: the rule name template,
 /// plus ` (<source>)` when the detection reads several sources. `rmmc verify` finds each
 /// rule's stanza by it.
@@ -511,14 +442,8 @@ pub fn saved_search_name(
     det: &IrDetection,
     source: crate::spec::Source,
 ) -> Result<String, String> {
-    let mut name = render::render_str(
-        &data().rule_name,
-        minijinja::context! { vendor => spec.vendor, title => det.title },
-    )
-    .map_err(|e| format!("rule name template: {e}"))?;
-    if det.sources.len() > 1 {
-        name.push_str(&format!(" ({source})"));
-    }
+    let name = rule_name(&data().rule_name, spec, det, source.name())
+        .map_err(|e| format!("rule name template: {e}"))?;
     stanza_name(&name)
 }
 
@@ -527,7 +452,7 @@ fn stanza(
     spec: &IrSpec,
     det: &IrDetection,
     q: &SplQuery,
-    with_exclusions: bool,
+    rule: &Rule<Text>,
 ) -> Result<(String, String), Diag> {
     let err = |what: &str, why: String| {
         Diag::error(
@@ -542,26 +467,10 @@ fn stanza(
     let d = data();
     let name = saved_search_name(spec, det, q.id.source).map_err(|e| err("name", e))?;
 
-    let mut description = spec.description.trim_end().to_string();
-    for r in &spec.references {
-        description.push('\n');
-        description.push_str(r);
-    }
-    let applied: Vec<_> = det
-        .exclusions
-        .iter()
-        .filter(|x| with_exclusions && x.sources.contains(&q.id.source))
-        .collect();
-    if !applied.is_empty() {
-        description.push_str("\n\nExcluded as benign:");
-        for x in applied {
-            description.push_str(&format!("\n- {}: {}", x.id, x.reason));
-        }
-    }
+    let mut description = Description::new(spec.description.trim_end()).references(spec);
+    description.benign(&rule.exclusions);
     for g in &q.gaps {
-        description.push_str(&format!(
-            "\n\nKnown gap (Splunk matches more than the spec): {g}"
-        ));
+        description.known_gap("Splunk", g);
     }
     let severity = spec.severity.title().to_ascii_lowercase();
     let cron_schedule = cron(spec.frequency.minutes).ok_or_else(|| {
@@ -580,7 +489,7 @@ fn stanza(
         .collect();
     keys.insert("alert.severity", d.alert_severity[&severity].to_string());
     keys.insert("cron_schedule", cron_schedule);
-    keys.insert("description", description);
+    keys.insert("description", description.into_string());
     keys.insert("dispatch.earliest_time", format!("-{}", spec.window.kql()));
     keys.insert("dispatch.latest_time", "now".into());
     keys.insert("search", q.text.trim_end_matches('\n').to_string());

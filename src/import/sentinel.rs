@@ -12,13 +12,13 @@
 
 use super::draft::{Draft, DraftDetection, Pred};
 use super::{io_error, FileReport, Import, Note};
-use crate::backend::kql as kqlb;
+use crate::backend::{backend, kql as kqlb, BACKENDS};
 use crate::build::{self, BuildOptions, Target};
-use crate::diag::{DiagKind, Fidelity, Span};
+use crate::diag::{Role, Span};
 use crate::eval::kql::ast::{Agg, CmpOp, Expr, Lit, Op, Query, StrOp};
 use crate::eval::kql::lexer::{lex, Tok, Token};
 use crate::eval::kql::{bind, parser};
-use crate::mapping::TableMap;
+use crate::mapping::{table_for, TableMap};
 use crate::spec::{attack::Tactic, BackendName, Category, Field, Source};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -217,38 +217,10 @@ pub fn import(dir: &Path, bar: &indicatif::ProgressBar) -> Result<Import, Diag> 
             if draft.window.is_empty() {
                 draft.window = l.window.clone();
             }
-            let report = &mut import.files[source];
-            let det = add_gaps(&draft, det, &l, report);
-            let det = drop_unbuildable_outputs(&draft, det, &l, report);
-            let det = mark_unsupported(&draft, det, &l, report);
-            // what still fails the build (after the gaps) rejects the file here, at the table
-            if let Some(res) = compile(&one(&draft, &det), Target::ALL) {
-                let mut errors: Vec<String> = Vec::new();
-                for d in res.diags.iter().filter(|d| d.is_error()) {
-                    let m = d
-                        .message
-                        .split_once(": ")
-                        .map_or(d.message.as_str(), |x| x.1);
-                    if !errors.iter().any(|e| e == m) {
-                        errors.push(m.to_string());
-                    }
-                }
-                if !errors.is_empty() {
-                    report
-                        .notes
-                        .retain(|n| !n.message.starts_with("gap declared"));
-                    report.rejected = Some(l.block.at(
-                        l.table_span,
-                        format!(
-                            "the lifted detection cannot be built: {}",
-                            errors.join("; ")
-                        ),
-                    ));
-                    continue;
-                }
+            // what still fails the build (after the gaps) rejects the file, at the table
+            if let Some(det) = settle(&draft, det, &l, &mut import.files[source]) {
+                draft.detections.push(det);
             }
-            round_trip(&draft, &det, &l, report);
-            draft.detections.push(det);
         }
         if !draft.detections.is_empty() {
             import.drafts.push(draft);
@@ -939,6 +911,43 @@ fn window(ns: i128) -> Option<String> {
     })
 }
 
+/// Whether the parse stopped at the `|` after a whole `let <name> = <expression>`: that `let`
+/// binds a tabular expression (a table piped into operators), which the spec cannot hold.
+/// Read from the tokens (the value before the `|` parses as an expression), not from the
+/// parser's message.
+fn tabular_let(text: &str, at: Span) -> bool {
+    let Ok(toks) = lex(text) else {
+        return false;
+    };
+    let Some(i) = toks
+        .iter()
+        .position(|t| (t.span.line, t.span.col) == (at.line, at.col))
+    else {
+        return false;
+    };
+    if toks[i].tok != Tok::Punct("|") {
+        return false;
+    }
+    let start = toks[..i]
+        .iter()
+        .rposition(|t| t.tok == Tok::Punct(";"))
+        .map_or(0, |j| j + 1);
+    let [Token {
+        tok: Tok::Ident(kw),
+        ..
+    }, Token {
+        tok: Tok::Ident(_), ..
+    }, eq @ Token {
+        tok: Tok::Punct("="),
+        ..
+    }, ..] = &toks[start..i]
+    else {
+        return false;
+    };
+    let value = &text[eq.span.offset + 1..toks[i].span.offset];
+    kw == "let" && parser::parse(&format!("T | where {value}")).is_ok()
+}
+
 fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
     let mut text = block.text.clone();
     let mut repairs = Vec::new();
@@ -946,7 +955,7 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
     let query = loop {
         match parser::parse(&text) {
             Ok(q) => break q,
-            Err(e) if e.message.contains("tabular") => {
+            Err(e) if tabular_let(&text, e.span) => {
                 return Err(Reject(block.at(
                     e.span,
                     format!("the query joins the result of a tabular `let` into its main query ({}): the spec has no joins or sub-queries, so it cannot be imported", e.message),
@@ -1108,109 +1117,172 @@ fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Reject> {
 // ---------------------------------------------------------------------------------------------
 // Gaps and the round trip
 
-/// A backend that cannot build this detection at all — it has no such events (certificates
-/// outside Defender), or nothing of the predicate survives there (only PE metadata, on
-/// Sysmon network events) — gets `unsupported: {backend: reason}` instead of failing the
-/// import; a gap cannot help, since there is nothing to widen. Each is a note on the file.
-fn mark_unsupported(
-    draft: &Draft,
-    mut det: DraftDetection,
-    l: &Lifted,
-    report: &mut FileReport,
-) -> DraftDetection {
-    let per_backend = [
-        (BackendName::Kql, Target::Kql),
-        (BackendName::Sigma, Target::Sigma),
-        (BackendName::Splunk, Target::Splunk),
-        (BackendName::Elastic, Target::Elastic),
-    ];
-    for (backend, target) in per_backend {
-        let Some(res) = compile(&one(draft, &det), &[target]) else {
-            continue;
-        };
-        let errors: Vec<&str> = res
-            .diags
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.as_str())
-            .collect();
-        let whole = |m: &str| {
-            m.contains("has no log source for")
-                || m.contains("has no table for")
-                || m.contains("has no data source for")
-                || m.contains("nothing of the predicate can be expressed")
-        };
-        if errors.is_empty() || !errors.iter().all(|m| whole(m)) {
-            continue;
-        }
-        // the reason without the `spec/detection: ` prefix some messages carry
-        let reason = errors[0]
-            .split_once(": ")
-            .filter(|(head, _)| head.contains('/'))
-            .map_or(errors[0], |x| x.1)
-            .to_string();
-        det.gaps.retain(|(b, _)| *b != backend);
-        report.notes.retain(|n| {
-            !n.message
-                .starts_with(&format!("gap declared for {}:", backend.name()))
-        });
-        report.notes.push(l.block.at(
-            l.table_span,
-            format!("declared unsupported on {}: {reason}", backend.name()),
-        ));
-        det.unsupported.push((backend, reason));
-    }
-    det
-}
-
-fn one(draft: &Draft, det: &DraftDetection) -> Draft {
+/// What the backends say about one lifted detection, compiled as it stands.
+fn compile(draft: &Draft, det: &DraftDetection) -> Option<build::BuildResult> {
     let mut d = draft.clone();
     d.detections = vec![det.clone()];
-    d
-}
-
-fn compile(draft: &Draft, targets: &[Target]) -> Option<build::BuildResult> {
-    let name = format!("{}.yaml", draft.id);
-    let loaded = crate::spec::load_str(Path::new(&name), &draft.render("2000-01-01")).ok()?;
+    let name = format!("{}.yaml", d.id);
+    let loaded = crate::spec::load_str(Path::new(&name), &d.render("2000-01-01")).ok()?;
     Some(build::compile(
         std::slice::from_ref(&loaded),
         &BuildOptions {
-            targets: targets.to_vec(),
+            targets: Target::ALL.to_vec(),
             exclusions: false,
         },
     ))
 }
 
-/// A `summarize` column some backend's table lacks makes the whole detection unbuildable
-/// there (an output column cannot be dropped soundly like a match under a gap). Such columns
-/// are dropped from the grouping, as the shipped seeds drop `AccountUpn`, each with a note.
-fn drop_unbuildable_outputs(
+/// Settle a lifted detection with the backends, reading what they report (typed, see
+/// `diag::Cause`), never their messages:
+/// 1. compiled as lifted, each backend names the fields its table lacks, in a match or in the
+///    grouping: each such backend gets `gaps: {backend: reason}` naming them (`gap_reasons`);
+/// 2. compiled with those gaps, a grouping column a backend still cannot build without is
+///    dropped from the summarize (`drop_unbuildable_outputs`);
+/// 3. a backend that builds nothing for the detection (no such events; nothing of the
+///    predicate left) is declared `unsupported` instead (`mark_unsupported`);
+/// 4. whatever still fails the build rejects the file; else the detection is compiled back to
+///    KQL and compared with the original (`round_trip`).
+///
+/// A compile is repeated only when a step changed the detection. `None`: rejected.
+fn settle(
     draft: &Draft,
     mut det: DraftDetection,
     l: &Lifted,
     report: &mut FileReport,
-) -> DraftDetection {
-    let Some(res) = compile(&one(draft, &det), Target::ALL) else {
-        return det;
+) -> Option<DraftDetection> {
+    let Some(res) = compile(draft, &det) else {
+        return Some(det);
     };
+    let lacking = lacking(&res, &det);
+    det.gaps = gap_reasons(&lacking, &det, l);
+    // the gap notes go where they were found, once it is known which gaps stay
+    let notes_at = report.notes.len();
+    let gap_notes = gap_notes(&lacking, &det, l);
+    let keep_gap_notes = |det: &DraftDetection, report: &mut FileReport| {
+        let kept = gap_notes
+            .iter()
+            .filter(|(b, _)| det.gaps.iter().any(|g| g.0 == *b))
+            .map(|(_, n)| n.clone());
+        report.notes.splice(notes_at..notes_at, kept);
+    };
+    let recompile = |det: &DraftDetection, changed: bool, res: build::BuildResult| {
+        if changed {
+            compile(draft, det)
+        } else {
+            Some(res)
+        }
+    };
+    let Some(res) = recompile(&det, !det.gaps.is_empty(), res) else {
+        return Some(det);
+    };
+    let dropped = drop_unbuildable_outputs(&res, &mut det, l, report);
+    let Some(res) = recompile(&det, dropped, res) else {
+        keep_gap_notes(&det, report);
+        return Some(det);
+    };
+    let marked = mark_unsupported(&res, &mut det, l, report);
+    let Some(res) = recompile(&det, marked, res) else {
+        keep_gap_notes(&det, report);
+        return Some(det);
+    };
+    let mut errors: Vec<&str> = Vec::new();
+    for d in res.diags.iter().filter(|d| d.is_error()) {
+        if !errors.contains(&d.detail()) {
+            errors.push(d.detail());
+        }
+    }
+    if !errors.is_empty() {
+        report.rejected = Some(l.block.at(
+            l.table_span,
+            format!(
+                "the lifted detection cannot be built: {}",
+                errors.join("; ")
+            ),
+        ));
+        return None;
+    }
+    keep_gap_notes(&det, report);
+    round_trip(&res, draft, &det, l, report);
+    Some(det)
+}
+
+/// The backends whose detection cannot be built as it stands: no table for it, nothing of the
+/// predicate expressible, or a match it cannot express and no gap declared.
+fn unbuildable(res: &build::BuildResult) -> Vec<BackendName> {
+    res.diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| {
+            d.unbuildable().map(|u| u.backend).or_else(|| {
+                d.gaps()
+                    .iter()
+                    .find(|g| g.role == Role::Match)
+                    .map(|g| g.backend)
+            })
+        })
+        .collect()
+}
+
+/// A backend that cannot build this detection at all — it has no such events (certificates
+/// outside Defender), or nothing of the predicate survives there (only PE metadata, on
+/// Sysmon network events) — gets `unsupported: {backend: reason}` instead of failing the
+/// import; a gap cannot help, since there is nothing to widen. Each is a note on the file.
+fn mark_unsupported(
+    res: &build::BuildResult,
+    det: &mut DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) -> bool {
+    let mut marked = false;
+    for b in BACKENDS {
+        let Some(why) = res
+            .diags
+            .iter()
+            .filter(|d| d.is_error())
+            .find_map(|d| d.unbuildable().filter(|u| u.backend == b.name))
+        else {
+            continue;
+        };
+        let reason = why.to_string();
+        det.gaps.retain(|(g, _)| *g != b.name);
+        report.notes.push(l.block.at(
+            l.table_span,
+            format!("declared unsupported on {}: {reason}", b.name.name()),
+        ));
+        det.unsupported.push((b.name, reason));
+        marked = true;
+    }
+    marked
+}
+
+/// A `summarize` column some backend's table lacks makes the whole detection unbuildable
+/// there (an output column cannot be dropped soundly like a match under a gap). Such columns
+/// are dropped from the grouping, as the shipped seeds drop `AccountUpn`, each with a note.
+/// Only backends that could otherwise build the detection count.
+fn drop_unbuildable_outputs(
+    res: &build::BuildResult,
+    det: &mut DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) -> bool {
+    let unbuildable = unbuildable(res);
     let mut lacking: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in res.diags.iter().filter(|d| d.is_error()) {
-        let Some((_, rest)) = d.message.split_once(" needs `") else {
-            continue;
-        };
-        let Some((field, rest)) = rest.split_once("`, which ") else {
-            continue;
-        };
-        let Some(table) = rest.strip_suffix(" does not have") else {
-            continue;
-        };
-        if det.summarize.iter().any(|f| f == field) {
+        for g in d.gaps() {
+            let field = g.field.name();
+            if g.role != Role::Output
+                || unbuildable.contains(&g.backend)
+                || !det.summarize.iter().any(|f| f == field)
+            {
+                continue;
+            }
             let t = lacking.entry(field.to_string()).or_default();
-            if !t.contains(&table.to_string()) {
-                t.push(table.to_string());
+            if !t.contains(&g.table) {
+                t.push(g.table.clone());
             }
         }
     }
+    let changed = !lacking.is_empty();
     for (field, tables) in lacking {
         det.summarize.retain(|f| *f != field);
         let span = l.field_at.get(&field).copied().unwrap_or(START);
@@ -1228,7 +1300,7 @@ fn drop_unbuildable_outputs(
         ));
         report.notes.push(n);
     }
-    det
+    changed
 }
 
 fn pred_fields(p: &Pred) -> Vec<String> {
@@ -1270,161 +1342,54 @@ fn field_words(field: &str) -> String {
     format!("{w} ({field})")
 }
 
-/// Declare exactly the gaps the backends ask for: a backend that says a match or a grouping
-/// column of this detection is inexpressible gets `gaps: {backend: reason}` naming each field
-/// its table lacks and the event type.
-fn add_gaps(
-    draft: &Draft,
-    mut det: DraftDetection,
-    l: &Lifted,
-    report: &mut FileReport,
-) -> DraftDetection {
-    let backends = [
-        (BackendName::Kql, "KQL", &kqlb::data().tables),
-        (
-            BackendName::Sigma,
-            "Sigma",
-            &crate::backend::sigma::data().tables,
-        ),
-        (
-            BackendName::Splunk,
-            "Splunk",
-            &crate::backend::spl::data().tables,
-        ),
-        (
-            BackendName::Elastic,
-            "Elastic",
-            &crate::backend::eql::data().tables,
-        ),
-    ];
-    // per backend: the predicate's fields its table lacks, and the grouping fields it lacks.
-    // A backend stops at the first part it cannot build, and a declared gap lets it leave
-    // grouping fields out (with a warning): so compile again with the gaps found so far,
-    // until nothing new is reported.
-    let mut lacking: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for _ in 0..3 {
-        let before = lacking.clone();
-        det.gaps = gap_reasons(&lacking, &backends, &det, l);
-        let Some(res) = compile(&one(draft, &det), Target::ALL) else {
-            return det;
-        };
-        collect_lacking(&res, &backends, &det, &mut lacking);
-        if lacking == before {
-            break;
-        }
-    }
-    det.gaps = gap_reasons(&lacking, &backends, &det, l);
-    for (i, (matched, grouped)) in &lacking {
-        let span = matched
-            .iter()
-            .chain(grouped)
-            .map(|f| l.field_at.get(f).copied().unwrap_or(START))
-            .min_by_key(|s| s.offset)
-            .unwrap_or(START);
-        let b = backends[*i].0;
-        let reason = &det.gaps.iter().find(|g| g.0 == b).expect("declared").1;
-        // the note sits where the field is first used
-        report.notes.push(
-            l.block
-                .at(span, format!("gap declared for {}: {reason}", b.name())),
-        );
-    }
-    det
-}
+/// Per backend: the fields of the predicate its table lacks, and the grouping fields it lacks.
+type Lacking = BTreeMap<BackendName, (Vec<String>, Vec<String>)>;
 
-type Backends<'a> = [(BackendName, &'static str, &'a Vec<TableMap>); 4];
-
-fn collect_lacking(
-    res: &build::BuildResult,
-    backends: &Backends,
-    det: &DraftDetection,
-    lacking: &mut BTreeMap<usize, (Vec<String>, Vec<String>)>,
-) {
+/// What each backend reports its table lacks for the detection (compiled without gaps: each
+/// backend reports every part it cannot build).
+fn lacking(res: &build::BuildResult, det: &DraftDetection) -> Lacking {
+    let mut lacking = Lacking::new();
     for d in &res.diags {
-        // a grouping field left out under a declared gap (a warning)
-        if let Some((_, rest)) = d.message.split_once(" has no field for summarize `") {
-            let table = d.message[..d.message.len() - rest.len()]
-                .trim_end_matches(" has no field for summarize `")
-                .rsplit(": ")
-                .next()
-                .unwrap_or("");
-            let fields = rest.split("`, so ").next().unwrap_or("");
-            if let Some(i) = backends
-                .iter()
-                .position(|b| b.2.iter().any(|t| t.name == table))
-            {
-                let entry = &mut lacking.entry(i).or_default().1;
-                for f in fields.split("`, `") {
-                    if det.summarize.iter().any(|x| x == f) && !entry.iter().any(|x| x == f) {
-                        entry.push(f.to_string());
-                    }
-                }
-            }
-            continue;
-        }
-        if !d.is_error() || d.kind != DiagKind::Fidelity(Fidelity::Inexpressible) {
-            continue;
-        }
-        if let Some((_, rest)) = d.message.split_once("): ") {
-            // a match: every field of the predicate the table lacks (a match inside a
-            // dropped `any` is not always listed by the backend)
-            if let Some((backend, _)) = rest.split_once(" cannot express ") {
-                let Some(i) = backends.iter().position(|b| b.0.name() == backend) else {
-                    continue;
-                };
-                let Some(table) =
-                    crate::mapping::table_for(backends[i].2, det.on, Source::Endpoint)
-                else {
-                    continue;
-                };
-                let entry = &mut lacking.entry(i).or_default().0;
-                for f in pred_fields(&det.predicate) {
-                    let lacks = Field::lookup(&f).is_some_and(|x| table.column(x).is_none());
-                    if lacks && !entry.contains(&f) {
-                        entry.push(f);
-                    }
-                }
+        let gaps = d.gaps();
+        if d.is_error() && gaps.iter().any(|g| g.role == Role::Match) {
+            // a match it cannot express: every field of the predicate its table lacks (the
+            // matches it dropped, and any other the predicate has on such a field)
+            let b = gaps[0].backend;
+            let Some(table) = table_for((backend(b).tables)(), det.on, Source::Endpoint) else {
                 continue;
+            };
+            let entry = &mut lacking.entry(b).or_default().0;
+            for f in pred_fields(&det.predicate) {
+                let lacks = Field::lookup(&f).is_some_and(|x| table.column(x).is_none());
+                if lacks && !entry.contains(&f) {
+                    entry.push(f);
+                }
             }
-        }
-        // a grouping column: "<id>/<key>: stats by needs `f`, which <table> does not have"
-        let Some((_, rest)) = d.message.split_once(" needs `") else {
-            continue;
-        };
-        let Some((field, rest)) = rest.split_once("`, which ") else {
-            continue;
-        };
-        let Some(table) = rest.strip_suffix(" does not have") else {
-            continue;
-        };
-        if !det.summarize.iter().any(|f| f == field) {
             continue;
         }
-        let Some(i) = backends
-            .iter()
-            .position(|b| b.2.iter().any(|t| t.name == table))
-        else {
-            continue;
-        };
-        let entry = &mut lacking.entry(i).or_default().1;
-        if !entry.iter().any(|f| f == field) {
-            entry.push(field.to_string());
+        // a grouping column it lacks: an error, or a warning where a gap lets it group without
+        for g in gaps.iter().filter(|g| g.role == Role::Output) {
+            let f = g.field.name();
+            if det.summarize.iter().any(|x| x == f) {
+                let entry = &mut lacking.entry(g.backend).or_default().1;
+                if !entry.iter().any(|x| x == f) {
+                    entry.push(f.to_string());
+                }
+            }
         }
     }
+    lacking
 }
 
-fn gap_reasons(
-    lacking: &BTreeMap<usize, (Vec<String>, Vec<String>)>,
-    backends: &Backends,
-    det: &DraftDetection,
-    l: &Lifted,
-) -> Vec<(BackendName, String)> {
+/// Declare exactly the gaps the backends ask for: a backend whose table lacks a field of a
+/// match or of the grouping gets `gaps: {backend: reason}` naming each field and the events.
+fn gap_reasons(lacking: &Lacking, det: &DraftDetection, l: &Lifted) -> Vec<(BackendName, String)> {
     let mut out = Vec::new();
-    for (i, (matched, grouped)) in lacking {
-        let (b, label, tables) = backends[*i];
+    for (b, (matched, grouped)) in lacking {
+        let reg = backend(*b);
         let mut matched = matched.clone();
         matched.sort_by_key(|f| l.field_at.get(f).map(|s| s.offset));
-        let table = crate::mapping::table_for(tables, det.on, Source::Endpoint);
+        let table = table_for((reg.tables)(), det.on, Source::Endpoint);
         let all: Vec<String> = matched
             .iter()
             .chain(grouped)
@@ -1438,28 +1403,52 @@ fn gap_reasons(
             without.push(format!("groups its results without {}", grouped.join(", ")));
         }
         let reason = format!(
-            "{} carry no {}; the {label} rule {}",
-            event_words(b, det.on, table.map(|t| t.name.as_str())),
+            "{} carry no {}; the {} rule {}",
+            event_words(*b, det.on, table.map(|t| t.name.as_str())),
             match all.split_last() {
                 Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
                 _ => all.join(""),
             },
+            reg.title,
             without.join(" and ")
         );
-        out.push((b, reason));
+        out.push((*b, reason));
     }
     out
+}
+
+/// A note per declared gap, where its first field is used.
+fn gap_notes(lacking: &Lacking, det: &DraftDetection, l: &Lifted) -> Vec<(BackendName, Note)> {
+    lacking
+        .iter()
+        .map(|(b, (matched, grouped))| {
+            let span = matched
+                .iter()
+                .chain(grouped)
+                .map(|f| l.field_at.get(f).copied().unwrap_or(START))
+                .min_by_key(|s| s.offset)
+                .unwrap_or(START);
+            let reason = &det.gaps.iter().find(|g| g.0 == *b).expect("declared").1;
+            let note = l
+                .block
+                .at(span, format!("gap declared for {}: {reason}", b.name()));
+            (*b, note)
+        })
+        .collect()
 }
 
 fn toks_of(text: &str) -> Option<Vec<Tok>> {
     Some(lex(text).ok()?.into_iter().map(|t| t.tok).collect())
 }
 
-/// Compile the detection back to KQL and compare it with the repaired original.
-fn round_trip(draft: &Draft, det: &DraftDetection, l: &Lifted, report: &mut FileReport) {
-    let Some(res) = compile(&one(draft, det), &[Target::Kql]) else {
-        return;
-    };
+/// Compare the detection compiled back to KQL (in `res`) with the repaired original.
+fn round_trip(
+    res: &build::BuildResult,
+    draft: &Draft,
+    det: &DraftDetection,
+    l: &Lifted,
+    report: &mut FileReport,
+) {
     let Some(emitted) = res.files.get(&format!("kql/{}-{}.kql", draft.id, det.key)) else {
         return;
     };
@@ -1765,6 +1754,21 @@ mod tests {
     }
 
     const NET: &str = "DeviceNetworkEvents";
+
+    /// A tabular `let` is told from the tokens, not from the parser's message: the parse
+    /// stopped at the `|` after a whole `let` value. A `|` where the value is unfinished, or
+    /// outside a `let`, is another syntax error.
+    #[test]
+    fn a_tabular_let_is_read_from_the_tokens() {
+        let tabular = |q: &str| tabular_let(q, parser::parse(q).unwrap_err().span);
+        assert!(tabular(
+            "let rmm = DeviceFileEvents | where FileName has 'x';\nDeviceNetworkEvents\n| where RemoteUrl has 'a'\n"
+        ));
+        assert!(!tabular("let n = 1 + | where x;\nT\n"));
+        assert!(!tabular(
+            "DeviceNetworkEvents\n| where RemoteUrl has\n| where x\n"
+        ));
+    }
 
     #[test]
     fn has_all_is_all_of_terms_and_has_any_one_list() {
