@@ -33,8 +33,9 @@ pub(super) fn every_structural_error(
         return diags;
     };
     let mut removed = Removed::default();
-    // every node we deleted, at its original path
+    // every node we deleted, and every error reported, at its original path
     let mut deleted: Vec<YamlPath> = Vec::new();
+    let mut reported: Vec<YamlPath> = Vec::new();
     let mut first_pass = true;
     // each round deletes one node, so the number of nodes bounds the loop; the cap bounds
     // the report
@@ -56,15 +57,13 @@ pub(super) fn every_structural_error(
             // the same error the located pass reported: keep that one (it has serde's own
             // position when our index has none)
             first_pass = false;
+            reported.push(original.clone());
         } else if !ours {
-            let d = describe(&original, err.inner());
-            if diags
-                .iter()
-                .any(|seen| seen.message == d.message && seen.span == d.span)
-            {
+            if reported.contains(&original) {
                 break; // no progress: deleting did not take the error away
             }
-            diags.push(d);
+            diags.push(describe(&original, err.inner()));
+            reported.push(original.clone());
         }
         // what to delete: the offending node, or for a missing field the map that lacks it
         let Some(steps) = value_steps(&tree, err.path()) else {
