@@ -6,4 +6,5 @@ pub mod eql;
 pub mod kql;
 pub mod spl;
 pub mod stream;
+pub mod syntax;
 pub mod time;

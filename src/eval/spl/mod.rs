@@ -28,7 +28,7 @@ pub mod pcre;
 
 pub use ast::Command;
 
-use crate::eval::kql::parser::ParseError;
+use crate::eval::syntax::ParseError;
 use serde_json::{Map, Value};
 use std::fmt;
 
