@@ -5,7 +5,6 @@
 
 use super::ast::*;
 use super::lexer::{lex, Tok};
-use crate::diag::Span;
 pub use crate::eval::syntax::{ParseError, MAX_DEPTH};
 use crate::eval::syntax::{TokenStream, Wording};
 
@@ -24,20 +23,8 @@ fn balanced(mut terms: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Expr 
 }
 
 pub fn parse(src: &str) -> Result<Query, ParseError> {
-    let ts = TokenStream::new(lex(src)?, src, WORDING).ending_at(end_span(src));
+    let ts = TokenStream::new(lex(src)?, src, WORDING);
     Parser { ts }.query()
-}
-
-/// KQL's own end position, which ignores a trailing newline (`str::lines`): kept so that
-/// error positions stay as they were until the shared one replaces it.
-fn end_span(src: &str) -> Span {
-    let line = src.lines().count().max(1);
-    let col = src.lines().last().map_or(0, |l| l.chars().count()) + 1;
-    Span {
-        line,
-        col,
-        offset: src.len(),
-    }
 }
 
 const WORDING: Wording = Wording {
@@ -440,6 +427,7 @@ fn number(n: &str) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Span;
 
     /// Parse, print canonically, parse again: the same tree.
     fn verified(src: &str) -> Query {
@@ -526,6 +514,25 @@ mod tests {
         let e = parse("let s = T\n| distinct SHA1;\nU").unwrap_err();
         assert!(e.message.contains("outside rmmc's KQL subset"), "{e}");
         assert_eq!(e.span.line, 2, "{e}");
+    }
+
+    /// A query that ends in a newline ends at the start of the next line, as in SPL and EQL.
+    /// KQL used to place it at the end of the last non-empty line while its byte offset was
+    /// already past the newline, so `rmmc check` and `rmmc eval` pointed at a different
+    /// place than the offset the Sentinel importer repairs at.
+    #[test]
+    fn the_end_of_a_query_ending_in_a_newline_is_the_next_line() {
+        for (src, at) in [
+            ("T | where (a == 1\n", (2, 1)),
+            ("T | where (a == 1\r\n", (2, 1)),
+            ("T\n| where (a == 1", (2, 16)),
+        ] {
+            let e = parse(src).unwrap_err();
+            assert!(e.message.contains("end of query"), "{e}");
+            assert_eq!((e.span.line, e.span.col), at, "{src:?}");
+            let located = Span::from_line_col(src, e.span.line, e.span.col);
+            assert_eq!(located.offset, e.span.offset, "{src:?}");
+        }
     }
 
     #[test]
