@@ -268,15 +268,12 @@ fn raw_text(row: &Row) -> Cow<'_, str> {
 pub struct Ctx<'p> {
     pub now_ns: i128,
     cache: HashMap<String, Regex>,
-    /// Regexes of `match`/`replace`/`like` calls whose pattern is a string literal, compiled
-    /// before the run, keyed by the address of the call's arguments.
+    /// Regexes of the `match`/`replace`/`like` calls whose pattern is a string literal,
+    /// compiled before the run.
     literal: &'p Literals,
 }
 
-/// The compiled literal patterns of one pipeline (`precompile`), reusable across runs of
-/// that same pipeline: compiling them costs far more than running a search over one event.
-#[derive(Default)]
-pub struct Literals(HashMap<usize, Regex>);
+pub use super::pcre::Literals;
 
 impl<'p> Ctx<'p> {
     pub fn new(now_ns: i128, literal: &'p Literals) -> Ctx<'p> {
@@ -286,69 +283,58 @@ impl<'p> Ctx<'p> {
             literal,
         }
     }
-    fn regex(&mut self, p: &str) -> Result<&Regex, String> {
-        if !self.cache.contains_key(p) {
-            let re = pcre::compile(p)?;
-            self.cache.insert(p.to_string(), re);
-        }
-        Ok(&self.cache[p])
-    }
-    /// The regex for pattern `p` of the call with arguments `args` (`like` = a `like()`
-    /// pattern): the precompiled one when the pattern is that call's literal.
-    fn call_regex(&mut self, args: &[Expr], p: &str, like: bool) -> Result<&Regex, String> {
-        let key = args.as_ptr() as usize;
-        if let Some(re) = self.literal.0.get(&key) {
+    /// The regex for pattern `p` (`like` = a `like()` pattern): the precompiled one when `p`
+    /// is a literal pattern of the pipeline, else compiled once per run.
+    fn call_regex(&mut self, p: &str, like: bool) -> Result<&Regex, String> {
+        if let Some(re) = self.literal.get(p, like) {
             return Ok(re);
         }
-        if like {
-            self.regex(&like_regex(p))
+        let key = if like {
+            pcre::like_regex(p)
         } else {
-            self.regex(p)
+            p.to_string()
+        };
+        if !self.cache.contains_key(&key) {
+            let re = pcre::compile(&key)?;
+            self.cache.insert(key.clone(), re);
         }
+        Ok(&self.cache[&key])
     }
 }
 
 /// Compile the literal patterns of every `match`/`replace`/`like` call in the pipeline.
-/// Those that fail are left out: the call reports the error when (and if) it runs. The keys
-/// are addresses inside `cmds`, so the result is only valid for that very pipeline.
+/// Those that fail are left out: the call reports the error when (and if) it runs.
 pub fn precompile(cmds: &[Command]) -> Literals {
-    {
-        fn walk(e: &Expr, out: &mut HashMap<usize, Regex>) {
-            match e {
-                Expr::Field(_) | Expr::Str(_) | Expr::Num(..) => {}
-                Expr::Not(x) => walk(x, out),
-                Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
-                Expr::Cmp(_, a, b) => {
-                    walk(a, out);
-                    walk(b, out);
-                }
-                Expr::Call(f, args) => {
-                    if let (Func::Match | Func::Replace | Func::Like, Some(Expr::Str(p))) =
-                        (f, args.get(1))
-                    {
-                        let re = if *f == Func::Like {
-                            pcre::compile(&like_regex(p))
-                        } else {
-                            pcre::compile(p)
-                        };
-                        if let Ok(re) = re {
-                            out.insert(args.as_ptr() as usize, re);
-                        }
+    fn walk(e: &Expr, out: &mut Literals) {
+        match e {
+            Expr::Field(_) | Expr::Str(_) | Expr::Num(..) => {}
+            Expr::Not(x) => walk(x, out),
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
+            Expr::Cmp(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Expr::Call(f, args) => {
+                if let (Func::Match | Func::Replace | Func::Like, Some(Expr::Str(p))) =
+                    (f, args.get(1))
+                {
+                    if let Ok(re) = pcre::compile_call(p, *f == Func::Like) {
+                        out.add(p, *f == Func::Like, re);
                     }
-                    args.iter().for_each(|a| walk(a, out));
                 }
+                args.iter().for_each(|a| walk(a, out));
             }
         }
-        let mut out = HashMap::new();
-        for c in cmds {
-            match c {
-                Command::Where(e) => walk(e, &mut out),
-                Command::Eval(sets) => sets.iter().for_each(|(_, e)| walk(e, &mut out)),
-                _ => {}
-            }
-        }
-        Literals(out)
     }
+    let mut out = Literals::default();
+    for c in cmds {
+        match c {
+            Command::Where(e) => walk(e, &mut out),
+            Command::Eval(sets) => sets.iter().for_each(|(_, e)| walk(e, &mut out)),
+            _ => {}
+        }
+    }
+    out
 }
 
 // ---- search command ----
@@ -429,21 +415,6 @@ fn compare(op: CmpOp, a: V, b: V) -> Result<V<'static>, String> {
         CmpOp::Le => o != Ordering::Greater,
         CmpOp::Ge => o != Ordering::Less,
     }))
-}
-
-/// `like()` pattern: `%` any run, `_` one character, whole value, case-sensitive
-/// (Search Reference: "Comparison and Conditional functions", like).
-fn like_regex(p: &str) -> String {
-    let mut out = String::from("(?s)\\A");
-    for c in p.chars() {
-        match c {
-            '%' => out.push_str(".*"),
-            '_' => out.push('.'),
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out.push_str("\\z");
-    out
 }
 
 /// PCRE-style replacement (`\1` … `\9` refer to groups) → the regex crate's syntax.
@@ -565,7 +536,7 @@ fn call<'a>(f: Func, args: &'a [Expr], row: &'a Row, ctx: &mut Ctx) -> Result<V<
             };
             if f == Func::Match {
                 V::Bool(
-                    ctx.call_regex(args, &p, false)
+                    ctx.call_regex(&p, false)
                         .map_err(|e| format!("match(): {e}"))?
                         .is_match(&s),
                 )
@@ -574,7 +545,7 @@ fn call<'a>(f: Func, args: &'a [Expr], row: &'a Row, ctx: &mut Ctx) -> Result<V<
                     return Ok(V::Null);
                 };
                 let re = ctx
-                    .call_regex(args, &p, false)
+                    .call_regex(&p, false)
                     .map_err(|e| format!("replace(): {e}"))?;
                 let rep = replacement(&r);
                 V::Str(match s {
@@ -587,7 +558,7 @@ fn call<'a>(f: Func, args: &'a [Expr], row: &'a Row, ctx: &mut Ctx) -> Result<V<
             let (Some(s), Some(p)) = (arg(0, ctx)?, arg(1, ctx)?) else {
                 return Ok(V::Null);
             };
-            let re = ctx.call_regex(args, &p, true)?;
+            let re = ctx.call_regex(&p, true)?;
             V::Bool(re.is_match(&s))
         }
         Func::Lower | Func::Upper | Func::Len => {

@@ -16,23 +16,34 @@
 
 use super::ast::*;
 use super::lexer::{lex, Tok};
-use super::pcre;
+use super::pcre::{self, Literals};
 use crate::diag::Span;
 pub use crate::eval::syntax::MAX_DEPTH;
 use crate::eval::syntax::{ParseError, TokenStream, Wording};
 use regex::Regex;
 
 pub fn parse(src: &str) -> Result<Vec<Command>, ParseError> {
+    parse_with_literals(src).map(|(commands, _)| commands)
+}
+
+/// The commands, and the compiled regexes of their literal `match`/`replace`/`like` patterns.
+pub fn parse_with_literals(src: &str) -> Result<(Vec<Command>, Literals), ParseError> {
     let wording = Wording {
         end: "end of search",
         nesting: "nesting",
     };
     let ts = TokenStream::new(lex(src)?, src, wording);
-    Parser { ts }.pipeline()
+    let mut p = Parser {
+        ts,
+        literals: Literals::default(),
+    };
+    let commands = p.pipeline()?;
+    Ok((commands, p.literals))
 }
 
 struct Parser {
     ts: TokenStream<Tok>,
+    literals: Literals,
 }
 
 /// A search-command pattern: whole value, case-insensitive, `*` = any run of characters
@@ -711,13 +722,18 @@ impl Parser {
                         at,
                     );
                 }
-                // A literal regex is checked here, so its error points at the call.
-                let re_arg = match func {
-                    Func::Match | Func::Replace => args.get(1),
-                    _ => None,
-                };
-                if let Some(Expr::Str(p)) = re_arg {
-                    pcre::compile(p).map_err(|message| ParseError { message, span: at })?;
+                // A literal regex is compiled here, so its error points at the call. A bad
+                // `like()` pattern cannot occur (it is escaped), but one too large to compile
+                // is left to the call, which reports it when (and if) it runs.
+                if let (Func::Match | Func::Replace | Func::Like, Some(Expr::Str(p))) =
+                    (func, args.get(1))
+                {
+                    let like = func == Func::Like;
+                    match pcre::compile_call(p, like) {
+                        Ok(re) => self.literals.add(p, like, re),
+                        Err(message) if !like => return self.ts.fail_at(message, at),
+                        Err(_) => {}
+                    }
                 }
                 Ok(Expr::Call(func, args))
             }
