@@ -108,8 +108,4 @@ impl fmt::Display for Search {
 }
 
 #[cfg(test)]
-mod equiv_tests;
-#[cfg(test)]
-mod reference;
-#[cfg(test)]
 mod tests;

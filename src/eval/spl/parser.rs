@@ -163,7 +163,7 @@ fn is_search_field(s: &str) -> bool {
     is_field_name(&s.replace('.', "_"))
 }
 
-pub(crate) fn number(s: &str) -> Option<f64> {
+pub fn number(s: &str) -> Option<f64> {
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
     let ok = !t.is_empty()
         && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
