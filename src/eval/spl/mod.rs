@@ -25,6 +25,7 @@ pub mod interp;
 pub mod lexer;
 pub mod parser;
 pub mod pcre;
+mod values;
 
 pub use ast::Command;
 
