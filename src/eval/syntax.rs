@@ -115,6 +115,28 @@ pub trait TokenKind: fmt::Display + Clone {
     fn word(&self) -> Option<&str>;
 }
 
+/// `impl TokenKind` for a language's `Tok` enum, whose operators are `Punct(&'static str)`
+/// and whose bare words are the variant `$word`.
+macro_rules! token_kind {
+    ($tok:ident, $word:ident) => {
+        impl $crate::eval::syntax::TokenKind for $tok {
+            fn punct(&self) -> Option<&str> {
+                match self {
+                    $tok::Punct(p) => Some(p),
+                    _ => None,
+                }
+            }
+            fn word(&self) -> Option<&str> {
+                match self {
+                    $tok::$word(w) => Some(w),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use token_kind;
+
 /// How a language names things in the shared messages ("unexpected end of query").
 pub struct Wording {
     /// What running out of tokens is called: `end of query`, `end of search`.

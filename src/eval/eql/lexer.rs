@@ -9,7 +9,7 @@
 //! not supported; a raw string runs to the next `"""` and has no escapes.
 
 use crate::diag::Span;
-use crate::eval::syntax::{self, Cursor, ParseError, TokenKind};
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,20 +40,7 @@ impl fmt::Display for Tok {
 
 pub type Token = syntax::Token<Tok>;
 
-impl TokenKind for Tok {
-    fn punct(&self) -> Option<&str> {
-        match self {
-            Tok::Punct(p) => Some(p),
-            _ => None,
-        }
-    }
-    fn word(&self) -> Option<&str> {
-        match self {
-            Tok::Ident(w) => Some(w),
-            _ => None,
-        }
-    }
-}
+syntax::token_kind!(Tok, Ident);
 
 /// Longest first. `=` alone is refused with a hint, as Elasticsearch does.
 const PUNCT: &[&str] = &[

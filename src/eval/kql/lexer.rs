@@ -2,7 +2,7 @@
 //! numbers and timespans (`5d`), string literals in every quoting form, operators and
 //! punctuation. Comments are skipped. Every token keeps its 1-based line and column.
 
-use crate::eval::syntax::{self, Cursor, ParseError, TokenKind};
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,20 +29,7 @@ impl fmt::Display for Tok {
 
 pub type Token = syntax::Token<Tok>;
 
-impl TokenKind for Tok {
-    fn punct(&self) -> Option<&str> {
-        match self {
-            Tok::Punct(p) => Some(p),
-            _ => None,
-        }
-    }
-    fn word(&self) -> Option<&str> {
-        match self {
-            Tok::Ident(w) => Some(w),
-            _ => None,
-        }
-    }
-}
+syntax::token_kind!(Tok, Ident);
 
 /// Multi-character operators first, so the longest match wins.
 const PUNCT: &[&str] = &[

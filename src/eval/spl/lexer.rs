@@ -9,7 +9,7 @@
 //! `10.9.165.*`, `XmlWinEventLog:…`) in both contexts.
 
 use crate::diag::Span;
-use crate::eval::syntax::{self, Cursor, ParseError, TokenKind};
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,20 +37,7 @@ impl fmt::Display for Tok {
 
 pub type Token = syntax::Token<Tok>;
 
-impl TokenKind for Tok {
-    fn punct(&self) -> Option<&str> {
-        match self {
-            Tok::Punct(p) => Some(p),
-            _ => None,
-        }
-    }
-    fn word(&self) -> Option<&str> {
-        match self {
-            Tok::Word(w) => Some(w),
-            _ => None,
-        }
-    }
-}
+syntax::token_kind!(Tok, Word);
 
 const PUNCT: &[&str] = &["==", "!=", "<=", ">=", "|", "(", ")", ",", "=", "<", ">"];
 

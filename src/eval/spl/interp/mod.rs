@@ -82,6 +82,20 @@ fn wild_names(pat: &str, row: &Row) -> Vec<String> {
     row.keys().filter(|k| glob(pat, k)).cloned().collect()
 }
 
+/// The row with only the named fields (`*` wildcards allowed), in the order named: what
+/// `table` and `fields +` keep.
+fn only(fields: &[String], r: &Row) -> Row {
+    let mut out = Row::new();
+    for f in fields {
+        for name in wild_names(f, r) {
+            if let Some(v) = get(r, &name) {
+                out.insert(name, v.clone());
+            }
+        }
+    }
+    out
+}
+
 /// `*`-only wildcard match of a field name (case-sensitive, as field names are).
 fn glob(pat: &str, s: &str) -> bool {
     let (p, s): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
@@ -267,17 +281,7 @@ fn run_rest(cmds: &[Command], ctx: &mut Ctx, mut rows: Vec<Cow<Row>>) -> Result<
             }
             Command::Table(fields) => rows
                 .into_iter()
-                .map(|r| {
-                    let mut out = Row::new();
-                    for f in fields {
-                        for name in wild_names(f, &r) {
-                            if let Some(v) = get(&r, &name) {
-                                out.insert(name, v.clone());
-                            }
-                        }
-                    }
-                    Cow::Owned(out)
-                })
+                .map(|r| Cow::Owned(only(fields, &r)))
                 .collect(),
             Command::Fields { remove, fields } => rows
                 .into_iter()
@@ -292,15 +296,7 @@ fn run_rest(cmds: &[Command], ctx: &mut Ctx, mut rows: Vec<Cow<Row>>) -> Result<
                         }
                         r
                     } else {
-                        let mut out = Row::new();
-                        for f in fields {
-                            for name in wild_names(f, &r) {
-                                if let Some(v) = get(&r, &name) {
-                                    out.insert(name, v.clone());
-                                }
-                            }
-                        }
-                        Cow::Owned(out)
+                        Cow::Owned(only(fields, &r))
                     }
                 })
                 .collect(),
