@@ -13,7 +13,7 @@ fn syntax_error(
     file: &Path,
     text: &str,
     language: &str,
-    e: &crate::eval::kql::parser::ParseError,
+    e: &crate::eval::syntax::ParseError,
 ) -> Diag {
     let at = crate::diag::Span::from_line_col(text, e.span.line, e.span.col);
     Diag::error(DiagKind::Syntax, format!("{language} query: {}", e.message)).at(file, Some(at))

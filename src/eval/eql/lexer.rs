@@ -9,6 +9,7 @@
 //! not supported; a raw string runs to the next `"""` and has no escapes.
 
 use crate::diag::Span;
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,68 +38,17 @@ impl fmt::Display for Tok {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    pub tok: Tok,
-    pub span: Span,
-}
+pub type Token = syntax::Token<Tok>;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LexError {
-    pub message: String,
-    pub span: Span,
-}
-
-impl fmt::Display for LexError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.span.line, self.span.col, self.message)
-    }
-}
+syntax::token_kind!(Tok, Ident);
 
 /// Longest first. `=` alone is refused with a hint, as Elasticsearch does.
 const PUNCT: &[&str] = &[
     "==", "!=", "<=", ">=", "<", ">", ":", "(", ")", ",", "~", "[", "]", "|",
 ];
 
-struct Cursor<'a> {
-    chars: Vec<(usize, char)>,
-    src: &'a str,
-    i: usize,
-    line: usize,
-    col: usize,
-}
-
-impl Cursor<'_> {
-    fn at(&self, k: usize) -> Option<char> {
-        self.chars.get(self.i + k).map(|(_, c)| *c)
-    }
-    fn span(&self) -> Span {
-        Span {
-            line: self.line,
-            col: self.col,
-            offset: self.chars.get(self.i).map_or(self.src.len(), |(o, _)| *o),
-        }
-    }
-    fn bump(&mut self) -> Option<char> {
-        let c = self.at(0)?;
-        if c == '\n' {
-            self.line += 1;
-            self.col = 1;
-        } else {
-            self.col += 1;
-        }
-        self.i += 1;
-        Some(c)
-    }
-    fn starts_with(&self, s: &str) -> bool {
-        self.chars
-            .get(self.i)
-            .is_some_and(|(o, _)| self.src[*o..].starts_with(s))
-    }
-}
-
-fn err<T>(message: impl Into<String>, span: Span) -> Result<T, LexError> {
-    Err(LexError {
+fn err<T>(message: impl Into<String>, span: Span) -> Result<T, ParseError> {
+    Err(ParseError {
         message: message.into(),
         span,
     })
@@ -112,14 +62,8 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '@' || c == '.'
 }
 
-pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
-    let mut cur = Cursor {
-        chars: src.char_indices().collect(),
-        src,
-        i: 0,
-        line: 1,
-        col: 1,
-    };
+pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+    let mut cur = Cursor::new(src);
     let mut out = Vec::new();
     while let Some(c) = cur.at(0) {
         let span = cur.span();
@@ -130,12 +74,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 cur.bump();
             }
         } else if cur.starts_with("/*") {
-            cur.bump();
-            cur.bump();
+            cur.bump_n(2);
             loop {
                 if cur.starts_with("*/") {
-                    cur.bump();
-                    cur.bump();
+                    cur.bump_n(2);
                     break;
                 }
                 if cur.bump().is_none() {
@@ -143,15 +85,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 }
             }
         } else if cur.starts_with("\"\"\"") {
-            for _ in 0..3 {
-                cur.bump();
-            }
+            cur.bump_n(3);
             let mut v = String::new();
             loop {
                 if cur.starts_with("\"\"\"") {
-                    for _ in 0..3 {
-                        cur.bump();
-                    }
+                    cur.bump_n(3);
                     break;
                 }
                 match cur.bump() {
@@ -236,9 +174,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 span,
             });
         } else if let Some(p) = PUNCT.iter().copied().find(|p| cur.starts_with(p)) {
-            for _ in 0..p.chars().count() {
-                cur.bump();
-            }
+            cur.bump_n(p.chars().count());
             out.push(Token {
                 tok: Tok::Punct(p),
                 span,
@@ -253,7 +189,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
 }
 
 /// The rest of a `"…"` string after its opening quote.
-fn string_body(cur: &mut Cursor, open: Span) -> Result<String, LexError> {
+fn string_body(cur: &mut Cursor, open: Span) -> Result<String, ParseError> {
     let mut v = String::new();
     loop {
         let at = cur.span();
@@ -290,7 +226,7 @@ fn string_body(cur: &mut Cursor, open: Span) -> Result<String, LexError> {
 }
 
 /// `\u{XXXX}`: 2–8 hex digits naming a Unicode scalar value.
-fn unicode_escape(cur: &mut Cursor, at: Span) -> Result<char, LexError> {
+fn unicode_escape(cur: &mut Cursor, at: Span) -> Result<char, ParseError> {
     if cur.bump() != Some('{') {
         return err("\\u needs braces: \\u{XXXX}", at);
     }

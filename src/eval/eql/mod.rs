@@ -9,7 +9,7 @@ pub mod lexer;
 pub mod lucene;
 pub mod parser;
 
-pub use crate::eval::kql::parser::ParseError;
+pub use crate::eval::syntax::ParseError;
 pub use ast::{Expr, Query};
 use serde_json::Value;
 

@@ -6,14 +6,12 @@
 //! text cannot overflow the stack.
 
 use super::ast::*;
-use super::lexer::{lex, Tok, Token};
+use super::lexer::{lex, Tok};
 use super::lucene::Regex;
 use crate::diag::Span;
-use crate::eval::kql::parser::ParseError;
+pub use crate::eval::syntax::{ParseError, MAX_DEPTH};
+use crate::eval::syntax::{TokenStream, Wording};
 use std::net::IpAddr;
-
-/// Deepest `not` / parenthesis nesting accepted (emitted queries nest a handful of levels).
-pub const MAX_DEPTH: usize = 128;
 
 const KEYWORDS: &[&str] = &[
     "and", "or", "not", "where", "in", "in~", "like", "like~", "regex", "regex~", "true", "false",
@@ -23,22 +21,24 @@ const KEYWORDS: &[&str] = &[
 /// Parse a whole query.
 pub fn parse(src: &str) -> Result<Query, ParseError> {
     let mut p = Parser::new(src)?;
-    let category = match p.bump() {
+    let category = match p.ts.bump() {
         Some(Tok::Ident(w)) if w == "sequence" || w == "sample" || w == "join" => {
-            p.pos -= 1;
-            return p.err_msg(format!(
+            p.ts.pos -= 1;
+            return p.ts.fail(format!(
                 "`{w}` queries are not supported; only event queries (`<category> where …`)"
             ));
         }
         Some(Tok::Ident(w)) if !w.contains('.') && !w.ends_with('~') && w != "where" => w,
         Some(Tok::Str(s)) => s,
         _ => {
-            p.pos = p.pos.saturating_sub(1);
-            return p.err("an event category (`process`, `network`, `any`, …)");
+            p.ts.pos = p.ts.pos.saturating_sub(1);
+            return p
+                .ts
+                .err("an event category (`process`, `network`, `any`, …)");
         }
     };
-    if !p.eat_kw("where") {
-        return p.err("`where`");
+    if !p.ts.eat_word("where") {
+        return p.ts.err("`where`");
     }
     let condition = p.expr()?;
     p.finish()?;
@@ -57,111 +57,38 @@ pub fn parse_condition(src: &str) -> Result<Expr, ParseError> {
 }
 
 struct Parser {
-    toks: Vec<Token>,
-    pos: usize,
-    depth: usize,
-    end: Span,
-}
-
-fn end_span(src: &str) -> Span {
-    let line = src.split('\n').count().max(1);
-    let col = src.split('\n').next_back().map_or(0, |l| l.chars().count()) + 1;
-    Span {
-        line,
-        col,
-        offset: src.len(),
-    }
+    ts: TokenStream<Tok>,
 }
 
 impl Parser {
     fn new(src: &str) -> Result<Parser, ParseError> {
-        let toks = lex(src).map_err(|e| ParseError {
-            message: e.message,
-            span: e.span,
-        })?;
+        let wording = Wording {
+            end: "end of query",
+            nesting: "expression nested",
+        };
         Ok(Parser {
-            toks,
-            pos: 0,
-            depth: 0,
-            end: end_span(src),
+            ts: TokenStream::new(lex(src)?, src, wording),
         })
-    }
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos).map(|t| &t.tok)
-    }
-    fn peek_at(&self, n: usize) -> Option<&Tok> {
-        self.toks.get(self.pos + n).map(|t| &t.tok)
-    }
-    fn span(&self) -> Span {
-        self.toks.get(self.pos).map_or(self.end, |t| t.span)
-    }
-    fn bump(&mut self) -> Option<Tok> {
-        let t = self.peek().cloned();
-        self.pos += 1;
-        t
-    }
-    fn err_msg<T>(&self, message: String) -> Result<T, ParseError> {
-        Err(ParseError {
-            message,
-            span: self.span(),
-        })
-    }
-    fn err<T>(&self, expected: &str) -> Result<T, ParseError> {
-        let found = self
-            .peek()
-            .map_or_else(|| "end of query".to_string(), |t| format!("`{t}`"));
-        self.err_msg(format!("unexpected {found}, expected {expected}"))
-    }
-    fn is_kw(&self, kw: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Ident(w)) if w == kw)
-    }
-    fn eat_kw(&mut self, kw: &str) -> bool {
-        let hit = self.is_kw(kw);
-        if hit {
-            self.pos += 1;
-        }
-        hit
-    }
-    fn eat_punct(&mut self, p: &str) -> bool {
-        let hit = matches!(self.peek(), Some(Tok::Punct(q)) if *q == p);
-        if hit {
-            self.pos += 1;
-        }
-        hit
-    }
-    fn expect_punct(&mut self, p: &str) -> Result<(), ParseError> {
-        if self.eat_punct(p) {
-            Ok(())
-        } else {
-            self.err(&format!("`{p}`"))
-        }
     }
     fn finish(&self) -> Result<(), ParseError> {
-        if self.pos < self.toks.len() {
-            if self.peek() == Some(&Tok::Punct("|")) {
-                return self.err_msg("pipes are not supported".into());
+        if !self.ts.at_end() {
+            if self.ts.peek() == Some(&Tok::Punct("|")) {
+                return self.ts.fail("pipes are not supported".into());
             }
-            return self.err("`and`, `or` or the end of the query");
-        }
-        Ok(())
-    }
-    fn enter(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.err_msg(format!("expression nested deeper than {MAX_DEPTH} levels"));
+            return self.ts.err("`and`, `or` or the end of the query");
         }
         Ok(())
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        self.enter()?;
+        self.ts.enter()?;
         let r = self.or();
-        self.depth -= 1;
+        self.ts.leave();
         r
     }
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut v = vec![self.and()?];
-        while self.eat_kw("or") {
+        while self.ts.eat_word("or") {
             v.push(self.and()?);
         }
         Ok(if v.len() == 1 {
@@ -172,7 +99,7 @@ impl Parser {
     }
     fn and(&mut self) -> Result<Expr, ParseError> {
         let mut v = vec![self.not()?];
-        while self.eat_kw("and") {
+        while self.ts.eat_word("and") {
             v.push(self.not()?);
         }
         Ok(if v.len() == 1 {
@@ -182,80 +109,82 @@ impl Parser {
         })
     }
     fn not(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_kw("not") {
-            self.enter()?;
+        if self.ts.eat_word("not") {
+            self.ts.enter()?;
             let inner = self.not();
-            self.depth -= 1;
+            self.ts.leave();
             return Ok(Expr::Not(Box::new(inner?)));
         }
         self.primary()
     }
     fn primary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_punct("(") {
+        if self.ts.eat_punct("(") {
             let e = self.expr()?;
-            self.expect_punct(")")?;
+            self.ts.expect_punct(")")?;
             return Ok(e);
         }
-        if self.eat_kw("true") {
+        if self.ts.eat_word("true") {
             return Ok(Expr::Bool(true));
         }
-        if self.eat_kw("false") {
+        if self.ts.eat_word("false") {
             return Ok(Expr::Bool(false));
         }
-        if let (Some(Tok::Ident(_)), Some(Tok::Punct("("))) = (self.peek(), self.peek_at(1)) {
+        if let (Some(Tok::Ident(_)), Some(Tok::Punct("("))) = (self.ts.peek(), self.ts.peek_at(1)) {
             return self.func();
         }
         self.comparison()
     }
     fn field(&mut self) -> Result<Field, ParseError> {
-        let span = self.span();
-        match self.peek() {
+        let span = self.ts.span();
+        match self.ts.peek() {
             Some(Tok::Ident(w)) if !KEYWORDS.contains(&w.as_str()) && !w.ends_with('~') => {
                 let name = w.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(Field { name, span })
             }
             Some(Tok::Field(w)) => {
                 let name = w.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(Field { name, span })
             }
-            _ => self.err("a field name"),
+            _ => self.ts.err("a field name"),
         }
     }
     fn literal(&mut self) -> Result<(Lit, Span), ParseError> {
-        let span = self.span();
-        let lit = match self.peek() {
+        let span = self.ts.span();
+        let lit = match self.ts.peek() {
             Some(Tok::Str(s)) => Lit::Str(s.clone()),
             Some(Tok::Num(n)) => match n.parse::<f64>() {
                 Ok(v) if v.is_finite() => Lit::Num(n.clone(), v),
-                _ => return self.err_msg(format!("number {n} is out of range")),
+                _ => return self.ts.fail(format!("number {n} is out of range")),
             },
             Some(Tok::Ident(w)) if w == "true" => Lit::Bool(true),
             Some(Tok::Ident(w)) if w == "false" => Lit::Bool(false),
             Some(Tok::Ident(w)) if w == "null" => Lit::Null,
             Some(Tok::Ident(_) | Tok::Field(_)) => {
-                return self.err_msg(
+                return self.ts.fail(
                     "a field cannot be compared to another field; compare it to a literal".into(),
                 )
             }
-            _ => return self.err("a string, number, `true`, `false` or `null`"),
+            _ => return self.ts.err("a string, number, `true`, `false` or `null`"),
         };
-        self.pos += 1;
+        self.ts.pos += 1;
         Ok((lit, span))
     }
     /// One literal, or a parenthesized list of them.
     fn values(&mut self, list_ok: bool) -> Result<Vec<(Lit, Span)>, ParseError> {
-        if self.peek() == Some(&Tok::Punct("(")) {
+        if self.ts.peek() == Some(&Tok::Punct("(")) {
             if !list_ok {
-                return self.err("a single value (lists need `in`, `:`, `like` or `regex`)");
+                return self
+                    .ts
+                    .err("a single value (lists need `in`, `:`, `like` or `regex`)");
             }
-            self.pos += 1;
+            self.ts.pos += 1;
             let mut v = vec![self.literal()?];
-            while self.eat_punct(",") {
+            while self.ts.eat_punct(",") {
                 v.push(self.literal()?);
             }
-            self.expect_punct(")")?;
+            self.ts.expect_punct(")")?;
             Ok(v)
         } else {
             Ok(vec![self.literal()?])
@@ -263,8 +192,8 @@ impl Parser {
     }
     fn comparison(&mut self) -> Result<Expr, ParseError> {
         let field = self.field()?;
-        let span = self.span();
-        let op = match self.bump() {
+        let span = self.ts.span();
+        let op = match self.ts.bump() {
             Some(Tok::Punct("==")) => Op::Eq,
             Some(Tok::Punct("!=")) => Op::Ne,
             Some(Tok::Punct("<")) => Op::Lt,
@@ -281,14 +210,14 @@ impl Parser {
                     ci: true,
                     negated: false,
                 },
-                "not" => match self.bump() {
+                "not" => match self.ts.bump() {
                     Some(Tok::Ident(w)) if w == "in" || w == "in~" => Op::In {
                         ci: w == "in~",
                         negated: true,
                     },
                     _ => {
-                        self.pos -= 1;
-                        return self.err("`in` or `in~` after `not`");
+                        self.ts.pos -= 1;
+                        return self.ts.err("`in` or `in~` after `not`");
                     }
                 },
                 "like" => Op::Like { ci: false },
@@ -296,17 +225,17 @@ impl Parser {
                 "regex" => Op::Regex { ci: false },
                 "regex~" => Op::Regex { ci: true },
                 _ => {
-                    self.pos -= 1;
-                    return self.err("a comparison operator");
+                    self.ts.pos -= 1;
+                    return self.ts.err("a comparison operator");
                 }
             },
             _ => {
-                self.pos -= 1;
-                return self.err("a comparison operator");
+                self.ts.pos -= 1;
+                return self.ts.err("a comparison operator");
             }
         };
-        if matches!(op, Op::In { .. }) && self.peek() != Some(&Tok::Punct("(")) {
-            return self.err(&format!("`(` after `{}`", op.text()));
+        if matches!(op, Op::In { .. }) && self.ts.peek() != Some(&Tok::Punct("(")) {
+            return self.ts.err(&format!("`(` after `{}`", op.text()));
         }
         let list_ok = matches!(
             op,
@@ -351,10 +280,10 @@ impl Parser {
         }))
     }
     fn func(&mut self) -> Result<Expr, ParseError> {
-        let span = self.span();
-        let Some(Tok::Ident(name)) = self.bump() else {
-            self.pos -= 1;
-            return self.err("a function name");
+        let span = self.ts.span();
+        let Some(Tok::Ident(name)) = self.ts.bump() else {
+            self.ts.pos -= 1;
+            return self.ts.err("a function name");
         };
         let (base, ci) = match name.strip_suffix('~') {
             Some(b) => (b.to_string(), true),
@@ -368,24 +297,24 @@ impl Parser {
             "stringcontains" => FuncKind::StringContains,
             "cidrmatch" => FuncKind::CidrMatch,
             _ => {
-                self.pos -= 1;
-                return self.err_msg(format!(
+                self.ts.pos -= 1;
+                return self.ts.fail(format!(
                     "unsupported function `{name}` (supported: cidrmatch, startsWith, endsWith, stringContains, each with a `~` form but cidrmatch)"
                 ));
             }
         };
         if ci && kind == FuncKind::CidrMatch {
-            self.pos -= 1;
-            return self.err_msg("cidrmatch has no `~` form".into());
+            self.ts.pos -= 1;
+            return self.ts.fail("cidrmatch has no `~` form".into());
         }
-        self.expect_punct("(")?;
+        self.ts.expect_punct("(")?;
         let field = self.field()?;
         let mut args = Vec::new();
-        while self.eat_punct(",") {
+        while self.ts.eat_punct(",") {
             args.push(self.literal()?);
         }
-        let close = self.span();
-        self.expect_punct(")")?;
+        let close = self.ts.span();
+        self.ts.expect_punct(")")?;
         let args = if kind == FuncKind::CidrMatch {
             if args.is_empty() {
                 return Err(ParseError {

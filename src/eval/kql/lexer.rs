@@ -2,7 +2,7 @@
 //! numbers and timespans (`5d`), string literals in every quoting form, operators and
 //! punctuation. Comments are skipped. Every token keeps its 1-based line and column.
 
-use crate::diag::Span;
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,23 +27,9 @@ impl fmt::Display for Tok {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    pub tok: Tok,
-    pub span: Span,
-}
+pub type Token = syntax::Token<Tok>;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LexError {
-    pub message: String,
-    pub span: Span,
-}
-
-impl fmt::Display for LexError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.span.line, self.span.col, self.message)
-    }
-}
+syntax::token_kind!(Tok, Ident);
 
 /// Multi-character operators first, so the longest match wins.
 const PUNCT: &[&str] = &[
@@ -51,74 +37,48 @@ const PUNCT: &[&str] = &[
     "=", "~", "!", "<", ">", "+", "-", "*", "/", "%", ".", ":",
 ];
 
-pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
-    let chars: Vec<(usize, char)> = src.char_indices().collect();
+pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+    let mut cur = Cursor::new(src);
     let mut out = Vec::new();
-    let (mut i, mut line, mut col) = (0usize, 1usize, 1usize);
-    // advance over n chars, tracking line/col
-    macro_rules! bump {
-        ($n:expr) => {
-            for _ in 0..$n {
-                if let Some((_, c)) = chars.get(i) {
-                    if *c == '\n' {
-                        line += 1;
-                        col = 1;
-                    } else {
-                        col += 1;
-                    }
-                }
-                i += 1;
-            }
-        };
-    }
-    let at = |i: usize| chars.get(i).map(|(_, c)| *c);
-    while let Some(c) = at(i) {
-        let span = Span {
-            line,
-            col,
-            offset: chars[i].0,
-        };
+    let err = |message: String, span| Err(ParseError { message, span });
+    while let Some(c) = cur.at(0) {
+        let span = cur.span();
         if c.is_whitespace() {
-            bump!(1);
+            cur.bump();
             continue;
         }
-        if c == '/' && at(i + 1) == Some('/') {
-            while at(i).is_some_and(|c| c != '\n') {
-                bump!(1);
+        if cur.starts_with("//") {
+            while cur.at(0).is_some_and(|c| c != '\n') {
+                cur.bump();
             }
             continue;
         }
         // h'...' / H"..." obfuscated literals and @'...' verbatim literals
-        let (prefix, verbatim) = match (c, at(i + 1), at(i + 2)) {
+        let (prefix, verbatim) = match (c, cur.at(1), cur.at(2)) {
             ('@', Some('\'' | '"'), _) => (1, true),
             ('h' | 'H', Some('\'' | '"'), _) => (1, false),
             ('h' | 'H', Some('@'), Some('\'' | '"')) => (2, true),
             _ => (0, false),
         };
-        let q = at(i + prefix);
+        let q = cur.at(prefix);
         if matches!(q, Some('\'' | '"')) && (prefix > 0 || c == '\'' || c == '"') {
             let q = q.expect("quote");
-            bump!(prefix + 1);
+            cur.bump_n(prefix + 1);
             let mut value = String::new();
             loop {
-                match at(i) {
-                    None | Some('\n') => {
-                        return Err(LexError {
-                            message: "unterminated string literal".into(),
-                            span,
-                        })
-                    }
+                match cur.at(0) {
+                    None | Some('\n') => return err("unterminated string literal".into(), span),
                     Some(ch) if ch == q => {
-                        if verbatim && at(i + 1) == Some(q) {
+                        if verbatim && cur.at(1) == Some(q) {
                             value.push(q);
-                            bump!(2);
+                            cur.bump_n(2);
                             continue;
                         }
-                        bump!(1);
+                        cur.bump();
                         break;
                     }
                     Some('\\') if !verbatim => {
-                        let esc = at(i + 1);
+                        let esc = cur.at(1);
                         let decoded = match esc {
                             Some('n') => '\n',
                             Some('t') => '\t',
@@ -127,25 +87,21 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                             Some('\'') => '\'',
                             Some('"') => '"',
                             _ => {
-                                return Err(LexError {
-                                    message: format!(
+                                return err(
+                                    format!(
                                         "unknown escape sequence \\{}",
                                         esc.map(String::from).unwrap_or_default()
                                     ),
-                                    span: Span {
-                                        line,
-                                        col,
-                                        offset: chars[i].0,
-                                    },
-                                })
+                                    cur.span(),
+                                )
                             }
                         };
                         value.push(decoded);
-                        bump!(2);
+                        cur.bump_n(2);
                     }
                     Some(ch) => {
                         value.push(ch);
-                        bump!(1);
+                        cur.bump();
                     }
                 }
             }
@@ -156,13 +112,15 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             continue;
         }
         if c.is_ascii_digit() {
-            let start = i;
-            while at(i).is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                || (at(i) == Some('.') && at(i + 1).is_some_and(|c| c.is_ascii_digit()))
-            {
-                bump!(1);
+            let mut text = String::new();
+            while let Some(d) = cur.at(0).filter(|d| {
+                d.is_ascii_alphanumeric()
+                    || *d == '_'
+                    || (*d == '.' && cur.at(1).is_some_and(|c| c.is_ascii_digit()))
+            }) {
+                text.push(d);
+                cur.bump();
             }
-            let text: String = chars[start..i].iter().map(|(_, c)| c).collect();
             out.push(Token {
                 tok: Tok::Number(text),
                 span,
@@ -170,26 +128,25 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             continue;
         }
         if c.is_alphabetic() || c == '_' || c == '$' {
-            let start = i;
-            while at(i).is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-                bump!(1);
+            let mut text = String::new();
+            while let Some(d) = cur
+                .at(0)
+                .filter(|d| d.is_alphanumeric() || *d == '_' || *d == '$')
+            {
+                text.push(d);
+                cur.bump();
             }
-            let text: String = chars[start..i].iter().map(|(_, c)| c).collect();
             out.push(Token {
                 tok: Tok::Ident(text),
                 span,
             });
             continue;
         }
-        let rest = &src[chars[i].0..];
         // Symbol operators only: `!contains` lexes as `!` + identifier.
-        let Some(p) = PUNCT.iter().copied().find(|p| rest.starts_with(p)) else {
-            return Err(LexError {
-                message: format!("unexpected character {c:?}"),
-                span,
-            });
+        let Some(p) = PUNCT.iter().copied().find(|p| cur.starts_with(p)) else {
+            return err(format!("unexpected character {c:?}"), span);
         };
-        bump!(p.chars().count());
+        cur.bump_n(p.chars().count());
         out.push(Token {
             tok: Tok::Punct(p),
             span,

@@ -4,12 +4,9 @@
 //! stack.
 
 use super::ast::*;
-use super::lexer::{lex, Tok, Token};
-use crate::diag::Span;
-use std::fmt;
-
-/// Deepest expression nesting accepted (emitted queries nest a handful of levels).
-pub const MAX_DEPTH: usize = 128;
+use super::lexer::{lex, Tok};
+pub use crate::eval::syntax::{ParseError, MAX_DEPTH};
+use crate::eval::syntax::{TokenStream, Wording};
 
 /// A flat chain `t0 op t1 op … tn` (and / or: associative, evaluated left to right with
 /// short-circuit) as a balanced tree of depth log2(n) rather than a left-deep one of depth
@@ -25,48 +22,18 @@ fn balanced(mut terms: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Expr 
     op(Box::new(balanced(terms, op)), Box::new(balanced(right, op)))
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub message: String,
-    pub span: Span,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.span.line, self.span.col, self.message)
-    }
-}
-
 pub fn parse(src: &str) -> Result<Query, ParseError> {
-    let toks = lex(src).map_err(|e| ParseError {
-        message: e.message,
-        span: e.span,
-    })?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        depth: 0,
-        end: end_span(src),
-    };
-    let q = p.query()?;
-    Ok(q)
+    let ts = TokenStream::new(lex(src)?, src, WORDING);
+    Parser { ts }.query()
 }
 
-fn end_span(src: &str) -> Span {
-    let line = src.lines().count().max(1);
-    let col = src.lines().last().map_or(0, |l| l.chars().count()) + 1;
-    Span {
-        line,
-        col,
-        offset: src.len(),
-    }
-}
+const WORDING: Wording = Wording {
+    end: "end of query",
+    nesting: "expression nested",
+};
 
 struct Parser {
-    toks: Vec<Token>,
-    pos: usize,
-    depth: usize,
-    end: Span,
+    ts: TokenStream<Tok>,
 }
 
 fn ident(t: Option<&Tok>) -> Option<&str> {
@@ -77,88 +44,39 @@ fn ident(t: Option<&Tok>) -> Option<&str> {
 }
 
 impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos).map(|t| &t.tok)
-    }
-    fn peek_at(&self, n: usize) -> Option<&Tok> {
-        self.toks.get(self.pos + n).map(|t| &t.tok)
-    }
-    fn span(&self) -> Span {
-        self.toks.get(self.pos).map_or(self.end, |t| t.span)
-    }
-    fn err<T>(&self, expected: &str) -> Result<T, ParseError> {
-        let found = self
-            .peek()
-            .map_or_else(|| "end of query".to_string(), |t| format!("`{t}`"));
-        Err(ParseError {
-            message: format!("unexpected {found}, expected {expected}"),
-            span: self.span(),
-        })
-    }
-    fn bump(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).map(|t| t.tok.clone());
-        self.pos += 1;
-        t
-    }
-    fn eat_punct(&mut self, p: &str) -> bool {
-        if self.peek() == Some(&Tok::Punct(static_punct(p))) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn expect_punct(&mut self, p: &str) -> Result<(), ParseError> {
-        if self.eat_punct(p) {
-            Ok(())
-        } else {
-            self.err(&format!("`{p}`"))
-        }
-    }
-    fn eat_kw(&mut self, kw: &str) -> bool {
-        if ident(self.peek()) == Some(kw) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
     fn name(&mut self, what: &str) -> Result<String, ParseError> {
-        match self.peek() {
+        match self.ts.peek() {
             Some(Tok::Ident(s)) => {
                 let s = s.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(s)
             }
-            _ => self.err(what),
+            _ => self.ts.err(what),
         }
     }
 
     fn query(&mut self) -> Result<Query, ParseError> {
         let mut lets = Vec::new();
-        while self.eat_kw("let") {
+        while self.ts.eat_word("let") {
             let name = self.name("a name after `let`")?;
-            self.expect_punct("=")?;
+            self.ts.expect_punct("=")?;
             let e = self.expr()?;
-            if self.peek() == Some(&Tok::Punct(static_punct("|"))) {
-                return Err(ParseError {
-                    message: format!(
-                        "`let {name} = <table> | …` binds a tabular expression, which is outside rmmc's KQL subset (scalar and dynamic lets only)"
-                    ),
-                    span: self.span(),
-                });
+            if self.ts.peek() == Some(&Tok::Punct("|")) {
+                return self.ts.fail(format!(
+                    "`let {name} = <table> | …` binds a tabular expression, which is outside rmmc's KQL subset (scalar and dynamic lets only)"
+                ));
             }
-            self.expect_punct(";")?;
+            self.ts.expect_punct(";")?;
             lets.push((name, e));
         }
         let table = self.name("a table name")?;
         let mut ops = Vec::new();
-        while self.eat_punct("|") {
+        while self.ts.eat_punct("|") {
             ops.push(self.op()?);
         }
-        self.eat_punct(";");
-        if self.peek().is_some() {
-            return self.err("`|` or the end of the query");
+        self.ts.eat_punct(";");
+        if self.ts.peek().is_some() {
+            return self.ts.err("`|` or the end of the query");
         }
         Ok(Query { lets, table, ops })
     }
@@ -170,15 +88,15 @@ impl Parser {
             "summarize" => {
                 let mut aggs = Vec::new();
                 loop {
-                    let explicit = if matches!(self.peek_at(1), Some(Tok::Punct("="))) {
+                    let explicit = if matches!(self.ts.peek_at(1), Some(Tok::Punct("="))) {
                         let name = self.name("a column name")?;
-                        self.expect_punct("=")?;
+                        self.ts.expect_punct("=")?;
                         Some(name)
                     } else {
                         None
                     };
                     let f = self.name("an aggregation (count, min, max, make_set, dcount)")?;
-                    self.expect_punct("(")?;
+                    self.ts.expect_punct("(")?;
                     let agg = match f.as_str() {
                         "count" => Agg::Count,
                         "min" | "max" | "make_set" | "dcount" => {
@@ -191,11 +109,13 @@ impl Parser {
                             }
                         }
                         _ => {
-                            self.pos -= 2;
-                            return self.err("an aggregation (count, min, max, make_set, dcount)");
+                            self.ts.pos -= 2;
+                            return self
+                                .ts
+                                .err("an aggregation (count, min, max, make_set, dcount)");
                         }
                     };
-                    self.expect_punct(")")?;
+                    self.ts.expect_punct(")")?;
                     // Kusto's default column names: count_, min_X, max_X, set_X, dcount_X.
                     let name = explicit.unwrap_or_else(|| match &agg {
                         Agg::Count => "count_".into(),
@@ -205,15 +125,15 @@ impl Parser {
                         Agg::DCount(e) => format!("dcount_{e}"),
                     });
                     aggs.push((name, agg));
-                    if !self.eat_punct(",") {
+                    if !self.ts.eat_punct(",") {
                         break;
                     }
                 }
                 let mut by = Vec::new();
-                if self.eat_kw("by") {
+                if self.ts.eat_word("by") {
                     loop {
                         by.push(self.name("a column to group by")?);
-                        if !self.eat_punct(",") {
+                        if !self.ts.eat_punct(",") {
                             break;
                         }
                     }
@@ -224,70 +144,65 @@ impl Parser {
                 let mut cols = Vec::new();
                 loop {
                     let name = self.name("a column")?;
-                    if self.eat_punct("=") {
+                    if self.ts.eat_punct("=") {
                         cols.push((name, self.expr()?));
                     } else {
                         cols.push((name.clone(), Expr::Name(name)));
                     }
-                    if !self.eat_punct(",") {
+                    if !self.ts.eat_punct(",") {
                         break;
                     }
                 }
                 Ok(Op::Project(cols))
             }
             "order" | "sort" => {
-                if !self.eat_kw("by") {
-                    return self.err("`by`");
+                if !self.ts.eat_word("by") {
+                    return self.ts.err("`by`");
                 }
                 let mut keys = Vec::new();
                 loop {
                     let col = self.name("a column to sort by")?;
-                    let desc = if self.eat_kw("asc") {
+                    let desc = if self.ts.eat_word("asc") {
                         false
                     } else {
-                        self.eat_kw("desc");
+                        self.ts.eat_word("desc");
                         true
                     };
                     keys.push((col, desc));
-                    if !self.eat_punct(",") {
+                    if !self.ts.eat_punct(",") {
                         break;
                     }
                 }
                 Ok(Op::OrderBy(keys))
             }
-            "take" | "limit" => match self.bump() {
+            "take" | "limit" => match self.ts.bump() {
                 Some(Tok::Number(n)) => n.parse().map(Op::Take).or_else(|_| {
-                    self.pos -= 1;
-                    self.err("a row count")
+                    self.ts.pos -= 1;
+                    self.ts.err("a row count")
                 }),
                 _ => {
-                    self.pos -= 1;
-                    self.err("a row count")
+                    self.ts.pos -= 1;
+                    self.ts.err("a row count")
                 }
             },
             _ => {
-                self.pos -= 1;
-                self.err("an operator (where, summarize, project, order by, take)")
+                self.ts.pos -= 1;
+                self.ts
+                    .err("an operator (where, summarize, project, order by, take)")
             }
         }
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(ParseError {
-                message: format!("expression nested deeper than {MAX_DEPTH} levels"),
-                span: self.span(),
-            });
-        }
+        self.ts.enter()?;
         let r = self.or();
-        self.depth -= 1;
+        self.ts.leave();
         r
     }
 
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut terms = vec![self.and()?];
-        while self.eat_kw("or") {
+        while self.ts.eat_word("or") {
             terms.push(self.and()?);
         }
         Ok(balanced(terms, Expr::Or))
@@ -295,7 +210,7 @@ impl Parser {
 
     fn and(&mut self) -> Result<Expr, ParseError> {
         let mut terms = vec![self.cmp()?];
-        while self.eat_kw("and") {
+        while self.ts.eat_word("and") {
             terms.push(self.cmp()?);
         }
         Ok(balanced(terms, Expr::And))
@@ -303,10 +218,10 @@ impl Parser {
 
     /// Reads a comparison / string operator, if one is next: returns the operator kind.
     fn cmp_op(&mut self) -> Option<CmpKind> {
-        let negated = self.peek() == Some(&Tok::Punct("!"));
+        let negated = self.ts.peek() == Some(&Tok::Punct("!"));
         let at = usize::from(negated);
-        let word = ident(self.peek_at(at)).map(str::to_string);
-        if let Some(Tok::Punct(p)) = self.peek() {
+        let word = ident(self.ts.peek_at(at)).map(str::to_string);
+        if let Some(Tok::Punct(p)) = self.ts.peek() {
             let op = match *p {
                 "==" => Some(CmpOp::Eq),
                 "!=" => Some(CmpOp::Ne),
@@ -319,22 +234,22 @@ impl Parser {
                 _ => None,
             };
             if let Some(op) = op {
-                self.pos += 1;
+                self.ts.pos += 1;
                 return Some(CmpKind::Cmp(op));
             }
         }
         let word = word?;
         if word == "in" {
-            let ci = self.peek_at(at + 1) == Some(&Tok::Punct("~"));
-            self.pos += at + 1 + usize::from(ci);
+            let ci = self.ts.peek_at(at + 1) == Some(&Tok::Punct("~"));
+            self.ts.pos += at + 1 + usize::from(ci);
             return Some(CmpKind::In { ci, negated });
         }
         if !negated && (word == "has_any" || word == "has_all") {
-            self.pos += 1;
+            self.ts.pos += 1;
             return Some(CmpKind::HasAny(word == "has_all"));
         }
         if !negated && word == "between" {
-            self.pos += 1;
+            self.ts.pos += 1;
             return Some(CmpKind::Between);
         }
         let (base, cs) = match word.strip_suffix("_cs") {
@@ -342,7 +257,7 @@ impl Parser {
             None => (word.as_str(), false),
         };
         let op = StrOp::from_name(base)?;
-        self.pos += at + 1;
+        self.ts.pos += at + 1;
         Some(CmpKind::Cmp(CmpOp::Str { op, negated, cs }))
     }
 
@@ -365,45 +280,45 @@ impl Parser {
                 all,
             },
             CmpKind::Between => {
-                self.expect_punct("(")?;
+                self.ts.expect_punct("(")?;
                 let lo = self.unary()?;
-                self.expect_punct("..")?;
+                self.ts.expect_punct("..")?;
                 let hi = self.unary()?;
-                self.expect_punct(")")?;
+                self.ts.expect_punct(")")?;
                 Expr::Between(Box::new(l), Box::new(lo), Box::new(hi))
             }
         })
     }
 
     fn paren_list(&mut self) -> Result<Vec<Expr>, ParseError> {
-        self.expect_punct("(")?;
+        self.ts.expect_punct("(")?;
         let mut items = Vec::new();
-        if self.eat_punct(")") {
+        if self.ts.eat_punct(")") {
             return Ok(items);
         }
         loop {
             items.push(self.expr()?);
-            if self.eat_punct(")") {
+            if self.ts.eat_punct(")") {
                 return Ok(items);
             }
-            if !self.eat_punct(",") {
-                return self.err("`,` or `)`");
+            if !self.ts.eat_punct(",") {
+                return self.ts.err("`,` or `)`");
             }
-            if self.peek() == Some(&Tok::Punct(")")) {
+            if self.ts.peek() == Some(&Tok::Punct(")")) {
                 // `('a', 'b',)`: Kusto rejects the trailing comma, and so do we.
-                return self.err("a value after `,`");
+                return self.ts.err("a value after `,`");
             }
         }
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_punct("-") {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return self.err("less nesting");
+        if self.ts.eat_punct("-") {
+            // A run of minus signs reports its depth as "expected less nesting".
+            if self.ts.enter().is_err() {
+                return self.ts.err("less nesting");
             }
             let e = self.unary();
-            self.depth -= 1;
+            self.ts.leave();
             return Ok(match e? {
                 Expr::Lit(Lit::Long(n)) => Expr::Lit(Lit::Long(-n)),
                 Expr::Lit(Lit::Timespan(n)) => Expr::Lit(Lit::Timespan(-n)),
@@ -414,8 +329,8 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
-        let span = self.span();
-        match self.bump() {
+        let span = self.ts.span();
+        match self.ts.bump() {
             Some(Tok::Str(s)) => Ok(Expr::Lit(Lit::Str(s))),
             Some(Tok::Number(n)) => number(&n).ok_or(ParseError {
                 message: format!("invalid number or timespan `{n}`"),
@@ -423,35 +338,35 @@ impl Parser {
             }),
             Some(Tok::Punct("(")) => {
                 let e = self.expr()?;
-                self.expect_punct(")")?;
+                self.ts.expect_punct(")")?;
                 Ok(e)
             }
             Some(Tok::Ident(name)) => match name.as_str() {
                 "true" => Ok(Expr::Lit(Lit::Bool(true))),
                 "false" => Ok(Expr::Lit(Lit::Bool(false))),
                 "dynamic" => {
-                    self.expect_punct("(")?;
-                    self.expect_punct("[")?;
+                    self.ts.expect_punct("(")?;
+                    self.ts.expect_punct("[")?;
                     let mut items = Vec::new();
-                    if !self.eat_punct("]") {
+                    if !self.ts.eat_punct("]") {
                         loop {
                             match self.primary()? {
                                 Expr::Lit(l) => items.push(l),
                                 _ => {
-                                    self.pos -= 1;
-                                    return self.err("a literal in dynamic([...])");
+                                    self.ts.pos -= 1;
+                                    return self.ts.err("a literal in dynamic([...])");
                                 }
                             }
-                            if self.eat_punct("]") {
+                            if self.ts.eat_punct("]") {
                                 break;
                             }
-                            self.expect_punct(",")?;
+                            self.ts.expect_punct(",")?;
                         }
                     }
-                    self.expect_punct(")")?;
+                    self.ts.expect_punct(")")?;
                     Ok(Expr::Dynamic(items))
                 }
-                _ if self.peek() == Some(&Tok::Punct("(")) => {
+                _ if self.ts.peek() == Some(&Tok::Punct("(")) => {
                     let args = self.paren_list()?;
                     if name == "not" {
                         let [arg] = <[Expr; 1]>::try_from(args).map_err(|_| ParseError {
@@ -465,8 +380,8 @@ impl Parser {
                 _ => Ok(Expr::Name(name)),
             },
             _ => {
-                self.pos -= 1;
-                self.err("a value, a column or `(`")
+                self.ts.pos -= 1;
+                self.ts.err("a value, a column or `(`")
             }
         }
     }
@@ -477,11 +392,6 @@ enum CmpKind {
     In { ci: bool, negated: bool },
     HasAny(bool),
     Between,
-}
-
-fn static_punct(p: &str) -> &'static str {
-    const ALL: &[&str] = &["(", ")", "[", "]", ",", ";", "=", "|", "..", "-", "~", "!"];
-    ALL.iter().find(|x| **x == p).copied().unwrap_or("")
 }
 
 /// `42`, `1.5`, or a timespan `5d` / `12h` / `30m` / `10s` / `100ms`.
@@ -517,6 +427,7 @@ fn number(n: &str) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Span;
 
     /// Parse, print canonically, parse again: the same tree.
     fn verified(src: &str) -> Query {
@@ -603,6 +514,25 @@ mod tests {
         let e = parse("let s = T\n| distinct SHA1;\nU").unwrap_err();
         assert!(e.message.contains("outside rmmc's KQL subset"), "{e}");
         assert_eq!(e.span.line, 2, "{e}");
+    }
+
+    /// A query that ends in a newline ends at the start of the next line, as in SPL and EQL.
+    /// KQL used to place it at the end of the last non-empty line while its byte offset was
+    /// already past the newline, so `rmmc check` and `rmmc eval` pointed at a different
+    /// place than the offset the Sentinel importer repairs at.
+    #[test]
+    fn the_end_of_a_query_ending_in_a_newline_is_the_next_line() {
+        for (src, at) in [
+            ("T | where (a == 1\n", (2, 1)),
+            ("T | where (a == 1\r\n", (2, 1)),
+            ("T\n| where (a == 1", (2, 16)),
+        ] {
+            let e = parse(src).unwrap_err();
+            assert!(e.message.contains("end of query"), "{e}");
+            assert_eq!((e.span.line, e.span.col), at, "{src:?}");
+            let located = Span::from_line_col(src, e.span.line, e.span.col);
+            assert_eq!(located.offset, e.span.offset, "{src:?}");
+        }
     }
 
     #[test]

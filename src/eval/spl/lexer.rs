@@ -9,7 +9,7 @@
 //! `10.9.165.*`, `XmlWinEventLog:…`) in both contexts.
 
 use crate::diag::Span;
-use crate::eval::kql::parser::ParseError;
+use crate::eval::syntax::{self, Cursor, ParseError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,11 +35,9 @@ impl fmt::Display for Tok {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    pub tok: Tok,
-    pub span: Span,
-}
+pub type Token = syntax::Token<Tok>;
+
+syntax::token_kind!(Tok, Word);
 
 const PUNCT: &[&str] = &["==", "!=", "<=", ">=", "|", "(", ")", ",", "=", "<", ">"];
 
@@ -51,11 +49,11 @@ fn is_word_char(c: char) -> bool {
         ))
 }
 
-fn err(message: impl Into<String>, line: usize, col: usize, offset: usize) -> ParseError {
-    ParseError {
+fn err<T>(message: impl Into<String>, span: Span) -> Result<T, ParseError> {
+    Err(ParseError {
         message: message.into(),
-        span: Span { line, col, offset },
-    }
+        span,
+    })
 }
 
 /// Decode the body of a double-quoted SPL string. Splunk documents `\"` and `\\` as the
@@ -79,101 +77,68 @@ fn decode(body: &[char]) -> String {
 }
 
 pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
-    let chars: Vec<(usize, char)> = src.char_indices().collect();
-    let n = chars.len();
+    let mut cur = Cursor::new(src);
     let mut out = Vec::new();
-    let (mut i, mut line, mut col) = (0usize, 1usize, 1usize);
-    let off = |i: usize| chars.get(i).map_or(src.len(), |c| c.0);
-    // Advance over the chars in [from, to), tracking line and column.
-    let advance = |from: usize, to: usize, line: &mut usize, col: &mut usize| {
-        for &(_, c) in &chars[from..to] {
-            if c == '\n' {
-                *line += 1;
-                *col = 1;
-            } else {
-                *col += 1;
-            }
-        }
-    };
-    while i < n {
-        let c = chars[i].1;
+    while let Some(c) = cur.at(0) {
         if c.is_whitespace() {
-            advance(i, i + 1, &mut line, &mut col);
-            i += 1;
+            cur.bump();
             continue;
         }
-        let (sl, sc, so) = (line, col, off(i));
-        let span = Span {
-            line: sl,
-            col: sc,
-            offset: so,
-        };
-        let at = |k: usize| chars.get(k).map(|c| c.1);
+        let span = cur.span();
         if c == '`' {
-            if at(i + 1) == Some('`') && at(i + 2) == Some('`') {
-                let mut j = i + 3;
-                loop {
-                    if j + 2 >= n {
-                        return Err(err("unterminated ``` comment", sl, sc, so));
+            if cur.starts_with("```") {
+                let mut k = 3;
+                while cur.ahead(k, 3) != "```" {
+                    if cur.at(k + 2).is_none() {
+                        return err("unterminated ``` comment", span);
                     }
-                    if at(j) == Some('`') && at(j + 1) == Some('`') && at(j + 2) == Some('`') {
-                        break;
-                    }
-                    j += 1;
+                    k += 1;
                 }
-                advance(i, j + 3, &mut line, &mut col);
-                i = j + 3;
+                cur.bump_n(k + 3);
                 continue;
             }
-            return Err(err(
+            return err(
                 "search macros (`name`) are not supported; only ``` comments ``` use backticks",
-                sl,
-                sc,
-                so,
-            ));
+                span,
+            );
         }
         if c == '"' || c == '\'' {
-            let mut j = i + 1;
-            let mut closed = false;
-            while j < n {
-                let d = chars[j].1;
-                if d == '\\' && c == '"' && j + 1 < n {
-                    j += 2;
-                    continue;
+            let mut body = Vec::new();
+            let mut k = 1;
+            let closed = loop {
+                match cur.at(k) {
+                    None => break false,
+                    Some('\\') if c == '"' && cur.at(k + 1).is_some() => {
+                        body.extend([Some('\\'), cur.at(k + 1)].into_iter().flatten());
+                        k += 2;
+                    }
+                    Some(d) if d == c => break true,
+                    Some(d) => {
+                        body.push(d);
+                        k += 1;
+                    }
                 }
-                if d == c {
-                    closed = true;
-                    break;
-                }
-                j += 1;
-            }
+            };
             if !closed {
                 let what = if c == '"' {
                     "string"
                 } else {
                     "quoted field name"
                 };
-                return Err(err(format!("unterminated {what}"), sl, sc, so));
+                return err(format!("unterminated {what}"), span);
             }
-            let body: Vec<char> = chars[i + 1..j].iter().map(|c| c.1).collect();
             let tok = if c == '"' {
                 Tok::Str(decode(&body))
             } else {
                 Tok::Quoted(body.into_iter().collect())
             };
-            advance(i, j + 1, &mut line, &mut col);
-            i = j + 1;
+            cur.bump_n(k + 1);
             out.push(Token { tok, span });
             continue;
         }
         // `!` is an operator only before `=`; elsewhere it is part of a word.
-        if let Some(p) = PUNCT
-            .iter()
-            .find(|p| p.chars().enumerate().all(|(k, pc)| at(i + k) == Some(pc)))
-        {
-            let len = p.chars().count();
-            advance(i, i + len, &mut line, &mut col);
-            i += len;
+        if let Some(p) = PUNCT.iter().find(|p| cur.starts_with(p)) {
+            cur.bump_n(p.chars().count());
             out.push(Token {
                 tok: Tok::Punct(p),
                 span,
@@ -181,22 +146,20 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         if c == '[' || c == ']' {
-            return Err(err("subsearches ([ … ]) are not supported", sl, sc, so));
+            return err("subsearches ([ … ]) are not supported", span);
         }
-        let mut j = i;
-        while j < n && is_word_char(chars[j].1) && !(chars[j].1 == '!' && at(j + 1) == Some('=')) {
-            if matches!(chars[j].1, '[' | ']') {
-                break;
-            }
-            j += 1;
+        let mut word = String::new();
+        while let Some(d) = cur.at(0).filter(|d| {
+            is_word_char(*d) && !(*d == '!' && cur.at(1) == Some('=')) && !matches!(d, '[' | ']')
+        }) {
+            word.push(d);
+            cur.bump();
         }
-        if j == i {
+        if word.is_empty() {
             // Only a lone `!` not followed by `=` could get here; keep it as a word.
-            j = i + 1;
+            word.push(c);
+            cur.bump();
         }
-        let word: String = chars[i..j].iter().map(|c| c.1).collect();
-        advance(i, j, &mut line, &mut col);
-        i = j;
         out.push(Token {
             tok: Tok::Word(word),
             span,

@@ -25,10 +25,11 @@ pub mod interp;
 pub mod lexer;
 pub mod parser;
 pub mod pcre;
+mod values;
 
 pub use ast::Command;
 
-use crate::eval::kql::parser::ParseError;
+use crate::eval::syntax::ParseError;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -36,14 +37,15 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Search {
     pub commands: Vec<Command>,
+    /// The regexes of the literal patterns in `commands`, compiled by the parser.
+    literals: interp::Literals,
 }
 
 /// Parse an SPL search as rmmc emits it (and the hand-written subset documented in the
 /// module docs). Errors carry line and column.
 pub fn parse(text: &str) -> Result<Search, ParseError> {
-    Ok(Search {
-        commands: parser::parse(text)?,
-    })
+    let (commands, literals) = parser::parse_with_literals(text)?;
+    Ok(Search { commands, literals })
 }
 
 impl Search {
@@ -55,16 +57,12 @@ impl Search {
         events: &[Map<String, Value>],
         now_ns: i128,
     ) -> Result<Vec<Map<String, Value>>, String> {
-        interp::run(&self.commands, events, now_ns)
+        interp::run_with(&self.commands, &self.literals, events, now_ns)
     }
 
-    /// A runner with the search's regexes compiled once, for running the same search over
-    /// many small batches (one per verify case).
+    /// A runner for the same search over many small batches (one per verify case).
     pub fn runner(&self) -> Runner<'_> {
-        Runner {
-            search: self,
-            literals: interp::precompile(&self.commands),
-        }
+        Runner { search: self }
     }
 
     /// Fields the search reads from events (so `rmmc eval` can say which ones an export lacks).
@@ -73,10 +71,9 @@ impl Search {
     }
 }
 
-/// `Search::run`, with the compiled regexes kept between runs.
+/// `Search::run` for one search over many batches.
 pub struct Runner<'s> {
     search: &'s Search,
-    literals: interp::Literals,
 }
 
 impl Runner<'_> {
@@ -85,7 +82,7 @@ impl Runner<'_> {
         events: &[Map<String, Value>],
         now_ns: i128,
     ) -> Result<Vec<Map<String, Value>>, String> {
-        interp::run_with(&self.search.commands, &self.literals, events, now_ns)
+        self.search.run(events, now_ns)
     }
 }
 
@@ -111,9 +108,5 @@ impl fmt::Display for Search {
     }
 }
 
-#[cfg(test)]
-mod equiv_tests;
-#[cfg(test)]
-mod reference;
 #[cfg(test)]
 mod tests;

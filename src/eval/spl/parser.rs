@@ -15,271 +15,78 @@
 //! line and column of the offending token.
 
 use super::ast::*;
-use super::lexer::{lex, Tok, Token};
-use super::pcre;
+use super::lexer::{lex, Tok};
+use super::pcre::{self, Literals};
+use super::values::*;
+pub use super::values::{number, wild};
 use crate::diag::Span;
-use crate::eval::kql::parser::ParseError;
-use regex::Regex;
-
-/// Deepest nesting accepted (emitted searches nest a handful of levels).
-pub const MAX_DEPTH: usize = 128;
+pub use crate::eval::syntax::MAX_DEPTH;
+use crate::eval::syntax::{ParseError, TokenStream, Wording};
 
 pub fn parse(src: &str) -> Result<Vec<Command>, ParseError> {
-    let toks = lex(src)?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        depth: 0,
-        end: end_span(src),
-    };
-    p.pipeline()
+    parse_with_literals(src).map(|(commands, _)| commands)
 }
 
-fn end_span(src: &str) -> Span {
-    let line = src.split('\n').count();
-    let col = src.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Span {
-        line,
-        col,
-        offset: src.len(),
-    }
+/// The commands, and the compiled regexes of their literal `match`/`replace`/`like` patterns.
+pub fn parse_with_literals(src: &str) -> Result<(Vec<Command>, Literals), ParseError> {
+    let wording = Wording {
+        end: "end of search",
+        nesting: "nesting",
+    };
+    let ts = TokenStream::new(lex(src)?, src, wording);
+    let mut p = Parser {
+        ts,
+        literals: Literals::default(),
+    };
+    let commands = p.pipeline()?;
+    Ok((commands, p.literals))
 }
 
 struct Parser {
-    toks: Vec<Token>,
-    pos: usize,
-    depth: usize,
-    end: Span,
-}
-
-/// A search-command pattern: whole value, case-insensitive, `*` = any run of characters
-/// ("Use wildcards to match characters in strings", Search Manual; the search command is
-/// case-insensitive for field values and terms — Search Reference: search, "Field-value
-/// pairs … are case-insensitive").
-pub fn wild(text: &str) -> Result<Wild, String> {
-    let body: Vec<String> = text.split('*').map(regex::escape).collect();
-    Ok(Wild {
-        text: text.to_string(),
-        whole: literal_regex(&format!("(?is)\\A{}\\z", body.join(".*")))?,
-    })
-}
-
-/// Compile a regex built from escaped text; only its size can make it fail.
-fn literal_regex(re: &str) -> Result<Regex, String> {
-    regex::RegexBuilder::new(re)
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|_| "search value too long to match".to_string())
-}
-
-/// A bare term or quoted phrase, matched against the raw text. Splunk matches terms by
-/// segment (text between breaker characters, "About segmentation", Getting Data In), so a
-/// term must start and end at a segment boundary: the character before/after it (if the
-/// term's edge is alphanumeric) must not be a letter or digit. `*` spans any characters.
-fn term_regex(text: &str) -> Result<Rx, String> {
-    let body: Vec<String> = text.split('*').map(regex::escape).collect();
-    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let left = if alnum(text.chars().next()) {
-        r"(?:\A|[^\p{L}\p{N}])"
-    } else {
-        ""
-    };
-    let right = if alnum(text.chars().last()) {
-        r"(?:[^\p{L}\p{N}]|\z)"
-    } else {
-        ""
-    };
-    Ok(Rx(literal_regex(&format!(
-        "(?is){left}{}{right}",
-        body.join(".*")
-    ))?))
-}
-
-/// `-5d`, `+1h`, `now`, `0`, `1700000000` (Search Manual: "Specify time modifiers in your
-/// search"; units s/m/h/d/w and their long spellings). Months, years, snap-to (`@d`) and
-/// absolute dates are refused with an error.
-fn time_spec(s: &str) -> Result<TimeSpec, String> {
-    if s == "now" {
-        return Ok(TimeSpec::Relative(0));
-    }
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: i128 = s
-            .parse()
-            .map_err(|_| format!("epoch time {s} is too large"))?;
-        return secs
-            .checked_mul(1_000_000_000)
-            .filter(|ns| *ns < i128::from(i64::MAX) * 1_000_000_000)
-            .map(TimeSpec::Epoch)
-            .ok_or_else(|| format!("epoch time {s} is too large"));
-    }
-    if s.contains('@') {
-        return Err(format!("snap-to time modifiers ({s}) are not supported"));
-    }
-    let (sign, rest) = match s.as_bytes().first() {
-        Some(b'-') => (-1, &s[1..]),
-        Some(b'+') => (1, &s[1..]),
-        _ => {
-            return Err(format!(
-            "unsupported time modifier {s:?} (expected -N<unit>, +N<unit>, now or epoch seconds)"
-        ))
-        }
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let n: i128 = if digits == 0 {
-        1 // `-h` means one hour
-    } else {
-        rest[..digits]
-            .parse()
-            .map_err(|_| format!("time offset {s} is too large"))?
-    };
-    let unit = match &rest[digits..] {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 7 * 86_400,
-        u => {
-            return Err(format!(
-                "unsupported time unit {u:?} in {s} (supported: s, m, h, d, w; months and years need a calendar)"
-            ))
-        }
-    };
-    n.checked_mul(unit * 1_000_000_000)
-        .filter(|v| *v < i128::from(i64::MAX) * 1_000_000_000)
-        .map(|v| TimeSpec::Relative(sign * v))
-        .ok_or_else(|| format!("time offset {s} is too large"))
-}
-
-/// An unquoted search value or term: `\\` is one backslash ("To search for a file path,
-/// such as D:\Digital\RTFM, you must escape the backslash characters in the path, for
-/// example D:\\Digital\\RTFM", Search Manual: search primer; "The backslash symbol can't
-/// be used to escape the asterisk", Search Manual: Backslashes). Other backslashes stay.
-fn unescape_word(w: &str) -> String {
-    w.replace("\\\\", "\\")
-}
-
-fn is_field_name(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && c.all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// The search command also accepts dotted names (`process.name=x`).
-fn is_search_field(s: &str) -> bool {
-    is_field_name(&s.replace('.', "_"))
-}
-
-pub(crate) fn number(s: &str) -> Option<f64> {
-    let t = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let ok = !t.is_empty()
-        && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && t.bytes().filter(|b| *b == b'.').count() <= 1
-        && t.bytes().any(|b| b.is_ascii_digit());
-    if ok {
-        s.parse().ok()
-    } else {
-        None
-    }
+    ts: TokenStream<Tok>,
+    literals: Literals,
 }
 
 impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos).map(|t| &t.tok)
-    }
-    fn peek_at(&self, n: usize) -> Option<&Tok> {
-        self.toks.get(self.pos + n).map(|t| &t.tok)
-    }
-    fn span(&self) -> Span {
-        self.toks.get(self.pos).map_or(self.end, |t| t.span)
-    }
-    fn fail<T>(&self, message: String, span: Span) -> Result<T, ParseError> {
-        Err(ParseError { message, span })
-    }
-    fn err<T>(&self, expected: &str) -> Result<T, ParseError> {
-        let found = self
-            .peek()
-            .map_or_else(|| "end of search".to_string(), |t| format!("`{t}`"));
-        self.fail(
-            format!("unexpected {found}, expected {expected}"),
-            self.span(),
-        )
-    }
-    fn eat(&mut self, p: &str) -> bool {
-        if matches!(self.peek(), Some(Tok::Punct(q)) if *q == p) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn expect(&mut self, p: &str) -> Result<(), ParseError> {
-        if self.eat(p) {
-            Ok(())
-        } else {
-            self.err(&format!("`{p}`"))
-        }
-    }
-    fn is_word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(s)) if s == w)
-    }
-    fn eat_word(&mut self, w: &str) -> bool {
-        if self.is_word(w) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
     fn at_command_end(&self) -> bool {
-        matches!(self.peek(), None | Some(Tok::Punct("|")))
-    }
-    fn enter(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.fail(
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-                self.span(),
-            );
-        }
-        Ok(())
+        matches!(self.ts.peek(), None | Some(Tok::Punct("|")))
     }
     fn field(&mut self, what: &str) -> Result<String, ParseError> {
-        match self.peek() {
+        match self.ts.peek() {
             Some(Tok::Word(s)) if is_field_name(s) => {
                 let s = s.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(s)
             }
             Some(Tok::Quoted(s)) => {
                 let s = s.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(s)
             }
-            _ => self.err(what),
+            _ => self.ts.err(what),
         }
     }
 
     fn pipeline(&mut self) -> Result<Vec<Command>, ParseError> {
-        if self.peek().is_none() {
-            return self.err("a search");
+        if self.ts.peek().is_none() {
+            return self.ts.err("a search");
         }
-        if self.eat("|") {
-            self.pos -= 1;
-            return self.fail(
+        if self.ts.eat_punct("|") {
+            self.ts.pos -= 1;
+            return self.ts.fail(
                 "a search that starts with `|` (a generating command) is not supported".into(),
-                self.span(),
             );
         }
         let mut cmds = Vec::new();
         // The implied search command at the start (Search Reference: search, "The search
         // command is implied at the beginning of any search").
-        self.eat_word("search");
+        self.ts.eat_word("search");
         cmds.push(self.search_command()?);
-        while self.eat("|") {
+        while self.ts.eat_punct("|") {
             cmds.push(self.command()?);
         }
-        if self.peek().is_some() {
-            return self.err("`|` or the end of the search");
+        if self.ts.peek().is_some() {
+            return self.ts.err("`|` or the end of the search");
         }
         Ok(cmds)
     }
@@ -287,22 +94,22 @@ impl Parser {
     fn search_command(&mut self) -> Result<Command, ParseError> {
         let e = self.s_and()?;
         if !self.at_command_end() {
-            return self.err("a search term, `|` or the end of the search");
+            return self.ts.err("a search term, `|` or the end of the search");
         }
         check_time_placement(&e, true).map_err(|(message, ())| ParseError {
             message,
-            span: self.span(),
+            span: self.ts.span(),
         })?;
         Ok(Command::Search(e))
     }
 
     fn command(&mut self) -> Result<Command, ParseError> {
-        let at = self.span();
-        let name = match self.peek() {
+        let at = self.ts.span();
+        let name = match self.ts.peek() {
             Some(Tok::Word(w)) => w.clone(),
-            _ => return self.err("a command name"),
+            _ => return self.ts.err("a command name"),
         };
-        self.pos += 1;
+        self.ts.pos += 1;
         let cmd = match name.as_str() {
             "search" => return self.search_command(),
             "where" => Command::Where(self.e_or()?),
@@ -310,9 +117,9 @@ impl Parser {
                 let mut sets = Vec::new();
                 loop {
                     let f = self.field("a field name to assign")?;
-                    self.expect("=")?;
+                    self.ts.expect_punct("=")?;
                     sets.push((f, self.e_or()?));
-                    if !self.eat(",") {
+                    if !self.ts.eat_punct(",") {
                         break;
                     }
                 }
@@ -322,9 +129,9 @@ impl Parser {
             "sort" => self.sort()?,
             "table" => Command::Table(self.field_list(true)?),
             "fields" => {
-                let remove = self.eat_word("-");
+                let remove = self.ts.eat_word("-");
                 if !remove {
-                    self.eat_word("+");
+                    self.ts.eat_word("+");
                 }
                 Command::Fields {
                     remove,
@@ -332,10 +139,10 @@ impl Parser {
                 }
             }
             "head" => {
-                let n = match self.peek() {
+                let n = match self.ts.peek() {
                     Some(Tok::Word(w)) if w.bytes().all(|b| b.is_ascii_digit()) => {
                         let n = w.parse().unwrap_or(usize::MAX);
-                        self.pos += 1;
+                        self.ts.pos += 1;
                         n
                     }
                     _ => 10, // "If no options or limits are specified, the head command returns the first 10 results."
@@ -343,14 +150,16 @@ impl Parser {
                 Command::Head(n)
             }
             other => {
-                return self.fail(
+                return self.ts.fail_at(
                     format!("unsupported command `{other}` (supported: search, where, eval, stats, sort, table, fields, head)"),
                     at,
                 )
             }
         };
         if !self.at_command_end() {
-            return self.err(&format!("`|` or the end of the search after `{name}`"));
+            return self
+                .ts
+                .err(&format!("`|` or the end of the search after `{name}`"));
         }
         Ok(cmd)
     }
@@ -359,23 +168,23 @@ impl Parser {
     fn field_list(&mut self, wildcards: bool) -> Result<Vec<String>, ParseError> {
         let mut out = Vec::new();
         while !self.at_command_end() {
-            match self.peek() {
+            match self.ts.peek() {
                 Some(Tok::Word(w))
                     if is_field_name(w) || (wildcards && is_field_name(&w.replace('*', "x"))) =>
                 {
                     out.push(w.clone());
-                    self.pos += 1;
+                    self.ts.pos += 1;
                 }
                 Some(Tok::Quoted(w)) | Some(Tok::Str(w)) => {
                     out.push(w.clone());
-                    self.pos += 1;
+                    self.ts.pos += 1;
                 }
-                _ => return self.err("a field name"),
+                _ => return self.ts.err("a field name"),
             }
-            self.eat(",");
+            self.ts.eat_punct(",");
         }
         if out.is_empty() {
-            return self.err("a field name");
+            return self.ts.err("a field name");
         }
         Ok(out)
     }
@@ -383,18 +192,22 @@ impl Parser {
     fn stats(&mut self) -> Result<Command, ParseError> {
         let mut aggs = Vec::new();
         loop {
-            if self.at_command_end() || self.is_word("by") || self.is_word("BY") {
+            if self.at_command_end() || self.ts.is_word("by") || self.ts.is_word("BY") {
                 break;
             }
-            let at = self.span();
-            let f = match self.peek() {
+            let at = self.ts.span();
+            let f = match self.ts.peek() {
                 Some(Tok::Word(w)) => w.clone(),
-                _ => return self.err("a stats function (count, min, max, values, dc)"),
+                _ => {
+                    return self
+                        .ts
+                        .err("a stats function (count, min, max, values, dc)")
+                }
             };
-            self.pos += 1;
-            let arg = if self.eat("(") {
+            self.ts.pos += 1;
+            let arg = if self.ts.eat_punct("(") {
                 let a = self.field("a field name")?;
-                self.expect(")")?;
+                self.ts.expect_punct(")")?;
                 Some(a)
             } else {
                 None
@@ -407,10 +220,10 @@ impl Parser {
                 ("values", Some(a)) => Agg::Values(a),
                 ("dc" | "distinct_count", Some(a)) => Agg::Dc(a),
                 (_, None) if ["min", "max", "values", "dc", "distinct_count"].contains(&f.as_str()) => {
-                    return self.fail(format!("`{f}` needs a field: {f}(field)"), at)
+                    return self.ts.fail_at(format!("`{f}` needs a field: {f}(field)"), at)
                 }
                 _ => {
-                    return self.fail(
+                    return self.ts.fail_at(
                         format!("unsupported stats function `{f}` (supported: count, count(x), min, max, values, dc)"),
                         at,
                     )
@@ -421,19 +234,21 @@ impl Parser {
                 Some(a) => format!("{f}({a})"),
                 None => f.clone(),
             };
-            let name = if self.eat_word("as") || self.eat_word("AS") {
+            let name = if self.ts.eat_word("as") || self.ts.eat_word("AS") {
                 self.field("a name after `as`")?
             } else {
                 default
             };
             aggs.push((name, agg));
-            self.eat(",");
+            self.ts.eat_punct(",");
         }
         if aggs.is_empty() {
-            return self.err("a stats function (count, min, max, values, dc)");
+            return self
+                .ts
+                .err("a stats function (count, min, max, values, dc)");
         }
         let mut by = Vec::new();
-        if self.eat_word("by") || self.eat_word("BY") {
+        if self.ts.eat_word("by") || self.ts.eat_word("BY") {
             by = self.field_list(false)?;
         }
         Ok(Command::Stats { aggs, by })
@@ -441,31 +256,31 @@ impl Parser {
 
     fn sort(&mut self) -> Result<Command, ParseError> {
         let mut limit = 10_000; // Search Reference: sort, "the default limit of 10000 is used"
-        if let Some(Tok::Word(w)) = self.peek() {
+        if let Some(Tok::Word(w)) = self.ts.peek() {
             if w.bytes().all(|b| b.is_ascii_digit()) {
                 limit = w.parse().unwrap_or(usize::MAX);
-                self.pos += 1;
+                self.ts.pos += 1;
             }
         }
-        if self.is_word("limit") && self.peek_at(1) == Some(&Tok::Punct("=")) {
-            self.pos += 2;
-            match self.peek() {
+        if self.ts.is_word("limit") && self.ts.peek_at(1) == Some(&Tok::Punct("=")) {
+            self.ts.pos += 2;
+            match self.ts.peek() {
                 Some(Tok::Word(w)) if w.bytes().all(|b| b.is_ascii_digit()) => {
                     limit = w.parse().unwrap_or(usize::MAX);
-                    self.pos += 1;
+                    self.ts.pos += 1;
                 }
-                _ => return self.err("a number after `limit=`"),
+                _ => return self.ts.err("a number after `limit=`"),
             }
         }
         let mut keys = Vec::new();
         while !self.at_command_end() {
             let mut desc = false;
-            if self.eat_word("-") {
+            if self.ts.eat_word("-") {
                 desc = true;
             } else {
-                self.eat_word("+");
+                self.ts.eat_word("+");
             }
-            let field = match self.peek() {
+            let field = match self.ts.peek() {
                 Some(Tok::Word(w)) => {
                     let (d, name) = if let Some(n) = w.strip_prefix('-') {
                         (true, n)
@@ -475,25 +290,27 @@ impl Parser {
                         (desc, w.as_str())
                     };
                     if !is_field_name(name) {
-                        return self.err("a field to sort by");
+                        return self.ts.err("a field to sort by");
                     }
                     desc = d || desc;
                     let n = name.to_string();
-                    self.pos += 1;
+                    self.ts.pos += 1;
                     n
                 }
                 Some(Tok::Quoted(w)) => {
                     let n = w.clone();
-                    self.pos += 1;
+                    self.ts.pos += 1;
                     n
                 }
-                _ => return self.err("a field to sort by"),
+                _ => return self.ts.err("a field to sort by"),
             };
-            if self.peek_at(0) == Some(&Tok::Punct("(")) {
-                return self.err("a plain field (sort functions such as num() are not supported)");
+            if self.ts.peek_at(0) == Some(&Tok::Punct("(")) {
+                return self
+                    .ts
+                    .err("a plain field (sort functions such as num() are not supported)");
             }
             keys.push(SortKey { field, desc });
-            self.eat(",");
+            self.ts.eat_punct(",");
         }
         // A trailing `d` / `desc` reverses the whole order (Search Reference: sort, "desc:
         // Reverses the order of the results").
@@ -506,7 +323,7 @@ impl Parser {
             }
         }
         if keys.is_empty() {
-            return self.err("a field to sort by");
+            return self.ts.err("a field to sort by");
         }
         Ok(Command::Sort { limit, keys })
     }
@@ -516,10 +333,10 @@ impl Parser {
     fn s_and(&mut self) -> Result<SExpr, ParseError> {
         let mut items = vec![self.s_or()?];
         loop {
-            if self.at_command_end() || self.peek() == Some(&Tok::Punct(")")) {
+            if self.at_command_end() || self.ts.peek() == Some(&Tok::Punct(")")) {
                 break;
             }
-            self.eat_word("AND");
+            self.ts.eat_word("AND");
             items.push(self.s_or()?);
         }
         Ok(if items.len() == 1 {
@@ -531,7 +348,7 @@ impl Parser {
 
     fn s_or(&mut self) -> Result<SExpr, ParseError> {
         let mut items = vec![self.s_not()?];
-        while self.eat_word("OR") {
+        while self.ts.eat_word("OR") {
             items.push(self.s_not()?);
         }
         Ok(if items.len() == 1 {
@@ -542,51 +359,51 @@ impl Parser {
     }
 
     fn s_not(&mut self) -> Result<SExpr, ParseError> {
-        if self.is_word("NOT") {
-            self.pos += 1;
-            self.enter()?;
+        if self.ts.is_word("NOT") {
+            self.ts.pos += 1;
+            self.ts.enter()?;
             let inner = self.s_not()?;
-            self.depth -= 1;
+            self.ts.leave();
             return Ok(SExpr::Not(Box::new(inner)));
         }
-        if self.eat("(") {
-            self.enter()?;
-            if self.peek() == Some(&Tok::Punct(")")) {
-                return self.err("a search term inside `( )`");
+        if self.ts.eat_punct("(") {
+            self.ts.enter()?;
+            if self.ts.peek() == Some(&Tok::Punct(")")) {
+                return self.ts.err("a search term inside `( )`");
             }
             let inner = self.s_and()?;
-            self.expect(")")?;
-            self.depth -= 1;
+            self.ts.expect_punct(")")?;
+            self.ts.leave();
             return Ok(inner);
         }
         self.s_term()
     }
 
     fn s_value(&mut self) -> Result<String, ParseError> {
-        match self.peek() {
+        match self.ts.peek() {
             Some(Tok::Word(w)) if !matches!(w.as_str(), "AND" | "OR" | "NOT") => {
                 let w = unescape_word(w);
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(w)
             }
             Some(Tok::Str(s)) => {
                 let s = s.clone();
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(s)
             }
-            _ => self.err("a value"),
+            _ => self.ts.err("a value"),
         }
     }
 
     fn s_term(&mut self) -> Result<SExpr, ParseError> {
-        let at = self.span();
-        match self.peek().cloned() {
+        let at = self.ts.span();
+        match self.ts.peek().cloned() {
             Some(Tok::Word(w)) if matches!(w.as_str(), "AND" | "OR") => {
-                self.err("a search term before the operator")
+                self.ts.err("a search term before the operator")
             }
             Some(Tok::Word(w)) => {
-                self.pos += 1;
-                let op = match self.peek() {
+                self.ts.pos += 1;
+                let op = match self.ts.peek() {
                     Some(Tok::Punct("=")) => Some(CmpOp::Eq),
                     Some(Tok::Punct("!=")) => Some(CmpOp::Ne),
                     Some(Tok::Punct("<")) => Some(CmpOp::Lt),
@@ -594,20 +411,22 @@ impl Parser {
                     Some(Tok::Punct("<=")) => Some(CmpOp::Le),
                     Some(Tok::Punct(">=")) => Some(CmpOp::Ge),
                     Some(Tok::Punct("==")) => {
-                        return self.err("`=` (the search command compares with `=`, not `==`)")
+                        return self
+                            .ts
+                            .err("`=` (the search command compares with `=`, not `==`)")
                     }
                     _ => None,
                 };
                 if let Some(op) = op {
                     if !is_search_field(&w) {
-                        return self.fail(format!("`{w}` is not a field name"), at);
+                        return self.ts.fail_at(format!("`{w}` is not a field name"), at);
                     }
-                    self.pos += 1;
-                    let vspan = self.span();
+                    self.ts.pos += 1;
+                    let vspan = self.ts.span();
                     let v = self.s_value()?;
                     if w == "earliest" || w == "latest" {
                         if op != CmpOp::Eq {
-                            return self.fail(format!("`{w}` takes `=` only here"), at);
+                            return self.ts.fail_at(format!("`{w}` takes `=` only here"), at);
                         }
                         let t = time_spec(&v).map_err(|message| ParseError {
                             message,
@@ -627,36 +446,36 @@ impl Parser {
                         })?,
                     });
                 }
-                if self.is_word("IN") && self.peek_at(1) == Some(&Tok::Punct("(")) {
+                if self.ts.is_word("IN") && self.ts.peek_at(1) == Some(&Tok::Punct("(")) {
                     if !is_search_field(&w) {
-                        return self.fail(format!("`{w}` is not a field name"), at);
+                        return self.ts.fail_at(format!("`{w}` is not a field name"), at);
                     }
-                    self.pos += 2;
+                    self.ts.pos += 2;
                     let mut values = Vec::new();
-                    while !self.eat(")") {
-                        if self.peek().is_none() {
-                            return self.err("`)` to close the IN list");
+                    while !self.ts.eat_punct(")") {
+                        if self.ts.peek().is_none() {
+                            return self.ts.err("`)` to close the IN list");
                         }
-                        let vspan = self.span();
+                        let vspan = self.ts.span();
                         let v = self.s_value()?;
                         values.push(wild(&v).map_err(|m| ParseError {
                             message: m,
                             span: vspan,
                         })?);
-                        self.eat(",");
+                        self.ts.eat_punct(",");
                     }
                     if values.is_empty() {
-                        return self.fail("empty IN list".into(), at);
+                        return self.ts.fail_at("empty IN list".into(), at);
                     }
                     return Ok(SExpr::In { field: w, values });
                 }
                 self.term(&unescape_word(&w), at)
             }
             Some(Tok::Str(s)) => {
-                self.pos += 1;
+                self.ts.pos += 1;
                 self.term(&s, at)
             }
-            _ => self.err("a search term"),
+            _ => self.ts.err("a search term"),
         }
     }
 
@@ -673,7 +492,7 @@ impl Parser {
 
     fn e_or(&mut self) -> Result<Expr, ParseError> {
         let mut items = vec![self.e_and()?];
-        while self.eat_word("OR") {
+        while self.ts.eat_word("OR") {
             items.push(self.e_and()?);
         }
         Ok(if items.len() == 1 {
@@ -685,7 +504,7 @@ impl Parser {
 
     fn e_and(&mut self) -> Result<Expr, ParseError> {
         let mut items = vec![self.e_not()?];
-        while self.eat_word("AND") {
+        while self.ts.eat_word("AND") {
             items.push(self.e_not()?);
         }
         Ok(if items.len() == 1 {
@@ -696,10 +515,10 @@ impl Parser {
     }
 
     fn e_not(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_word("NOT") {
-            self.enter()?;
+        if self.ts.eat_word("NOT") {
+            self.ts.enter()?;
             let inner = self.e_not()?;
-            self.depth -= 1;
+            self.ts.leave();
             return Ok(Expr::Not(Box::new(inner)));
         }
         self.e_cmp()
@@ -707,7 +526,7 @@ impl Parser {
 
     fn e_cmp(&mut self) -> Result<Expr, ParseError> {
         let l = self.e_primary()?;
-        let op = match self.peek() {
+        let op = match self.ts.peek() {
             Some(Tok::Punct("=" | "==")) => CmpOp::Eq,
             Some(Tok::Punct("!=")) => CmpOp::Ne,
             Some(Tok::Punct("<")) => CmpOp::Lt,
@@ -716,33 +535,33 @@ impl Parser {
             Some(Tok::Punct(">=")) => CmpOp::Ge,
             _ => return Ok(l),
         };
-        self.pos += 1;
+        self.ts.pos += 1;
         let r = self.e_primary()?;
         Ok(Expr::Cmp(op, Box::new(l), Box::new(r)))
     }
 
     fn e_primary(&mut self) -> Result<Expr, ParseError> {
-        let at = self.span();
-        match self.peek().cloned() {
+        let at = self.ts.span();
+        match self.ts.peek().cloned() {
             Some(Tok::Punct("(")) => {
-                self.pos += 1;
-                self.enter()?;
+                self.ts.pos += 1;
+                self.ts.enter()?;
                 let e = self.e_or()?;
-                self.expect(")")?;
-                self.depth -= 1;
+                self.ts.expect_punct(")")?;
+                self.ts.leave();
                 Ok(e)
             }
             Some(Tok::Str(s)) => {
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(Expr::Str(s))
             }
             Some(Tok::Quoted(s)) => {
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(Expr::Field(s))
             }
-            Some(Tok::Word(w)) if self.peek_at(1) == Some(&Tok::Punct("(")) => {
+            Some(Tok::Word(w)) if self.ts.peek_at(1) == Some(&Tok::Punct("(")) => {
                 let Some(&(func, _, min, max)) = Func::ALL.iter().find(|f| f.1 == w) else {
-                    return self.fail(
+                    return self.ts.fail_at(
                         format!(
                             "unsupported eval function `{w}` (supported: {})",
                             Func::ALL.iter().map(|f| f.1).collect::<Vec<_>>().join(", ")
@@ -750,71 +569,59 @@ impl Parser {
                         at,
                     );
                 };
-                self.pos += 2;
-                self.enter()?;
+                self.ts.pos += 2;
+                self.ts.enter()?;
                 let mut args = Vec::new();
-                if !self.eat(")") {
+                if !self.ts.eat_punct(")") {
                     loop {
                         args.push(self.e_or()?);
-                        if self.eat(")") {
+                        if self.ts.eat_punct(")") {
                             break;
                         }
-                        self.expect(",")?;
+                        self.ts.expect_punct(",")?;
                     }
                 }
-                self.depth -= 1;
+                self.ts.leave();
                 if args.len() < min || args.len() > max {
                     let want = if min == max {
                         format!("{min}")
                     } else {
                         format!("at least {min}")
                     };
-                    return self.fail(
+                    return self.ts.fail_at(
                         format!("{w}() takes {want} argument(s), got {}", args.len()),
                         at,
                     );
                 }
-                // A literal regex is checked here, so its error points at the call.
-                let re_arg = match func {
-                    Func::Match | Func::Replace => args.get(1),
-                    _ => None,
-                };
-                if let Some(Expr::Str(p)) = re_arg {
-                    pcre::compile(p).map_err(|message| ParseError { message, span: at })?;
+                // A literal regex is compiled here, so its error points at the call. A bad
+                // `like()` pattern cannot occur (it is escaped), but one too large to compile
+                // is left to the call, which reports it when (and if) it runs.
+                if let (Func::Match | Func::Replace | Func::Like, Some(Expr::Str(p))) =
+                    (func, args.get(1))
+                {
+                    let like = func == Func::Like;
+                    match pcre::compile_call(p, like) {
+                        Ok(re) => self.literals.add(p, like, re),
+                        Err(message) if !like => return self.ts.fail_at(message, at),
+                        Err(_) => {}
+                    }
                 }
                 Ok(Expr::Call(func, args))
             }
             Some(Tok::Word(w)) => {
                 if let Some(n) = number(&w) {
-                    self.pos += 1;
+                    self.ts.pos += 1;
                     return Ok(Expr::Num(n, w));
                 }
                 if matches!(w.as_str(), "AND" | "OR" | "NOT") || !is_field_name(&w) {
-                    return self.err(
+                    return self.ts.err(
                         "a value, a field or a function call (quote odd field names as 'name')",
                     );
                 }
-                self.pos += 1;
+                self.ts.pos += 1;
                 Ok(Expr::Field(w))
             }
-            _ => self.err("a value, a field or a function call"),
+            _ => self.ts.err("a value, a field or a function call"),
         }
-    }
-}
-
-/// Time modifiers are only meaningful as top-level conjuncts of a search command.
-fn check_time_placement(e: &SExpr, top: bool) -> Result<(), (String, ())> {
-    match e {
-        SExpr::Time { .. } if !top => Err((
-            "earliest=/latest= must be a top-level search term (not under OR, NOT or parentheses)"
-                .into(),
-            (),
-        )),
-        SExpr::And(xs) if top => xs.iter().try_for_each(|x| check_time_placement(x, true)),
-        SExpr::And(xs) | SExpr::Or(xs) => {
-            xs.iter().try_for_each(|x| check_time_placement(x, false))
-        }
-        SExpr::Not(x) => check_time_placement(x, false),
-        _ => Ok(()),
     }
 }

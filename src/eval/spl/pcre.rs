@@ -25,6 +25,71 @@ use regex_syntax::ast::{
     FlagsItemKind, GroupKind, HexLiteralKind, LiteralKind, SpecialLiteralKind,
 };
 
+/// `like()` pattern: `%` any run, `_` one character, whole value, case-sensitive
+/// (Search Reference: "Comparison and Conditional functions", like).
+pub fn like_regex(p: &str) -> String {
+    let mut out = String::from("(?s)\\A");
+    for c in p.chars() {
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    out.push_str("\\z");
+    out
+}
+
+/// The regex of a `match()`/`replace()` pattern, or of a `like()` one when `like`.
+pub fn compile_call(pattern: &str, like: bool) -> Result<Regex, String> {
+    if like {
+        compile(&like_regex(pattern))
+    } else {
+        compile(pattern)
+    }
+}
+
+/// The compiled literal patterns of a search's `match`/`replace`/`like` calls, compiled when
+/// the search is parsed and reused by every run: compiling them costs far more than running
+/// a search over one event. Each is found by what it means (its text, and whether it is a
+/// `like()` pattern), not by where its call sits in memory, so the table stays right for a
+/// clone of the search.
+#[derive(Clone, Debug, Default)]
+pub struct Literals(Vec<Literal>);
+
+#[derive(Clone, Debug)]
+struct Literal {
+    like: bool,
+    pattern: String,
+    re: Regex,
+}
+
+impl Literals {
+    pub(crate) fn get(&self, pattern: &str, like: bool) -> Option<&Regex> {
+        self.0
+            .iter()
+            .find(|l| l.like == like && l.pattern == pattern)
+            .map(|l| &l.re)
+    }
+    pub(crate) fn add(&mut self, pattern: &str, like: bool, re: Regex) {
+        if self.get(pattern, like).is_none() {
+            self.0.push(Literal {
+                like,
+                pattern: pattern.to_string(),
+                re,
+            });
+        }
+    }
+}
+
+/// Tables compare by their patterns (the regexes are compiled from them).
+impl PartialEq for Literals {
+    fn eq(&self, o: &Self) -> bool {
+        let key = |l: &Literal| (l.like, l.pattern.clone());
+        self.0.iter().map(key).eq(o.0.iter().map(key))
+    }
+}
+
 /// Deepest group nesting accepted inside one pattern.
 const NEST_LIMIT: u32 = 100;
 

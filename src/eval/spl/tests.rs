@@ -612,3 +612,18 @@ fn table_wildcards_match_field_names() {
         vec!["DestIp", "DestPort", "SrcPort", "xz", "xaz"]
     );
 }
+
+/// The parser compiles each literal `match`/`replace`/`like` pattern once, and the table is
+/// found by pattern text, so it serves a clone of the search as well.
+#[test]
+fn literal_patterns_are_compiled_at_parse_time() {
+    let s = parse(r#"* | where match(a, "^x+") OR like(b, "k%") | eval c=replace(a, "^x+", "y")"#)
+        .unwrap();
+    assert!(s.literals.get("^x+", false).is_some());
+    assert!(s.literals.get("k%", true).is_some());
+    assert!(s.literals.get("k%", false).is_none());
+    let copy = s.clone();
+    assert!(copy.literals.get("^x+", false).is_some());
+    let e = parse(r#"* | where match(a, "(")"#).unwrap_err();
+    assert_eq!(e.span.col, 11, "{e}");
+}

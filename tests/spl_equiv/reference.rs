@@ -1,5 +1,5 @@
 //! The evaluator before its speed work (commit f55cb29), kept only as the reference the
-//! property tests in `equiv_tests` compare the fast interpreter with. Not used at run time.
+//! property tests in `main.rs` compare the fast interpreter with. Not used at run time.
 //!
 //! Runs a parsed SPL pipeline over JSON events. Semantics, with the Splunk documentation they
 //! follow (Search Reference / Search Manual on help.splunk.com):
@@ -31,11 +31,11 @@
 
 #![allow(dead_code)]
 
-use super::ast::*;
-use super::parser::number;
-use super::pcre;
-use crate::eval::time::parse_rfc3339;
 use regex::Regex;
+use rmmc::eval::spl::ast::*;
+use rmmc::eval::spl::parser::number;
+use rmmc::eval::spl::pcre;
+use rmmc::eval::time::parse_rfc3339;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
