@@ -15,6 +15,9 @@
 //!
 //! Every part is checked before a rule is given up, so one run reports every problem. The
 //! diagnostics carry typed causes (`diag::Cause`): importers read those, never the text.
+//!
+//! Stays whole (over 600 lines): it is the one protocol every backend follows, from tables to the
+//! rule's description; splitting it would scatter the order of its steps.
 
 use super::common::{fidelity_word, warn_fidelity, widen, Rendering, Widened};
 use super::{Compiled, RuleId, Target};

@@ -1,4 +1,7 @@
 //! Writing a build's (or an import's) output folder atomically, and reading one back.
+//!
+//! Stays whole (over 600 lines): one protocol (lock, write to a temp folder, sync, swap, clean up)
+//! whose steps only make sense together, with the reader that refuses what it did not write.
 
 use super::Files;
 use crate::diag::{Diag, DiagKind};

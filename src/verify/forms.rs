@@ -21,6 +21,8 @@
 //! some twin in the folder (a rule outside the specs verified); a Sentinel file that is no
 //! rule's is compared with the `.kql` of its name when there is one (otherwise it is another
 //! tool's rule: `rmmc check --artifacts` lints it, nothing runs it).
+//!
+//! Stays whole (just over 600 lines): one job, pairing each deployable form with its twin.
 
 use super::Cell;
 use crate::backend::RuleId;
