@@ -129,6 +129,9 @@ pub fn eval(a: &EvalArgs) -> i32 {
                 rules.push(r)
             }
             Err(f) => {
+                if let Some(what) = other_yaml(&text) {
+                    return usage(format!("{}: {what}", p.display()), format);
+                }
                 let d = match f.at {
                     Some((line, col)) => Diag::error(
                         DiagKind::Syntax,
@@ -468,4 +471,19 @@ pub fn rows_table(rows: &[serde_json::Map<String, serde_json::Value>]) -> String
         out.push_str(&line(r));
     }
     out
+}
+
+/// What a YAML file given as a Sigma rule is instead, when it is one of the other YAML files a
+/// user has at hand: a Sentinel rule (its query is the `.kql` of the same name) or an rmmc spec
+/// (it is compiled first). Told by their required keys.
+fn other_yaml(text: &str) -> Option<&'static str> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let has = |k: &str| doc.get(k).is_some();
+    if has("query") && (has("queryFrequency") || has("requiredDataConnectors")) {
+        Some("a Microsoft Sentinel rule, not an artifact `rmmc eval` runs: give its query, the .kql of the same name in the build's kql/ folder (`rmmc verify` checks that the Sentinel rule holds exactly that query)")
+    } else if has("detections") && has("vendor") {
+        Some("an rmmc spec, not an artifact: build it first (`rmmc build SPEC --out DIR`), then eval the artifacts in DIR (or run `rmmc verify SPEC`, which evaluates them all)")
+    } else {
+        None
+    }
 }

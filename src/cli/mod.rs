@@ -179,11 +179,13 @@ pub(crate) enum Command {
         #[arg(long, requires = "mutate")]
         min_kill_rate: Vec<String>,
     },
-    /// Render canonical fixture events into KQL rows (Defender XDR / Sentinel columns): one
-    /// JSON-lines file per table, in the shape `rmmc eval` (and the SIEM) reads. For trying rules on sample data
-    /// and for feeding the same events to other engines.
+    /// Render canonical fixture events into each backend's native events, one JSON-lines file
+    /// per table, in the shape `rmmc eval` (and the SIEM) reads: KQL rows (Defender XDR /
+    /// Sentinel columns) as <Table>.jsonl, flat Sysmon events in sigma/, Splunk events in
+    /// splunk/, nested ECS documents in elastic/. For trying rules on sample data and for
+    /// feeding the same events to other engines.
     #[command(
-        after_help = "Examples:\n  rmmc fixtures --out native            # tests/fixtures → native/DeviceNetworkEvents.jsonl, …\n  rmmc eval out/kql/netsupport-netconn.kql --events native/DeviceNetworkEvents.jsonl"
+        after_help = "Examples:\n  rmmc fixtures --out native            # tests/fixtures → native/DeviceNetworkEvents.jsonl, native/sigma/network-endpoint.jsonl, …\n  rmmc eval out/kql/netsupport-netconn.kql --events native/DeviceNetworkEvents.jsonl\n  rmmc eval out/elastic --events native/elastic/network-endpoint.jsonl"
     )]
     Fixtures {
         /// Folder of canonical *.jsonl fixture events.
@@ -196,15 +198,16 @@ pub(crate) enum Command {
     /// Run artifacts (files, or every rule of a build folder) over an export of events in
     /// their backend's native schema (JSON lines or CSV, gzip'd or not, or Parquet).
     #[command(
-        after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl"
+        after_help = "Supported artifacts (by extension), and the events each reads:\n  .kql  Defender XDR / Sentinel columns of the table the query reads; prints result rows\n  .yml  Sigma rule (run by sigma-rust): flat Sysmon-shaped events (Image, DestinationHostname, …); prints matching events\n  .spl  Splunk search: flat Sysmon / CIM events, _time as RFC 3339 or epoch seconds; prints result rows\n  .eql  Elastic EQL query: nested ECS documents with event.category; prints matching events\nA field the artifact reads that no event has is an error naming it.\n\nOne event of each shape, one JSON object a line (`rmmc fixtures --out DIR` writes samples):\n  .kql\n    {\"Timestamp\":\"2026-05-31T09:12:00Z\",\"DeviceName\":\"ws-001\",\"RemoteUrl\":\"x.netsupport.com\"}\n  .yml\n    {\"EventID\":3,\"Computer\":\"ws-001\",\"DestinationHostname\":\"x.netsupport.com\"}\n  .spl\n    {\"_time\":1780218720,\"sourcetype\":\"XmlWinEventLog:Microsoft-Windows-Sysmon/Operational\",\"EventCode\":\"3\",\"Computer\":\"ws-001\",\"DestinationHostname\":\"x.netsupport.com\"}\n  .eql\n    {\"@timestamp\":\"2026-05-31T09:12:00Z\",\"event\":{\"category\":[\"network\"]},\"destination\":{\"domain\":\"x.netsupport.com\"}}\nThe export may also be a JSON array of such objects, CSV with a header row, or Parquet; gzip'd or not; `-` reads standard input.\n\nExamples:\n  rmmc eval out/kql/netsupport-netconn.kql --events sample.jsonl --now 2026-05-31T11:00:00Z\n  rmmc eval out/sigma/netsupport-netconn.yml --events sysmon.jsonl\n  zcat export.json.gz | rmmc eval out/kql --events - --now 2026-05-31T11:00:00Z"
     )]
     Eval {
         /// The artifact file(s), or build folders: every .kql, .yml, .spl and .eql file
         /// below a folder is a rule.
         #[arg(required = true, num_args = 1..)]
         artifacts: Vec<PathBuf>,
-        /// The export: one JSON object per line, or a .csv file with a header row (gzip'd
-        /// or not), or a Parquet file (any codec: snappy, gzip, zstd, lz4).
+        /// The export: one JSON object per line or a JSON array of them, or a .csv file with a
+        /// header row (gzip'd or not), or a Parquet file (any codec: snappy, gzip, zstd, lz4);
+        /// `-` reads standard input (JSON, gzip'd or not).
         #[arg(long)]
         events: PathBuf,
         /// With a folder or several artifacts: run only this backend's (kql, sigma, splunk,

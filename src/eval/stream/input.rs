@@ -131,28 +131,147 @@ fn open_raw(
     path: &Path,
     progress: impl FnMut(u64) + Send + 'static,
 ) -> Result<Box<dyn BufRead + Send>, String> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut magic = [0u8; 2];
-    let n = f
-        .read(&mut magic)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    use std::io::Seek;
-    f.seek(std::io::SeekFrom::Start(0))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let at = |e: std::io::Error| format!("{}: {e}", path.display());
+    // `-` is standard input, so an export can be piped in (`zcat x.gz | rmmc eval … --events -`)
+    let inner: Box<dyn Read + Send> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(at)?)
+    };
     let counted = Counted {
-        inner: f,
+        inner,
         read: 0,
         report: Box::new(progress),
     };
     const BUF: usize = 1 << 20;
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+    let mut raw = BufReader::with_capacity(BUF, counted);
+    // gzip is told by its magic bytes, so `events.jsonl.gz`, a renamed file and a pipe all work
+    let gzip = raw.fill_buf().map_err(at)?.starts_with(&[0x1f, 0x8b]);
+    let mut text: Box<dyn BufRead + Send> = if gzip {
         Box::new(BufReader::with_capacity(
             BUF,
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, counted)),
+            flate2::read::MultiGzDecoder::new(raw),
         ))
     } else {
-        Box::new(BufReader::with_capacity(BUF, counted))
-    })
+        Box::new(raw)
+    };
+    // a JSON array of events (what a portal's "export as JSON" gives) is read as one event a line
+    let first = text
+        .fill_buf()
+        .map_err(at)?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    if first == Some(b'[') {
+        text = Box::new(BufReader::with_capacity(BUF, ArrayLines::new(text)));
+    }
+    Ok(text)
+}
+
+/// A JSON array of events as JSON lines: each element of the top-level array on a line of
+/// its own (line N is the array's Nth event), line breaks inside an element (a pretty-printed
+/// export) turned into spaces, which JSON allows between tokens. Strings are copied as they
+/// are: a raw line break cannot occur in one.
+struct ArrayLines<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    /// Nesting depth: 0 before the array opens, 1 between its elements.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// The array has closed: what follows is ignored if it is whitespace, an error if not.
+    closed: bool,
+}
+
+impl<R: BufRead> ArrayLines<R> {
+    fn new(inner: R) -> Self {
+        ArrayLines {
+            inner,
+            out: Vec::new(),
+            pos: 0,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            closed: false,
+        }
+    }
+
+    fn take(&mut self, b: u8) -> std::io::Result<()> {
+        if self.closed {
+            if b.is_ascii_whitespace() {
+                return Ok(());
+            }
+            return Err(std::io::Error::other(
+                "text after the closing ] of the JSON array",
+            ));
+        }
+        if self.in_string {
+            self.out.push(b);
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            return Ok(());
+        }
+        match b {
+            b'[' if self.depth == 0 => self.depth = 1,
+            _ if self.depth == 0 => {}
+            b'"' => {
+                self.in_string = true;
+                self.out.push(b);
+            }
+            b'{' | b'[' => {
+                self.depth += 1;
+                self.out.push(b);
+            }
+            b']' if self.depth == 1 => {
+                self.closed = true;
+                if self.out.last().is_some_and(|l| *l != b'\n') {
+                    self.out.push(b'\n');
+                }
+            }
+            b'}' | b']' => {
+                self.depth -= 1;
+                self.out.push(b);
+            }
+            b',' if self.depth == 1 => self.out.push(b'\n'),
+            b'\n' | b'\r' if self.depth > 1 => self.out.push(b' '),
+            _ if self.depth == 1 && b.is_ascii_whitespace() => {}
+            _ => self.out.push(b),
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for ArrayLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let chunk = self.inner.fill_buf()?;
+            if chunk.is_empty() {
+                if !self.closed && self.depth > 0 {
+                    return Err(std::io::Error::other(
+                        "the JSON array ends before its closing ]",
+                    ));
+                }
+                return Ok(0);
+            }
+            let chunk = chunk.to_vec();
+            self.inner.consume(chunk.len());
+            for b in chunk {
+                self.take(b)?;
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// A reader that reports how far it has read.
