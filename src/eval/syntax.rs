@@ -56,10 +56,12 @@ impl<'a> Cursor<'a> {
         }
     }
     /// The character `k` places ahead of the cursor.
+    #[inline]
     pub fn at(&self, k: usize) -> Option<char> {
         self.chars.get(self.i + k).map(|(_, c)| *c)
     }
     /// Where the cursor stands (the end of the text once it is consumed).
+    #[inline]
     pub fn span(&self) -> Span {
         Span {
             line: self.line,
@@ -68,6 +70,7 @@ impl<'a> Cursor<'a> {
         }
     }
     /// Consume one character, moving the line and column past it.
+    #[inline]
     pub fn bump(&mut self) -> Option<char> {
         let c = self.at(0)?;
         if c == '\n' {
@@ -80,15 +83,18 @@ impl<'a> Cursor<'a> {
         Some(c)
     }
     /// Consume `n` characters (fewer at the end of the text).
+    #[inline]
     pub fn bump_n(&mut self, n: usize) {
         for _ in 0..n {
             self.bump();
         }
     }
     /// The unconsumed text.
+    #[inline]
     pub fn rest(&self) -> &'a str {
         &self.src[self.span().offset..]
     }
+    #[inline]
     pub fn starts_with(&self, s: &str) -> bool {
         self.rest().starts_with(s)
     }

@@ -47,7 +47,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             cur.bump();
             continue;
         }
-        if cur.starts_with("//") {
+        if c == '/' && cur.at(1) == Some('/') {
             while cur.at(0).is_some_and(|c| c != '\n') {
                 cur.bump();
             }
@@ -143,7 +143,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         // Symbol operators only: `!contains` lexes as `!` + identifier.
-        let Some(p) = PUNCT.iter().copied().find(|p| cur.starts_with(p)) else {
+        let rest = cur.rest();
+        let Some(p) = PUNCT.iter().copied().find(|p| rest.starts_with(p)) else {
             return err(format!("unexpected character {c:?}"), span);
         };
         cur.bump_n(p.chars().count());

@@ -137,7 +137,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         // `!` is an operator only before `=`; elsewhere it is part of a word.
-        if let Some(p) = PUNCT.iter().find(|p| cur.starts_with(p)) {
+        let rest = cur.rest();
+        if let Some(p) = PUNCT.iter().find(|p| rest.starts_with(*p)) {
             cur.bump_n(p.chars().count());
             out.push(Token {
                 tok: Tok::Punct(p),

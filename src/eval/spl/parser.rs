@@ -1,4 +1,6 @@
-//! Recursive-descent parser for the SPL subset in `ast`.
+//! Recursive-descent parser for the SPL subset in `ast`. One file over 600 lines because
+//! the search and eval grammars below share one `Parser` and its token stream; what a word
+//! means once parsed lives in `values.rs`.
 //!
 //! Two expression languages with opposite precedence, as Splunk documents them ("Boolean
 //! expressions", Search Manual, help.splunk.com/en/splunk-enterprise/search/search-manual/9.3/expressions-and-predicates:

@@ -1,6 +1,6 @@
 //! Table-driven tests of the SPL evaluator's semantic edges. Each row is (query, event,
 //! expected verdict); the expectations come from the Splunk documentation cited in
-//! `interp` / `parser`, not from rmmc's emitter.
+//! `interp` / `parser`, not from rmmc's emitter. One table, so it stays one file.
 
 use super::*;
 use serde_json::json;
