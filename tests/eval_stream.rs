@@ -331,3 +331,93 @@ fn parquet_exports_give_the_rows_of_their_json_twins() {
         assert_eq!(a, b, "{art}");
     }
 }
+
+/// `--events -` reads standard input (gzip'd or not), and a JSON array of events (pretty-printed,
+/// as a portal's "export as JSON" gives it) reads as its events: the same rows as the JSON lines.
+#[test]
+fn stdin_and_json_arrays_give_the_rows_of_the_json_lines() {
+    let dir = native();
+    let jsonl = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let art = "examples/deployed/kql/netsupport-netconn.kql";
+    let (expected, _) = run_one(Path::new(art), &jsonl);
+    assert!(!expected.is_empty());
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let array = serde_json::to_string_pretty(&events).unwrap();
+    let array_path = dir.path().join("export.json");
+    std::fs::write(&array_path, &array).unwrap();
+    assert_eq!(run_one(Path::new(art), &array_path).0, expected);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    for input in [text.into_bytes(), array.into_bytes(), gz.finish().unwrap()] {
+        let out = rmmc()
+            .args(["eval", art, "--events", "-", "--now", NOW])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    }
+    // a cut-off array is bad input, named as such
+    rmmc()
+        .args(["eval", art, "--events", "-", "--now", NOW])
+        .write_stdin("[{\"a\": 1},")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("closing ]"));
+}
+
+/// A Sentinel rule or an rmmc spec given to eval is named for what it is, with what to run.
+#[test]
+fn a_sentinel_rule_or_a_spec_is_not_an_artifact() {
+    let dir = native();
+    let events = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    for (file, says) in [
+        (
+            "examples/deployed/sentinel/analytic/netsupport-netconn.yaml",
+            "a Microsoft Sentinel rule",
+        ),
+        ("rules/netsupport.yaml", "an rmmc spec"),
+    ] {
+        rmmc()
+            .args(["eval", file, "--events"])
+            .arg(&events)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+/// `rmmc fixtures` writes every backend's native shape, and each backend's rule finds the
+/// NetSupport connection in its own shape.
+#[test]
+fn fixtures_write_each_backends_shape_and_its_rules_run_on_it() {
+    let dir = native();
+    for (art, events) in [
+        (
+            "examples/deployed/kql/netsupport-netconn.kql",
+            "DeviceNetworkEvents.jsonl",
+        ),
+        (
+            "examples/deployed/sigma/netsupport-netconn.yml",
+            "sigma/network-endpoint.jsonl",
+        ),
+        (
+            "examples/deployed/splunk/netsupport-netconn.spl",
+            "splunk/network-endpoint.jsonl",
+        ),
+        (
+            "examples/deployed/elastic/netsupport-netconn.eql",
+            "elastic/network-endpoint.jsonl",
+        ),
+    ] {
+        let (out, _) = run_one(Path::new(art), &dir.path().join("native").join(events));
+        assert!(
+            out.contains("geo.netsupportsoftware.com"),
+            "{art} over {events}: {out}"
+        );
+    }
+}
