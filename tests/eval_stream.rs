@@ -421,3 +421,23 @@ fn fixtures_write_each_backends_shape_and_its_rules_run_on_it() {
         );
     }
 }
+
+/// An old export run against the clock gives no rows, and the note says why and what to pass;
+/// as of the export's own time (`--now`) there is no note.
+#[test]
+fn no_rows_over_an_old_export_says_to_pass_now() {
+    let dir = native();
+    let events = dir.path().join("native/DeviceNetworkEvents.jsonl");
+    let art = "examples/deployed/kql/netsupport-netconn.kql";
+    rmmc()
+        .args(["eval", art, "--events"])
+        .arg(&events)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "the newest of the 19 events (2026-05-31T09:14:00Z)",
+        ))
+        .stderr(predicate::str::contains("pass --now 2026-05-31T09:14:00Z"));
+    let (_, stderr) = run_one(Path::new(art), &events);
+    assert!(!stderr.contains("pass --now"), "{stderr}");
+}

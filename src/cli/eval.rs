@@ -234,10 +234,61 @@ fn one(rule: &Rule, run: stream::Run, a: &EvalArgs, now: i128) -> i32 {
     for n in scope_notes(rule, o, now) {
         eprintln!("note: {n}");
     }
+    if o.is_empty() && run.events > 0 {
+        if let Some(n) = stale_clock_note(rule.lang, a, run.events, now) {
+            eprintln!("note: {n}");
+        }
+    }
     if a.format == Format::Text {
         eprintln!("{} events → {} rows", run.events, o.len());
     }
     exit::OK
+}
+
+/// Why a windowed query may give no rows over an old export: its window counts back from
+/// `--now` (the clock when not given), and every event is older than a day before it. Read
+/// from the export again, the time field alone, only when the run gave no rows (standard input
+/// cannot be read twice, so it gets no note).
+fn stale_clock_note(lang: Lang, a: &EvalArgs, events: u64, now: i128) -> Option<String> {
+    const DAY: i128 = 86_400 * 1_000_000_000;
+    let fields: &[&str] = match lang {
+        Lang::Kql => &["Timestamp", "TimeGenerated"],
+        Lang::Spl => &["_time"],
+        Lang::Eql => &["@timestamp"],
+        // a Sigma rule has no window: the scheduler's
+        Lang::Sigma => return None,
+    };
+    if a.events == Path::new("-") {
+        return None;
+    }
+    let columns: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let input = stream::open(a.events, |_| {}, stream::CsvTyping::Text, Some(&columns)).ok()?;
+    let mut newest: Option<i128> = None;
+    for line in std::io::BufRead::lines(input) {
+        let Ok(serde_json::Value::Object(ev)) = serde_json::from_str(&line.ok()?) else {
+            continue;
+        };
+        for f in fields {
+            let t = match ev.get(*f) {
+                Some(serde_json::Value::String(s)) => crate::eval::time::parse_rfc3339(s),
+                // Splunk's _time may be epoch seconds
+                Some(serde_json::Value::Number(n)) => n.as_f64().map(|s| (s * 1e9) as i128),
+                _ => None,
+            };
+            newest = newest.max(t);
+        }
+    }
+    let newest = newest?;
+    if newest >= now - DAY {
+        return None;
+    }
+    let fmt = crate::eval::time::format_rfc3339;
+    let newest_text = fmt(newest);
+    Some(format!(
+        "0 rows, and the newest of the {events} events ({newest_text}) is {} days before now ({}): a query's time window counts back from now, so pass --now {newest_text} (or the export's own time) to evaluate the export as of then",
+        (now - newest) / DAY,
+        fmt(now - now.rem_euclid(1_000_000_000))
+    ))
 }
 
 /// What the artifact's text does not say about the events it judged, for stderr.
