@@ -271,7 +271,11 @@ pub(super) fn lacking(res: &build::BuildResult, det: &DraftDetection) -> Lacking
 
 /// Declare exactly the gaps the backends ask for: a backend whose table lacks a field of a
 /// match or of the grouping gets `gaps: {backend: reason}` naming each field and the events.
-pub(super) fn gap_reasons(lacking: &Lacking, det: &DraftDetection, l: &Lifted) -> Vec<(BackendName, String)> {
+pub(super) fn gap_reasons(
+    lacking: &Lacking,
+    det: &DraftDetection,
+    l: &Lifted,
+) -> Vec<(BackendName, String)> {
     let mut out = Vec::new();
     for (b, (matched, grouped)) in lacking {
         let reg = backend(*b);
@@ -306,7 +310,11 @@ pub(super) fn gap_reasons(lacking: &Lacking, det: &DraftDetection, l: &Lifted) -
 }
 
 /// A note per declared gap, where its first field is used.
-pub(super) fn gap_notes(lacking: &Lacking, det: &DraftDetection, l: &Lifted) -> Vec<(BackendName, Note)> {
+pub(super) fn gap_notes(
+    lacking: &Lacking,
+    det: &DraftDetection,
+    l: &Lifted,
+) -> Vec<(BackendName, Note)> {
     lacking
         .iter()
         .map(|(b, (matched, grouped))| {

@@ -23,19 +23,19 @@ use crate::spec::{attack::Tactic, BackendName, Category, Field, Source};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-mod yaml;
-mod repair;
-mod lift;
 mod gaps;
+mod lift;
+mod repair;
 mod roundtrip;
 #[cfg(test)]
 mod tests;
+mod yaml;
 
-use yaml::read_yaml;
-use repair::repair;
-use lift::lift;
 use gaps::settle;
+use lift::lift;
+use repair::repair;
 use roundtrip::round_trip;
+use yaml::read_yaml;
 
 const START: Span = Span {
     line: 1,
@@ -327,4 +327,3 @@ fn urls(text: &str) -> Vec<String> {
     }
     out
 }
-

@@ -37,7 +37,11 @@ pub(super) fn blank_repair(
 
 /// Repair the syntax error the parser reported, at its position, if it is one of the known,
 /// unambiguous slips. Returns the note (and the spec comment) on success.
-pub(super) fn repair(text: &mut String, e: &parser::ParseError, block: &Block) -> Option<(Note, String)> {
+pub(super) fn repair(
+    text: &mut String,
+    e: &parser::ParseError,
+    block: &Block,
+) -> Option<(Note, String)> {
     let toks = lex(text).ok()?;
     let i = toks.iter().position(|t| t.span.offset == e.span.offset)?;
     let prev = toks.get(i.checked_sub(1)?)?;

@@ -157,4 +157,3 @@ pub(super) fn query_block(text: &str) -> Option<Block> {
         readme: String::new(),
     })
 }
-
