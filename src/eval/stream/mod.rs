@@ -71,24 +71,23 @@ fn bad_line(number: usize, offset: usize, e: serde_json::Error) -> RunError {
     })
 }
 
-/// The top-level keys of an export that `rules` read: each field, and each leading run of its
-/// dotted segments (`process.pe.company` may sit under `process` or be a flat key). `None`
-/// when a rule reads whole events. A columnar reader (Parquet) decodes only these columns.
+/// What the rules read of each event: every field the rules and their scopes name, or the
+/// whole event when one of them reads everything.
+fn projection(rules: &[Rule]) -> Projection {
+    Projection::new(
+        rules
+            .iter()
+            .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields())),
+        rules.iter().any(|r| r.reads_all),
+    )
+}
+
+/// The top-level keys of an export that `rules` read (the projection's keys: each field, and
+/// each leading run of its dotted segments). `None` when a rule reads whole events. A columnar
+/// reader (Parquet) decodes only these columns.
 pub fn columns(rules: &[Rule]) -> Option<Vec<String>> {
-    if rules.iter().any(|r| r.reads_all) {
-        return None;
-    }
-    let mut keys: Vec<String> = Vec::new();
-    for f in rules
-        .iter()
-        .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields()))
-    {
-        keys.push(f.to_string());
-        keys.extend(f.match_indices('.').map(|(i, _)| f[..i].to_string()));
-    }
-    keys.sort();
-    keys.dedup();
-    Some(keys)
+    let p = projection(rules);
+    (!p.all).then(|| p.keys.into_iter().map(|(k, _)| k).collect())
 }
 
 /// Run every rule over the events of `input` (JSON lines) in one read. With `threads` > 1,
@@ -100,12 +99,7 @@ pub fn run(
     now: i128,
     threads: usize,
 ) -> Result<Run, RunError> {
-    let proj = Projection::new(
-        rules
-            .iter()
-            .flat_map(|r| r.fields.iter().map(String::as_str).chain(r.scope.fields())),
-        rules.iter().any(|r| r.reads_all),
-    );
+    let proj = projection(rules);
     let mut results = Results::new(rules, now);
     let batches = Batches {
         input,
