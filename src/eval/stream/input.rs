@@ -61,12 +61,41 @@ pub fn open(
                 headers,
                 types,
                 record: csv::StringRecord::new(),
-                buf: Vec::new(),
-                pos: 0,
+                pending: Pending::default(),
             },
         )));
     }
     Ok(raw)
+}
+
+/// Lines made ready by a reader that converts its input a piece at a time (a CSV record, a
+/// run of a JSON array, a Parquet batch), handed out as `Read` asks for them.
+#[derive(Default)]
+pub(super) struct Pending {
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl Pending {
+    /// Everything made ready has been handed out.
+    pub(super) fn is_drained(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    /// The emptied buffer, for the next piece's lines.
+    pub(super) fn refill(&mut self) -> &mut Vec<u8> {
+        self.bytes.clear();
+        self.pos = 0;
+        &mut self.bytes
+    }
+
+    /// Copy what is ready into `out`, as much as fits.
+    pub(super) fn hand_out(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.bytes.len() - self.pos);
+        out[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
 }
 
 /// CSV records as JSON lines, one object per record.
@@ -75,8 +104,7 @@ struct CsvLines {
     headers: Vec<String>,
     types: Vec<String>,
     record: csv::StringRecord,
-    buf: Vec<u8>,
-    pos: usize,
+    pending: Pending,
 }
 
 /// A CSV cell as the JSON value its column type makes of it (text when it does not parse).
@@ -101,9 +129,7 @@ fn csv_cell(cell: &str, ty: &str) -> Value {
 
 impl Read for CsvLines {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
+        if self.pending.is_drained() {
             let more = self
                 .reader
                 .read_record(&mut self.record)
@@ -117,13 +143,11 @@ impl Read for CsvLines {
                     ev.insert(h.clone(), csv_cell(cell, ty));
                 }
             }
-            serde_json::to_writer(&mut self.buf, &ev).map_err(std::io::Error::other)?;
-            self.buf.push(b'\n');
+            let buf = self.pending.refill();
+            serde_json::to_writer(&mut *buf, &ev).map_err(std::io::Error::other)?;
+            buf.push(b'\n');
         }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.pending.hand_out(out))
     }
 }
 
@@ -174,8 +198,7 @@ fn open_raw(
 /// are: a raw line break cannot occur in one.
 struct ArrayLines<R> {
     inner: R,
-    out: Vec<u8>,
-    pos: usize,
+    out: Pending,
     /// Nesting depth: 0 before the array opens, 1 between its elements.
     depth: usize,
     in_string: bool,
@@ -188,8 +211,7 @@ impl<R: BufRead> ArrayLines<R> {
     fn new(inner: R) -> Self {
         ArrayLines {
             inner,
-            out: Vec::new(),
-            pos: 0,
+            out: Pending::default(),
             depth: 0,
             in_string: false,
             escaped: false,
@@ -207,7 +229,7 @@ impl<R: BufRead> ArrayLines<R> {
             ));
         }
         if self.in_string {
-            self.out.push(b);
+            self.out.bytes.push(b);
             if self.escaped {
                 self.escaped = false;
             } else if b == b'\\' {
@@ -222,26 +244,26 @@ impl<R: BufRead> ArrayLines<R> {
             _ if self.depth == 0 => {}
             b'"' => {
                 self.in_string = true;
-                self.out.push(b);
+                self.out.bytes.push(b);
             }
             b'{' | b'[' => {
                 self.depth += 1;
-                self.out.push(b);
+                self.out.bytes.push(b);
             }
             b']' if self.depth == 1 => {
                 self.closed = true;
-                if self.out.last().is_some_and(|l| *l != b'\n') {
-                    self.out.push(b'\n');
+                if self.out.bytes.last().is_some_and(|l| *l != b'\n') {
+                    self.out.bytes.push(b'\n');
                 }
             }
             b'}' | b']' => {
                 self.depth -= 1;
-                self.out.push(b);
+                self.out.bytes.push(b);
             }
-            b',' if self.depth == 1 => self.out.push(b'\n'),
-            b'\n' | b'\r' if self.depth > 1 => self.out.push(b' '),
+            b',' if self.depth == 1 => self.out.bytes.push(b'\n'),
+            b'\n' | b'\r' if self.depth > 1 => self.out.bytes.push(b' '),
             _ if self.depth == 1 && b.is_ascii_whitespace() => {}
-            _ => self.out.push(b),
+            _ => self.out.bytes.push(b),
         }
         Ok(())
     }
@@ -249,9 +271,8 @@ impl<R: BufRead> ArrayLines<R> {
 
 impl<R: BufRead> Read for ArrayLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
+        while self.out.is_drained() {
+            self.out.refill();
             let chunk = self.inner.fill_buf()?;
             if chunk.is_empty() {
                 if !self.closed && self.depth > 0 {
@@ -267,10 +288,7 @@ impl<R: BufRead> Read for ArrayLines<R> {
                 self.take(b)?;
             }
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.out.hand_out(buf))
     }
 }
 

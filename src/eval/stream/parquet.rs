@@ -9,6 +9,7 @@
 //! exports of the products carry and the evaluators read as a datetime; a wall-clock value is
 //! taken as UTC, as Kusto and Elasticsearch take a datetime without a zone.
 
+use super::input::Pending;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
@@ -71,8 +72,7 @@ pub(super) fn open(
         .map_err(|e| at(&e))?;
     Ok(ParquetLines {
         reader,
-        buf: Vec::new(),
-        pos: 0,
+        pending: Pending::default(),
         rows: 0,
         total,
         size,
@@ -84,8 +84,7 @@ pub(super) fn open(
 /// A Parquet file read as JSON lines (`std::io::Read`), one batch at a time.
 pub(super) struct ParquetLines {
     reader: ParquetRecordBatchReader,
-    buf: Vec<u8>,
-    pos: usize,
+    pending: Pending,
     rows: u64,
     /// The rows the file says it holds, and its size in bytes, for the progress bar.
     total: u64,
@@ -95,7 +94,7 @@ pub(super) struct ParquetLines {
 }
 
 impl ParquetLines {
-    /// The next batch as JSON lines in `buf`; false at the end of the file.
+    /// The next batch as JSON lines, made ready in `pending`; false at the end of the file.
     fn refill(&mut self) -> std::io::Result<bool> {
         let Some(batch) = self.reader.next() else {
             return Ok(false);
@@ -106,9 +105,7 @@ impl ParquetLines {
         (self.progress)((share.min(1.0) * self.size as f64) as u64);
         let batch = timestamps_as_text(&batch)
             .map_err(|e| std::io::Error::other(format!("{}: {e}", self.name)))?;
-        self.buf.clear();
-        self.pos = 0;
-        let mut writer = arrow_json::LineDelimitedWriter::new(&mut self.buf);
+        let mut writer = arrow_json::LineDelimitedWriter::new(self.pending.refill());
         writer
             .write(&batch)
             .and_then(|()| writer.finish())
@@ -120,15 +117,12 @@ impl ParquetLines {
 impl Read for ParquetLines {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         // a batch of rows with no column the rules read writes nothing: read on
-        while self.pos == self.buf.len() {
+        while self.pending.is_drained() {
             if !self.refill()? {
                 return Ok(0);
             }
         }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.pending.hand_out(out))
     }
 }
 
