@@ -395,6 +395,24 @@ pub const TOKENS: Tokens = Tokens {
 
 type Cx<'a> = RuleCtx<'a, ()>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Elastic: BackendName = BackendName::new("elastic");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Elastic: Target = Target {
+        name: "elastic",
+        help: "Elastic EQL queries and a Kibana detection-rule export (`elastic/`)",
+        dir: "elastic/",
+        ext: ".eql",
+        separator: "\n",
+        prints: "the EQL queries",
+    };
+}
+
 impl Backend for Eql {
     const NAME: BackendName = BackendName::Elastic;
     const WORDS: Words = Words {

@@ -111,6 +111,32 @@ pub struct Lets(IndexMap<String, String>);
 
 type Cx<'a> = RuleCtx<'a, Lets>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Kql: BackendName = BackendName::new("kql");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Kql: Target = Target {
+        name: "kql",
+        help: "Plain KQL queries (`kql/`)",
+        dir: "kql/",
+        ext: ".kql",
+        separator: "\n",
+        prints: "the KQL queries",
+    };
+    pub const Sentinel: Target = Target {
+        name: "sentinel",
+        help: "Microsoft Sentinel hunting and analytic-rule YAML (`sentinel/`)",
+        dir: "sentinel/analytic/",
+        ext: ".yaml",
+        separator: "---\n",
+        prints: "the Sentinel scheduled analytic rules (YAML documents, separated by ---)",
+    };
+}
+
 impl Backend for Kql {
     const NAME: BackendName = BackendName::Kql;
     const WORDS: Words = Words {

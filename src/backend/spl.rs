@@ -113,6 +113,24 @@ pub struct Fill(IndexSet<String>);
 
 type Cx<'a> = RuleCtx<'a, Fill>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Splunk: BackendName = BackendName::new("splunk");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Splunk: Target = Target {
+        name: "splunk",
+        help: "Splunk SPL searches and savedsearches.conf (`splunk/`)",
+        dir: "splunk/",
+        ext: ".spl",
+        separator: "\n",
+        prints: "the SPL searches",
+    };
+}
+
 impl Backend for Spl {
     const NAME: BackendName = BackendName::Splunk;
     const WORDS: Words = Words {
