@@ -152,17 +152,7 @@ impl Backend for Kql {
     type Node = Text;
     type Local = Lets;
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &Cx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let (fidelity, note) = col.fidelity;

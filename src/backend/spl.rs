@@ -14,7 +14,7 @@
 pub mod escape;
 
 use super::common::{effect, fidelity_word};
-use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
+use super::driver::{rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
 use crate::diag::{Diag, DiagKind, Fidelity};
@@ -148,17 +148,7 @@ impl Backend for Spl {
     type Node = Text;
     type Local = Fill;
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &Cx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let (mut fidelity, note) = col.fidelity;

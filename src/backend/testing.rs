@@ -4,9 +4,7 @@
 //! target `odd` come from the registry like every shipped backend's.
 
 use super::common::domain_as_exact_or_suffix;
-use super::driver::{
-    self, Backend, Chain, Description, Grouped, Need, Options, Rule, RuleCtx, Words,
-};
+use super::driver::{self, Backend, Description, Grouped, Need, Options, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::Target;
 use crate::diag::{Diag, DiagKind, Fidelity};
@@ -135,17 +133,7 @@ impl Backend for Odd {
     type Node = Text;
     type Local = ();
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &RuleCtx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &RuleCtx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut RuleCtx, m: &Match, col: &Column) -> Text {
         let mut alts = Vec::new();
