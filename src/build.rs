@@ -15,7 +15,7 @@ pub use output::{
 };
 
 use crate::backend::common::Rendering;
-use crate::backend::{driver, BACKENDS};
+use crate::backend::{driver, registry};
 use crate::diag::Diag;
 use crate::ir::{self, IrSpec};
 use crate::spec::LoadedSpec;
@@ -40,7 +40,7 @@ impl BuildOptions {
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
-            targets: Target::ALL.to_vec(),
+            targets: Target::all().to_vec(),
             exclusions: true,
         }
     }
@@ -67,7 +67,7 @@ pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
         exclusions: opts.exclusions,
     };
     let compiled = std::thread::scope(|scope| {
-        let handles: Vec<_> = BACKENDS
+        let handles: Vec<_> = registry()
             .iter()
             .filter(|b| b.targets.iter().any(|t| opts.targets.contains(t)))
             .map(|b| {

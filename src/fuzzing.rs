@@ -78,7 +78,7 @@ pub fn round_trip(data: &[u8]) {
     };
     let res = crate::build::compile(
         std::slice::from_ref(&loaded),
-        &crate::build::BuildOptions::only(crate::build::Target::ALL),
+        &crate::build::BuildOptions::only(crate::build::Target::all()),
     );
     if res.diags.iter().any(crate::diag::Diag::is_error) {
         return;

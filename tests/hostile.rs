@@ -69,7 +69,7 @@ proptest! {
         let text = spec(&exact, &contains, &term, &excluded);
         let loaded = rmmc::spec::load_str(Path::new("hostile.yaml"), &text)
             .map_err(|d| TestCaseError::reject(format!("spec refused: {}", d[0])))?;
-        let res = build::compile(std::slice::from_ref(&loaded), &BuildOptions::only(Target::ALL));
+        let res = build::compile(std::slice::from_ref(&loaded), &BuildOptions::only(Target::all()));
         let errors: Vec<String> = res.diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
         prop_assert!(errors.is_empty(), "{errors:?}\n{text}");
         let ir = rmmc::ir::lower(&loaded);

@@ -52,7 +52,7 @@ fn build(text: &str) -> Files {
         .unwrap_or_else(|d| panic!("{}", d[0]));
     let res = build::compile(
         std::slice::from_ref(&loaded),
-        &BuildOptions::only(Target::ALL),
+        &BuildOptions::only(Target::all()),
     );
     let errors: Vec<String> = res
         .diags
@@ -211,7 +211,7 @@ fn a_trailing_backslash_line_is_refused_not_written() {
     let loaded = rmmc::spec::load_str(std::path::Path::new("inj.yaml"), &text).unwrap();
     let res = build::compile(
         std::slice::from_ref(&loaded),
-        &BuildOptions::only(Target::ALL),
+        &BuildOptions::only(Target::all()),
     );
     let errors: Vec<String> = res
         .diags

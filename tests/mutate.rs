@@ -16,7 +16,7 @@ fn netsupport() -> (Vec<LoadedSpec>, BuildResult) {
         .filter(|s| s.spec.id.0 == "netsupport")
         .collect();
     assert_eq!(specs.len(), 1);
-    let res = build::compile(&specs, &BuildOptions::only(Target::ALL));
+    let res = build::compile(&specs, &BuildOptions::only(Target::all()));
     (specs, res)
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 
 fn shipped() -> (Vec<IrSpec>, BuildResult) {
     let specs = rmmc::spec::load_dir(Path::new("rules")).unwrap();
-    let res = build::compile(&specs, &BuildOptions::only(Target::ALL));
+    let res = build::compile(&specs, &BuildOptions::only(Target::all()));
     (specs.iter().map(rmmc::ir::lower).collect(), res)
 }
 

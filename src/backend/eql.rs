@@ -31,7 +31,7 @@
 
 use super::common::fidelity_word;
 use super::driver::{
-    known_gap, rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words,
+    known_gap, rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words,
 };
 use super::text::{Binding, Brackets, Text, Tokens};
 use super::Target;
@@ -395,6 +395,24 @@ pub const TOKENS: Tokens = Tokens {
 
 type Cx<'a> = RuleCtx<'a, ()>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Elastic: BackendName = BackendName::new("elastic");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Elastic: Target = Target {
+        name: "elastic",
+        help: "Elastic EQL queries and a Kibana detection-rule export (`elastic/`)",
+        dir: "elastic/",
+        ext: ".eql",
+        separator: "\n",
+        prints: "the EQL queries",
+    };
+}
+
 impl Backend for Eql {
     const NAME: BackendName = BackendName::Elastic;
     const WORDS: Words = Words {
@@ -412,17 +430,7 @@ impl Backend for Eql {
     type Node = Text;
     type Local = ();
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &Cx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let mut notes: Vec<String> = Vec::new();

@@ -111,6 +111,32 @@ pub struct Lets(IndexMap<String, String>);
 
 type Cx<'a> = RuleCtx<'a, Lets>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Kql: BackendName = BackendName::new("kql");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Kql: Target = Target {
+        name: "kql",
+        help: "Plain KQL queries (`kql/`)",
+        dir: "kql/",
+        ext: ".kql",
+        separator: "\n",
+        prints: "the KQL queries",
+    };
+    pub const Sentinel: Target = Target {
+        name: "sentinel",
+        help: "Microsoft Sentinel hunting and analytic-rule YAML (`sentinel/`)",
+        dir: "sentinel/analytic/",
+        ext: ".yaml",
+        separator: "---\n",
+        prints: "the Sentinel scheduled analytic rules (YAML documents, separated by ---)",
+    };
+}
+
 impl Backend for Kql {
     const NAME: BackendName = BackendName::Kql;
     const WORDS: Words = Words {
@@ -126,17 +152,7 @@ impl Backend for Kql {
     type Node = Text;
     type Local = Lets;
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &Cx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let (fidelity, note) = col.fidelity;

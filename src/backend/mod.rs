@@ -17,37 +17,86 @@ use crate::ir::{IrDetection, IrSpec};
 use crate::mapping::TableMap;
 use crate::spec::{BackendName, Source};
 use driver::Backend;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
-/// What `rmmc build` can emit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Target {
-    /// Plain KQL queries (`kql/`).
-    Kql,
-    /// Microsoft Sentinel hunting and analytic-rule YAML (`sentinel/`).
-    Sentinel,
-    /// Sigma rules (`sigma/`).
-    Sigma,
-    /// Splunk SPL searches and savedsearches.conf (`splunk/`).
-    Splunk,
-    /// Elastic EQL queries and a Kibana detection-rule export (`elastic/`).
-    Elastic,
+/// What `rmmc build --target` can emit: a name, its `--help` line and what `rmmc convert`
+/// prints of it. Each backend declares its own (`Backend::TARGETS`, as `impl Target` consts in
+/// its file); `--target` parses against the registry, so a new target adds no variant here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub name: &'static str,
+    /// Its line in `--target`'s possible values.
+    pub help: &'static str,
+    /// What `rmmc convert -t` prints: the files right under this folder…
+    pub dir: &'static str,
+    /// …that end so…
+    pub ext: &'static str,
+    /// …one after another, with this between them.
+    pub separator: &'static str,
+    /// What that is, in `rmmc convert --help`.
+    pub prints: &'static str,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[
-        Target::Kql,
-        Target::Sentinel,
-        Target::Sigma,
-        Target::Splunk,
-        Target::Elastic,
-    ];
+    /// The targets of every shipped backend, in registry order: `--target`'s possible values
+    /// and default.
+    pub fn all() -> &'static [Target] {
+        static ALL: LazyLock<Vec<Target>> = LazyLock::new(|| {
+            BACKENDS
+                .iter()
+                .flat_map(|b| b.targets.iter().copied())
+                .collect()
+        });
+        &ALL
+    }
+
+    /// Its place in the registry (targets sort in the order builds write them).
+    fn rank(&self) -> usize {
+        registry()
+            .iter()
+            .flat_map(|b| b.targets.iter())
+            .position(|t| t == self)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+impl Ord for Target {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.rank(), self.name).cmp(&(other.rank(), other.name))
+    }
+}
+
+impl PartialOrd for Target {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl clap::ValueEnum for Target {
+    fn value_variants<'a>() -> &'a [Self] {
+        Target::all()
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name).help(self.help))
+    }
+}
+
+/// `rmmc convert --help`'s list of what each target prints.
+pub fn convert_help() -> String {
+    let mut s = String::from("What each target prints (one artifact after another):");
+    for t in Target::all() {
+        s.push_str(&format!("\n  {:<10}{}", t.name, t.prints));
+    }
+    s
 }
 
 /// A backend's compile: every spec → its files, diagnostics and renderings.
 pub type CompileFn = fn(&[IrSpec], driver::Options) -> Compiled<(String, String)>;
 
 /// A backend, type-erased: what a build needs of it.
+#[derive(Clone)]
 pub struct Registered {
     pub name: BackendName,
     /// The targets it writes.
@@ -71,7 +120,8 @@ impl Registered {
     }
 }
 
-/// Every backend, in the order builds run them and report their diagnostics.
+/// Every shipped backend, in the order builds run them and report their diagnostics. A new
+/// target is its file here, its line below, `backends/<name>.yaml` and `templates/<name>/`.
 pub static BACKENDS: &[Registered] = &[
     Registered::of::<kql::Kql>(),
     Registered::of::<sigma::Sigma>(),
@@ -79,20 +129,47 @@ pub static BACKENDS: &[Registered] = &[
     Registered::of::<eql::Eql>(),
 ];
 
+/// The backends names and targets are looked up in: `BACKENDS`, and in unit tests the odd test
+/// target after them (`testing.rs`), which builds only when its target is asked for and is
+/// not listed in `rmmc schema`, `--help` or the default targets.
+pub fn registry() -> &'static [Registered] {
+    #[cfg(not(test))]
+    return BACKENDS;
+    #[cfg(test)]
+    {
+        static ALL: LazyLock<Vec<Registered>> = LazyLock::new(|| {
+            let mut all: Vec<Registered> = BACKENDS.iter().map(Registered::clone).collect();
+            all.push(Registered::of::<testing::Odd>());
+            all
+        });
+        &ALL
+    }
+}
+
 /// Every backend's wrapper templates (name under `templates/`, source).
 pub fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    let all = BACKENDS.iter().flat_map(|b| b.templates.iter());
-    #[cfg(test)]
-    let all = all.chain(<testing::Odd as Backend>::TEMPLATES.iter());
-    all
+    registry().iter().flat_map(|b| b.templates.iter())
 }
 
 /// The backend named `name`.
 pub fn backend(name: BackendName) -> &'static Registered {
-    BACKENDS
+    registry()
         .iter()
         .find(|b| b.name == name)
         .expect("every backend name is registered")
+}
+
+/// The registered backend name spelt `name` (a `gaps:` / `unsupported:` key).
+pub fn named(name: &str) -> Option<BackendName> {
+    registry().iter().map(|b| b.name).find(|n| n.name() == name)
+}
+
+/// The shipped backends' names, in registry order (what `rmmc schema` and a bad key's error
+/// list).
+pub fn names() -> &'static [&'static str] {
+    static NAMES: LazyLock<Vec<&'static str>> =
+        LazyLock::new(|| BACKENDS.iter().map(|b| b.name.name()).collect());
+    &NAMES
 }
 
 /// What a backend returns: the items it could build and every diagnostic (errors for what it

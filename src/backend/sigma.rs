@@ -381,6 +381,24 @@ pub const TEMPLATES: &[(&str, &str)] = &[(
     include_str!("../../templates/sigma/rule.yml.j2"),
 )];
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Sigma: BackendName = BackendName::new("sigma");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Sigma: Target = Target {
+        name: "sigma",
+        help: "Sigma rules (`sigma/`)",
+        dir: "sigma/",
+        ext: ".yml",
+        separator: "---\n",
+        prints: "the Sigma rules (YAML documents, separated by ---)",
+    };
+}
+
 impl Backend for Sigma {
     const NAME: BackendName = BackendName::Sigma;
     const WORDS: Words = Words {

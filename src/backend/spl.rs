@@ -14,7 +14,7 @@
 pub mod escape;
 
 use super::common::{effect, fidelity_word};
-use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
+use super::driver::{rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
 use crate::diag::{Diag, DiagKind, Fidelity};
@@ -113,6 +113,24 @@ pub struct Fill(IndexSet<String>);
 
 type Cx<'a> = RuleCtx<'a, Fill>;
 
+/// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Splunk: BackendName = BackendName::new("splunk");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Splunk: Target = Target {
+        name: "splunk",
+        help: "Splunk SPL searches and savedsearches.conf (`splunk/`)",
+        dir: "splunk/",
+        ext: ".spl",
+        separator: "\n",
+        prints: "the SPL searches",
+    };
+}
+
 impl Backend for Spl {
     const NAME: BackendName = BackendName::Splunk;
     const WORDS: Words = Words {
@@ -130,17 +148,7 @@ impl Backend for Spl {
     type Node = Text;
     type Local = Fill;
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &Cx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let (mut fidelity, note) = col.fidelity;

@@ -1,11 +1,10 @@
 //! A test target with odd tokens (pySigma's test backend): what adding a target takes, and a
-//! check of the driver on its own. It is this file, `backends/odd.yaml` and
-//! `templates/odd/rule.txt.j2`; it has no `--target` and borrows KQL's key in `gaps:`.
+//! check of the driver on its own. It is this file, its line in `registry()` (test builds
+//! only), `backends/odd.yaml` and `templates/odd/rule.txt.j2`: its `gaps:` key `odd` and its
+//! target `odd` come from the registry like every shipped backend's.
 
 use super::common::domain_as_exact_or_suffix;
-use super::driver::{
-    self, Backend, Chain, Description, Grouped, Need, Options, Rule, RuleCtx, Words,
-};
+use super::driver::{self, Backend, Description, Grouped, Need, Options, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::Target;
 use crate::diag::{Diag, DiagKind, Fidelity};
@@ -96,8 +95,25 @@ fn alternatives(col: &str, test: &Test) -> Vec<String> {
     }
 }
 
+#[allow(non_upper_case_globals)]
+impl BackendName {
+    pub const Odd: BackendName = BackendName::new("odd");
+}
+
+#[allow(non_upper_case_globals)]
+impl Target {
+    pub const Odd: Target = Target {
+        name: "odd",
+        help: "Odd test rules (`odd/`)",
+        dir: "odd/",
+        ext: ".txt",
+        separator: "\n",
+        prints: "the odd rules",
+    };
+}
+
 impl Backend for Odd {
-    const NAME: BackendName = BackendName::Kql;
+    const NAME: BackendName = BackendName::Odd;
     const WORDS: Words = Words {
         title: "Odd",
         table: "stream",
@@ -109,7 +125,7 @@ impl Backend for Odd {
             consequence: "the odd query groups without it",
         }),
     };
-    const TARGETS: &'static [Target] = &[];
+    const TARGETS: &'static [Target] = &[Target::Odd];
     const TEMPLATES: &'static [(&'static str, &'static str)] = &[(
         "odd/rule.txt.j2",
         include_str!("../../templates/odd/rule.txt.j2"),
@@ -117,17 +133,7 @@ impl Backend for Odd {
     type Node = Text;
     type Local = ();
 
-    fn tables() -> &'static [TableMap] {
-        &data().tables
-    }
-
-    fn join(&self, _: &RuleCtx, chain: Chain, parts: Vec<Text>, top: bool) -> Text {
-        TOKENS.join(chain, parts, top)
-    }
-
-    fn not(&self, _: &RuleCtx, inner: Text) -> Text {
-        TOKENS.not(inner)
-    }
+    super::text::text_hooks!(TOKENS);
 
     fn leaf(&self, cx: &mut RuleCtx, m: &Match, col: &Column) -> Text {
         let mut alts = Vec::new();
@@ -212,7 +218,7 @@ window: 1d
 detections:
   net:
     title: Net
-    gaps: { kql: the stream has no command line }
+    gaps: { odd: the stream has no command line }
     category: network
     where:
       all:
@@ -304,7 +310,7 @@ exclusions:
         let errors: Vec<&Diag> = c.diags.iter().filter(|d| d.is_error()).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         let gap = |field: &str, role| Gap {
-            backend: BackendName::Kql,
+            backend: BackendName::Odd,
             field: Field::known(field),
             table: "odd.net".into(),
             role,
@@ -312,14 +318,14 @@ exclusions:
         assert_eq!(errors[0].gaps(), [gap("initiating_company", Role::Match)]);
         assert_eq!(
             errors[0].message,
-            "t/proc (endpoint): kql cannot express a match in the detection on Odd stream odd.net: `initiating_company term [acme]` (odd.net has no column for it)"
+            "t/proc (endpoint): odd cannot express a match in the detection on Odd stream odd.net: `initiating_company term [acme]` (odd.net has no column for it)"
         );
         assert_eq!(errors[1].gaps(), [gap("account_name", Role::Output)]);
         assert!(!c.items.iter().any(|(p, _)| p == "odd/t-proc.txt"));
 
         let declared = spec.replace(
             "  proc:\n    title: Proc",
-            "  proc:\n    title: Proc\n    gaps: { kql: no PE metadata here }",
+            "  proc:\n    title: Proc\n    gaps: { odd: no PE metadata here }",
         );
         let c = compile(&declared, false);
         assert!(!c.diags.iter().any(Diag::is_error), "{:?}", c.diags);
@@ -387,5 +393,46 @@ exclusions:
                 && d.message.starts_with("t/net: nothing")
         ));
         assert!(c.items.is_empty(), "{:?}", c.items);
+    }
+
+    /// The odd target through the registry, like a shipped backend: `gaps: { odd: … }` loads,
+    /// a build asking for target `odd` writes its files (and only them), its name sorts after
+    /// the shipped backends; yet `rmmc schema`, a bad key's error and the default targets
+    /// list the shipped backends only.
+    #[test]
+    fn registered_like_a_shipped_backend() {
+        let loaded = crate::spec::load_str(std::path::Path::new("t.yaml"), SPEC)
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let net = loaded.spec.detections.values().next().expect("net");
+        assert_eq!(
+            net.gaps.keys().copied().collect::<Vec<_>>(),
+            [BackendName::Odd]
+        );
+        let res = crate::build::compile(
+            std::slice::from_ref(&loaded),
+            &crate::build::BuildOptions::only(&[Target::Odd]),
+        );
+        assert!(!res.diags.iter().any(Diag::is_error), "{:?}", res.diags);
+        assert_eq!(
+            res.files.keys().collect::<Vec<_>>(),
+            ["odd/t-net.txt", "odd/t-proc.txt"]
+        );
+        assert!(res.files["odd/t-net.txt"].contains(
+            "Known gap (the odd query matches more than the spec): the stream has no command line"
+        ));
+
+        let bad = SPEC.replace("gaps: { odd:", "gaps: { ood:");
+        let Err(errors) = crate::spec::load_str(std::path::Path::new("t.yaml"), &bad) else {
+            panic!("an unregistered key loaded");
+        };
+        assert!(
+            errors.iter().any(|d| d.message
+                == "detections.net.gaps: unknown value `ood`, expected one of `kql`, `sigma`, `splunk`, `elastic`"),
+            "{errors:?}"
+        );
+        assert!(BackendName::Elastic < BackendName::Odd);
+        assert!(BackendName::Kql < BackendName::Sigma && Target::Sentinel < Target::Sigma);
+        assert!(!Target::all().contains(&Target::Odd));
+        assert!(!crate::backend::names().contains(&"odd"));
     }
 }

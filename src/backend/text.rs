@@ -111,3 +111,33 @@ impl Tokens {
         Text::atom(format!("{}{}{}", self.not.0, inner.s, self.not.1))
     }
 }
+
+/// The `tables`, `join` and `not` hooks of a backend whose nodes are `Text` joined by the
+/// `Tokens` given and whose `data()` holds its tables (KQL, SPL, EQL, the odd test target):
+/// written once here, one line in each `impl Backend`.
+macro_rules! text_hooks {
+    ($tokens:expr) => {
+        fn tables() -> &'static [$crate::mapping::TableMap] {
+            &data().tables
+        }
+
+        fn join(
+            &self,
+            _: &$crate::backend::driver::RuleCtx<'_, Self::Local>,
+            chain: $crate::backend::driver::Chain,
+            parts: Vec<$crate::backend::text::Text>,
+            top: bool,
+        ) -> $crate::backend::text::Text {
+            $tokens.join(chain, parts, top)
+        }
+
+        fn not(
+            &self,
+            _: &$crate::backend::driver::RuleCtx<'_, Self::Local>,
+            inner: $crate::backend::text::Text,
+        ) -> $crate::backend::text::Text {
+            $tokens.not(inner)
+        }
+    };
+}
+pub(crate) use text_hooks;

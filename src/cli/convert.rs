@@ -31,13 +31,7 @@ pub(super) fn run(
 /// The files `convert -t TARGET` prints (the artifact a SIEM runs, not the build's
 /// aggregate files such as savedsearches.conf) and how they are separated.
 fn converted(files: &build::Files, target: Target) -> String {
-    let (prefix, ext, separator) = match target {
-        Target::Kql => ("kql/", ".kql", "\n"),
-        Target::Sentinel => ("sentinel/analytic/", ".yaml", "---\n"),
-        Target::Sigma => ("sigma/", ".yml", "---\n"),
-        Target::Splunk => ("splunk/", ".spl", "\n"),
-        Target::Elastic => ("elastic/", ".eql", "\n"),
-    };
+    let (prefix, ext, separator) = (target.dir, target.ext, target.separator);
     let mut out = String::new();
     for (_, text) in files.iter().filter(|(p, _)| {
         p.starts_with(prefix) && p.ends_with(ext) && !p[prefix.len()..].contains('/')

@@ -67,7 +67,7 @@ pub(crate) enum Command {
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// Targets to emit (comma-separated).
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::ALL.to_vec())]
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::all().to_vec())]
         target: Vec<Target>,
         /// Leave out the spec's false-positive exclusions.
         #[arg(long)]
@@ -104,7 +104,7 @@ pub(crate) enum Command {
         #[arg(long)]
         against: PathBuf,
         /// Compare only these targets (their folders); default: all.
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::ALL.to_vec())]
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Target::all().to_vec())]
         target: Vec<Target>,
         /// The committed artifacts were built with --no-exclusions.
         #[arg(long)]
@@ -113,7 +113,7 @@ pub(crate) enum Command {
     /// Compile specs for one target and print the artifacts to stdout (as `sigma convert`
     /// does); warnings go to stderr. `rmmc build` writes every target with its wrappers.
     #[command(
-        after_help = "What each target prints (one artifact after another):\n  kql       the KQL queries\n  sentinel  the Sentinel scheduled analytic rules (YAML documents, separated by ---)\n  sigma     the Sigma rules (YAML documents, separated by ---)\n  splunk    the SPL searches\n  elastic   the EQL queries\n\nExit codes: 0 printed, 1 a --deny policy refused a rendering (nothing printed), 2 bad input.\n\nExamples:\n  rmmc convert rules/netsupport.yaml -t kql\n  rmmc convert rules -t sigma > netsupport-sigma.yml"
+        after_help = format!("{}\n\nExit codes: 0 printed, 1 a --deny policy refused a rendering (nothing printed), 2 bad input.\n\nExamples:\n  rmmc convert rules/netsupport.yaml -t kql\n  rmmc convert rules -t sigma > netsupport-sigma.yml", crate::backend::convert_help())
     )]
     Convert {
         /// Spec files or folders of *.yaml specs.

@@ -78,7 +78,7 @@ pub fn verify(
         Err(e) => return usage(e, format),
     };
     let opts = BuildOptions {
-        targets: Target::ALL.to_vec(),
+        targets: Target::all().to_vec(),
         exclusions: !no_exclusions,
     };
     let built = build::compile(&specs, &opts);

@@ -106,6 +106,28 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Where an AST node stands in the text: from its first token's start to where what follows
+/// it starts (the next `|`, or the end of the text). As in sqlparser-rs, two locations always
+/// compare equal and hash alike, so trees still compare by meaning only (the importer, the SPL
+/// lint and the tests compare parsed queries) and a location never changes an evaluation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Loc {
+    pub start: Span,
+    pub end: Span,
+}
+
+impl PartialEq for Loc {
+    fn eq(&self, _: &Loc) -> bool {
+        true
+    }
+}
+
+impl Eq for Loc {}
+
+impl std::hash::Hash for Loc {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 /// One token and where it starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token<T> {
@@ -184,6 +206,13 @@ impl<T: TokenKind> TokenStream<T> {
     /// The span of the next token, or the end of the text.
     pub fn span(&self) -> Span {
         self.toks.get(self.pos).map_or(self.end, |t| t.span)
+    }
+    /// Where the node that began at `start` stands, now that it is parsed.
+    pub fn loc_from(&self, start: Span) -> Loc {
+        Loc {
+            start,
+            end: self.span(),
+        }
     }
     pub fn at_end(&self) -> bool {
         self.pos >= self.toks.len()
@@ -278,5 +307,33 @@ mod tests {
         c.bump_n(10);
         assert_eq!(c.span().offset, 7);
         assert_eq!(c.at(0), None);
+    }
+
+    /// Each pipeline stage of a parsed KQL query and SPL search says where it stands, from its
+    /// first token to the next `|` (or the end); the locations never make two trees unequal.
+    #[test]
+    fn pipeline_stages_carry_their_locations() {
+        let lc = |l: &Loc| (l.start.line, l.start.col, l.end.line, l.end.col);
+        let kql = "T\n| where a == 1\n| project a";
+        let q = crate::eval::kql::parser::parse(kql).unwrap();
+        assert_eq!(
+            q.spans.iter().map(lc).collect::<Vec<_>>(),
+            [(2, 3, 3, 1), (3, 3, 3, 12)]
+        );
+        let flat = crate::eval::kql::parser::parse("T | where a == 1 | project a").unwrap();
+        assert_eq!(lc(&flat.spans[1]), (1, 20, 1, 29));
+        assert_eq!(q, flat, "locations do not take part in equality");
+
+        let spl = "index=x a=1\n| table a";
+        let s = crate::eval::spl::parse(spl).unwrap();
+        assert_eq!(
+            s.spans.iter().map(lc).collect::<Vec<_>>(),
+            [(1, 1, 2, 1), (2, 3, 2, 10)]
+        );
+        assert_eq!(
+            s,
+            crate::eval::spl::parse("index=x  a=1 | table a").unwrap()
+        );
+        assert_eq!(s.spans.len(), s.commands.len());
     }
 }

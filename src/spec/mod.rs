@@ -179,32 +179,107 @@ pub struct Detection {
     pub unsupported: IndexMap<BackendName, Prose>,
 }
 
-/// The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendName {
-    Kql,
-    Sigma,
-    Splunk,
-    Elastic,
-}
+/// The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`): the name of a
+/// registered backend (`backend::registry()`). Each backend declares its own in its file, as an
+/// `impl BackendName` const; a key that names no registered backend fails to load, with the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BackendName(&'static str);
 
 impl BackendName {
+    pub const fn new(name: &'static str) -> BackendName {
+        BackendName(name)
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            BackendName::Kql => "kql",
-            BackendName::Sigma => "sigma",
-            BackendName::Splunk => "splunk",
-            BackendName::Elastic => "elastic",
-        }
+        self.0
+    }
+
+    /// Its place in the registry (names sort in the order builds run the backends).
+    fn rank(self) -> usize {
+        crate::backend::registry()
+            .iter()
+            .position(|b| b.name == self)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+impl Ord for BackendName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.rank(), self.0).cmp(&(other.rank(), other.0))
+    }
+}
+
+impl PartialOrd for BackendName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 impl fmt::Display for BackendName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for BackendName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+/// Read as serde reads a unit-variant enum (the registered names are its variants), so a bad
+/// key's error, path and position are those of one.
+impl<'de> Deserialize<'de> for BackendName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Variant(BackendName);
+        impl<'de> Deserialize<'de> for Variant {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_identifier(Name)
+            }
+        }
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = Variant;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("variant identifier")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Variant, E> {
+                crate::backend::named(v)
+                    .map(Variant)
+                    .ok_or_else(|| E::unknown_variant(v, crate::backend::names()))
+            }
+        }
+        struct Enum;
+        impl<'de> serde::de::Visitor<'de> for Enum {
+            type Value = BackendName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("enum BackendName")
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> Result<BackendName, A::Error> {
+                use serde::de::VariantAccess;
+                let (Variant(name), unit) = data.variant::<Variant>()?;
+                unit.unit_variant()?;
+                Ok(name)
+            }
+        }
+        d.deserialize_enum("BackendName", crate::backend::names(), Enum)
+    }
+}
+
+impl JsonSchema for BackendName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BackendName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`).",
+            "type": "string",
+            "enum": crate::backend::names(),
+        })
     }
 }
 

@@ -60,7 +60,7 @@ pub fn wraps(files: &Files, backend: BackendName) -> bool {
             .any(|k| k.starts_with("sentinel/") && k.ends_with(".yaml")),
         BackendName::Splunk => files.contains_key(SAVEDSEARCHES),
         BackendName::Elastic => files.contains_key(KIBANA),
-        BackendName::Sigma => false,
+        _ => false,
     }
 }
 

@@ -454,6 +454,16 @@ fn verify_rule(
                         cell.skipped += 1;
                         continue;
                     };
+                    let mismatch = |expected, explained_by, against| Mismatch {
+                        rule: rule.clone(),
+                        backend: b.name,
+                        case: c.name.clone(),
+                        event: c.event.0.clone(),
+                        expected,
+                        actual: got,
+                        explained_by,
+                        against,
+                    };
                     if *want == got {
                         // Agreeing with the spec is not enough where the backend declared an
                         // inexact rendering verify can model: the artifact must do what it
@@ -469,16 +479,7 @@ fn verify_rule(
                         match declared {
                             Some(d) if d != got => {
                                 cell.mismatched += 1;
-                                report.mismatches.push(Mismatch {
-                                    rule: rule.clone(),
-                                    backend: b.name,
-                                    case: c.name.clone(),
-                                    event: c.event.0.clone(),
-                                    expected: d,
-                                    actual: got,
-                                    explained_by: None,
-                                    against: Against::Declared,
-                                });
+                                report.mismatches.push(mismatch(d, None, Against::Declared));
                             }
                             _ => cell.passed += 1,
                         }
@@ -506,16 +507,9 @@ fn verify_rule(
                     } else {
                         cell.mismatched += 1;
                     }
-                    report.mismatches.push(Mismatch {
-                        rule: rule.clone(),
-                        backend: b.name,
-                        case: c.name.clone(),
-                        event: c.event.0.clone(),
-                        expected: *want,
-                        actual: got,
-                        explained_by,
-                        against: Against::Spec,
-                    });
+                    report
+                        .mismatches
+                        .push(mismatch(*want, explained_by, Against::Spec));
                 }
                 // what the declared renderings predict for the pair, as the backend computes
                 // them (`None`: a declaration verify has no model of)

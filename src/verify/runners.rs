@@ -6,7 +6,7 @@
 //! names, field names); never the IR's predicates. The detection is passed only for its
 //! category, source and declared output (to know which rows the spec implies).
 
-use super::{native, Ctx, Run};
+use super::{native, Case, Ctx, Run};
 use crate::eval::engine::{self, Engine, ParseFailure};
 use crate::eval::kql::interp;
 use crate::eval::time::parse_rfc3339;
@@ -105,32 +105,28 @@ pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
                 .and_then(serde_yaml::Value::as_str);
             if got != v.as_str() {
                 return Err(format!(
-                    "logsource {k} is {} but {} events from `{}` are {v}",
+                    "logsource {k} is {} but {} are {v}",
                     got.unwrap_or("missing"),
-                    ctx.det.category,
-                    ctx.source
+                    events_of(ctx)
                 ));
             }
         }
     }
-    let verdicts = ctx
-        .cases
-        .iter()
-        .map(|c| {
-            let Ok(ev) = native::sigma_event(table, &c.event) else {
-                return Ok(None);
-            };
+    let verdicts = verdicts(
+        ctx,
+        |c| native::sigma_event(table, &c.event),
+        |_, ev| {
             // the rule runs on its log source's events only (`meta.event`), as `rmmc eval` does
             if let Some(want) = table.meta.get("event").and_then(Value::as_object) {
                 if !native::in_logsource(want, &ev) {
-                    return Ok(Some(false));
+                    return Ok(false);
                 }
             }
             let ev = sigma_rust::event_from_json(&Value::Object(ev).to_string())
                 .map_err(|e| format!("sigma-rust refuses the event: {e}"))?;
-            engine::Sigma::matches(&q, &ev, ctx.now).map(Some)
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+            engine::Sigma::matches(&q, &ev, ctx.now)
+        },
+    )?;
     Ok(Run {
         verdicts,
         rows: None,
@@ -264,19 +260,15 @@ pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
         .unwrap_or_default();
     if q.category() != want_cat && q.category() != "any" {
         return Err(format!(
-            "selects {} events but {} events from `{}` are {want_cat}",
+            "selects {} events but {} are {want_cat}",
             q.category(),
-            ctx.det.category,
-            ctx.source
+            events_of(ctx)
         ));
     }
-    let verdicts = ctx
-        .cases
-        .iter()
-        .map(|c| {
-            let Ok(doc) = native::ecs_event(table, &c.event) else {
-                return Ok(None);
-            };
+    let verdicts = verdicts(
+        ctx,
+        |c| native::ecs_event(table, &c.event),
+        |c, doc| {
             let in_range = c
                 .event
                 .0
@@ -284,18 +276,37 @@ pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
                 .and_then(Value::as_str)
                 .and_then(parse_rfc3339)
                 .is_some_and(|t| from <= t && t <= to);
-            Ok(Some(
-                in_range
-                    && engine::Eql::matches(&q, &doc, ctx.now)
-                        .map_err(|e| format!("fails at run time: {e}"))?,
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+            Ok(in_range
+                && engine::Eql::matches(&q, &doc, ctx.now)
+                    .map_err(|e| format!("fails at run time: {e}"))?)
+        },
+    )?;
     Ok(Run {
         verdicts,
         rows: None,
         window,
     })
+}
+
+/// `<category> events from `<source>``: what the rule's table holds, as a refusal names it.
+fn events_of(ctx: &Ctx) -> String {
+    format!("{} events from `{}`", ctx.det.category, ctx.source)
+}
+
+/// Each case's verdict, run one event at a time: `None` where `event` cannot give the case's
+/// event in the backend's shape, else `judge`'s verdict on it.
+fn verdicts<E, X>(
+    ctx: &Ctx,
+    event: impl Fn(&Case) -> Result<E, X>,
+    judge: impl Fn(&Case, E) -> Result<bool, String>,
+) -> Result<Vec<Option<bool>>, String> {
+    ctx.cases
+        .iter()
+        .map(|c| match event(c) {
+            Ok(ev) => judge(c, ev).map(Some),
+            Err(_) => Ok(None),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

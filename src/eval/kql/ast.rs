@@ -9,6 +9,9 @@ pub struct Query {
     pub lets: Vec<(String, Expr)>,
     pub table: String,
     pub ops: Vec<Op>,
+    /// Where each of `ops` stands in the text (`spans[i]` is `ops[i]`'s; empty for a query
+    /// built rather than parsed). Always equal (`Loc`): queries compare by meaning.
+    pub spans: Vec<crate::eval::syntax::Loc>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -71,14 +71,22 @@ impl Parser {
         }
         let table = self.name("a table name")?;
         let mut ops = Vec::new();
+        let mut spans = Vec::new();
         while self.ts.eat_punct("|") {
+            let start = self.ts.span();
             ops.push(self.op()?);
+            spans.push(self.ts.loc_from(start));
         }
         self.ts.eat_punct(";");
         if self.ts.peek().is_some() {
             return self.ts.err("`|` or the end of the query");
         }
-        Ok(Query { lets, table, ops })
+        Ok(Query {
+            lets,
+            table,
+            ops,
+            spans,
+        })
     }
 
     fn op(&mut self) -> Result<Op, ParseError> {

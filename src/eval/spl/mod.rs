@@ -29,7 +29,7 @@ mod values;
 
 pub use ast::Command;
 
-use crate::eval::syntax::ParseError;
+use crate::eval::syntax::{Loc, ParseError};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -37,6 +37,9 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Search {
     pub commands: Vec<Command>,
+    /// Where each of `commands` stands in the text (`spans[i]` is `commands[i]`'s). Always
+    /// equal (`Loc`): searches compare by meaning.
+    pub spans: Vec<Loc>,
     /// The regexes of the literal patterns in `commands`, compiled by the parser.
     literals: interp::Literals,
 }
@@ -44,8 +47,12 @@ pub struct Search {
 /// Parse an SPL search as rmmc emits it (and the hand-written subset documented in the
 /// module docs). Errors carry line and column.
 pub fn parse(text: &str) -> Result<Search, ParseError> {
-    let (commands, literals) = parser::parse_with_literals(text)?;
-    Ok(Search { commands, literals })
+    let (commands, spans, literals) = parser::parse_with_literals(text)?;
+    Ok(Search {
+        commands,
+        spans,
+        literals,
+    })
 }
 
 impl Search {

@@ -23,14 +23,15 @@ use super::values::*;
 pub use super::values::{number, wild};
 use crate::diag::Span;
 pub use crate::eval::syntax::MAX_DEPTH;
-use crate::eval::syntax::{ParseError, TokenStream, Wording};
+use crate::eval::syntax::{Loc, ParseError, TokenStream, Wording};
 
 pub fn parse(src: &str) -> Result<Vec<Command>, ParseError> {
-    parse_with_literals(src).map(|(commands, _)| commands)
+    parse_with_literals(src).map(|(commands, _, _)| commands)
 }
 
-/// The commands, and the compiled regexes of their literal `match`/`replace`/`like` patterns.
-pub fn parse_with_literals(src: &str) -> Result<(Vec<Command>, Literals), ParseError> {
+/// The commands, where each stands in the text, and the compiled regexes of their literal
+/// `match`/`replace`/`like` patterns.
+pub fn parse_with_literals(src: &str) -> Result<(Vec<Command>, Vec<Loc>, Literals), ParseError> {
     let wording = Wording {
         end: "end of search",
         nesting: "nesting",
@@ -40,8 +41,8 @@ pub fn parse_with_literals(src: &str) -> Result<(Vec<Command>, Literals), ParseE
         ts,
         literals: Literals::default(),
     };
-    let commands = p.pipeline()?;
-    Ok((commands, p.literals))
+    let (commands, spans) = p.pipeline()?;
+    Ok((commands, spans, p.literals))
 }
 
 struct Parser {
@@ -69,7 +70,7 @@ impl Parser {
         }
     }
 
-    fn pipeline(&mut self) -> Result<Vec<Command>, ParseError> {
+    fn pipeline(&mut self) -> Result<(Vec<Command>, Vec<Loc>), ParseError> {
         if self.ts.peek().is_none() {
             return self.ts.err("a search");
         }
@@ -80,17 +81,22 @@ impl Parser {
             );
         }
         let mut cmds = Vec::new();
+        let mut spans = Vec::new();
         // The implied search command at the start (Search Reference: search, "The search
         // command is implied at the beginning of any search").
+        let start = self.ts.span();
         self.ts.eat_word("search");
         cmds.push(self.search_command()?);
+        spans.push(self.ts.loc_from(start));
         while self.ts.eat_punct("|") {
+            let start = self.ts.span();
             cmds.push(self.command()?);
+            spans.push(self.ts.loc_from(start));
         }
         if self.ts.peek().is_some() {
             return self.ts.err("`|` or the end of the search");
         }
-        Ok(cmds)
+        Ok((cmds, spans))
     }
 
     fn search_command(&mut self) -> Result<Command, ParseError> {

@@ -14,7 +14,7 @@ pub(super) fn compile(draft: &Draft, det: &DraftDetection) -> Option<build::Buil
     Some(build::compile(
         std::slice::from_ref(&loaded),
         &BuildOptions {
-            targets: Target::ALL.to_vec(),
+            targets: Target::all().to_vec(),
             exclusions: false,
         },
     ))

@@ -133,6 +133,7 @@ pub fn normalize(q: &Query) -> Query {
                 other => other.clone(),
             })
             .collect(),
+        spans: q.spans.clone(),
     }
 }
 
