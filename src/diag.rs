@@ -166,19 +166,14 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// The grouping key of a fidelity warning: a `Loss`, or a single declared gap (a match
-    /// dropped under `gaps:`, note `gap:<field>`).
+    /// The grouping key of a fidelity warning (a `Loss`). A match dropped under `gaps:` has
+    /// none: its warning is acknowledged by that entry where it is made.
     pub fn key(&self) -> Option<LossKey> {
         match self {
             Cause::Loss(l) => Some(LossKey {
                 backend: l.backend,
                 effect: l.effect,
                 note: l.note.to_string(),
-            }),
-            Cause::Gaps(g) if g.len() == 1 && g[0].role == Role::Match => Some(LossKey {
-                backend: g[0].backend,
-                effect: Fidelity::Wider,
-                note: format!("gap:{}", g[0].field),
             }),
             _ => None,
         }

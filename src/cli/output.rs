@@ -321,11 +321,30 @@ fn grouped(diags: &[Diag], color: bool) -> Vec<Block> {
         .collect()
 }
 
+/// One diagnostic in full; a fidelity warning not acknowledged says how to acknowledge it
+/// (the group form does the same), so its note id is on screen.
 fn block(d: &Diag, color: bool) -> Block {
+    let text = match d.key() {
+        // also when `--deny` made it an error: that is when the way out is needed
+        Some(k) if d.acknowledged.is_none() && d.help.is_none() => {
+            render_diag(&d.clone().help(acknowledge_help(&k)), color)
+        }
+        _ => render_diag(d, color),
+    };
     Block {
         error: d.is_error(),
-        text: render_diag(d, color),
+        text,
     }
+}
+
+/// How to acknowledge a loss with the key `k`.
+fn acknowledge_help(k: &crate::diag::LossKey) -> String {
+    format!(
+        "if the loss is acceptable, acknowledge it with a reason: `\"{}\" = \"<why>\"` under `[accepted.{}.{}]` in rmmc.toml (or `accepted:` on the detection)",
+        k.note,
+        k.backend,
+        crate::diag::fidelity_word(k.effect)
+    )
 }
 
 /// Locations listed under a group.
@@ -335,11 +354,7 @@ const GROUP_EXAMPLES: usize = 3;
 /// locations with their field.
 fn render_group(k: &crate::diag::LossKey, many: &[&Diag]) -> String {
     use crate::input::escape_control;
-    let why = many[0]
-        .loss()
-        .map_or("the match is dropped under the detection's `gaps:`", |l| {
-            l.why.as_str()
-        });
+    let why = many[0].loss().map_or("", |l| l.why.as_str());
     let under_not = if many[0].loss().is_some_and(|l| l.negated) {
         " under `not` (an exclusion)"
     } else {
@@ -372,12 +387,7 @@ fn render_group(k: &crate::diag::LossKey, many: &[&Diag]) -> String {
             places.len() - GROUP_EXAMPLES
         ));
     }
-    text.push_str(&format!(
-        "\n  = help: if the loss is acceptable, acknowledge it with a reason: `\"{}\" = \"<why>\"` under `[accepted.{}.{}]` in rmmc.toml (or `accepted:` on the detection)",
-        k.note,
-        k.backend,
-        crate::diag::fidelity_word(k.effect)
-    ));
+    text.push_str(&format!("\n  = help: {}", acknowledge_help(k)));
     text
 }
 
