@@ -5,7 +5,7 @@
 //! typed `cause`, never the text: a test below fails on code that searches a message.
 
 use crate::spec::{BackendName, Category, Field, Source};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,9 @@ pub enum Severity {
 }
 
 /// How faithfully a backend renders a predicate. `Exact` never produces a diagnostic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Fidelity {
     Exact,
@@ -87,10 +89,69 @@ pub struct Diag {
     pub file: Option<PathBuf>,
     pub span: Option<Span>,
     pub message: String,
-    pub help: Option<String>,
-    /// What the diagnostic is about, as data (not serialized: the JSON output is the text).
-    #[serde(skip)]
+    /// (A boxed `str`: the diagnostic stays small enough to be returned by value.)
+    pub help: Option<Box<str>>,
+    /// What the diagnostic is about, as data. JSON shows only its grouping key (`key`), for
+    /// a fidelity warning: `{"backend": "kql", "effect": "narrower", "note": "kind:term"}`.
+    #[serde(
+        rename = "key",
+        serialize_with = "serialize_key",
+        skip_serializing_if = "no_key"
+    )]
     pub cause: Option<Box<Cause>>,
+    /// Set when a spec's `accepted:` (or `gaps:`) or the project's `rmmc.toml` acknowledges
+    /// this warning: it no longer counts for `--deny`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Box<Ack>>,
+}
+
+/// Who acknowledged a warning, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    /// The file holding the acknowledgement (a spec or `rmmc.toml`).
+    pub by: PathBuf,
+    pub reason: String,
+}
+
+/// The key fidelity warnings are grouped and acknowledged by: the same backend, effect and
+/// note are "the same loss", wherever it occurs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct LossKey {
+    pub backend: BackendName,
+    /// `wider` or `narrower`: the effect on the rule.
+    pub effect: Fidelity,
+    /// The stable id of the reason (see `Note`).
+    pub note: String,
+}
+
+impl fmt::Display for LossKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.backend,
+            fidelity_word(self.effect),
+            self.note
+        )
+    }
+}
+
+/// The word for a fidelity, as the spec and `rmmc.toml` spell it.
+pub fn fidelity_word(f: Fidelity) -> &'static str {
+    match f {
+        Fidelity::Exact => "exact",
+        Fidelity::Wider => "wider",
+        Fidelity::Narrower => "narrower",
+        Fidelity::Inexpressible => "inexpressible",
+    }
+}
+
+fn no_key(c: &Option<Box<Cause>>) -> bool {
+    c.as_deref().and_then(Cause::key).is_none()
+}
+
+fn serialize_key<S: Serializer>(c: &Option<Box<Cause>>, s: S) -> Result<S::Ok, S::Error> {
+    c.as_deref().and_then(Cause::key).serialize(s)
 }
 
 /// What a backend reports about a detection, as data. The message says the same in words.
@@ -100,6 +161,75 @@ pub enum Cause {
     Gaps(Vec<Gap>),
     /// The backend builds nothing for this detection on this source.
     Unbuildable(Unbuildable),
+    /// A match rendered wider or narrower than the spec means.
+    Loss(Loss),
+}
+
+impl Cause {
+    /// The grouping key of a fidelity warning (a `Loss`). A match dropped under `gaps:` has
+    /// none: its warning is acknowledged by that entry where it is made.
+    pub fn key(&self) -> Option<LossKey> {
+        match self {
+            Cause::Loss(l) => Some(LossKey {
+                backend: l.backend,
+                effect: l.effect,
+                note: l.note.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A match a backend renders wider or narrower than the spec means, and why, as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loss {
+    pub backend: BackendName,
+    /// The effect on the rule (`Wider` or `Narrower`), after the match's polarity: a wider
+    /// match in an exclusion makes the rule narrower.
+    pub effect: Fidelity,
+    pub note: Note,
+    /// The note's words (from the backend's data), for a grouped line.
+    pub why: String,
+    /// The match sits under an odd number of `not`s (an exclusion): its own fidelity is
+    /// the opposite of `effect`.
+    pub negated: bool,
+    /// The spec and detection the match belongs to (a spec's `accepted:` is per detection).
+    pub spec: String,
+    pub detection: String,
+}
+
+/// The notes written in the backends' code rather than their data (`Note::Code`).
+pub const CODE_NOTES: &[&str] = &["ipv6-text", "basename-backslash"];
+
+/// Why a backend's rendering differs, as a stable id (what `accepted:` and `rmmc.toml` name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A match kind the backend renders lossily (`kinds:` in `backends/<backend>.yaml`):
+    /// `kind:term`.
+    Kind(String),
+    /// A column whose matching differs (a column's `fidelity:` in `backends/<backend>.yaml`):
+    /// `column:endpoint.network.remote_ip` (source, category, field).
+    Column {
+        source: Source,
+        category: Category,
+        field: Field,
+    },
+    /// A difference written in the backend's code (`ipv6-text`, `basename-backslash`).
+    Code(&'static str),
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::Kind(k) => write!(f, "kind:{k}"),
+            Note::Column {
+                source,
+                category,
+                field,
+            } => write!(f, "column:{source}.{category}.{field}"),
+            Note::Code(c) => write!(f, "{c}"),
+        }
+    }
 }
 
 /// A field a backend's table lacks, and what the rule needed it for.
@@ -192,6 +322,7 @@ impl Diag {
             message: message.into(),
             help: None,
             cause: None,
+            acknowledged: None,
         }
     }
 
@@ -209,7 +340,16 @@ impl Diag {
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Diag {
-        self.help = Some(help.into());
+        self.help = Some(help.into().into_boxed_str());
+        self
+    }
+
+    /// Mark the warning acknowledged by `file` (a declared gap, `accepted:`, `rmmc.toml`).
+    pub fn acknowledged(mut self, file: &Path, reason: &str) -> Diag {
+        self.acknowledged = Some(Box::new(Ack {
+            by: file.to_path_buf(),
+            reason: reason.to_string(),
+        }));
         self
     }
 
@@ -240,6 +380,19 @@ impl Diag {
         }
     }
 
+    /// The key fidelity warnings are grouped and acknowledged by (see `Cause::key`).
+    pub fn key(&self) -> Option<LossKey> {
+        self.cause.as_deref().and_then(Cause::key)
+    }
+
+    /// The loss this diagnostic reports, when it reports one.
+    pub fn loss(&self) -> Option<&Loss> {
+        match self.cause.as_deref() {
+            Some(Cause::Loss(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// The message without the subject it starts with (`netsupport/netconn: `), for text that
     /// already names the subject.
     pub fn detail(&self) -> &str {
@@ -266,6 +419,9 @@ impl fmt::Display for Diag {
         write!(f, "{sev}: {}", self.message)?;
         if let Some(h) = &self.help {
             write!(f, " (help: {h})")?;
+        }
+        if let Some(a) = &self.acknowledged {
+            write!(f, " (acknowledged in {}: {})", a.by.display(), a.reason)?;
         }
         Ok(())
     }

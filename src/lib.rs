@@ -29,6 +29,7 @@ macro_rules! outln {
     };
 }
 
+pub mod ack;
 pub mod backend;
 pub mod build;
 pub mod cli;

@@ -622,6 +622,10 @@ fn build_refuses_foreign_folder() {
 
 #[test]
 fn deny_wider_writes_nothing() {
+    // without the project's acknowledgements (rules/rmmc.toml): an empty configuration
+    let none = tempfile::tempdir().expect("tempdir");
+    let empty = none.path().join("rmmc.toml");
+    std::fs::write(&empty, "").unwrap();
     // No output folder yet: none is created.
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("out");
@@ -630,7 +634,8 @@ fn deny_wider_writes_nothing() {
         .arg(shipped_rules())
         .arg("--out")
         .arg(&out)
-        .args(["--deny", "wider"]));
+        .args(["--deny", "wider", "--config"])
+        .arg(&empty));
     assert_eq!(r.code, Some(DENIED), "stderr:\n{}", r.stderr);
     assert!(r.stderr.contains("CommonSecurityLog"), "{}", r.stderr);
     assert!(r.stderr.contains("wider"), "{}", r.stderr);
@@ -644,7 +649,8 @@ fn deny_wider_writes_nothing() {
         .arg(shipped_rules())
         .arg("--out")
         .arg(&out)
-        .args(["--deny", "wider"]));
+        .args(["--deny", "wider", "--config"])
+        .arg(&empty));
     assert_eq!(r.code, Some(DENIED), "stderr:\n{}", r.stderr);
     assert!(snapshot(work.path()) == before, "the output was modified");
 }

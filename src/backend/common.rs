@@ -1,7 +1,7 @@
 //! Helpers every backend shares. Each says whether it is exact; the lossy ones report how.
 
-use crate::diag::{Diag, DiagKind, Fidelity};
-use crate::ir::{Expr, IrSpec, Match, Test, TextOp};
+use crate::diag::Fidelity;
+use crate::ir::{Expr, Match, Test, TextOp};
 use crate::spec::{BackendName, Source};
 use serde::Serialize;
 
@@ -79,39 +79,8 @@ pub fn effect(f: Fidelity, negated: bool) -> Fidelity {
     }
 }
 
-pub fn fidelity_word(f: Fidelity) -> &'static str {
-    match f {
-        Fidelity::Exact => "exact",
-        Fidelity::Wider => "wider",
-        Fidelity::Narrower => "narrower",
-        Fidelity::Inexpressible => "inexpressible",
-    }
-}
-
-/// The warning for a match rendered `fidelity`, pushed once. Its kind is the effect on the
-/// rule (so `--deny narrower` catches a wider match inside an exclusion), and the message
-/// says so when the two differ.
-pub fn warn_fidelity(
-    diags: &mut Vec<Diag>,
-    spec: &IrSpec,
-    m: &Match,
-    fidelity: Fidelity,
-    negated: bool,
-    part: &str,
-    mut msg: String,
-) {
-    let rule = effect(fidelity, negated);
-    if rule != fidelity {
-        msg.push_str(&format!(
-            "; it sits under `not` ({part}), so the rule is {}",
-            fidelity_word(rule)
-        ));
-    }
-    let d = Diag::warning(DiagKind::Fidelity(rule), msg).at(&spec.file, m.span);
-    if !diags.contains(&d) {
-        diags.push(d);
-    }
-}
+/// The word for a fidelity (defined beside the type, for the diagnostics' keys too).
+pub use crate::diag::fidelity_word;
 
 /// One row of `rmmc explain`: how one backend renders one spec match on one source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -19,9 +19,9 @@
 //! Stays whole (over 600 lines): it is the one protocol every backend follows, from tables to the
 //! rule's description; splitting it would scatter the order of its steps.
 
-use super::common::{fidelity_word, warn_fidelity, widen, Rendering, Widened};
+use super::common::{effect, fidelity_word, widen, Rendering, Widened};
 use super::{Compiled, RuleId, Target};
-use crate::diag::{Cause, Diag, DiagKind, Fidelity, Gap, Role, Unbuildable, Whole};
+use crate::diag::{Cause, Diag, DiagKind, Fidelity, Gap, Loss, Note, Role, Unbuildable, Whole};
 use crate::ir::{Expr, IrDetection, IrExclusion, IrSpec, Match};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Field, Source};
@@ -343,7 +343,12 @@ impl<'a, L> RuleCtx<'a, L> {
                 fidelity_word(fidelity),
                 note.unwrap_or_default()
             );
-            self.warn(m, fidelity, msg);
+            let id = Note::Column {
+                source: table.source,
+                category: table.category,
+                field: m.field,
+            };
+            self.warn(m, fidelity, (id, note.unwrap_or_default()), msg);
         }
         col
     }
@@ -356,17 +361,33 @@ impl<'a, L> RuleCtx<'a, L> {
             .expect("output columns are checked before `finish`")
     }
 
-    /// Warn, once, about a match rendered `fidelity` (see `warn_fidelity`).
-    pub fn warn(&mut self, m: &Match, fidelity: Fidelity, msg: String) {
-        warn_fidelity(
-            &mut self.diags,
-            self.spec,
-            m,
-            fidelity,
-            self.negated,
-            &self.part,
-            msg,
-        );
+    /// Warn, once, about a match rendered `fidelity`, for the reason `note` (its stable id
+    /// and its words, from the backend's data). The warning's kind is the effect on the rule
+    /// (so `--deny narrower` catches a wider match inside an exclusion), and the message says
+    /// so when the two differ; its cause keys grouping and acknowledgement.
+    pub fn warn(&mut self, m: &Match, fidelity: Fidelity, note: (Note, &str), mut msg: String) {
+        let rule = effect(fidelity, self.negated);
+        if rule != fidelity {
+            msg.push_str(&format!(
+                "; it sits under `not` ({}), so the rule is {}",
+                self.part,
+                fidelity_word(rule)
+            ));
+        }
+        let d = Diag::warning(DiagKind::Fidelity(rule), msg)
+            .at(&self.spec.file, m.span)
+            .cause(Cause::Loss(Loss {
+                backend: self.backend,
+                effect: rule,
+                note: note.0,
+                why: note.1.to_string(),
+                negated: self.negated,
+                spec: self.spec.id.clone(),
+                detection: self.det.id.clone(),
+            }));
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
     }
 
     /// Record how a match was rendered, for `rmmc explain`.
@@ -436,7 +457,8 @@ impl<'a, L> RuleCtx<'a, L> {
                         ),
                     )
                     .at(&spec.file, m.span)
-                    .cause(Cause::Gaps(vec![gap(m)]));
+                    .cause(Cause::Gaps(vec![gap(m)]))
+                    .acknowledged(&spec.file, &reason.to_string());
                     if !self.diags.contains(&d) {
                         self.diags.push(d);
                     }

@@ -35,7 +35,7 @@ use super::driver::{
 };
 use super::text::{Binding, Brackets, Text, Tokens};
 use super::Target;
-use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::diag::{Diag, DiagKind, Fidelity, Note};
 use crate::ir::{fold, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::attack::{tactics_of, TECHNIQUES};
@@ -457,7 +457,12 @@ impl Backend for Eql {
                     fidelity_word(k.fidelity),
                     k.note
                 );
-                cx.warn(m, k.fidelity, msg);
+                cx.warn(
+                    m,
+                    k.fidelity,
+                    (Note::Kind(m.test.kind_name().to_string()), &k.note),
+                    msg,
+                );
             }
         }
         let tests: Vec<FieldTest> = col

@@ -12,7 +12,7 @@ use super::common::domain_as_exact_or_suffix;
 use super::driver::{Backend, Chain, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
-use crate::diag::Fidelity;
+use crate::diag::{Fidelity, Note};
 use crate::ir::{IrDetection, IrOutput, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
@@ -179,6 +179,7 @@ impl Backend for Kql {
             cx.warn(
                 m,
                 k.fidelity,
+                (Note::Kind(kind.to_string()), &k.note),
                 format!("{}: `{}`: {}", cx.table.name, m.field, k.note),
             );
             if fidelity == Fidelity::Exact {
@@ -282,8 +283,9 @@ fn test(cx: &mut Cx, col: &str, m: &Match, test_: &Test) -> Vec<String> {
             .collect(),
         Test::Ip(ips) => {
             if ips.iter().any(IpAddr::is_ipv6) {
+                let why = "IPv6 addresses are compared as text; an event spelling them another way (uncompressed, upper-case) is missed";
                 let msg = format!("{}: IPv6 addresses in `{}` are compared as text; an event spelling them another way (uncompressed, upper-case) is missed", cx.table.name, m.field);
-                cx.warn(m, Fidelity::Narrower, msg);
+                cx.warn(m, Fidelity::Narrower, (Note::Code("ipv6-text"), why), msg);
             }
             let lits: Vec<String> = ips
                 .iter()

@@ -43,7 +43,7 @@
 use super::common::domain_as_exact_or_suffix;
 use super::driver::{rule_name, Backend, Chain, Description, Rule, RuleCtx, Words};
 use super::Target;
-use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::diag::{Diag, DiagKind, Fidelity, Note};
 use crate::ir::{fold, IrOutput, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::render;
@@ -469,7 +469,14 @@ fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
                     "{}: `{}` is the part of {} after the last `\\`, which never holds a `\\`; a value with one is matched against the end of the whole field (wider)",
                     table.name, m.field, col.match_on.join(" or ")
                 );
-                cx.warn(m, Fidelity::Wider, msg);
+                let why =
+                    "a base-name value with a `\\` is matched against the end of the whole path";
+                cx.warn(
+                    m,
+                    Fidelity::Wider,
+                    (Note::Code("basename-backslash"), why),
+                    msg,
+                );
                 if fidelity == Fidelity::Exact {
                     fidelity = Fidelity::Wider;
                 }

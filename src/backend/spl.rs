@@ -17,7 +17,7 @@ use super::common::{effect, fidelity_word};
 use super::driver::{rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
-use crate::diag::{Diag, DiagKind, Fidelity};
+use crate::diag::{Diag, DiagKind, Fidelity, Note};
 use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
@@ -174,6 +174,7 @@ impl Backend for Spl {
             cx.warn(
                 m,
                 Fidelity::Narrower,
+                (Note::Code("ipv6-text"), why),
                 format!("{}: `{}`: {why}", cx.table.name, m.field),
             );
             if fidelity == Fidelity::Exact {

@@ -205,7 +205,7 @@ impl Backend for Odd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::{Cause, Gap, Role, Severity, Whole};
+    use crate::diag::{Cause, Gap, Note, Role, Severity, Whole};
 
     const SPEC: &str = r#"
 id: t
@@ -283,7 +283,11 @@ exclusions:
         let w: Vec<&Diag> = c
             .diags
             .iter()
-            .filter(|d| d.kind == DiagKind::Fidelity(Fidelity::Wider) && d.cause.is_none())
+            .filter(|d| {
+                d.kind == DiagKind::Fidelity(Fidelity::Wider)
+                    && d.loss()
+                        .is_some_and(|l| matches!(l.note, Note::Column { .. }))
+            })
             .collect();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(

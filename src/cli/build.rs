@@ -1,6 +1,8 @@
 //! `rmmc build`: compile specs and write the artifacts (or print them with `--out -`).
 
-use super::output::{exit, load, report, verdict, write_warnings, written_to, Deny, Format};
+use super::output::{
+    acknowledge, exit, load, report, verdict, write_warnings, written_to, Deny, Format,
+};
 use crate::build::{self, BuildOptions, Target};
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,7 @@ pub(super) fn run(
     out: &Path,
     target: Vec<Target>,
     no_exclusions: bool,
-    deny: &[Deny],
+    (deny, config): (&[Deny], Option<&Path>),
     format: Format,
 ) -> i32 {
     let Some(specs) = load(rules, format) else {
@@ -19,7 +21,11 @@ pub(super) fn run(
         targets: target,
         exclusions: !no_exclusions,
     };
-    let res = build::compile(&specs, &opts);
+    let mut res = build::compile(&specs, &opts);
+    // stale entries are `check`'s to report: a build of some targets makes only some warnings
+    if let Err(code) = acknowledge(rules, config, &specs, &mut res.diags, false, format) {
+        return code;
+    }
     let code = verdict(&res.diags, deny);
     report(&res.diags, deny, format);
     if code != exit::OK {

@@ -1,13 +1,13 @@
 //! `rmmc check`: validate specs and compile them in memory; with `--artifacts`, lint a
 //! build folder against the targets' published rule schemas.
 
-use super::output::{exit, load, report, verdict, Deny, Format};
+use super::output::{acknowledge, exit, load, report, verdict, Deny, Format};
 use crate::build::{self, BuildOptions};
 use std::path::PathBuf;
 
 pub(super) fn run(
     rules: &[PathBuf],
-    deny: &[Deny],
+    (deny, config): (&[Deny], Option<&std::path::Path>),
     artifacts: Option<&std::path::Path>,
     format: Format,
 ) -> i32 {
@@ -15,6 +15,9 @@ pub(super) fn run(
         return exit::ERROR;
     };
     let mut res = build::compile(&specs, &BuildOptions::default());
+    if let Err(code) = acknowledge(rules, config, &specs, &mut res.diags, true, format) {
+        return code;
+    }
     // A spec error is bad input (2); a published-schema violation in an artifact is a
     // failed check (1), like a --deny policy.
     let mut code = verdict(&res.diags, deny);

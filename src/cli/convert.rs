@@ -1,6 +1,6 @@
 //! `rmmc convert`: compile for one target and print the artifacts a SIEM runs.
 
-use super::output::{exit, load, report, verdict, Deny, Format};
+use super::output::{acknowledge, exit, load, report, verdict, Deny, Format};
 use crate::build::{self, BuildOptions, Target};
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ pub(super) fn run(
     paths: &[PathBuf],
     target: Target,
     no_exclusions: bool,
-    deny: &[Deny],
+    (deny, config): (&[Deny], Option<&std::path::Path>),
     format: Format,
 ) -> i32 {
     let Some(specs) = load(paths, format) else {
@@ -18,7 +18,10 @@ pub(super) fn run(
         targets: vec![target],
         exclusions: !no_exclusions,
     };
-    let res = build::compile(&specs, &opts);
+    let mut res = build::compile(&specs, &opts);
+    if let Err(code) = acknowledge(paths, config, &specs, &mut res.diags, false, format) {
+        return code;
+    }
     let code = verdict(&res.diags, deny);
     report(&res.diags, deny, format);
     if code != exit::OK {

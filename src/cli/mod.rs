@@ -75,6 +75,10 @@ pub(crate) enum Command {
         /// Fail (exit 1, nothing written) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
+        /// The project configuration: acknowledged fidelity losses (docs/commands.md). Default:
+        /// the `rmmc.toml` found walking up from the rules to the repository root.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Validate specs and compile them in memory; write nothing.
     #[command(
@@ -87,6 +91,10 @@ pub(crate) enum Command {
         /// Fail (exit 1) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
+        /// The project configuration: acknowledged fidelity losses (docs/commands.md). Default:
+        /// the `rmmc.toml` found walking up from the rules to the repository root.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Also lint the artifacts in this folder (an `rmmc build --out` folder) against the
         /// targets' published rule schemas.
         #[arg(long, value_name = "DIR")]
@@ -128,6 +136,10 @@ pub(crate) enum Command {
         /// Fail (exit 1, nothing printed) when a backend renders a predicate wider / narrower.
         #[arg(long, value_enum, value_delimiter = ',')]
         deny: Vec<Deny>,
+        /// The project configuration: acknowledged fidelity losses (docs/commands.md). Default:
+        /// the `rmmc.toml` found walking up from the rules to the repository root.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Print a shell completion script (e.g. `rmmc completions bash > ~/.local/share/bash-completion/completions/rmmc`).
     Completions {
@@ -294,7 +306,14 @@ fn run(cli: Cli) -> i32 {
             target,
             no_exclusions,
             deny,
-        } => convert::run(&specs, target, no_exclusions, &deny, format),
+            config,
+        } => convert::run(
+            &specs,
+            target,
+            no_exclusions,
+            (&deny, config.as_deref()),
+            format,
+        ),
         Command::Diff {
             rules,
             against,
@@ -350,14 +369,28 @@ fn run(cli: Cli) -> i32 {
         Command::Check {
             rules,
             deny,
+            config,
             artifacts,
-        } => check::run(&rules, &deny, artifacts.as_deref(), format),
+        } => check::run(
+            &rules,
+            (&deny, config.as_deref()),
+            artifacts.as_deref(),
+            format,
+        ),
         Command::Build {
             rules,
             out,
             target,
             no_exclusions,
             deny,
-        } => build::run(&rules, &out, target, no_exclusions, &deny, format),
+            config,
+        } => build::run(
+            &rules,
+            &out,
+            target,
+            no_exclusions,
+            (&deny, config.as_deref()),
+            format,
+        ),
     }
 }

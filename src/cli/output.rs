@@ -150,16 +150,59 @@ pub(crate) fn load(rules: &[PathBuf], format: Format) -> Option<Vec<LoadedSpec>>
     }
 }
 
+/// Acknowledge the known losses in `diags`: each detection's `accepted:`, then the project's
+/// `rmmc.toml` (`config`, else the one found from the rules, see `ack::find`). With `stale`
+/// (every warning was made: all targets, with exclusions), add a warning for each entry that
+/// acknowledged nothing — for the project's entries only when the run covers the project
+/// (every spec below the folder holding `rmmc.toml` was loaded, see `ack::covers`). A bad
+/// configuration is reported: `Err(exit code)`.
+pub(super) fn acknowledge(
+    rules: &[PathBuf],
+    config: Option<&std::path::Path>,
+    specs: &[LoadedSpec],
+    diags: &mut Vec<Diag>,
+    stale: bool,
+    format: Format,
+) -> Result<(), i32> {
+    use crate::ack;
+    let file = match config {
+        Some(c) => Some(c.to_path_buf()),
+        None => ack::find(rules).map_err(|d| {
+            report(&[d], &[], format);
+            exit::ERROR
+        })?,
+    };
+    let project = match &file {
+        Some(f) => Some(ack::load(f).map_err(|d| {
+            report(&[d], &[], format);
+            exit::ERROR
+        })?),
+        None => None,
+    };
+    let covered = file.as_deref().is_some_and(|f| ack::covers(f, specs));
+    let mut entries = ack::spec_entries(specs);
+    entries.extend(project.into_iter().flat_map(|p| p.accepted));
+    let stale_ones = ack::apply(diags, &entries, stale);
+    diags.extend(
+        stale_ones
+            .into_iter()
+            .filter(|d| covered || d.file.as_ref() != file.as_ref()),
+    );
+    Ok(())
+}
+
+/// A warning a `--deny` policy refuses: of a denied fidelity, and not acknowledged.
 fn denied(d: &Diag, deny: &[Deny]) -> bool {
-    matches!(
-        (
-            d.kind,
-            deny.contains(&Deny::Wider),
-            deny.contains(&Deny::Narrower)
-        ),
-        (DiagKind::Fidelity(Fidelity::Wider), true, _)
-            | (DiagKind::Fidelity(Fidelity::Narrower), _, true)
-    )
+    d.acknowledged.is_none()
+        && matches!(
+            (
+                d.kind,
+                deny.contains(&Deny::Wider),
+                deny.contains(&Deny::Narrower)
+            ),
+            (DiagKind::Fidelity(Fidelity::Wider), true, _)
+                | (DiagKind::Fidelity(Fidelity::Narrower), _, true)
+        )
 }
 
 /// The exit code the diagnostics call for.
@@ -201,23 +244,27 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
         }
         Format::Text => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let warnings = diags.iter().filter(|d| !d.is_error()).count();
-            let cap = if warnings > WARNINGS_MANY
-                && !ALL_WARNINGS.load(std::sync::atomic::Ordering::Relaxed)
-            {
+            let all = ALL_WARNINGS.load(std::sync::atomic::Ordering::Relaxed);
+            let blocks = if all {
+                diags.iter().map(|d| block(d, color)).collect()
+            } else {
+                grouped(&diags, color)
+            };
+            let warnings = blocks.iter().filter(|b| !b.error).count();
+            let cap = if warnings > WARNINGS_MANY && !all {
                 WARNINGS_SHOWN
             } else {
                 usize::MAX
             };
             let mut shown = 0;
-            for d in &diags {
-                if !d.is_error() {
+            for b in &blocks {
+                if !b.error {
                     shown += 1;
                     if shown > cap {
                         continue;
                     }
                 }
-                eprintln!("{}", render_diag(d, color));
+                eprintln!("{}", b.text);
             }
             if shown > cap {
                 eprintln!(
@@ -225,8 +272,150 @@ pub fn report(diags: &[Diag], deny: &[Deny], format: Format) {
                     shown - cap
                 );
             }
+            if !all {
+                if let Some(line) = acknowledged_summary(&diags) {
+                    eprintln!("{line}");
+                }
+            }
         }
     }
+}
+
+/// One printed diagnostic, or one group of them.
+struct Block {
+    error: bool,
+    text: String,
+}
+
+/// The default text form: errors and unkeyed warnings one by one; warnings of the same loss
+/// (`Diag::key`: backend, effect, note) as one block with a count and a few locations, or in
+/// full when there is only one; acknowledged warnings not at all (see `acknowledged_summary`).
+/// In the order each first occurs.
+fn grouped(diags: &[Diag], color: bool) -> Vec<Block> {
+    let mut order: Vec<Result<&Diag, crate::diag::LossKey>> = Vec::new();
+    let mut groups: indexmap::IndexMap<crate::diag::LossKey, Vec<&Diag>> = Default::default();
+    for d in diags.iter().filter(|d| d.acknowledged.is_none()) {
+        match d.key().filter(|_| !d.is_error()) {
+            Some(k) => {
+                let g = groups.entry(k.clone()).or_default();
+                if g.is_empty() {
+                    order.push(Err(k));
+                }
+                g.push(d);
+            }
+            None => order.push(Ok(d)),
+        }
+    }
+    order
+        .into_iter()
+        .map(|o| match o {
+            Ok(d) => block(d, color),
+            Err(k) => match groups[&k].as_slice() {
+                [one] => block(one, color),
+                many => Block {
+                    error: false,
+                    text: render_group(&k, many),
+                },
+            },
+        })
+        .collect()
+}
+
+/// One diagnostic in full; a fidelity warning not acknowledged says how to acknowledge it
+/// (the group form does the same), so its note id is on screen.
+fn block(d: &Diag, color: bool) -> Block {
+    let text = match d.key() {
+        // also when `--deny` made it an error: that is when the way out is needed
+        Some(k) if d.acknowledged.is_none() && d.help.is_none() => {
+            render_diag(&d.clone().help(acknowledge_help(&k)), color)
+        }
+        _ => render_diag(d, color),
+    };
+    Block {
+        error: d.is_error(),
+        text,
+    }
+}
+
+/// How to acknowledge a loss with the key `k`.
+fn acknowledge_help(k: &crate::diag::LossKey) -> String {
+    format!(
+        "if the loss is acceptable, acknowledge it with a reason: `\"{}\" = \"<why>\"` under `[accepted.{}.{}]` in rmmc.toml (or `accepted:` on the detection)",
+        k.note,
+        k.backend,
+        crate::diag::fidelity_word(k.effect)
+    )
+}
+
+/// Locations listed under a group.
+const GROUP_EXAMPLES: usize = 3;
+
+/// `warning: kql: 7 matches narrower (kind:term): <why>`, then up to `GROUP_EXAMPLES`
+/// locations with their field.
+fn render_group(k: &crate::diag::LossKey, many: &[&Diag]) -> String {
+    use crate::input::escape_control;
+    let why = many[0].loss().map_or("", |l| l.why.as_str());
+    let under_not = if many[0].loss().is_some_and(|l| l.negated) {
+        " under `not` (an exclusion)"
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "warning: {}: {} matches{under_not} make the rule {} ({}): {}",
+        k.backend,
+        many.len(),
+        crate::diag::fidelity_word(k.effect),
+        k.note,
+        escape_control(why)
+    );
+    // one match can be rendered on several tables (endpoint and firewall): each place once
+    let mut places: Vec<String> = many
+        .iter()
+        .map(|d| match (&d.file, d.span) {
+            (Some(f), Some(s)) => format!("{}:{}:{}", f.display(), s.line, s.col),
+            (Some(f), None) => f.display().to_string(),
+            _ => "(no location)".to_string(),
+        })
+        .collect();
+    places.dedup();
+    for at in places.iter().take(GROUP_EXAMPLES) {
+        text.push_str(&format!("\n  --> {}", escape_control(at)));
+    }
+    if places.len() > GROUP_EXAMPLES {
+        text.push_str(&format!(
+            "\n  … and {} more places (`--all-warnings` prints each warning)",
+            places.len() - GROUP_EXAMPLES
+        ));
+    }
+    text.push_str(&format!("\n  = help: {}", acknowledge_help(k)));
+    text
+}
+
+/// `N warnings acknowledged (by rules/rmmc.toml: X, …)`: the one line acknowledged warnings
+/// get by default.
+fn acknowledged_summary(diags: &[Diag]) -> Option<String> {
+    let mut by: indexmap::IndexMap<String, usize> = Default::default();
+    for d in diags {
+        if let Some(a) = &d.acknowledged {
+            *by.entry(a.by.display().to_string()).or_default() += 1;
+        }
+    }
+    let n: usize = by.values().sum();
+    if n == 0 {
+        return None;
+    }
+    by.sort_keys();
+    let mut parts: Vec<String> = by.iter().map(|(f, c)| format!("{f}: {c}")).collect();
+    if parts.len() > 4 {
+        let rest = parts.len() - 3;
+        parts.truncate(3);
+        parts.push(format!("{rest} more files"));
+    }
+    Some(crate::input::escape_control(&format!(
+        "note: {n} acknowledged warnings not shown (by {}); `--all-warnings` prints each with its reason",
+        parts.join(", ")
+    ))
+    .into_owned())
 }
 
 /// One diagnostic as text: a header, then the source line with a caret when the location is
@@ -258,7 +447,19 @@ pub fn render_diag(d: &Diag, color: bool) -> String {
         .as_ref()
         .map(|f| escape_control(&f.display().to_string()).into_owned());
     let message = escape_control(&d.message);
-    let help = d.help.as_deref().map(escape_control);
+    let help = match (&d.help, &d.acknowledged) {
+        (h, Some(a)) => Some(
+            escape_control(&format!(
+                "{}acknowledged in {}: {}",
+                h.as_deref().map_or(String::new(), |h| format!("{h}; ")),
+                a.by.display(),
+                a.reason
+            ))
+            .into_owned(),
+        ),
+        (Some(h), None) => Some(escape_control(h).into_owned()),
+        (None, None) => None,
+    };
     match (source, d.span, &origin) {
         (Some(src), Some(span), Some(origin))
             if span.offset <= src.len() && src.is_char_boundary(span.offset) =>

@@ -33,7 +33,7 @@ impl LoadedSpec {
 pub fn load_str(file: &Path, text: &str) -> Result<LoadedSpec, Vec<Diag>> {
     let index = SpanIndex::build(text).map_err(|e| {
         let mut d = Diag::error(e.kind, e.message).at(file, Some(e.span));
-        d.help = e.help;
+        d.help = e.help.map(String::into_boxed_str);
         vec![d]
     })?;
     let de = serde_yaml::Deserializer::from_str(text);

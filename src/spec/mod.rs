@@ -1,6 +1,7 @@
 //! The on-disk spec format (`rules/*.yaml`): serde types with `deny_unknown_fields`, values
 //! validated on the way in (`values`), cross-field rules checked in `validate`.
 
+pub mod accepted;
 pub mod attack;
 pub mod fields;
 pub mod hints;
@@ -177,6 +178,16 @@ pub struct Detection {
     #[serde(default)]
     #[schemars(with = "IndexMap<BackendName, String>")]
     pub unsupported: IndexMap<BackendName, Prose>,
+    /// Known fidelity losses of this detection's rules, acknowledged: per backend, per effect
+    /// on the rule (`wider` / `narrower`), the note a warning names (`kind:term`,
+    /// `column:endpoint.network.remote_ip`, …) and why the loss is acceptable. An
+    /// acknowledged warning no longer fails `--deny`; an entry no warning matches is itself
+    /// a warning. Losses every spec shares belong in the project's `rmmc.toml`.
+    #[serde(default)]
+    #[schemars(
+        with = "IndexMap<BackendName, IndexMap<accepted::Effect, IndexMap<accepted::NoteId, String>>>"
+    )]
+    pub accepted: accepted::Accepted,
 }
 
 /// The query languages rmmc compiles to (for `gaps`; Sentinel YAML shares `kql`): the name of a
