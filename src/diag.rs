@@ -199,7 +199,7 @@ pub struct Loss {
 }
 
 /// The notes written in the backends' code rather than their data (`Note::Code`).
-pub const CODE_NOTES: &[&str] = &["ipv6-text", "basename-backslash"];
+pub const CODE_NOTES: &[&str] = &["ipv6-text", "basename-backslash", "user-domain-split"];
 
 /// Why a backend's rendering differs, as a stable id (what `accepted:` and `rmmc.toml` name).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,7 +214,8 @@ pub enum Note {
         category: Category,
         field: Field,
     },
-    /// A difference written in the backend's code (`ipv6-text`, `basename-backslash`).
+    /// A difference written in the backend's code (`ipv6-text`, `basename-backslash`,
+    /// `user-domain-split`).
     Code(&'static str),
 }
 

@@ -34,8 +34,8 @@
 //! lower-case the event and are unaffected.
 //!
 //! Sigma rules select events; they carry no aggregation or projection, so the spec's
-//! `summarize`/`project` shape is described in the rule's description and its fields listed
-//! under `fields:`, never silently dropped.
+//! `summarize`/`project` shape and its fields are described in the rule's description, never
+//! silently dropped (no `fields:` attribute, which SigmaHQ's rules do not use).
 //!
 //! Stays whole (over 600 lines): a backend is one file (its hooks, its escaping rules and the
 //! rule's YAML shape); `driver.rs` holds what the backends share.
@@ -168,6 +168,36 @@ pub fn term_regex(s: &str, cased: bool) -> String {
         "(?:^|{NON_WORD}){}(?:$|{NON_WORD})",
         regex_literal(s, cased)
     )
+}
+
+/// A `|contains` value every match of a regex rendering of `v` implies, so that the rule
+/// keeps a plain, greppable test beside its `|re` (and Splunk's converter, which runs `|re`
+/// as a `| regex` after the search, has a search to run: pySigma-backend-splunk emits no
+/// query for a rule of `|re` tests alone). Case-insensitively, the longest run of `v` whose
+/// characters and their case variants under the IR's folding are all ASCII, which every
+/// engine folds alike (not `k`, whose variants include the KELVIN SIGN U+212A, nor a
+/// non-ASCII letter); `None` when there is no such run. Cased, `v` itself.
+fn guard(v: &str, cased: bool) -> Option<String> {
+    if cased {
+        return (!v.is_empty()).then(|| escape_value(v));
+    }
+    let plain = |c: char| c.is_ascii() && fold_class(c).iter().all(char::is_ascii);
+    let mut best = "";
+    for run in v.split(|c: char| !plain(c)) {
+        if run.len() > best.len() {
+            best = run;
+        }
+    }
+    (!best.is_empty()).then(|| escape_value(best))
+}
+
+/// Sysmon's `User` (`DOMAIN\name`) as Sigma converters read it: pySigma-backend-kusto's
+/// microsoft_xdr pipeline splits every `User` value at `\` into a domain and a name
+/// (`SplitDomainUserTransformation`), which breaks a regex holding `\`. A `contains` on
+/// the base name is therefore written as a `|contains` on the whole field, wider by the
+/// domain (reported with each use).
+fn split_user(col: &str, basename: bool, op: TextOp) -> bool {
+    col == "User" && basename && op == TextOp::Contains
 }
 
 /// A text test on the part of the field after its last `\` (a base name).
@@ -430,13 +460,11 @@ impl Backend for Sigma {
     }
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Cond {
-        let entries = entries(cx, m, col);
-        if entries.len() == 1 {
-            Cond::Sel(Selection::Map(entries))
+        let mut alternatives = alternatives(cx, m, col);
+        if alternatives.len() == 1 {
+            Cond::Sel(Selection::Map(alternatives.remove(0)))
         } else {
-            Cond::Sel(Selection::AnyOf(
-                entries.into_iter().map(|e| vec![e]).collect(),
-            ))
+            Cond::Sel(Selection::AnyOf(alternatives))
         }
     }
 
@@ -447,9 +475,9 @@ impl Backend for Sigma {
     }
 }
 
-/// A match the log source can express (callers drop the others first): its entries,
-/// any of which may match.
-fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
+/// A match the log source can express (callers drop the others first): its alternatives,
+/// any of which may match, each a map whose entries must all match.
+fn alternatives(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Vec<Entry>> {
     let table = cx.table;
     let (mut fidelity, note) = col.fidelity;
     let mut note = note.map(str::to_string);
@@ -458,9 +486,9 @@ fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
         .get("hash_prefix")
         .and_then(|h| h.get(m.field.name()))
         .and_then(|p| p.as_str());
-    let mut entries = Vec::new();
+    let mut alternatives = Vec::new();
     for c in &col.match_on {
-        entries.extend(test(c, col.basename, hash_prefix, &m.test));
+        alternatives.extend(test(c, col.basename, hash_prefix, &m.test));
     }
     if col.basename {
         if let Test::Text { values, .. } = &m.test {
@@ -490,6 +518,29 @@ fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
             )
         });
     }
+    if let Test::Text { op, .. } = &m.test {
+        if let Some(c) = col
+            .match_on
+            .iter()
+            .find(|c| split_user(c, col.basename, *op))
+        {
+            let msg = format!(
+                "{}: `{}` contains is tested on the whole {c} (`DOMAIN\\name`), not its part after the last `\\`, because Sigma converters split {c} values at `\\` (pySigma microsoft_xdr); a domain holding the value matches too (wider)",
+                table.name, m.field
+            );
+            let why = "Sigma converters split User at `\\`, so a contains test reads the whole `DOMAIN\\name`";
+            cx.warn(
+                m,
+                Fidelity::Wider,
+                (Note::Code("user-domain-split"), why),
+                msg,
+            );
+            fidelity = Fidelity::Wider;
+            note = Some(format!(
+                "tested on the whole {c} (`DOMAIN\\name`): Sigma converters split {c} values at `\\` (pySigma microsoft_xdr), so no regex after the last `\\`; a domain holding the value matches too"
+            ));
+        }
+    }
     if let Some(p) = hash_prefix {
         note.get_or_insert_with(|| {
             format!(
@@ -500,24 +551,90 @@ fn entries(cx: &mut Cx, m: &Match, col: &Column) -> Vec<Entry> {
     if let Test::Port(_) = m.test {
         note.get_or_insert_with(|| "compared as decimal text".to_string());
     }
-    let rendered = entries
+    let rendered = alternatives
         .iter()
-        .map(|e| {
-            let vals: Vec<String> = e.values.iter().map(|v| render::yaml_str(v)).collect();
-            if vals.len() == 1 {
-                format!("{}: {}", e.key, vals[0])
-            } else {
-                format!("{}: [{}]", e.key, vals.join(", "))
-            }
+        .map(|all| {
+            all.iter()
+                .map(|e| {
+                    let vals: Vec<String> = e.values.iter().map(|v| render::yaml_str(v)).collect();
+                    if vals.len() == 1 {
+                        format!("{}: {}", e.key, vals[0])
+                    } else {
+                        format!("{}: [{}]", e.key, vals.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
         })
         .collect::<Vec<_>>()
         .join(" or ");
     cx.record(m, rendered, fidelity, note);
-    entries
+    alternatives
 }
 
-/// The entries testing one match on one Sigma field.
-fn test(col: &str, basename: bool, hash_prefix: Option<&str>, test_: &Test) -> Vec<Entry> {
+/// The alternatives testing one match on one Sigma field (any may match; each a map whose
+/// entries must all match).
+fn test(col: &str, basename: bool, hash_prefix: Option<&str>, test_: &Test) -> Vec<Vec<Entry>> {
+    match test_ {
+        Test::Text { op, values, cased } if split_user(col, basename, *op) => {
+            vec![vec![Entry {
+                key: format!("{col}|contains{}", if *cased { "|cased" } else { "" }),
+                values: values.iter().map(|v| escape_value(v)).collect(),
+            }]]
+        }
+        Test::Text { op, values, cased }
+            if matches!((op, basename), (TextOp::Term, false))
+                || (basename && matches!(op, TextOp::Contains | TextOp::Prefix | TextOp::Term)) =>
+        {
+            let regexes: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    if basename {
+                        basename_regex(*op, v, *cased)
+                    } else {
+                        term_regex(v, *cased)
+                    }
+                })
+                .collect();
+            let mut all = Vec::new();
+            // every regex implies its value's guard, so `contains` any guard and `re` any
+            // regex is exactly `re` any regex; without a guard for every value, none
+            if let Some(guards) = values
+                .iter()
+                .map(|v| guard(v, *cased))
+                .collect::<Option<Vec<_>>>()
+            {
+                let mut uniq: Vec<String> = Vec::new();
+                for g in guards {
+                    if !uniq.contains(&g) {
+                        uniq.push(g);
+                    }
+                }
+                all.push(Entry {
+                    key: format!("{col}|contains{}", if *cased { "|cased" } else { "" }),
+                    values: uniq,
+                });
+            }
+            all.push(Entry {
+                key: format!("{col}|re"),
+                values: regexes,
+            });
+            vec![all]
+        }
+        Test::Domain(ds) => domain_as_exact_or_suffix(ds)
+            .iter()
+            .flat_map(|t| test(col, false, hash_prefix, t))
+            .collect(),
+        _ => plain(col, basename, hash_prefix, test_)
+            .into_iter()
+            .map(|e| vec![e])
+            .collect(),
+    }
+}
+
+/// The entries testing one match on one Sigma field with Sigma's plain values and
+/// modifiers (no regex), any of which may match.
+fn plain(col: &str, basename: bool, hash_prefix: Option<&str>, test_: &Test) -> Vec<Entry> {
     let entry = |key: String, values: Vec<String>| Entry { key, values };
     match test_ {
         Test::Text { op, values, cased } => {
@@ -537,28 +654,15 @@ fn test(col: &str, basename: bool, hash_prefix: Option<&str>, test_: &Test) -> V
                     vec![entry(format!("{col}|startswith{cs}"), esc(""))]
                 }
                 (TextOp::Suffix, _) => vec![entry(format!("{col}|endswith{cs}"), esc(""))],
-                (TextOp::Term, false) => vec![entry(
-                    format!("{col}|re"),
-                    values.iter().map(|v| term_regex(v, *cased)).collect(),
-                )],
                 (TextOp::Exact, true) => vec![
                     entry(format!("{col}|endswith{cs}"), esc("\\")),
                     entry(format!("{col}{cs}"), esc("")),
                 ],
-                (op, _) => vec![entry(
-                    format!("{col}|re"),
-                    values
-                        .iter()
-                        .map(|v| basename_regex(*op, v, *cased))
-                        .collect(),
-                )],
+                (op, _) => unreachable!("{op:?} on a base name is a regex (test)"),
             }
         }
-        // the whole value or `|endswith` `.value`, on the field as it is
-        Test::Domain(ds) => domain_as_exact_or_suffix(ds)
-            .iter()
-            .flat_map(|t| test(col, false, hash_prefix, t))
-            .collect(),
+        // the whole value or `|endswith` `.value`, on the field as it is (`test` splits it)
+        Test::Domain(_) => unreachable!("a domain is split by test"),
         Test::Ip(ips) => {
             let v4: Vec<String> = ips
                 .iter()
@@ -628,7 +732,6 @@ struct TemplateCtx {
     tags: Vec<String>,
     logsource: String,
     detection: String,
-    fields: Vec<String>,
     falsepositives: Vec<String>,
     level: String,
 }
@@ -705,10 +808,7 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
         detection.insert(serde_yaml::Value::String(name.clone()), sel.to_value());
     }
     detection.insert("condition".into(), serde_yaml::Value::String(condition));
-    let detection = indent(
-        &serde_yaml::to_string(&serde_yaml::Value::Mapping(detection)).expect("yaml"),
-        2,
-    );
+    let detection = indent(&ascii_yaml(serde_yaml::Value::Mapping(detection)), 2);
     let logsource = indent(
         &serde_yaml::to_string(&table.meta["logsource"]).expect("yaml"),
         2,
@@ -724,7 +824,7 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
             by.clone(),
         ),
         IrOutput::Project { columns, .. } => (
-            "The spec projects the fields listed under `fields`; Sigma rules carry no projection or ordering, so select them in the backend that runs this rule.".to_string(),
+            "The spec projects fields; Sigma rules carry no projection or ordering, so select them in the backend that runs this rule.".to_string(),
             columns.get(&source).cloned().unwrap_or_default(),
         ),
     };
@@ -743,6 +843,12 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
 
     let mut description = Description::new(spec.description.trim_end());
     description.paragraph(&shape);
+    // the list goes in the description: SigmaHQ's rules carry no `fields` attribute (none of
+    // github.com/SigmaHQ/sigma rules/ does), and converters turn it into output clauses
+    // (pySigma-backend-splunk appends `| table …`) the spec's shape does not have
+    if !field_names.is_empty() {
+        description.push_str(&format!(" Fields: {}.", field_names.join(", ")));
+    }
     if !missing_out.is_empty() {
         description.push_str(&format!(
             " Not in this log source, so not listed: {}.",
@@ -805,11 +911,11 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
         references: spec.references.clone(),
         author: spec.author.clone(),
         date: spec.date.clone(),
-        modified: spec.modified.clone(),
+        // SigmaHQ convention: `modified` only when the rule changed after `date`
+        modified: spec.modified.clone().filter(|m| *m != spec.date),
         tags,
         logsource,
         detection,
-        fields: field_names,
         falsepositives,
         level: spec.severity.title().to_ascii_lowercase(),
     };
@@ -822,6 +928,49 @@ fn sigma_rule(cx: &mut Cx, rule: Rule<Cond>) -> Option<(String, String)> {
         }
     }
 }
+/// `v` serialized as YAML whose text is ASCII: a string holding a non-ASCII character (a
+/// KELVIN SIGN in a case class, a letter of a vendor's name) is written double-quoted with
+/// that character as a YAML escape (`"[Kk\u212A]"`), so nothing invisible or look-alike sits
+/// raw in the rule while every reader still gets the exact character (the escape is YAML's,
+/// not the regex's: Python's `re`, which pySigma checks regexes with, reads no `\x{…}`).
+fn ascii_yaml(mut v: serde_yaml::Value) -> String {
+    fn swap(v: &mut serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            serde_yaml::Value::String(s) if !s.is_ascii() => {
+                let text = std::mem::replace(s, format!("{prefix}{}__", out.len()));
+                out.push(text);
+            }
+            serde_yaml::Value::Sequence(xs) => xs.iter_mut().for_each(|x| swap(x, prefix, out)),
+            serde_yaml::Value::Mapping(m) => m.values_mut().for_each(|x| swap(x, prefix, out)),
+            _ => {}
+        }
+    }
+    let plain = serde_yaml::to_string(&v).expect("yaml");
+    // a placeholder no value holds
+    let mut prefix = "__rmmc_escaped_".to_string();
+    while plain.contains(&prefix) {
+        prefix.insert(0, '_');
+    }
+    let mut swapped = Vec::new();
+    swap(&mut v, &prefix, &mut swapped);
+    if swapped.is_empty() {
+        return plain;
+    }
+    let mut text = serde_yaml::to_string(&v).expect("yaml");
+    for (i, s) in swapped.iter().enumerate().rev() {
+        let quoted: String = render::yaml_str(s)
+            .chars()
+            .map(|c| match c as u32 {
+                0..=0x7F => c.to_string(),
+                cp @ 0x80..=0xFFFF => format!("\\u{cp:04X}"),
+                cp => format!("\\U{cp:08X}"),
+            })
+            .collect();
+        text = text.replacen(&format!("{prefix}{i}__"), &quoted, 1);
+    }
+    text
+}
+
 /// Indent every line of serialized YAML by `n` spaces (for nesting it under a key).
 fn indent(yaml: &str, n: usize) -> String {
     let pad = " ".repeat(n);
