@@ -17,6 +17,8 @@ fn env() -> &'static Environment<'static> {
         env.set_keep_trailing_newline(true);
         env.add_filter("yaml_str", yaml_str);
         env.add_filter("yaml_block", yaml_block);
+        env.add_filter("yaml_str_ascii", yaml_str_ascii);
+        env.add_filter("yaml_block_ascii", yaml_block_ascii);
         for (name, src) in crate::backend::templates() {
             env.add_template(name, src)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -38,6 +40,26 @@ pub fn render_str<S: Serialize>(src: &str, ctx: S) -> Result<String, minijinja::
 /// A YAML double-quoted scalar holding exactly `s`. Escapes everything YAML could read as
 /// structure or a line break: quotes, backslashes, control characters, NEL, LS, PS and BOM.
 pub fn yaml_str(s: &str) -> String {
+    quoted(s, false)
+}
+
+/// `yaml_str` with every non-ASCII character escaped too (`\uXXXX`): the same value, in a
+/// file of ASCII bytes only (Microsoft Sentinel's template repository takes no other).
+pub fn yaml_str_ascii(s: &str) -> String {
+    quoted(s, true)
+}
+
+/// `yaml_block` for an ASCII-only file: a block when the text is ASCII, else the escaped
+/// double-quoted scalar (a block scalar cannot escape).
+pub fn yaml_block_ascii(s: &str, indent: usize) -> String {
+    if s.is_ascii() {
+        yaml_block(s, indent)
+    } else {
+        yaml_str_ascii(s)
+    }
+}
+
+fn quoted(s: &str, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -47,7 +69,7 @@ pub fn yaml_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if needs_escape(c) => {
+            c if needs_escape(c) || (ascii && !c.is_ascii()) => {
                 let cp = c as u32;
                 if cp <= 0xFFFF {
                     out.push_str(&format!("\\u{cp:04X}"));
@@ -138,5 +160,24 @@ mod tests {
             roundtrip(s, &r);
         }
         assert!(yaml_block("a\nb\n", 2).starts_with('|'));
+    }
+
+    #[test]
+    fn ascii_forms_hold_the_same_value_in_ascii_bytes() {
+        for s in [
+            "plain",
+            "Parsec \u{2013} desktop \u{2014} \u{2192}",
+            "\u{4E0A}\u{6D77}\u{8D1D}\u{9510} | where x has '\u{130}'\n",
+            "emoji \u{1F680} and \"quote\"",
+            "let a = 1;\nT\n",
+        ] {
+            for r in [yaml_str_ascii(s), yaml_block_ascii(s, 2)] {
+                assert!(r.is_ascii(), "{r}");
+                roundtrip(s, &r);
+            }
+        }
+        // ASCII text keeps its block form; other text cannot be a block
+        assert!(yaml_block_ascii("a\nb\n", 2).starts_with('|'));
+        assert_eq!(yaml_block_ascii("\u{E9}\n", 2), "\"\\u00E9\\n\"");
     }
 }

@@ -222,7 +222,7 @@ fn cli_exit_codes() {
     let (code, _, out) = run(&dir);
     assert_eq!(code, 0);
     assert!(
-        out.contains("1 checked (Sentinel analytic rules, KQL, SPL, savedsearches.conf, EQL, Kibana rules), 0 violations"),
+        out.contains("1 checked (Sentinel analytic rules and hunting queries, KQL, SPL, savedsearches.conf, EQL, Kibana rules), 0 violations"),
         "{out}"
     );
 
@@ -476,4 +476,62 @@ fn cli_refuses_an_eql_script_form_in_the_query_and_in_the_kibana_rule() {
     );
     // the twins still agree: only the lint speaks
     assert!(!err.contains("twin"), "{err}");
+}
+
+/// Azure-Sentinel's rule files are ASCII: a non-ASCII character anywhere (here the mojibake
+/// LOLRMM's Parsec entry once carried) is named at its line and column; its `\u` escape in a
+/// double-quoted scalar, the same value, is accepted.
+#[test]
+fn non_ascii_bytes_are_refused_at_their_place() {
+    let raw = replace(
+        "description: |\n  ",
+        "description: |\n  Remote desktop reimagined \u{E2}\u{20AC}\u{201C} a ",
+    );
+    let line = line_of(&raw, "reimagined");
+    assert_eq!(
+        messages(&raw),
+        vec![format!(
+            "{line}:29 Sentinel YAML: non-ASCII character '\u{E2}' (U+00E2); Sentinel rule files are ASCII only"
+        )]
+    );
+    let escaped = replace("name: \"", "name: \"Parsec \\u2013 ");
+    assert!(escaped.is_ascii());
+    assert_eq!(messages(&escaped), Vec::<String>::new());
+    // hunting queries are checked too, through `check --artifacts`
+    assert!(rmmc::lint::sentinel::non_ascii(Path::new("h.yaml"), "name: \"\u{E9}\"\n").is_some());
+    assert!(rmmc::lint::sentinel::non_ascii(Path::new("h.yaml"), "name: \"\\u00E9\"\n").is_none());
+}
+
+/// Incident grouping (issue 19): a grouping key that is no custom detail, a look-back that is
+/// not ISO 8601 and a custom-detail key over 20 characters are each named.
+#[test]
+fn incident_grouping_is_checked() {
+    let cases = [
+        (
+            replace(
+                "    groupByCustomDetails:\n      - ",
+                "    groupByCustomDetails:\n      - X",
+            ),
+            "groupByCustomDetails",
+            "is no key of customDetails",
+        ),
+        (
+            replace("lookbackDuration: P7D", "lookbackDuration: 7d"),
+            "lookbackDuration",
+            "is not an ISO 8601 duration",
+        ),
+        (
+            replace(
+                "customDetails:\n  ",
+                "customDetails:\n  AVeryLongCustomDetailKey: DeviceId\n  ",
+            ),
+            "AVeryLongCustomDetailKey",
+            "is not a name of at most 20",
+        ),
+    ];
+    for (text, key, why) in cases {
+        let got = messages(&text);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains(key) && got[0].contains(why), "{got:?}");
+    }
 }

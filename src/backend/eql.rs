@@ -565,8 +565,12 @@ impl Backend for Eql {
                     );
                     return;
                 }
+                // Alert suppression on (non-sequence) EQL rules came in Kibana 8.14
+                // (elastic/detection-rules: `EQLRuleData.alert_suppression` min_compat "8.14";
+                // security-docs#5057) and needs a Platinum subscription (Elastic Security docs,
+                // "Suppress detection alerts"): an older or lower stack refuses the rule.
                 notes.push(format!(
-                    "Grouping: alerts are suppressed by {} for {} (the spec summarizes by {}).",
+                    "Grouping: alerts are suppressed by {} for {} (the spec summarizes by {}). Requires Kibana 8.14 or later with a Platinum or higher subscription (alert suppression on EQL rules).",
                     group_by.join(", "),
                     spec.window,
                     fields.join(", ")

@@ -267,6 +267,9 @@ struct SplQuery {
     /// Reasons of the declared gaps this query relies on (matches dropped, rule wider, or
     /// grouping fields left out).
     gaps: Vec<String>,
+    /// The columns that identify one finding (the `stats … by` fields, or the `table`
+    /// columns): the saved search's alerts are throttled per their values.
+    keys: Vec<String>,
 }
 
 /// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
@@ -361,6 +364,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
     }
 
     let mut tail = Vec::new();
+    let keys: Vec<String>;
     match &det.output {
         IrOutput::Summarize(by) => {
             let report = cx.project(Field::known("report_id"));
@@ -373,6 +377,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
                 .collect();
             // KQL groups on empty strings; stats drops events whose by-field is null
             cx.local.0.extend(by_cols.iter().map(|c| c.to_string()));
+            keys = by_cols.iter().map(|c| c.to_string()).collect();
             tail.push(format!(
                 "| stats min({ts}) as FirstSeen max({ts}) as LastSeen values({report}) as Report count as Count by {}",
                 by_cols.join(" ")
@@ -394,6 +399,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             let cols: Vec<&str> = fields.iter().map(|f| cx.project(*f)).collect();
+            keys = cols.iter().map(|c| c.to_string()).collect();
             tail.push(format!("| table {}", cols.join(" ")));
         }
     }
@@ -428,6 +434,16 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         id: rule.id.clone(),
         text,
         gaps,
+        keys,
+    }
+}
+
+/// `alert.suppress.period` of a window: whole hours when it is some, else minutes.
+pub fn suppress_period(minutes: u64) -> String {
+    if minutes % 60 == 0 {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
     }
 }
 
@@ -502,13 +518,31 @@ fn stanza(
     keys.insert("dispatch.earliest_time", format!("-{}", spec.window.kql()));
     keys.insert("dispatch.latest_time", "now".into());
     keys.insert("search", q.text.trim_end_matches('\n').to_string());
+    // One alert per finding (issue 19): each result row alerts on its own (digest mode off),
+    // and a finding that alerted is throttled by its key columns (savedsearches.conf.spec:
+    // `alert.suppress`, `alert.suppress.fields` "must be specified if the digest mode is
+    // disabled and suppression is enabled", `alert.suppress.period` "[number][time-unit]").
+    // The throttle starts at the first alert and an event stays in the search's range for the
+    // window, so a finding whose events span up to one window stays in the results for up to
+    // two: the period is twice the window (a finding active longer is raised again after it).
+    // Hours, the largest unit the spec's examples show.
+    if !q.keys.is_empty() {
+        keys.insert("alert.digest_mode", "0".into());
+        keys.insert("alert.suppress", "1".into());
+        keys.insert("alert.suppress.fields", q.keys.join(","));
+        keys.insert(
+            "alert.suppress.period",
+            suppress_period(2 * spec.window.minutes),
+        );
+    }
 
+    // The id the search carries in its first line: one id per rule.
     let mut text = format!(
         "# {}/{} ({}), rmmc id {}\n[{name}]\n",
         spec.id,
         det.id,
         q.id.source,
-        q.id.uuid("splunk-saved-search")
+        q.id.uuid("splunk-search")
     );
     for (k, v) in keys {
         let v = conf_value(&v).map_err(|e| err(k, e))?;

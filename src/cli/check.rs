@@ -41,7 +41,7 @@ pub(super) fn run(
     }
     report(&res.diags, deny, format);
     if let (Some((n, errors)), Format::Text) = (linted, format) {
-        outln!("artifacts: {n} checked (Sentinel analytic rules, KQL, SPL, savedsearches.conf, EQL, Kibana rules), {errors} violations");
+        outln!("artifacts: {n} checked (Sentinel analytic rules and hunting queries, KQL, SPL, savedsearches.conf, EQL, Kibana rules), {errors} violations");
     }
     if code == exit::OK && format == Format::Text {
         let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();

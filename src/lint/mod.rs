@@ -158,6 +158,9 @@ pub fn artifacts(dir: &Path, specs: &[crate::ir::IrSpec]) -> Result<(usize, Vec<
         if rel.starts_with("sentinel/analytic/") && rel.ends_with(".yaml") {
             checked += 1;
             diags.extend(sentinel::analytic_rule(&dir.join(rel), text));
+        } else if rel.starts_with("sentinel/") && rel.ends_with(".yaml") {
+            checked += 1;
+            diags.extend(sentinel::non_ascii(&dir.join(rel), text));
         } else if rel.starts_with("kql/") && rel.ends_with(".kql") {
             checked += 1;
             diags.extend(kql_query(&dir.join(rel), text));

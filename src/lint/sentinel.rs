@@ -1,6 +1,8 @@
 //! Microsoft Sentinel scheduled analytic rules (the Azure-Sentinel repository's YAML format)
 //! against the published constraints in `backends/sentinel.yaml`. Each violation names the
 //! key, its line and column in the artifact, the rule and the fix.
+//!
+//! Stays whole (just over 600 lines): one product's published constraints, checked key by key.
 
 use crate::diag::{Diag, DiagKind, Span};
 use crate::spec::attack;
@@ -98,12 +100,32 @@ fn path(segments: &[&str]) -> YamlPath {
     p
 }
 
+/// The first non-ASCII character of a Sentinel YAML file (analytic rule or hunting query), if
+/// any: the Azure-Sentinel repository takes ASCII files only, so a non-ASCII value must be
+/// written as a `\uXXXX` escape in a double-quoted scalar (what `rmmc build` does). One
+/// error per file, at the character's line and column.
+pub fn non_ascii(file: &Path, text: &str) -> Option<Diag> {
+    let (line_no, line) = text.split('\n').enumerate().find(|(_, l)| !l.is_ascii())?;
+    let (col, c) = line.chars().enumerate().find(|(_, c)| !c.is_ascii())?;
+    Some(
+        Diag::error(
+            DiagKind::Schema,
+            format!(
+                "Sentinel YAML: non-ASCII character {c:?} (U+{:04X}); Sentinel rule files are ASCII only",
+                c as u32
+            ),
+        )
+        .at(file, Some(Span::from_line_col(text, line_no + 1, col + 1)))
+        .help("write it as a \\uXXXX escape in a double-quoted string, or regenerate the rule with `rmmc build`"),
+    )
+}
+
 /// Every violation of Sentinel's constraints in one analytic-rule file.
 pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
     let mut l = Linter {
         file,
         spans: SpanIndex::build(text).ok(),
-        diags: Vec::new(),
+        diags: non_ascii(file, text).into_iter().collect(),
     };
     let doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
@@ -253,6 +275,8 @@ pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
             l.err(&path(&["queryPeriod"]), format!("{p} is shorter than queryFrequency {f}: events between runs would never be looked at"), "make queryPeriod at least queryFrequency");
         }
     }
+
+    grouping(&mut l, map);
 
     // ATT&CK: known tactics, well-formed techniques, each technique under one of the tactics.
     let tactics: Vec<String> = strings(&mut l, map, "tactics");
@@ -477,6 +501,91 @@ fn one_of(l: &mut Linter, key: &str, v: &Value, allowed: &[String]) {
 }
 
 /// A list of strings under `key` (reporting anything else).
+/// Custom details and incident grouping: at most 20 details, keys of at most 20 characters
+/// starting with a letter and columns that are identifiers (Azure-Sentinel
+/// `ScheduledTemplateInternalModel.CustomDetails`), grouping only by defined keys when the
+/// method is `Selected` (SecurityInsights `GroupingConfiguration`), a `lookbackDuration` in
+/// ISO 8601 (`P5D`, `PT5H`).
+fn grouping(l: &mut Linter, map: &serde_yaml::Mapping) {
+    let ident = |t: &str, first: fn(char) -> bool| {
+        t.starts_with(first) && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(details) = map.get("customDetails") {
+        let Some(m) = details.as_mapping() else {
+            return l.err(
+                &path(&["customDetails"]),
+                format!("{} is not a mapping", show(details)),
+                "map detail names to result columns",
+            );
+        };
+        if m.len() > 20 {
+            l.err(
+                &path(&["customDetails"]),
+                format!("has {} entries; Sentinel allows at most 20", m.len()),
+                "keep at most 20",
+            );
+        }
+        for (k, v) in m {
+            let key = k.as_str().unwrap_or_default();
+            let at = path(&["customDetails", key]);
+            if key.chars().count() > 20 || !ident(key, |c| c.is_ascii_alphabetic()) {
+                l.err(
+                    &at,
+                    format!("key {} is not a name of at most 20 letters, digits or _ starting with a letter", show(k)),
+                    "rename the key",
+                );
+            }
+            if !v
+                .as_str()
+                .is_some_and(|c| ident(c, |c| c.is_ascii_alphabetic() || c == '_'))
+            {
+                l.err(
+                    &at,
+                    format!("column {} is not a column name", show(v)),
+                    "name a result column",
+                );
+            }
+            keys.push(key.to_string());
+        }
+    }
+    let g = map
+        .get("incidentConfiguration")
+        .and_then(|i| i.get("groupingConfiguration"));
+    let Some(g) = g else { return };
+    let at = |k: &str| path(&["incidentConfiguration", "groupingConfiguration", k]);
+    if let Some(d) = g.get("lookbackDuration") {
+        let iso = d.as_str().is_some_and(|t| {
+            let body = t.strip_prefix("PT").or_else(|| t.strip_prefix('P'));
+            body.is_some_and(|b| {
+                b.len() > 1
+                    && b[..b.len() - 1].chars().all(|c| c.is_ascii_digit())
+                    && b.ends_with(['D', 'H', 'M'])
+                    && (t.starts_with("PT") != b.ends_with('D'))
+            })
+        });
+        if !iso {
+            l.err(
+                &at("lookbackDuration"),
+                format!("{} is not an ISO 8601 duration like P5D or PT5H", show(d)),
+                "write e.g. P5D",
+            );
+        }
+    }
+    if g.get("matchingMethod").and_then(Value::as_str) == Some("Selected") {
+        let by = g.get("groupByCustomDetails").and_then(Value::as_sequence);
+        for (i, k) in by.into_iter().flatten().enumerate() {
+            if !k.as_str().is_some_and(|k| keys.iter().any(|x| x == k)) {
+                l.err(
+                    &at("groupByCustomDetails").index(i),
+                    format!("{} is no key of customDetails", show(k)),
+                    "group by a defined custom detail",
+                );
+            }
+        }
+    }
+}
+
 fn strings(l: &mut Linter, map: &serde_yaml::Mapping, key: &str) -> Vec<String> {
     match map.get(key) {
         None => Vec::new(),

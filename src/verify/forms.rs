@@ -32,6 +32,8 @@ use crate::spec::BackendName;
 use std::collections::{BTreeMap, HashSet};
 
 mod conf;
+#[cfg(test)]
+mod scheduling;
 pub use conf::{parse_conf, Stanza};
 
 pub const SAVEDSEARCHES: &str = "splunk/savedsearches.conf";

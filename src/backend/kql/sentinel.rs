@@ -29,6 +29,64 @@ pub mod limits {
     pub const QUERY: usize = 10_000;
     pub const ENTITY_MAPPINGS: usize = 5;
     pub const FIELD_MAPPINGS: usize = 3;
+    /// Custom details: at most 20, keys of at most 20 characters (Azure-Sentinel
+    /// `ScheduledTemplateInternalModel.CustomDetails`: DictionaryLength(20),
+    /// DictionaryMaxKeyAndValueLengths(maxKeyLength: 20)).
+    pub const CUSTOM_DETAILS: usize = 20;
+    pub const CUSTOM_DETAIL_KEY: usize = 20;
+    /// The longest incident-grouping look-back rmmc writes: 7 days. An assumed bound: the
+    /// SecurityInsights API documents no range for `lookbackDuration`, and rmmc stays within
+    /// the time frames the Sentinel portal offers for "Limit the group to alerts created
+    /// within" (not confirmed against a published limit).
+    pub const GROUPING_LOOKBACK_MINUTES: u64 = 7 * 1440;
+}
+
+/// One custom detail: the key an incident is grouped by, and the result column it reads.
+#[derive(Serialize)]
+struct Detail {
+    key: String,
+    column: String,
+}
+
+/// The incident grouping of an analytic rule: one incident per finding.
+#[derive(Serialize)]
+struct Grouping {
+    details: Vec<Detail>,
+    lookback: String,
+}
+
+/// An ISO 8601 duration (what `lookbackDuration` takes) of whole minutes.
+pub fn iso_duration(minutes: u64) -> String {
+    if minutes % 1440 == 0 {
+        format!("P{}D", minutes / 1440)
+    } else if minutes % 60 == 0 {
+        format!("PT{}H", minutes / 60)
+    } else {
+        format!("PT{minutes}M")
+    }
+}
+
+/// The custom-detail key of a column: the column name cut to Sentinel's key length, made
+/// unique by a numeric suffix when two cut names collide. `None` when the column is not an
+/// identifier Sentinel takes (`^[a-zA-Z]+\w*$` for keys, `^[a-zA-Z_]+\w*$` for columns).
+fn detail_key(column: &str, taken: &[Detail]) -> Option<String> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if !column.starts_with(|c: char| c.is_ascii_alphabetic()) || !column.chars().all(word) {
+        return None;
+    }
+    let cut: String = column.chars().take(limits::CUSTOM_DETAIL_KEY).collect();
+    if !taken.iter().any(|d| d.key == cut) {
+        return Some(cut);
+    }
+    (2..100).find_map(|i| {
+        let suffix = i.to_string();
+        let head: String = column
+            .chars()
+            .take(limits::CUSTOM_DETAIL_KEY - suffix.len())
+            .collect();
+        let key = format!("{head}{suffix}");
+        (!taken.iter().any(|d| d.key == key)).then_some(key)
+    })
 }
 
 #[derive(Serialize)]
@@ -44,6 +102,8 @@ struct SentinelCtx<'a> {
     techniques: &'a [String],
     query: &'a str,
     entities: Vec<serde_json::Value>,
+    /// Only in the analytic rule (a hunting query is run by hand over its look-back window).
+    grouping: Option<Grouping>,
 }
 
 /// The hunting and analytic YAML of one query.
@@ -106,6 +166,40 @@ pub fn render(
         limits::ENTITY_MAPPINGS,
     )?;
 
+    // One incident per finding: the key columns are the output columns that carry a field
+    // (the summarize keys, or every projected column); aggregates are not keys.
+    let mut details: Vec<Detail> = Vec::new();
+    for (column, field) in &q.columns {
+        if field.is_none() {
+            continue;
+        }
+        let key = detail_key(column, &details).ok_or_else(|| {
+            Diag::error(
+                DiagKind::Value,
+                format!(
+                    "{}: the Sentinel rule cannot group incidents by column {column:?}: a custom detail needs a column name of letters, digits and _",
+                    q.id.stem
+                ),
+            )
+            .at(&spec.file, det.span)
+        })?;
+        details.push(Detail {
+            key,
+            column: column.clone(),
+        });
+    }
+    limit(
+        "custom detail list (the columns incidents are grouped by)",
+        details.len(),
+        limits::CUSTOM_DETAILS,
+    )?;
+    let grouping = (!details.is_empty()).then(|| Grouping {
+        details,
+        // From an incident's first alert, a finding whose events span up to one window stays
+        // in the results for two (as for Splunk's throttle), within the longest look-back.
+        lookback: iso_duration((2 * spec.window.minutes).min(limits::GROUPING_LOOKBACK_MINUTES)),
+    });
+
     let tactics: Vec<String> = spec.tactics.iter().map(|t| format!("{t:?}")).collect();
     let mut ctx = SentinelCtx {
         id: q.id.uuid("sentinel-hunting").to_string(),
@@ -124,11 +218,13 @@ pub fn render(
         techniques: &spec.techniques,
         query: &q.text,
         entities,
+        grouping: None,
     };
     let render_err =
         |e: minijinja::Error| Diag::error(DiagKind::Io, format!("template error: {e:#}"));
     let hunting = render::render("sentinel/hunting.yaml.j2", &ctx).map_err(render_err)?;
     ctx.id = q.id.uuid("sentinel-analytic").to_string();
+    ctx.grouping = grouping;
     let analytic = render::render("sentinel/analytic.yaml.j2", &ctx).map_err(render_err)?;
     Ok((hunting, analytic))
 }

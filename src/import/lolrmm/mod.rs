@@ -56,7 +56,69 @@ fn list(v: &Value) -> Vec<&Value> {
 /// Whitespace runs → one space: LOLRMM's folded descriptions carry line breaks of the
 /// source's layout, not paragraphs.
 fn one_line(s: &str) -> String {
+    let s = demojibake(s);
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Windows-1252's characters for the bytes 0x80–0x9F (`None`: unassigned); every other byte
+/// is the Latin-1 character of its value.
+const CP1252_HIGH: [Option<char>; 32] = [
+    Some('\u{20AC}'),
+    None,
+    Some('\u{201A}'),
+    Some('\u{0192}'),
+    Some('\u{201E}'),
+    Some('\u{2026}'),
+    Some('\u{2020}'),
+    Some('\u{2021}'),
+    Some('\u{02C6}'),
+    Some('\u{2030}'),
+    Some('\u{0160}'),
+    Some('\u{2039}'),
+    Some('\u{0152}'),
+    None,
+    Some('\u{017D}'),
+    None,
+    None,
+    Some('\u{2018}'),
+    Some('\u{2019}'),
+    Some('\u{201C}'),
+    Some('\u{201D}'),
+    Some('\u{2022}'),
+    Some('\u{2013}'),
+    Some('\u{2014}'),
+    Some('\u{02DC}'),
+    Some('\u{2122}'),
+    Some('\u{0161}'),
+    Some('\u{203A}'),
+    Some('\u{0153}'),
+    None,
+    Some('\u{017E}'),
+    Some('\u{0178}'),
+];
+
+/// UTF-8 text that was once read as Windows-1252 and written back as UTF-8 (the LOLRMM
+/// catalogue has some: Parsec's "reimagined â€“ a" is "reimagined – a"), decoded back. Only
+/// when the whole text maps to Windows-1252 bytes that are valid UTF-8 and not already ASCII;
+/// any other text is returned as it is.
+fn demojibake(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return s.into();
+    }
+    let byte = |c: char| -> Option<u8> {
+        match c as u32 {
+            n @ (0..=0x7F | 0xA0..=0xFF) => Some(n as u8),
+            _ => CP1252_HIGH
+                .iter()
+                .position(|h| *h == Some(c))
+                .map(|i| 0x80 + i as u8),
+        }
+    };
+    let bytes: Option<Vec<u8>> = s.chars().map(byte).collect();
+    match bytes.and_then(|b| String::from_utf8(b).ok()) {
+        Some(fixed) if fixed != s => fixed.into(),
+        _ => s.into(),
+    }
 }
 
 /// Words of 4+ letters, lowercased: how a product or company is tied to the tool name.

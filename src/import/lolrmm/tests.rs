@@ -183,3 +183,17 @@ fn names() {
     );
     assert!(name_pred("process_name", "a*b*c", false).is_err());
 }
+
+#[test]
+fn mojibake_is_decoded_and_proper_text_is_kept() {
+    // Parsec's catalogue entry: an en dash written as UTF-8, read as Windows-1252, re-encoded
+    assert_eq!(
+        super::one_line("desktop reimagined \u{E2}\u{20AC}\u{201C} a seamless"),
+        "desktop reimagined \u{2013} a seamless"
+    );
+    assert_eq!(super::one_line("caf\u{C3}\u{A9}"), "caf\u{E9}");
+    // text that is already right stays as it is (its Windows-1252 bytes are no UTF-8)
+    for ok in ["caf\u{E9}", "a \u{2014} b", "\u{4E0A}\u{6D77}", "plain"] {
+        assert_eq!(super::one_line(ok), ok);
+    }
+}
