@@ -441,3 +441,49 @@ fn no_rows_over_an_old_export_says_to_pass_now() {
     let (_, stderr) = run_one(Path::new(art), &events);
     assert!(!stderr.contains("pass --now"), "{stderr}");
 }
+
+/// A query that parses but fails while running names the pipeline stage that failed by line
+/// and column (the parser's location of each KQL operator and SPL command), for a leading
+/// filter run event by event and for a stage after the aggregation alike.
+#[test]
+fn a_run_time_error_names_the_stage_by_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "lead.kql",
+            "DeviceNetworkEvents\n| where Timestamp > ago(5d)\n| where not(RemotePort)\n",
+            r#"{"Timestamp":"2026-05-31T10:00:00Z","RemotePort":443}"#,
+            "lead.kql: in the stage at line 3, column 3: not() needs a bool",
+        ),
+        (
+            "late.kql",
+            "DeviceNetworkEvents\n| summarize n=count() by RemotePort\n| where not(n)\n",
+            r#"{"Timestamp":"2026-05-31T10:00:00Z","RemotePort":443}"#,
+            "late.kql: in the stage at line 3, column 3: not() needs a bool",
+        ),
+        (
+            "lead.spl",
+            "index=* sourcetype=x\n| eval y=1\n| where y\n",
+            r#"{"_time":"2026-05-31T10:00:00Z","index":"a","sourcetype":"x"}"#,
+            "lead.spl: in the stage at line 3, column 3: where: the expression 'y' is not a boolean",
+        ),
+        (
+            "late.spl",
+            "index=* sourcetype=x\n| stats count by a\n|   where a\n",
+            r#"{"_time":"2026-05-31T10:00:00Z","index":"a","sourcetype":"x","a":"b"}"#,
+            "late.spl: in the stage at line 3, column 5: where: the expression 'a' is not a boolean",
+        ),
+    ];
+    for (name, query, event, expected) in cases {
+        let q = dir.path().join(name);
+        std::fs::write(&q, query).unwrap();
+        rmmc()
+            .arg("eval")
+            .arg(&q)
+            .args(["--events", "-", "--now", NOW])
+            .write_stdin(format!("{event}\n"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(expected));
+    }
+}

@@ -127,7 +127,13 @@ impl Engine for Spl {
         q.search.input_fields()
     }
     fn run(q: &Self::Query, events: &[Self::Event], now: i128) -> Result<Vec<Self::Row>, String> {
-        spl::interp::run_with(&q.search.commands, &q.literals, events, now)
+        spl::interp::run_with(
+            &q.search.commands,
+            &q.search.spans,
+            &q.literals,
+            events,
+            now,
+        )
     }
 }
 

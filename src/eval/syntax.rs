@@ -116,6 +116,20 @@ pub struct Loc {
     pub end: Span,
 }
 
+impl Loc {
+    /// A run-time error `message` placed at this stage: "in the stage at line 3, column 3: …",
+    /// which `rmmc eval` prints after the query's file name.
+    pub fn place(at: Option<&Loc>, message: &str) -> String {
+        match at {
+            Some(l) => format!(
+                "in the stage at line {}, column {}: {message}",
+                l.start.line, l.start.col
+            ),
+            None => message.to_string(),
+        }
+    }
+}
+
 impl PartialEq for Loc {
     fn eq(&self, _: &Loc) -> bool {
         true

@@ -64,7 +64,7 @@ impl Search {
         events: &[Map<String, Value>],
         now_ns: i128,
     ) -> Result<Vec<Map<String, Value>>, String> {
-        interp::run_with(&self.commands, &self.literals, events, now_ns)
+        interp::run_with(&self.commands, &self.spans, &self.literals, events, now_ns)
     }
 
     /// A runner for the same search over many small batches (one per verify case).

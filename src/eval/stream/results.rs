@@ -86,6 +86,7 @@ impl<'q> Results<'q> {
                 },
                 Query::Spl(q) => Sink::Spl(Box::new(spl::interp::Stream::new(
                     &q.search.commands,
+                    &q.search.spans,
                     &q.literals,
                     now,
                 ))),

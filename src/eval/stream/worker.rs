@@ -53,6 +53,7 @@ impl<'q> Worker<'q> {
                 }
                 Query::Spl(q) => Filter::Spl(Box::new(spl::interp::Stream::new(
                     &q.search.commands,
+                    &q.search.spans,
                     &q.literals,
                     now,
                 ))),

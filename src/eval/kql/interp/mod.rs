@@ -10,6 +10,7 @@
 //!   currently supported only for ASCII-text", same page): `Ä` and `ä` differ under `=~`.
 
 use super::ast::*;
+use crate::eval::syntax::Loc;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -65,17 +66,35 @@ impl From<&Lit> for Value {
 /// A row: column → value. Absent columns read as null (strings as "").
 pub type Row = BTreeMap<String, Value>;
 
+/// A failure while running a query, with the pipeline stage it happened in when known (the
+/// parser's location of that operator), so a reader of `rmmc eval`'s error finds the line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvalError(pub String);
+pub struct EvalError {
+    pub message: String,
+    pub at: Option<Loc>,
+}
+
+impl EvalError {
+    /// The same error, placed at `stage` unless an inner stage already placed it.
+    fn in_stage(mut self, stage: Option<&Loc>) -> EvalError {
+        if self.at.is_none() {
+            self.at = stage.copied();
+        }
+        self
+    }
+}
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&Loc::place(self.at.as_ref(), &self.message))
     }
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError(msg.into()))
+    Err(EvalError {
+        message: msg.into(),
+        at: None,
+    })
 }
 
 /// Evaluation context: the `let` bindings and the clock (`now()`), injectable for tests.
@@ -110,6 +129,10 @@ pub struct Stream<'q> {
     rest: &'q [Op],
     agg: Option<Aggregator<'q>>,
     kept: Vec<Row>,
+    /// The location of every operator, as `q.spans` (empty for a query built, not parsed).
+    spans: &'q [Loc],
+    /// Index in `q.ops` of the first of `rest`.
+    rest_from: usize,
 }
 
 impl<'q> Stream<'q> {
@@ -140,17 +163,23 @@ impl<'q> Stream<'q> {
         Ok(Stream {
             env,
             filters,
+            rest_from: q.ops.len() - rest.len(),
             rest,
             agg,
             kept: Vec::new(),
+            spans: &q.spans,
         })
     }
 
     /// Do the leading `where` stages keep this row?
     pub fn keep(&self, row: &Row) -> Result<bool, EvalError> {
-        for op in self.filters {
+        for (i, op) in self.filters.iter().enumerate() {
             if let Op::Where(e) = op {
-                if self.env.eval(e, row)?.truth() != Some(true) {
+                let v = self
+                    .env
+                    .eval(e, row)
+                    .map_err(|e| e.in_stage(self.spans.get(i)))?;
+                if v.truth() != Some(true) {
                     return Ok(false);
                 }
             }
@@ -170,7 +199,9 @@ impl<'q> Stream<'q> {
     /// Take a row that `keep` kept on through the rest of the pipeline.
     pub fn push(&mut self, row: &Row) -> Result<(), EvalError> {
         match &mut self.agg {
-            Some(a) => a.push(&self.env, row),
+            Some(a) => a
+                .push(&self.env, row)
+                .map_err(|e| e.in_stage(self.spans.get(self.filters.len()))),
             None => {
                 self.kept.push(row.clone());
                 Ok(())
@@ -183,8 +214,11 @@ impl<'q> Stream<'q> {
             Some(a) => a.finish(),
             None => self.kept,
         };
-        for op in self.rest {
-            rows = self.env.apply(op, rows)?;
+        for (i, op) in self.rest.iter().enumerate() {
+            rows = self
+                .env
+                .apply(op, rows)
+                .map_err(|e| e.in_stage(self.spans.get(self.rest_from + i)))?;
         }
         Ok(rows)
     }

@@ -33,6 +33,7 @@
 
 use super::ast::*;
 use super::parser::number;
+use crate::eval::syntax::Loc;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -199,12 +200,14 @@ fn streaming(c: &Command) -> bool {
 }
 
 pub fn run(cmds: &[Command], events: &[Row], now_ns: i128) -> Result<Vec<Row>, String> {
-    run_with(cmds, &precompile(cmds), events, now_ns)
+    run_with(cmds, &[], &precompile(cmds), events, now_ns)
 }
 
-/// `run` with the pipeline's literal patterns compiled beforehand (`precompile(cmds)`).
+/// `run` with the pipeline's literal patterns compiled beforehand (`precompile(cmds)`) and
+/// the commands' locations (`Search::spans`, or none), which place a run-time error.
 pub fn run_with(
     cmds: &[Command],
+    spans: &[Loc],
     literals: &Literals,
     events: &[Row],
     now_ns: i128,
@@ -232,25 +235,31 @@ pub fn run_with(
     }
     if failed {
         rows = events.iter().map(Cow::Borrowed).collect();
-        for c in &cmds[..k] {
+        for (i, c) in cmds[..k].iter().enumerate() {
             let mut out = Vec::new();
             for r in rows {
-                out.extend(step(c, r, &mut ctx)?);
+                out.extend(step(c, r, &mut ctx).map_err(|e| Loc::place(spans.get(i), &e))?);
             }
             rows = out;
         }
     }
-    run_rest(&cmds[k..], &mut ctx, rows)
+    run_rest(&cmds[k..], spans.get(k..).unwrap_or(&[]), &mut ctx, rows)
 }
 
-/// The commands after the leading streaming ones, over the rows those kept.
-fn run_rest(cmds: &[Command], ctx: &mut Ctx, mut rows: Vec<Cow<Row>>) -> Result<Vec<Row>, String> {
-    for cmd in cmds {
+/// The commands after the leading streaming ones, over the rows those kept (`spans` are
+/// these commands' locations, or none).
+fn run_rest(
+    cmds: &[Command],
+    spans: &[Loc],
+    ctx: &mut Ctx,
+    mut rows: Vec<Cow<Row>>,
+) -> Result<Vec<Row>, String> {
+    for (i, cmd) in cmds.iter().enumerate() {
         rows = match cmd {
             Command::Search(_) | Command::Where(_) | Command::Eval(_) => {
                 let mut out = Vec::new();
                 for r in rows {
-                    out.extend(step(cmd, r, ctx)?);
+                    out.extend(step(cmd, r, ctx).map_err(|e| Loc::place(spans.get(i), &e))?);
                 }
                 out
             }
@@ -320,10 +329,17 @@ pub struct Stream<'p> {
     stats: Option<Stats<'p>>,
     rest: &'p [Command],
     kept: Vec<Row>,
+    /// The commands' locations (`Search::spans`, or none), which place a run-time error.
+    spans: &'p [Loc],
 }
 
 impl<'p> Stream<'p> {
-    pub fn new(cmds: &'p [Command], literals: &'p Literals, now_ns: i128) -> Stream<'p> {
+    pub fn new(
+        cmds: &'p [Command],
+        spans: &'p [Loc],
+        literals: &'p Literals,
+        now_ns: i128,
+    ) -> Stream<'p> {
         let k = cmds.iter().take_while(|c| streaming(c)).count();
         let (lead, mut rest) = cmds.split_at(k);
         let stats = match rest.first() {
@@ -339,14 +355,16 @@ impl<'p> Stream<'p> {
             stats,
             rest,
             kept: Vec::new(),
+            spans,
         }
     }
 
     /// The event after the leading streaming commands, or `None` when one drops it.
     pub fn keep<'a>(&mut self, ev: &'a Row) -> Result<Option<Cow<'a, Row>>, String> {
         let mut r = Cow::Borrowed(ev);
-        for c in self.lead {
-            match step(c, r, &mut self.ctx)? {
+        for (i, c) in self.lead.iter().enumerate() {
+            let next = step(c, r, &mut self.ctx).map_err(|e| Loc::place(self.spans.get(i), &e))?;
+            match next {
                 Some(next) => r = next,
                 None => return Ok(None),
             }
@@ -384,8 +402,10 @@ impl<'p> Stream<'p> {
         if self.rest.is_empty() {
             return Ok(rows);
         }
+        let from = self.spans.len().saturating_sub(self.rest.len());
         run_rest(
             self.rest,
+            self.spans.get(from..).unwrap_or(&[]),
             &mut self.ctx,
             rows.into_iter().map(Cow::Owned).collect(),
         )
