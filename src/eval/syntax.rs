@@ -16,6 +16,9 @@ pub const MAX_DEPTH: usize = 128;
 pub struct ParseError {
     pub message: String,
     pub span: Span,
+    /// Refused by the nesting guard ([`MAX_DEPTH`]) rather than by the grammar: text that is
+    /// well formed but nested too deep (the fuzzers tell the two apart by this, not by words).
+    pub too_deep: bool,
 }
 
 impl fmt::Display for ParseError {
@@ -239,7 +242,11 @@ impl<T: TokenKind> TokenStream<T> {
     }
     /// An error at `span`.
     pub fn fail_at<R>(&self, message: String, span: Span) -> Result<R, ParseError> {
-        Err(ParseError { message, span })
+        Err(ParseError {
+            too_deep: false,
+            message,
+            span,
+        })
     }
     /// An error at the next token.
     pub fn fail<R>(&self, message: String) -> Result<R, ParseError> {
@@ -283,10 +290,11 @@ impl<T: TokenKind> TokenStream<T> {
     pub fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.fail(format!(
-                "{} deeper than {MAX_DEPTH} levels",
-                self.wording.nesting
-            ));
+            let message = format!("{} deeper than {MAX_DEPTH} levels", self.wording.nesting);
+            return Err(ParseError {
+                too_deep: true,
+                ..self.fail::<()>(message).unwrap_err()
+            });
         }
         Ok(())
     }

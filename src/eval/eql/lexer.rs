@@ -49,6 +49,7 @@ const PUNCT: &[&str] = &[
 
 fn err<T>(message: impl Into<String>, span: Span) -> Result<T, ParseError> {
     Err(ParseError {
+        too_deep: false,
         message: message.into(),
         span,
     })

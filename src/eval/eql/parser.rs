@@ -255,6 +255,7 @@ impl Parser {
             };
             if let Some(m) = bad {
                 return Err(ParseError {
+                    too_deep: false,
                     message: format!("{m} (`{}`)", op.text()),
                     span: *at,
                 });
@@ -265,6 +266,7 @@ impl Parser {
             for (v, at) in &values {
                 if let Lit::Str(p) = v {
                     regexes.push(Regex::new(p, ci).map_err(|e| ParseError {
+                        too_deep: false,
                         message: format!("bad regular expression {p:?}: {e}"),
                         span: *at,
                     })?);
@@ -318,6 +320,7 @@ impl Parser {
         let args = if kind == FuncKind::CidrMatch {
             if args.is_empty() {
                 return Err(ParseError {
+                    too_deep: false,
                     message: "cidrmatch needs at least one CIDR block".into(),
                     span: close,
                 });
@@ -332,6 +335,7 @@ impl Parser {
                     Some(n) => nets.push(n),
                     None => {
                         return Err(ParseError {
+                            too_deep: false,
                             message: format!(
                                 "cidrmatch takes CIDR strings such as \"10.0.0.0/8\"; got {v:?}"
                             ),
@@ -347,6 +351,7 @@ impl Parser {
                 Ok([(Lit::Str(s), _)]) => FuncArgs::Text(s),
                 Ok([(_, at)]) => {
                     return Err(ParseError {
+                        too_deep: false,
                         message: format!(
                             "{base} compares strings; the second argument must be a string"
                         ),
@@ -355,6 +360,7 @@ impl Parser {
                 }
                 Err(_) => {
                     return Err(ParseError {
+                        too_deep: false,
                         message: format!("{base} takes two arguments: a field and a string"),
                         span,
                     })

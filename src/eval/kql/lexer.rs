@@ -40,7 +40,13 @@ const PUNCT: &[&str] = &[
 pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
     let mut cur = Cursor::new(src);
     let mut out = Vec::new();
-    let err = |message: String, span| Err(ParseError { message, span });
+    let err = |message: String, span| {
+        Err(ParseError {
+            too_deep: false,
+            message,
+            span,
+        })
+    };
     while let Some(c) = cur.at(0) {
         let span = cur.span();
         if c.is_whitespace() {

@@ -323,7 +323,11 @@ impl Parser {
         if self.ts.eat_punct("-") {
             // A run of minus signs reports its depth as "expected less nesting".
             if self.ts.enter().is_err() {
-                return self.ts.err("less nesting");
+                let e = self.ts.err::<Expr>("less nesting").unwrap_err();
+                return Err(ParseError {
+                    too_deep: true,
+                    ..e
+                });
             }
             let e = self.unary();
             self.ts.leave();
@@ -341,6 +345,7 @@ impl Parser {
         match self.ts.bump() {
             Some(Tok::Str(s)) => Ok(Expr::Lit(Lit::Str(s))),
             Some(Tok::Number(n)) => number(&n).ok_or(ParseError {
+                too_deep: false,
                 message: format!("invalid number or timespan `{n}`"),
                 span,
             }),
@@ -378,6 +383,7 @@ impl Parser {
                     let args = self.paren_list()?;
                     if name == "not" {
                         let [arg] = <[Expr; 1]>::try_from(args).map_err(|_| ParseError {
+                            too_deep: false,
                             message: "not() takes exactly one argument".into(),
                             span,
                         })?;
@@ -552,7 +558,10 @@ mod tests {
         );
         let e = parse(&src).unwrap_err();
         assert!(e.message.contains("nested deeper"), "{e}");
+        assert!(e.too_deep, "the nesting cap marks its refusals");
         let src = format!("T | where {}1", "-".repeat(10_000));
-        assert!(parse(&src).is_err());
+        assert!(parse(&src).unwrap_err().too_deep);
+        // a grammar error is not one of the cap's
+        assert!(!parse("T | where (a == 1").unwrap_err().too_deep);
     }
 }

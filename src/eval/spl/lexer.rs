@@ -51,6 +51,7 @@ fn is_word_char(c: char) -> bool {
 
 fn err<T>(message: impl Into<String>, span: Span) -> Result<T, ParseError> {
     Err(ParseError {
+        too_deep: false,
         message: message.into(),
         span,
     })

@@ -105,6 +105,7 @@ impl Parser {
             return self.ts.err("a search term, `|` or the end of the search");
         }
         check_time_placement(&e, true).map_err(|(message, ())| ParseError {
+            too_deep: false,
             message,
             span: self.ts.span(),
         })?;
@@ -437,6 +438,7 @@ impl Parser {
                             return self.ts.fail_at(format!("`{w}` takes `=` only here"), at);
                         }
                         let t = time_spec(&v).map_err(|message| ParseError {
+                            too_deep: false,
                             message,
                             span: vspan,
                         })?;
@@ -449,6 +451,7 @@ impl Parser {
                         field: w,
                         op,
                         value: wild(&v).map_err(|m| ParseError {
+                            too_deep: false,
                             message: m,
                             span: vspan,
                         })?,
@@ -467,6 +470,7 @@ impl Parser {
                         let vspan = self.ts.span();
                         let v = self.s_value()?;
                         values.push(wild(&v).map_err(|m| ParseError {
+                            too_deep: false,
                             message: m,
                             span: vspan,
                         })?);
@@ -488,7 +492,11 @@ impl Parser {
     }
 
     fn term(&self, text: &str, at: Span) -> Result<SExpr, ParseError> {
-        let e = |message| ParseError { message, span: at };
+        let e = |message| ParseError {
+            too_deep: false,
+            message,
+            span: at,
+        };
         Ok(SExpr::Term {
             raw: term_regex(text).map_err(e)?,
             wild: wild(text).map_err(e)?,
