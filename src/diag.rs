@@ -163,6 +163,25 @@ pub enum Cause {
     Unbuildable(Unbuildable),
     /// A match rendered wider or narrower than the spec means.
     Loss(Loss),
+    /// The rule's output has another shape than the spec's (`what`: a fixed phrase saying
+    /// how, the same for every detection it concerns).
+    Reshaped {
+        backend: BackendName,
+        what: &'static str,
+    },
+}
+
+/// How the default text output groups warnings: one line per group with a count.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GroupKey {
+    /// Fidelity losses, by backend, effect and note (what an acknowledgement names).
+    Loss(LossKey),
+    /// Other warnings of one backend reporting the same thing; `what` is that thing, as the
+    /// group's headline.
+    Other {
+        backend: BackendName,
+        what: &'static str,
+    },
 }
 
 impl Cause {
@@ -384,6 +403,41 @@ impl Diag {
     /// The key fidelity warnings are grouped and acknowledged by (see `Cause::key`).
     pub fn key(&self) -> Option<LossKey> {
         self.cause.as_deref().and_then(Cause::key)
+    }
+
+    /// The group this warning is printed in by default (`None`: printed alone): fidelity
+    /// losses by their key; a backend declared unsupported, a summarize field left out under a
+    /// declared gap, and a reshaped output, by backend. Read from the cause, never the text.
+    pub fn group_key(&self) -> Option<GroupKey> {
+        if self.is_error() {
+            return None;
+        }
+        if let Some(k) = self.key() {
+            return Some(GroupKey::Loss(k));
+        }
+        match self.cause.as_deref()? {
+            Cause::Unbuildable(Unbuildable {
+                backend,
+                why: Whole::Declared { .. },
+                ..
+            }) => Some(GroupKey::Other {
+                backend: *backend,
+                what: "detections declared unsupported (`unsupported:` in the spec, each with its reason): no rule is built for them",
+            }),
+            Cause::Gaps(g) if self.kind == DiagKind::Semantics => {
+                g.iter()
+                    .all(|g| g.role == Role::Output)
+                    .then_some(GroupKey::Other {
+                        backend: g.first()?.backend,
+                        what: "rules whose summarize fields the table lacks (declared gaps): results are grouped by the fields it has",
+                    })
+            }
+            Cause::Reshaped { backend, what } => Some(GroupKey::Other {
+                backend: *backend,
+                what,
+            }),
+            _ => None,
+        }
     }
 
     /// The loss this diagnostic reports, when it reports one.

@@ -207,8 +207,17 @@ fn summarize_by_account_upn() {
     }
 
     // With a declared gap, Splunk and Elastic group without the field they lack, and say so
+    // (in one block per backend by default; each rule's warning with --all-warnings)
+    let grouped = rmmc(p.path()).args(["check", "rules"]).assert().code(0);
+    let err = stderr_of(grouped);
+    assert!(
+        err.contains(
+            "warning: splunk: 3 rules whose summarize fields the table lacks (declared gaps)"
+        ),
+        "{err}"
+    );
     let build = rmmc(p.path())
-        .args(["build", "rules", "--out", "all"])
+        .args(["build", "rules", "--out", "all", "--all-warnings"])
         .assert()
         .code(0);
     let err = stderr_of(build);

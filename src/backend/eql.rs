@@ -35,7 +35,7 @@ use super::driver::{
 };
 use super::text::{Binding, Brackets, Text, Tokens};
 use super::Target;
-use crate::diag::{Diag, DiagKind, Fidelity, Note};
+use crate::diag::{Cause, Diag, DiagKind, Fidelity, Note};
 use crate::ir::{fold, IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::attack::{tactics_of, TECHNIQUES};
@@ -547,7 +547,11 @@ impl Backend for Eql {
                             spec.window
                         ),
                     )
-                    .at(&spec.file, det.span),
+                    .at(&spec.file, det.span)
+                    .cause(Cause::Reshaped {
+                        backend: BackendName::Elastic,
+                        what: "rules with a summarize: EQL has no aggregation, so each becomes Kibana alert suppression by the same fields over the window (one alert per group with a suppressed-alert count, not one result row per group with first/last seen and event ids)",
+                    }),
                 );
                 // the limit is on the fields the rule suppresses by (a field left out under a
                 // declared gap is not one of them)

@@ -4,7 +4,7 @@
 //! other CLI file.
 
 use crate::build;
-use crate::diag::{Diag, DiagKind, Fidelity, Severity};
+use crate::diag::{Diag, DiagKind, Fidelity, GroupKey, Severity};
 use crate::spec::{self, LoadedSpec};
 use clap::ValueEnum;
 use std::io::IsTerminal;
@@ -292,10 +292,10 @@ struct Block {
 /// full when there is only one; acknowledged warnings not at all (see `acknowledged_summary`).
 /// In the order each first occurs.
 fn grouped(diags: &[Diag], color: bool) -> Vec<Block> {
-    let mut order: Vec<Result<&Diag, crate::diag::LossKey>> = Vec::new();
-    let mut groups: indexmap::IndexMap<crate::diag::LossKey, Vec<&Diag>> = Default::default();
+    let mut order: Vec<Result<&Diag, GroupKey>> = Vec::new();
+    let mut groups: indexmap::IndexMap<GroupKey, Vec<&Diag>> = Default::default();
     for d in diags.iter().filter(|d| d.acknowledged.is_none()) {
-        match d.key().filter(|_| !d.is_error()) {
+        match d.group_key() {
             Some(k) => {
                 let g = groups.entry(k.clone()).or_default();
                 if g.is_empty() {
@@ -314,7 +314,14 @@ fn grouped(diags: &[Diag], color: bool) -> Vec<Block> {
                 [one] => block(one, color),
                 many => Block {
                     error: false,
-                    text: render_group(&k, many),
+                    text: match &k {
+                        GroupKey::Loss(k) => render_group(k, many),
+                        GroupKey::Other { backend, what } => {
+                            let mut text = format!("warning: {backend}: {} {what}", many.len());
+                            push_places(&mut text, many);
+                            text
+                        }
+                    },
                 },
             },
         })
@@ -368,6 +375,15 @@ fn render_group(k: &crate::diag::LossKey, many: &[&Diag]) -> String {
         k.note,
         escape_control(why)
     );
+    push_places(&mut text, many);
+    text.push_str(&format!("\n  = help: {}", acknowledge_help(k)));
+    text
+}
+
+/// The first `GROUP_EXAMPLES` places of a group's warnings under its headline, and how many
+/// more there are.
+fn push_places(text: &mut String, many: &[&Diag]) {
+    use crate::input::escape_control;
     // one match can be rendered on several tables (endpoint and firewall): each place once
     let mut places: Vec<String> = many
         .iter()
@@ -378,17 +394,21 @@ fn render_group(k: &crate::diag::LossKey, many: &[&Diag]) -> String {
         })
         .collect();
     places.dedup();
-    for at in places.iter().take(GROUP_EXAMPLES) {
+    // "… and 1 more place" takes the room of the place itself: list it
+    let shown = if places.len() == GROUP_EXAMPLES + 1 {
+        places.len()
+    } else {
+        GROUP_EXAMPLES
+    };
+    for at in places.iter().take(shown) {
         text.push_str(&format!("\n  --> {}", escape_control(at)));
     }
-    if places.len() > GROUP_EXAMPLES {
+    if places.len() > shown {
         text.push_str(&format!(
             "\n  … and {} more places (`--all-warnings` prints each warning)",
-            places.len() - GROUP_EXAMPLES
+            places.len() - shown
         ));
     }
-    text.push_str(&format!("\n  = help: {}", acknowledge_help(k)));
-    text
 }
 
 /// `N warnings acknowledged (by rules/rmmc.toml: X, …)`: the one line acknowledged warnings
