@@ -12,9 +12,10 @@
 //! Output: `splunk/<stem>.spl` per query and `splunk/savedsearches.conf`.
 
 pub mod escape;
+pub mod terms;
 
 use super::common::{effect, fidelity_word};
-use super::driver::{rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words};
+use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
 use crate::diag::{Diag, DiagKind, Fidelity, Note};
@@ -53,6 +54,15 @@ fn simple_name(s: &str) -> bool {
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Does the table's base search read Windows event log XML (`sourcetype="XmlWinEventLog:…"`),
+/// whose `_raw` holds every mapped field but Splunk's default ones as element text?
+pub fn raw_xml(t: &TableMap) -> bool {
+    t.meta
+        .get("base_search")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|b| b.contains("sourcetype=\"XmlWinEventLog:"))
+}
+
 pub fn data() -> &'static SplData {
     static DATA: OnceLock<SplData> = OnceLock::new();
     DATA.get_or_init(|| {
@@ -62,6 +72,15 @@ pub fn data() -> &'static SplData {
             t.check().unwrap_or_else(|e| fail(e));
             if !t.meta.get("base_search").is_some_and(|v| v.is_string()) {
                 fail(format!("table {}: meta.base_search is missing", t.name));
+            }
+            if !t.meta.get("search_terms").is_none_or(|v| v.is_boolean()) {
+                fail(format!("table {}: meta.search_terms is true or false", t.name));
+            }
+            if terms::enabled(t) && !raw_xml(t) {
+                fail(format!(
+                    "table {}: search terms need the Sysmon XML _raw (a sourcetype=\"XmlWinEventLog:…\" base search); set meta.search_terms: false",
+                    t.name
+                ));
             }
             for key in t.columns.keys() {
                 let f = Field::lookup(key).expect("checked");
@@ -113,6 +132,14 @@ pub struct Fill(IndexSet<String>);
 
 type Cx<'a> = RuleCtx<'a, Fill>;
 
+/// A rendered (sub)expression: its `where` text, and its search-term prefilter (`terms`),
+/// wider than the text or `None` (no prefilter for it).
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub text: Text,
+    pub terms: Option<Text>,
+}
+
 /// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
 #[allow(non_upper_case_globals)]
 impl BackendName {
@@ -145,12 +172,31 @@ impl Backend for Spl {
         }),
     };
     const TARGETS: &'static [Target] = &[Target::Splunk];
-    type Node = Text;
+    type Node = Node;
     type Local = Fill;
 
-    super::text::text_hooks!(TOKENS);
+    fn tables() -> &'static [TableMap] {
+        &data().tables
+    }
 
-    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Node>, top: bool) -> Node {
+        let (texts, terms): (Vec<Text>, Vec<Option<Text>>) =
+            parts.into_iter().map(|n| (n.text, n.terms)).unzip();
+        Node {
+            text: TOKENS.join(chain, texts, top),
+            terms: terms::join(chain, terms),
+        }
+    }
+
+    fn not(&self, _: &Cx, inner: Node) -> Node {
+        // a term says the event holds a word; under `not` that proves nothing
+        Node {
+            text: TOKENS.not(inner.text),
+            terms: None,
+        }
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Node {
         let (mut fidelity, note) = col.fidelity;
         let mut note = note.map(str::to_string);
         let mut alts = Vec::new();
@@ -195,7 +241,10 @@ impl Backend for Spl {
             });
         }
         cx.record(m, text.s.clone(), fidelity, note);
-        text
+        Node {
+            text,
+            terms: terms::leaf(cx.table, m, col),
+        }
     }
 
     fn needs(&self, det: &IrDetection, source: Source) -> Vec<Need> {
@@ -219,7 +268,7 @@ impl Backend for Spl {
         needs
     }
 
-    fn finish(&mut self, cx: &mut Cx, rule: Rule<Text>, files: &mut Vec<(String, String)>) {
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Node>, files: &mut Vec<(String, String)>) {
         let (spec, det) = (cx.spec, cx.det);
         let q = query(cx, &rule);
         match stanza(spec, det, &q, &rule) {
@@ -338,7 +387,7 @@ fn test(v: &str, m: &Match) -> Vec<String> {
 }
 
 /// The search text of one rule.
-fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
+fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
     let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
     let ts = cx.project(Field::known("timestamp"));
     let mut exclusion_lines = Vec::new();
@@ -346,7 +395,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         match &e.inner {
             Some(inner) => {
                 exclusion_lines.push(format!("```exclusion: {}```", e.x.id));
-                exclusion_lines.push(format!("| where {}", TOKENS.not(inner.clone()).s));
+                exclusion_lines.push(format!("| where {}", TOKENS.not(inner.text.clone()).s));
             }
             // `not(x)` widened to true: nothing of the exclusion can be tested, none applied
             None => exclusion_lines.push(format!(
@@ -411,11 +460,15 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         det.id,
         rule.id.uuid("splunk-search")
     )];
-    if det.time_filter {
-        lines.push(format!("{base} earliest=-{} latest=now", spec.window.kql()));
-    } else {
-        lines.push(base.to_string());
+    let mut search = base.to_string();
+    if let Some(t) = &rule.condition.terms {
+        search.push(' ');
+        search.push_str(&terms::clause(t));
     }
+    if det.time_filter {
+        let _ = write!(search, " earliest=-{} latest=now", spec.window.kql());
+    }
+    lines.push(search);
     if !cx.local.0.is_empty() {
         let sets: Vec<String> = cx
             .local
@@ -425,7 +478,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
             .collect();
         lines.push(format!("| eval {}", sets.join(", ")));
     }
-    lines.push(format!("| where {}", rule.condition.s));
+    lines.push(format!("| where {}", rule.condition.text.s));
     lines.extend(exclusion_lines);
     lines.extend(tail);
     let mut text = lines.join("\n");
@@ -477,7 +530,7 @@ fn stanza(
     spec: &IrSpec,
     det: &IrDetection,
     q: &SplQuery,
-    rule: &Rule<Text>,
+    rule: &Rule<Node>,
 ) -> Result<(String, String), Diag> {
     let err = |what: &str, why: String| {
         Diag::error(

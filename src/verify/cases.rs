@@ -190,6 +190,9 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
                 text("trailing dot", format!("{base}."));
                 text("in a URL", format!("https://{base}:443/path?q=1"));
                 text("quotes and backslashes", format!("\"{base}\\'"));
+                // `&` and `<` are written `&amp;` `&lt;` in the Sysmon XML `_raw` Splunk's
+                // search terms read: the value's words must still be found there
+                text("XML specials around", format!("&{base}<&amp;"));
                 text("inside spaces", format!(" {base} "));
                 // a letter of another script on either side: a term boundary for the spec
                 // (ASCII), part of the term for Kusto (see `ir::KUSTO`)

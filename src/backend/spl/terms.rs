@@ -1,0 +1,261 @@
+//! The search-term prefilter (issue 19.3): words Splunk looks up in its index, put in the
+//! first (search) command ahead of the exact `where`, so Splunk reads only the events that can
+//! match instead of every Sysmon event of the window. The `where` still decides; a term only
+//! has to be *wider*: every event the `where` keeps must contain it.
+//!
+//! How Splunk matches a bare term (Search Manual, "Event segmentation and searching" and "Use
+//! CASE() and TERM() to match phrases"; Admin Manual, segmenters.conf): the indexer cuts
+//! `_raw` into segments at the major breakers (space, tab, line breaks and
+//! `[ ] < > ( ) { } | ! ; , ' " * & ? +`) and again at the minor breakers (`/ : = @ . - $ # %
+//! \ _`), and a term is found through the lexicon of those segments, "by default
+//! case-insensitive" ("if you search for Error, any case of that term is returned"). So a
+//! term is sound for a text test when, in every field value the test accepts, it is a whole
+//! segment of the value as `_raw` holds it:
+//! - it is a run of ASCII letters and digits of the spec value (no breaker inside, nothing a
+//!   wildcard or an operator could read), and for a case-insensitive test every letter's
+//!   spec case class is exactly its ASCII pair: the spec folds the KELVIN SIGN (U+212A) to
+//!   `k`, and nothing documents Splunk lower-casing non-ASCII letters, so a run holding `k`
+//!   is never a term (`ſ` U+017F is no `s` for the spec, so `s` is safe);
+//! - both its ends are breakers: a breaker character inside the value, or an edge of the
+//!   value the test pins down (the start for `exact`/`prefix`, the end for `exact`/`suffix`,
+//!   both for a domain, which starts at `.` or the value's start). A pinned edge is the edge
+//!   of the field's text, which in the Sysmon XML `_raw` (`<Data Name='Image'>…</Data>`,
+//!   `<Computer>…</Computer>`) sits between `>` and `<`, both major breakers. A `term` test's
+//!   boundary is any non-alphanumeric character (`~`, `é`), not a breaker, so it pins nothing;
+//! - XML escaping cannot glue it to a neighbour: `&`, `<`, `>`, `'`, `"` become `&amp;`,
+//!   `&lt;`, `&gt;`, `&apos;`, `&quot;`, which start with `&` and end with `;`, both major
+//!   breakers, and every one of the five is itself a major breaker.
+//!
+//! Only fields whose text is in `_raw` qualify: Splunk's default fields (`host`, `source`,
+//! `index`, …, "Use default fields", Knowledge Manager Manual) are not, so a match on them has
+//! no term. A `not` (and so every exclusion) has none; an `any` has one only when each of its
+//! parts has one (an OR of their terms); an `all` has the AND of the terms its parts have.
+//! No term for a part is always sound: that part is not prefiltered. IPs, ranges and ports
+//! get none (their text has no segment every accepted spelling shares).
+
+use super::super::text::{Binding, Text};
+use super::escape::case_class;
+use super::TOKENS;
+use crate::backend::driver::Chain;
+use crate::ir::{Match, Test, TextOp};
+use crate::mapping::{Column, TableMap};
+
+/// Splunk's default major and minor breakers (segmenters.conf `[default]`), single characters.
+pub const BREAKERS: &str = " \t\n\r[]<>(){}|!;,'\"*&?+/:=@.-$#%\\_";
+
+/// Fields Splunk sets for every event ("Use default fields"), which `_raw` does not hold.
+const DEFAULT_FIELDS: &[&str] = &[
+    "host",
+    "source",
+    "sourcetype",
+    "index",
+    "splunk_server",
+    "linecount",
+    "punct",
+    "eventtype",
+    "tag",
+    "timestartpos",
+    "timeendpos",
+];
+
+/// The shortest run used as a term: shorter ones (`10`, `io`) are in most events and only
+/// cost the lexicon look-up.
+const MIN_LEN: usize = 3;
+
+/// Words nearly every event of a kind holds (file extensions, top-level domains, URL
+/// schemes): sound as terms, but they select nothing, so a value offers none of them.
+const COMMON: &[&str] = &["exe", "dll", "com", "net", "org", "www", "http", "https"];
+
+/// Does `table` prefilter with search terms? `meta.search_terms` (default on); a table whose
+/// base search does not read raw events (a CIM data model, `tstats`) turns it off.
+pub fn enabled(table: &TableMap) -> bool {
+    table
+        .meta
+        .get("search_terms")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// Is `field`'s text part of the event's `_raw`?
+pub fn in_raw(field: &str) -> bool {
+    !field.starts_with('_') && !DEFAULT_FIELDS.contains(&field)
+}
+
+fn breaker(c: char) -> bool {
+    BREAKERS.contains(c)
+}
+
+/// A letter or digit Splunk's case-insensitive lookup matches exactly as the test does.
+fn plain(c: char, cased: bool) -> bool {
+    c.is_ascii_digit()
+        || (c.is_ascii_alphabetic()
+            && (cased || case_class(c) == [c.to_ascii_uppercase(), c.to_ascii_lowercase()]))
+}
+
+/// The longest segment of `v` that every field value the test accepts holds as a whole
+/// segment (see the module text); `start`/`end`: the test pins that edge of `v` to the edge
+/// of the field's text.
+pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String> {
+    let cs: Vec<char> = v.chars().collect();
+    let mut best: Option<&[char]> = None;
+    let mut i = 0;
+    while i < cs.len() {
+        if !cs[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let from = i;
+        while i < cs.len() && cs[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let run = &cs[from..i];
+        let left = if from == 0 {
+            start
+        } else {
+            breaker(cs[from - 1])
+        };
+        let right = if i == cs.len() { end } else { breaker(cs[i]) };
+        if left
+            && right
+            && run.len() >= MIN_LEN
+            && !COMMON.iter().any(|w| {
+                run.iter()
+                    .copied()
+                    .map(|c| c.to_ascii_lowercase())
+                    .eq(w.chars())
+            })
+            && run.iter().all(|c| plain(*c, cased))
+            && best.is_none_or(|b| run.len() > b.len())
+        {
+            best = Some(run);
+        }
+    }
+    best.map(|r| r.iter().collect())
+}
+
+/// The prefilter of one match on its column: an OR of quoted terms, or `None`.
+pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Text> {
+    if !enabled(table) || col.match_on.is_empty() || !col.match_on.iter().all(|c| in_raw(c)) {
+        return None;
+    }
+    let terms: Option<Vec<String>> = match &m.test {
+        Test::Text { op, values, cased } => {
+            let (start, end) = match op {
+                TextOp::Exact => (true, true),
+                TextOp::Prefix => (true, false),
+                TextOp::Suffix => (false, true),
+                TextOp::Contains | TextOp::Term => (false, false),
+            };
+            values
+                .iter()
+                .map(|v| value_term(v, start, end, *cased))
+                .collect()
+        }
+        Test::Domain(ds) => ds
+            .iter()
+            .map(|d| value_term(d, true, true, false))
+            .collect(),
+        Test::Digest(hs) => hs
+            .iter()
+            .map(|h| value_term(h, true, true, false))
+            .collect(),
+        Test::Ip(_) | Test::Cidr(_) | Test::Port(_) => None,
+    };
+    let mut terms = terms?;
+    // one lookup per distinct word: Splunk's lookup is case-insensitive
+    let mut seen = std::collections::BTreeSet::new();
+    terms.retain(|t| seen.insert(t.to_ascii_lowercase()));
+    let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
+    Some(Text::any_of(quoted, TOKENS.or))
+}
+
+/// `all` / `any` of the parts' prefilters: an `all` keeps the parts that have one, an `any`
+/// needs every part to have one.
+pub fn join(chain: Chain, parts: Vec<Option<Text>>) -> Option<Text> {
+    let parts: Vec<Text> = match chain {
+        Chain::All => parts.into_iter().flatten().collect(),
+        Chain::Any => parts.into_iter().collect::<Option<_>>()?,
+    };
+    match parts.len() {
+        0 => None,
+        1 => parts.into_iter().next(),
+        _ => Some(TOKENS.join(chain, parts, false)),
+    }
+}
+
+/// The prefilter as it follows the base search: bracketed unless it is one term (the search
+/// command's `OR` binds tighter than its implicit `AND`, so brackets are for the reader).
+pub fn clause(t: &Text) -> String {
+    if t.b == Binding::Atom {
+        t.s.clone()
+    } else {
+        format!("({})", t.s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_term_is_a_whole_segment_of_every_accepted_value() {
+        // contains: the value's edges are free, only inner runs between breakers qualify
+        assert_eq!(
+            value_term("server.action1.com", false, false, false).as_deref(),
+            Some("action1")
+        );
+        // exact: the edges are the field's edges
+        assert_eq!(
+            value_term("server.action1.com", true, true, false).as_deref(),
+            Some("action1")
+        );
+        assert_eq!(
+            value_term("client32.exe", true, true, false).as_deref(),
+            Some("client32")
+        );
+        assert_eq!(value_term("client32.exe", false, false, false), None);
+        // sound but selecting nothing: common words are no terms
+        assert_eq!(value_term("ab.exe", true, true, false), None);
+        // `k` folds with the KELVIN SIGN in the spec: never in a caseless term
+        assert_eq!(value_term("kaseya", true, true, false), None);
+        assert_eq!(
+            value_term("kaseya", true, true, true).as_deref(),
+            Some("kaseya")
+        );
+        assert_eq!(
+            value_term("kaseya.agent.net", true, true, false).as_deref(),
+            Some("agent")
+        );
+        // non-breakers (`~`, non-ASCII letters) glue: no segment edge there
+        assert_eq!(value_term("a~remote~b", false, false, false), None);
+        assert_eq!(value_term("éremote.x", true, true, false), None);
+        // `&` is a breaker, and stays one as `&amp;`
+        assert_eq!(
+            value_term("x&remote&y", false, false, false).as_deref(),
+            Some("remote")
+        );
+        // `*` is a literal of the spec and a breaker of Splunk; never inside a term
+        assert_eq!(
+            value_term("*remote*", false, false, false).as_deref(),
+            Some("remote")
+        );
+        assert_eq!(value_term("", true, true, false), None);
+        assert_eq!(value_term("ab.cd", true, true, false), None);
+    }
+
+    #[test]
+    fn any_needs_every_part_all_keeps_what_it_has() {
+        let t = |s: &str| Some(Text::atom(format!("\"{s}\"")));
+        assert_eq!(
+            join(Chain::Any, vec![t("a1x"), t("b2y")]).map(|t| t.s),
+            Some("\"a1x\" OR \"b2y\"".into())
+        );
+        assert_eq!(join(Chain::Any, vec![t("a1x"), None]), None);
+        assert_eq!(
+            join(Chain::All, vec![t("a1x"), None]).map(|t| t.s),
+            Some("\"a1x\"".into())
+        );
+        assert_eq!(join(Chain::All, vec![None, None]), None);
+        assert!(in_raw("Image") && !in_raw("host") && !in_raw("_time"));
+    }
+}
