@@ -137,7 +137,7 @@ type Cx<'a> = RuleCtx<'a, Fill>;
 #[derive(Clone, Debug)]
 pub struct Node {
     pub text: Text,
-    pub terms: Option<Text>,
+    pub terms: Option<terms::Terms>,
 }
 
 /// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
@@ -180,7 +180,7 @@ impl Backend for Spl {
     }
 
     fn join(&self, _: &Cx, chain: Chain, parts: Vec<Node>, top: bool) -> Node {
-        let (texts, terms): (Vec<Text>, Vec<Option<Text>>) =
+        let (texts, terms): (Vec<Text>, Vec<Option<terms::Terms>>) =
             parts.into_iter().map(|n| (n.text, n.terms)).unzip();
         Node {
             text: TOKENS.join(chain, texts, top),

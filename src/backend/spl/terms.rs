@@ -33,7 +33,6 @@
 //! No term for a part is always sound: that part is not prefiltered. IPs, ranges and ports
 //! get none (their text has no segment every accepted spelling shares).
 
-use super::super::text::{Binding, Text};
 use super::escape::case_class;
 use super::TOKENS;
 use crate::backend::driver::Chain;
@@ -133,12 +132,80 @@ pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String
     best.map(|r| r.iter().collect())
 }
 
-/// The prefilter of one match on its column: an OR of quoted terms, or `None`.
-pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Text> {
+/// A prefilter: words, and `AND` / `OR` of prefilters, flat (no chain directly inside a chain
+/// of its kind) and without repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Terms {
+    Word(String),
+    All(Vec<Terms>),
+    Any(Vec<Terms>),
+}
+
+impl Terms {
+    /// A chain of `parts`: nested chains of the same kind are inlined, repeats dropped
+    /// (words compare case-insensitively, as Splunk looks them up).
+    fn chain(any: bool, parts: Vec<Terms>) -> Terms {
+        let mut flat: Vec<Terms> = Vec::new();
+        for p in parts {
+            let inner = match p {
+                Terms::Any(v) if any => v,
+                Terms::All(v) if !any => v,
+                p => vec![p],
+            };
+            for t in inner {
+                if !flat.iter().any(|f| f.same(&t)) {
+                    flat.push(t);
+                }
+            }
+        }
+        match (flat.len(), any) {
+            (1, _) => flat.pop().expect("one part"),
+            (_, true) => Terms::Any(flat),
+            (_, false) => Terms::All(flat),
+        }
+    }
+
+    fn same(&self, o: &Terms) -> bool {
+        match (self, o) {
+            (Terms::Word(a), Terms::Word(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        }
+    }
+
+    /// The search-command text, every chain inside a chain bracketed (the search command's
+    /// `OR` binds tighter than `AND`: the brackets are for the reader).
+    fn render(&self, out: &mut String, inner: bool) {
+        let (parts, sep) = match self {
+            Terms::Word(w) => {
+                out.push('"');
+                out.push_str(w);
+                out.push('"');
+                return;
+            }
+            Terms::All(v) => (v, TOKENS.and),
+            Terms::Any(v) => (v, TOKENS.or),
+        };
+        if inner {
+            out.push('(');
+        }
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            p.render(out, true);
+        }
+        if inner {
+            out.push(')');
+        }
+    }
+}
+
+/// The prefilter of one match on its column: an OR of the words of its values, or `None`.
+pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Terms> {
     if !enabled(table) || col.match_on.is_empty() || !col.match_on.iter().all(|c| in_raw(c)) {
         return None;
     }
-    let terms: Option<Vec<String>> = match &m.test {
+    let words: Option<Vec<String>> = match &m.test {
         Test::Text { op, values, cased } => {
             let (start, end) = match op {
                 TextOp::Exact => (true, true),
@@ -161,36 +228,30 @@ pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Text> {
             .collect(),
         Test::Ip(_) | Test::Cidr(_) | Test::Port(_) => None,
     };
-    let mut terms = terms?;
-    // one lookup per distinct word: Splunk's lookup is case-insensitive
-    let mut seen = std::collections::BTreeSet::new();
-    terms.retain(|t| seen.insert(t.to_ascii_lowercase()));
-    let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
-    Some(Text::any_of(quoted, TOKENS.or))
+    Some(Terms::chain(
+        true,
+        words?.into_iter().map(Terms::Word).collect(),
+    ))
 }
 
 /// `all` / `any` of the parts' prefilters: an `all` keeps the parts that have one, an `any`
 /// needs every part to have one.
-pub fn join(chain: Chain, parts: Vec<Option<Text>>) -> Option<Text> {
-    let parts: Vec<Text> = match chain {
-        Chain::All => parts.into_iter().flatten().collect(),
-        Chain::Any => parts.into_iter().collect::<Option<_>>()?,
+pub fn join(chain: Chain, parts: Vec<Option<Terms>>) -> Option<Terms> {
+    let (any, parts): (bool, Vec<Terms>) = match chain {
+        Chain::All => (false, parts.into_iter().flatten().collect()),
+        Chain::Any => (true, parts.into_iter().collect::<Option<_>>()?),
     };
-    match parts.len() {
-        0 => None,
-        1 => parts.into_iter().next(),
-        _ => Some(TOKENS.join(chain, parts, false)),
+    if parts.is_empty() {
+        return None;
     }
+    Some(Terms::chain(any, parts))
 }
 
-/// The prefilter as it follows the base search: bracketed unless it is one term (the search
-/// command's `OR` binds tighter than its implicit `AND`, so brackets are for the reader).
-pub fn clause(t: &Text) -> String {
-    if t.b == Binding::Atom {
-        t.s.clone()
-    } else {
-        format!("({})", t.s)
-    }
+/// The prefilter as it follows the base search: bracketed unless it is one word.
+pub fn clause(t: &Terms) -> String {
+    let mut s = String::new();
+    t.render(&mut s, true);
+    s
 }
 
 #[cfg(test)]
@@ -245,17 +306,28 @@ mod tests {
 
     #[test]
     fn any_needs_every_part_all_keeps_what_it_has() {
-        let t = |s: &str| Some(Text::atom(format!("\"{s}\"")));
+        let w = |s: &str| Some(Terms::Word(s.into()));
+        let text = |t: Option<Terms>| t.map(|t| clause(&t));
         assert_eq!(
-            join(Chain::Any, vec![t("a1x"), t("b2y")]).map(|t| t.s),
-            Some("\"a1x\" OR \"b2y\"".into())
+            text(join(Chain::Any, vec![w("a1x"), w("b2y")])),
+            Some(r#"("a1x" OR "b2y")"#.into())
         );
-        assert_eq!(join(Chain::Any, vec![t("a1x"), None]), None);
+        assert_eq!(join(Chain::Any, vec![w("a1x"), None]), None);
         assert_eq!(
-            join(Chain::All, vec![t("a1x"), None]).map(|t| t.s),
-            Some("\"a1x\"".into())
+            text(join(Chain::All, vec![w("a1x"), None])),
+            Some(r#""a1x""#.into())
         );
         assert_eq!(join(Chain::All, vec![None, None]), None);
+        // flat, no repeats (case-insensitive), chains of the other kind bracketed
+        let any = join(Chain::Any, vec![w("weezo"), w("weezohttpd")]);
+        assert_eq!(
+            text(join(Chain::Any, vec![any.clone(), w("WEEZO")])),
+            Some(r#"("weezo" OR "weezohttpd")"#.into())
+        );
+        assert_eq!(
+            text(join(Chain::All, vec![any, w("c3z")])),
+            Some(r#"(("weezo" OR "weezohttpd") AND "c3z")"#.into())
+        );
         assert!(in_raw("Image") && !in_raw("host") && !in_raw("_time"));
     }
 }
