@@ -61,9 +61,73 @@ const DEFAULT_FIELDS: &[&str] = &[
 /// cost the lexicon look-up.
 const MIN_LEN: usize = 3;
 
-/// Words nearly every event of a kind holds (file extensions, top-level domains, URL
-/// schemes): sound as terms, but they select nothing, so a value offers none of them.
-const COMMON: &[&str] = &["exe", "dll", "com", "net", "org", "www", "http", "https"];
+/// Words nearly every event of a kind holds, sound as terms but selecting nothing: file
+/// extensions, top-level domains and URL schemes, and the words of the Sysmon XML envelope
+/// every event's `_raw` carries (`<Provider Name='Microsoft-Windows-Sysmon'`, `<Channel>`, the
+/// `<Data Name='…'>` names, `<Level>`, `<Task>`, …). A value offers none of them.
+const COMMON: &[&str] = &[
+    "exe",
+    "dll",
+    "com",
+    "net",
+    "org",
+    "www",
+    "http",
+    "https",
+    "microsoft",
+    "windows",
+    "sysmon",
+    "operational",
+    "event",
+    "events",
+    "eventdata",
+    "data",
+    "name",
+    "system",
+    "provider",
+    "guid",
+    "channel",
+    "computer",
+    "schemas",
+    "win",
+    "xmlns",
+    "eventid",
+    "timecreated",
+    "systemtime",
+    "eventrecordid",
+    "image",
+    "user",
+    "commandline",
+    "parentimage",
+    "parentcommandline",
+    "company",
+    "product",
+    "description",
+    "originalfilename",
+    "destinationhostname",
+    "destinationip",
+    "destinationport",
+    "sourceip",
+    "sourceport",
+    "initiated",
+    "targetfilename",
+    "true",
+    "false",
+    "level",
+    "version",
+    "task",
+    "opcode",
+    "keywords",
+    "correlation",
+    "execution",
+    "processid",
+    "threadid",
+    "security",
+    "userid",
+    "rulename",
+    "utctime",
+    "processguid",
+];
 
 /// Does `table` prefilter with search terms? `meta.search_terms` (default on); a table whose
 /// base search does not read raw events (a CIM data model, `tstats`) turns it off.
@@ -91,12 +155,12 @@ fn plain(c: char, cased: bool) -> bool {
             && (cased || case_class(c) == [c.to_ascii_uppercase(), c.to_ascii_lowercase()]))
 }
 
-/// The longest segment of `v` that every field value the test accepts holds as a whole
-/// segment (see the module text); `start`/`end`: the test pins that edge of `v` to the edge
-/// of the field's text.
-pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String> {
+/// The segments of `v` that every field value the test accepts holds whole (see the module
+/// text), longest first; `start`/`end`: the test pins that edge of `v` to the edge of the
+/// field's text.
+pub fn value_terms(v: &str, start: bool, end: bool, cased: bool) -> Vec<String> {
     let cs: Vec<char> = v.chars().collect();
-    let mut best: Option<&[char]> = None;
+    let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < cs.len() {
         if !cs[i].is_ascii_alphanumeric() {
@@ -107,7 +171,7 @@ pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String
         while i < cs.len() && cs[i].is_ascii_alphanumeric() {
             i += 1;
         }
-        let run = &cs[from..i];
+        let run: String = cs[from..i].iter().collect();
         let left = if from == 0 {
             start
         } else {
@@ -117,19 +181,51 @@ pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String
         if left
             && right
             && run.len() >= MIN_LEN
-            && !COMMON.iter().any(|w| {
-                run.iter()
-                    .copied()
-                    .map(|c| c.to_ascii_lowercase())
-                    .eq(w.chars())
-            })
-            && run.iter().all(|c| plain(*c, cased))
-            && best.is_none_or(|b| run.len() > b.len())
+            && run.chars().all(|c| plain(c, cased))
+            && !COMMON.iter().any(|w| run.eq_ignore_ascii_case(w))
         {
-            best = Some(run);
+            out.push(run);
         }
     }
-    best.map(|r| r.iter().collect())
+    // longest first, the first of equal ones (a stable sort)
+    out.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    out
+}
+
+/// The best single term of `v` (the longest), if any.
+pub fn value_term(v: &str, start: bool, end: bool, cased: bool) -> Option<String> {
+    value_terms(v, start, end, cased).into_iter().next()
+}
+
+/// One word per value, as few words as possible: a value that holds a word already chosen
+/// for another value needs none of its own (`atera.com` and `agent.atera.com` are both found
+/// by `atera`). Values with fewer choices choose first. `None` when a value has no word.
+fn cover(cands: Vec<Vec<String>>) -> Option<Vec<String>> {
+    if cands.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by_key(|&i| cands[i].len());
+    let mut chosen: Vec<String> = Vec::new();
+    for i in order {
+        let c = &cands[i];
+        if !c
+            .iter()
+            .any(|w| chosen.iter().any(|x| x.eq_ignore_ascii_case(w)))
+        {
+            chosen.push(c[0].clone());
+        }
+    }
+    // in the values' order, for a stable text
+    let mut out = Vec::new();
+    for c in &cands {
+        for w in c {
+            if chosen.iter().any(|x| x == w) && !out.contains(w) {
+                out.push(w.clone());
+            }
+        }
+    }
+    Some(out)
 }
 
 /// A prefilter: words, and `AND` / `OR` of prefilters, flat (no chain directly inside a chain
@@ -205,7 +301,7 @@ pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Terms> {
     if !enabled(table) || col.match_on.is_empty() || !col.match_on.iter().all(|c| in_raw(c)) {
         return None;
     }
-    let words: Option<Vec<String>> = match &m.test {
+    let cands: Vec<Vec<String>> = match &m.test {
         Test::Text { op, values, cased } => {
             let (start, end) = match op {
                 TextOp::Exact => (true, true),
@@ -215,22 +311,23 @@ pub fn leaf(table: &TableMap, m: &Match, col: &Column) -> Option<Terms> {
             };
             values
                 .iter()
-                .map(|v| value_term(v, start, end, *cased))
+                .map(|v| value_terms(v, start, end, *cased))
                 .collect()
         }
         Test::Domain(ds) => ds
             .iter()
-            .map(|d| value_term(d, true, true, false))
+            .map(|d| value_terms(d, true, true, false))
             .collect(),
         Test::Digest(hs) => hs
             .iter()
-            .map(|h| value_term(h, true, true, false))
+            .map(|h| value_terms(h, true, true, false))
             .collect(),
-        Test::Ip(_) | Test::Cidr(_) | Test::Port(_) => None,
+        Test::Ip(_) | Test::Cidr(_) | Test::Port(_) => return None,
     };
+    let words = cover(cands)?;
     Some(Terms::chain(
         true,
-        words?.into_iter().map(Terms::Word).collect(),
+        words.into_iter().map(Terms::Word).collect(),
     ))
 }
 
@@ -277,6 +374,24 @@ mod tests {
         assert_eq!(value_term("client32.exe", false, false, false), None);
         // sound but selecting nothing: common words are no terms
         assert_eq!(value_term("ab.exe", true, true, false), None);
+        assert_eq!(value_term("microsoft.windows.x", true, true, false), None);
+        // one word covers the values that hold it
+        let c = |vs: &[&str]| {
+            cover(
+                vs.iter()
+                    .map(|v| value_terms(v, true, true, false))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            c(&["agenthb.atera.com", "atera.com", "app.atera.com"]),
+            Some(vec!["atera".to_string()])
+        );
+        assert_eq!(
+            c(&["remote.tools.x", "other.y"]),
+            Some(vec!["remote".to_string(), "other".to_string()])
+        );
+        assert_eq!(c(&["remote.tools.x", "a.b"]), None);
         // `k` folds with the KELVIN SIGN in the spec: never in a caseless term
         assert_eq!(value_term("kaseya", true, true, false), None);
         assert_eq!(
