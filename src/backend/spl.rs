@@ -1,8 +1,9 @@
 //! IR → Splunk SPL over Sysmon (Splunk Add-on for Microsoft Sysmon) and CIM Network_Traffic
 //! fields, plus one `savedsearches.conf` with a scheduled alert per query.
 //!
-//! Shape of a query: the data file's base search (and `earliest=-<window> latest=now` when
-//! the detection filters on time), `eval F=coalesce(F, "")` for every field the predicates or
+//! Shape of a query: the data file's base search, the search-term prefilter (`terms`: words
+//! Splunk finds in its index, wider than the `where`), and `earliest=-<window> latest=now` when
+//! the detection filters on time, `eval F=coalesce(F, "")` for every field the predicates or
 //! the grouping read (the IR reads a missing text field as the empty string; Splunk would make
 //! a `where` comparison on it null, which `NOT` keeps null, i.e. false; and `stats … by`
 //! drops events whose by-field is null, where KQL groups them), one `where` for the
@@ -12,7 +13,10 @@
 //! Output: `splunk/<stem>.spl` per query and `splunk/savedsearches.conf`.
 
 pub mod escape;
+mod schedule;
 pub mod terms;
+
+pub use schedule::{cron, suppress_period};
 
 use super::common::{effect, fidelity_word};
 use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
@@ -54,15 +58,6 @@ fn simple_name(s: &str) -> bool {
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Does the table's base search read Windows event log XML (`sourcetype="XmlWinEventLog:…"`),
-/// whose `_raw` holds every mapped field but Splunk's default ones as element text?
-pub fn raw_xml(t: &TableMap) -> bool {
-    t.meta
-        .get("base_search")
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|b| b.contains("sourcetype=\"XmlWinEventLog:"))
-}
-
 pub fn data() -> &'static SplData {
     static DATA: OnceLock<SplData> = OnceLock::new();
     DATA.get_or_init(|| {
@@ -76,7 +71,7 @@ pub fn data() -> &'static SplData {
             if !t.meta.get("search_terms").is_none_or(|v| v.is_boolean()) {
                 fail(format!("table {}: meta.search_terms is true or false", t.name));
             }
-            if terms::enabled(t) && !raw_xml(t) {
+            if terms::enabled(t) && !terms::raw_xml(t) {
                 fail(format!(
                     "table {}: search terms need the Sysmon XML _raw (a sourcetype=\"XmlWinEventLog:…\" base search); set meta.search_terms: false",
                     t.name
@@ -491,27 +486,6 @@ fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
     }
 }
 
-/// `alert.suppress.period` of a window: whole hours when it is some, else minutes.
-pub fn suppress_period(minutes: u64) -> String {
-    if minutes % 60 == 0 {
-        format!("{}h", minutes / 60)
-    } else {
-        format!("{minutes}m")
-    }
-}
-
-/// `cron_schedule` for a frequency: every n minutes or hours (dividing the hour / day), or
-/// daily. Anything else has no exact cron form.
-pub fn cron(minutes: u64) -> Option<String> {
-    match minutes {
-        m if m < 60 && 60 % m == 0 => Some(format!("*/{m} * * * *")),
-        60 => Some("0 * * * *".into()),
-        m if m % 60 == 0 && m < 1440 && 1440 % m == 0 => Some(format!("0 */{} * * *", m / 60)),
-        1440 => Some("0 0 * * *".into()),
-        _ => None,
-    }
-}
-
 /// The stanza name of a rule's saved search in savedsearches.conf: the rule name template,
 /// plus ` (<source>)` when the detection reads several sources. `rmmc verify` finds each
 /// rule's stanza by it.
@@ -611,15 +585,5 @@ mod tests {
     #[test]
     fn shipped_mapping_loads() {
         assert_eq!(data().tables.len(), 4);
-    }
-
-    #[test]
-    fn cron_forms() {
-        assert_eq!(cron(5).as_deref(), Some("*/5 * * * *"));
-        assert_eq!(cron(60).as_deref(), Some("0 * * * *"));
-        assert_eq!(cron(360).as_deref(), Some("0 */6 * * *"));
-        assert_eq!(cron(1440).as_deref(), Some("0 0 * * *"));
-        assert_eq!(cron(7), None);
-        assert_eq!(cron(2880), None);
     }
 }

@@ -3,6 +3,7 @@
 //! the emitter and the renderer disagree; the fixtures' hand-checked `expect` lists and the
 //! independent engines of CI cover the mapping itself).
 
+mod xml;
 use crate::eval::kql::interp::{Row, Value};
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::ir::Event;
@@ -302,94 +303,11 @@ pub fn spl_event(
             }
         }
     }
-    if crate::backend::spl::raw_xml(table) {
-        let raw = sysmon_xml(&out);
+    if crate::backend::spl::terms::raw_xml(table) {
+        let raw = xml::sysmon_xml(&out);
         out.insert("_raw".into(), J::String(raw));
     }
     Ok(out)
-}
-
-/// Text as XML element content or attribute value: the five predefined entities (XML 1.0,
-/// section 4.6), as the Windows event log renders event XML.
-fn xml_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The `_raw` of a Sysmon event as the Splunk Add-on for Microsoft Sysmon reads it
-/// (`XmlWinEventLog`, one event per line): `<Event xmlns=…><System>` with the provider,
-/// `EventID` (the add-on's `EventCode`), `TimeCreated`, `EventRecordID` (`RecordID`) and
-/// `Computer`, then `<EventData>` with one `<Data Name='X'>value</Data>` per other field, in
-/// name order. Splunk's default fields (`host`, `index`, `sourcetype`, `_time`) are not in
-/// `_raw`: they come from the input, so a search term on them finds nothing here either.
-fn sysmon_xml(flat: &serde_json::Map<String, serde_json::Value>) -> String {
-    use serde_json::Value as J;
-    let text = |v: &J| match v {
-        J::String(s) => s.clone(),
-        J::Null => String::new(),
-        other => other.to_string(),
-    };
-    let field = |k: &str| flat.get(k).map(text).map(|t| xml_text(&t));
-    let mut x = String::from(
-        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
-         <Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/>",
-    );
-    if let Some(id) = field("EventCode").or_else(|| field("EventID")) {
-        x.push_str(&format!("<EventID>{id}</EventID>"));
-    }
-    if let Some(t) = flat.get("_time").and_then(J::as_f64) {
-        let ns = (t * 1e9).round() as i128;
-        x.push_str(&format!(
-            "<TimeCreated SystemTime='{}'/>",
-            format_rfc3339(ns)
-        ));
-    }
-    if let Some(r) = field("RecordID") {
-        x.push_str(&format!("<EventRecordID>{r}</EventRecordID>"));
-    }
-    x.push_str("<Channel>Microsoft-Windows-Sysmon/Operational</Channel>");
-    if let Some(c) = field("Computer") {
-        x.push_str(&format!("<Computer>{c}</Computer>"));
-    }
-    x.push_str("</System><EventData>");
-    let skip = [
-        "EventCode",
-        "EventID",
-        "RecordID",
-        "Computer",
-        "host",
-        "index",
-        "sourcetype",
-        "source",
-    ];
-    for (k, v) in flat {
-        if k.starts_with('_') || skip.contains(&k.as_str()) {
-            continue;
-        }
-        let vs: Vec<&J> = match v {
-            J::Array(xs) => xs.iter().collect(),
-            v => vec![v],
-        };
-        for v in vs {
-            x.push_str(&format!(
-                "<Data Name='{}'>{}</Data>",
-                xml_text(k),
-                xml_text(&text(v))
-            ));
-        }
-    }
-    x.push_str("</EventData></Event>");
-    x
 }
 
 /// `key=value` / `key="quoted value"` terms of a base search, in order.
@@ -592,6 +510,38 @@ mod tests {
         .unwrap();
         assert_eq!(got["_time"], json!(1_780_218_720i64));
         assert_eq!(got["host"], "a1");
+        // the Sysmon XML `_raw` search terms read: System fields, then one Data per field;
+        // Splunk's own `host` is not in it (docs.splunk.com, "Use default fields")
+        let raw = got["_raw"].as_str().unwrap();
+        assert!(
+            raw.starts_with(
+                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+            ),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("<EventID>3</EventID>")
+                && raw.contains("<EventRecordID>7</EventRecordID>"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("<TimeCreated SystemTime='2026-05-31T09:12:00Z'/>"),
+            "{raw}"
+        );
+        assert!(
+            !raw.contains("a1") && raw.ends_with("</EventData></Event>"),
+            "{raw}"
+        );
+        // XML 1.0's predefined entities for the five special characters
+        let esc = spl_event(t, &ev(json!({"remote_domain": "a&b<c>'d\"e"}))).unwrap();
+        assert!(
+            esc["_raw"]
+                .as_str()
+                .unwrap()
+                .contains("<Data Name='DestinationHostname'>a&amp;b&lt;c&gt;&apos;d&quot;e</Data>"),
+            "{}",
+            esc["_raw"]
+        );
         assert_eq!(got["RecordID"], 7);
         assert_eq!(got["EventCode"], "3");
         assert_eq!(got["index"], "main");

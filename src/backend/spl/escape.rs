@@ -3,7 +3,8 @@
 //!
 //! Every text test is a PCRE `match()` in a `where` clause, never a `search` term: `search`
 //! terms are case-insensitive with `*` as an unescapable wildcard and match on Splunk's
-//! tokenization, so they cannot state the IR's meaning exactly.
+//! tokenization, so they cannot state the IR's meaning exactly. (The search command does carry
+//! terms, as a prefilter only wider than the `where`: see `terms`.)
 //!
 //! Case-insensitive patterns use `(?i)`, but PCRE's caseless matching is not the IR's: with
 //! Unicode properties on, `(?i)s` also matches `ſ` (U+017F) and `(?i)[A-Za-z]` excludes the

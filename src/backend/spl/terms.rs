@@ -139,6 +139,15 @@ pub fn enabled(table: &TableMap) -> bool {
         .unwrap_or(true)
 }
 
+/// Does the table's base search read Windows event log XML (`sourcetype="XmlWinEventLog:…"`),
+/// whose `_raw` holds every mapped field but Splunk's default ones as element text?
+pub fn raw_xml(t: &TableMap) -> bool {
+    t.meta
+        .get("base_search")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|b| b.contains("sourcetype=\"XmlWinEventLog:"))
+}
+
 /// Is `field`'s text part of the event's `_raw`?
 pub fn in_raw(field: &str) -> bool {
     !field.starts_with('_') && !DEFAULT_FIELDS.contains(&field)
