@@ -22,9 +22,8 @@ use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
 use escape::{
-    alternation, break_lines, case_flag, conf_value, eval_str, exact_pattern_plain_s,
-    long_s_guard_applies, pcre_text, port_pattern, stanza_name, IPV4, LONG_S, TERM_LEFT,
-    TERM_RIGHT,
+    alternation, case_flag, conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies,
+    pcre_text, port_pattern, stanza_name, where_line, IPV4, LONG_S, TERM_LEFT, TERM_RIGHT,
 };
 use indexmap::IndexSet;
 use serde::Deserialize;
@@ -361,19 +360,6 @@ fn test(v: &str, m: &Match) -> Vec<String> {
         }
         Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
         Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
-    }
-}
-
-/// Longer `where` lines are broken at their outer `OR` / `AND` (issue 19: readable).
-const WHERE_WIDTH: usize = 100;
-
-/// `| where <expr>`, over several lines when long.
-fn where_line(expr: &str) -> String {
-    let line = format!("| where {expr}");
-    if line.len() > WHERE_WIDTH {
-        format!("| where {}", break_lines(expr))
-    } else {
-        line
     }
 }
 

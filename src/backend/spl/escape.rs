@@ -171,6 +171,19 @@ fn pcre_text_with(v: &str, cased: bool, plain_s: bool) -> String {
     out
 }
 
+/// Longer `where` lines are broken at their outer `OR` / `AND` (issue 19: readable).
+const WHERE_WIDTH: usize = 100;
+
+/// `| where <expr>`, over several lines when long.
+pub fn where_line(expr: &str) -> String {
+    let line = format!("| where {expr}");
+    if line.len() > WHERE_WIDTH {
+        format!("| where {}", break_lines(expr))
+    } else {
+        line
+    }
+}
+
 /// A `where` expression over several lines for reading: a line break before each `OR` /
 /// `AND` that joins the expression's outermost parts (outside quotes and brackets), or the
 /// parts inside one outer `NOT (…)`. SPL reads a line break between tokens as a space
@@ -369,6 +382,12 @@ mod tests {
 
     #[test]
     fn where_expressions_break_at_their_outer_connectors() {
+        assert_eq!(where_line("a OR b"), "| where a OR b", "short: one line");
+        let long = format!("{} OR b", "a".repeat(WHERE_WIDTH));
+        assert_eq!(
+            where_line(&long),
+            format!("| where {}\nOR b", "a".repeat(WHERE_WIDTH))
+        );
         assert_eq!(break_lines("a OR b"), "a\nOR b");
         assert_eq!(
             break_lines(r#"match(x, "a OR b") AND (c OR d)"#),
