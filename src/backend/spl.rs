@@ -22,8 +22,8 @@ use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
 use escape::{
-    alternation, case_flag, conf_value, eval_str, pcre_text, port_pattern, stanza_name, IPV4,
-    TERM_LEFT, TERM_RIGHT,
+    alternation, case_flag, conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies,
+    pcre_text, port_pattern, stanza_name, where_line, IPV4, LONG_S, TERM_LEFT, TERM_RIGHT,
 };
 use indexmap::IndexSet;
 use serde::Deserialize;
@@ -309,9 +309,28 @@ fn matches(value: &str, pcre: &str) -> String {
     format!("match({value}, {})", eval_str(pcre))
 }
 
+/// `a OR b …`, bracketed when more than one.
+fn alternation_or(parts: &[String]) -> String {
+    if let [one] = parts {
+        one.clone()
+    } else {
+        format!("({})", parts.join(" OR "))
+    }
+}
+
 /// The test of one match on one value expression, as OR-alternatives.
 fn test(v: &str, m: &Match) -> Vec<String> {
     match &m.test {
+        // whole values: `s` plain, ſ refused once (see `long_s_guard_applies`)
+        Test::Text {
+            op: TextOp::Exact,
+            values,
+            cased: false,
+        } if long_s_guard_applies(values) => vec![format!(
+            "({} AND NOT {})",
+            matches(v, &exact_pattern_plain_s(values)),
+            matches(v, LONG_S)
+        )],
         Test::Text { op, values, cased } => {
             vec![matches(v, &text_pattern(*op, values, *cased))]
         }
@@ -320,18 +339,25 @@ fn test(v: &str, m: &Match) -> Vec<String> {
             .iter()
             .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
             .collect(),
-        Test::Cidr(nets) => nets
-            .iter()
-            .map(|n| {
-                let cidr = format!("cidrmatch({}, {v})", eval_str(&n.to_string()));
-                if n.addr.is_ipv4() {
-                    // cidrmatch parses the field itself; keep only what the IR parses
-                    format!("({} AND {cidr})", matches(v, IPV4))
-                } else {
-                    cidr
-                }
-            })
-            .collect(),
+        Test::Cidr(nets) => {
+            let cidr = |n: &&crate::spec::values::CidrValue| {
+                format!("cidrmatch({}, {v})", eval_str(&n.to_string()))
+            };
+            let (v4, v6): (Vec<_>, Vec<_>) = nets.iter().partition(|n| n.addr.is_ipv4());
+            let mut alts = Vec::new();
+            if !v4.is_empty() {
+                // cidrmatch parses the field itself; keep only what the IR parses. One guard
+                // for all of the field's IPv4 blocks (issue 19: not one per block).
+                let blocks: Vec<String> = v4.iter().map(cidr).collect();
+                alts.push(format!(
+                    "({} AND {})",
+                    matches(v, IPV4),
+                    alternation_or(&blocks)
+                ));
+            }
+            alts.extend(v6.iter().map(cidr));
+            alts
+        }
         Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
         Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
     }
@@ -346,7 +372,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         match &e.inner {
             Some(inner) => {
                 exclusion_lines.push(format!("```exclusion: {}```", e.x.id));
-                exclusion_lines.push(format!("| where {}", TOKENS.not(inner.clone()).s));
+                exclusion_lines.push(where_line(&TOKENS.not(inner.clone()).s));
             }
             // `not(x)` widened to true: nothing of the exclusion can be tested, none applied
             None => exclusion_lines.push(format!(
@@ -425,7 +451,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
             .collect();
         lines.push(format!("| eval {}", sets.join(", ")));
     }
-    lines.push(format!("| where {}", rule.condition.s));
+    lines.push(where_line(&rule.condition.s));
     lines.extend(exclusion_lines);
     lines.extend(tail);
     let mut text = lines.join("\n");
