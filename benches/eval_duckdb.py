@@ -8,7 +8,7 @@ What it does, in one run
    each backend's native shape, under --data (default benches/.data):
      defender.jsonl  Defender DeviceNetworkEvents rows, 19 of the table's 44 columns
                      (backends/kql-schema.json), about 660 bytes a row
-     sysmon.jsonl    flat Sysmon EID 3 events as Splunk exports them (_time, index,
+     sysmon.jsonl    flat Sysmon EID 3 events as Splunk exports them (_time, index, EventID,
                      sourcetype, EventCode, Computer, DestinationHostname, …)
      ecs.jsonl       nested ECS network documents (event.category, destination.domain,
                      process.pe.company, …)
@@ -52,6 +52,9 @@ DUCKDB_VERSION = "1.4.2"
 NOW = "2026-05-31T11:00:00Z"
 NOW_DT = dt.datetime(2026, 5, 31, 11, 0, 0, tzinfo=dt.timezone.utc)
 WEEK = 7 * 86400
+# 2: Sysmon events carry EventID (Sigma's windows/network_connection logsource selects
+# EventID 3; without it the Sigma rule judged no event)
+GENERATOR_VERSION = 2
 
 URLS = [
     "geo.netsupportsoftware.com",
@@ -114,6 +117,7 @@ def gen_sysmon(i):
         "index": "main",
         "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
         "EventCode": "3",
+        "EventID": 3,
         "host": f"ws-{dev:04d}",
         "Computer": f"ws-{dev:04d}.corp.example.com",
         "UtcTime": t.strftime("%Y-%m-%d %H:%M:%S.000"),
@@ -153,8 +157,11 @@ def gen_ecs(i):
 
 
 def generate(path, gen, n):
+    """Write n events of gen to path unless it holds them: the .count file beside it names
+    the count and the generator's version (bumped when a generator changes)."""
+    stamp = f"{n} v{GENERATOR_VERSION}"
     if path.exists() and path.with_suffix(".count").exists():
-        if path.with_suffix(".count").read_text().strip() == str(n):
+        if path.with_suffix(".count").read_text().strip() == stamp:
             return
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -163,7 +170,7 @@ def generate(path, gen, n):
         for i in range(n):
             f.write(dumps(gen(i)))
             f.write("\n")
-    path.with_suffix(".count").write_text(str(n))
+    path.with_suffix(".count").write_text(stamp)
     print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.time() - t0:.0f} s",
           file=sys.stderr)
 

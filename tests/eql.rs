@@ -648,7 +648,7 @@ proptest! {
             match t {
                 Tok::Punct(":") => wild = true,
                 Tok::Punct("==") => wild = false,
-                Tok::Ident(w) if ["like", "regex", "in", "in~", "or"].contains(&w.as_str()) => wild = w == "like",
+                Tok::Ident(w) if ["like", "regex", "regex~", "in", "in~", "or"].contains(&w.as_str()) => wild = w == "like",
                 Tok::Str(p) if wild => {
                     let inner = p.strip_prefix('*').unwrap_or(&p);
                     let inner = inner.strip_suffix('*').unwrap_or(inner);

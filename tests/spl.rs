@@ -4,7 +4,9 @@
 //! emitted pattern accepts exactly what the IR interpreter accepts.
 
 use proptest::prelude::*;
-use rmmc::backend::spl::escape::{conf_value, eval_str, port_pattern, IPV4};
+use rmmc::backend::spl::escape::{
+    conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies, port_pattern, IPV4, LONG_S,
+};
 use rmmc::backend::spl::{domain_pattern, text_pattern, BASENAME};
 use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::{DiagKind, Fidelity};
@@ -256,7 +258,10 @@ fn where_lines(res: &BuildResult) -> String {
             let body: Vec<&str> = c
                 .lines()
                 .filter(|l| {
-                    l.starts_with("| where") || l.starts_with("| eval") || l.starts_with("| sort")
+                    // a long `where` continues on lines starting with its connector
+                    ["| where", "| eval", "| sort", "OR ", "AND "]
+                        .iter()
+                        .any(|p| l.starts_with(p))
                 })
                 .collect();
             format!("==> {p}\n{}\n", body.join("\n"))
@@ -426,15 +431,16 @@ fn eval_unescape(lit: &str) -> Option<String> {
     Some(out)
 }
 
-/// Both ways a PCRE may run: with Unicode case folding (like `regex`) and byte-wise with
-/// ASCII-only folding (PCRE without UTF/UCP).
-fn pcre_both(pattern: &str, hay: &str) -> (bool, bool) {
-    let uni = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
-    let bytes = regex::bytes::RegexBuilder::new(pattern)
-        .unicode(false)
-        .build()
-        .unwrap_or_else(|e| panic!("{pattern}: {e}"));
-    (uni.is_match(hay), bytes.is_match(hay.as_bytes()))
+/// How Splunk's PCRE runs a pattern: in UTF mode, where `(?i)` folds by Unicode simple case
+/// folding (pcre2api, PCRE2_CASELESS: "If either PCRE2_UTF or PCRE2_UCP is set, Unicode
+/// properties are used for all characters with more than one other case … K and S … are
+/// case-equivalent with U+212A (Kelvin sign) and U+017F (long S)"), as the `regex` crate
+/// does; the emitted `\x{212A}` needs that mode (PCRE2 refuses code points above 255
+/// without it).
+fn pcre_utf(pattern: &str, hay: &str) -> bool {
+    regex::Regex::new(pattern)
+        .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+        .is_match(hay)
 }
 
 fn text_match(field: &str, test: Test, hay: &str) -> bool {
@@ -527,9 +533,40 @@ proptest! {
             Test::Text { op, values: values.clone(), cased },
             &hay,
         );
-        let (uni, bytes) = pcre_both(&pattern, &hay);
-        prop_assert_eq!(uni, want, "unicode PCRE: {} on {:?}", pattern, hay);
-        prop_assert_eq!(bytes, want, "byte PCRE: {} on {:?}", pattern, hay);
+        prop_assert_eq!(pcre_utf(&pattern, &hay), want, "{} on {:?}", pattern, hay);
+        prop_assert!(pattern.is_ascii(), "{}", pattern);
+    }
+
+    /// The whole-value form with plain `s` and the `NOT match(F, "\x{17F}")` guard.
+    #[test]
+    fn guarded_exact_patterns_match_exactly_what_the_ir_matches(
+        (values, hay) in prop::collection::vec(
+            "[a-zA-Z0-9._ sSkK\u{212A}\u{E9}\u{C9}*?-]{0,4}".prop_map(|v| format!("{v}s")),
+            1..3,
+        )
+        .prop_flat_map(|v| { let h = hay_around(&v[0]); (Just(v), h) }),
+        long_s in any::<bool>(),
+    ) {
+        prop_assert!(long_s_guard_applies(&values));
+        let hay = if long_s { hay.replace(['s', 'S'], "\u{17F}") } else { hay };
+        let pattern = exact_pattern_plain_s(&values);
+        prop_assert!(pattern.is_ascii(), "{}", pattern);
+        let want = text_match(
+            "process_command_line",
+            Test::Text { op: TextOp::Exact, values: values.clone(), cased: false },
+            &hay,
+        );
+        for h in [hay.clone(), values[0].clone(), values[0].to_uppercase()] {
+            let want = if h == hay { want } else {
+                text_match(
+                    "process_command_line",
+                    Test::Text { op: TextOp::Exact, values: values.clone(), cased: false },
+                    &h,
+                )
+            };
+            let got = pcre_utf(&pattern, &h) && !pcre_utf(LONG_S, &h);
+            prop_assert_eq!(got, want, "{} on {:?}", pattern, h);
+        }
     }
 
     #[test]
@@ -546,9 +583,7 @@ proptest! {
         if kelvin { hay = hay.replace('k', "\u{212A}"); }
         let pattern = domain_pattern(std::slice::from_ref(&d));
         let want = text_match("remote_domain", Test::Domain(vec![d.clone()]), &hay);
-        let (uni, bytes) = pcre_both(&pattern, &hay);
-        prop_assert_eq!(uni, want, "{} on {:?}", pattern, hay);
-        prop_assert_eq!(bytes, want, "{} on {:?}", pattern, hay);
+        prop_assert_eq!(pcre_utf(&pattern, &hay), want, "{} on {:?}", pattern, hay);
     }
 
     #[test]
@@ -560,14 +595,14 @@ proptest! {
         let hay = if pick { format!("0{}", ports[0]) } else { hay };
         let pattern = port_pattern(&ports);
         let want = text_match("remote_port", Test::Port(ports.clone()), &hay);
-        prop_assert_eq!(pcre_both(&pattern, &hay), (want, want), "{} on {:?}", pattern, hay);
+        prop_assert_eq!(pcre_utf(&pattern, &hay), want, "{} on {:?}", pattern, hay);
     }
 
     #[test]
     fn the_ipv4_guard_accepts_what_the_ir_parses(hay in "[0-9.: a]{0,16}", ip in any::<[u8; 4]>()) {
         for h in [hay, std::net::Ipv4Addr::from(ip).to_string()] {
             let want = h.parse::<std::net::Ipv4Addr>().is_ok();
-            prop_assert_eq!(pcre_both(IPV4, &h), (want, want), "{:?}", h);
+            prop_assert_eq!(pcre_utf(IPV4, &h), want, "{:?}", h);
         }
     }
 

@@ -10,12 +10,16 @@
 //! - `regex` is a Lucene regular expression, anchored to the whole value; `\` escapes any
 //!   character; the reserved characters are escaped, letters and digits never are (Lucene
 //!   gives `\d`, `\w` … meanings).
-//! - Elasticsearch's case-insensitive comparisons (`:`, `in~`, `like~`) fold ASCII letters only
-//!   (`AutomatonQueries.toCaseInsensitiveChar`: code points above 128 match only themselves).
-//!   The spec folds Unicode case per character (`ir::fold`, which also maps the Kelvin sign K to
-//!   `k`). So those operators are used only for values where both foldings agree; any other
-//!   value is rendered as a case-*sensitive* `regex` whose characters are explicit classes of
-//!   every character the spec folds together (`[kK\u{212A}]`), exact by construction.
+//! - Elasticsearch's case-insensitive comparisons (`:`, `in~`, `like~`, `regex~`) fold ASCII
+//!   letters only (`AutomatonQueries.toCaseInsensitiveChar`: code points above 128 match only
+//!   themselves; `regex~` is the `regexp` query's `case_insensitive` flag, Lucene's
+//!   ASCII_CASE_INSENSITIVE). The spec folds Unicode case per character (`ir::fold`, which
+//!   also maps the Kelvin sign K to `k`). So `:` / `in~` are used only for values where both
+//!   foldings agree; any other value, and every whole-term test, is a `regex~` in which only
+//!   the characters whose two foldings differ are explicit classes of every character the
+//!   spec folds together (`[Kk\u{212A}]`): `regex~ "(.*[^a-zA-Z0-9])?server\\.example\\.com…"`.
+//!   The `~` operators exist since Elasticsearch 7.12 (EQL syntax reference 7.12, "Operators";
+//!   the `eql` package has parsed `regex~` since 0.9.9), below the Kibana 8.14 the rule states.
 //! - Strings are `"…"` with `\\`, `\"`, `\n`, `\r`, `\t` and `\u{X}` escapes; this backend
 //!   writes every non-ASCII character as `\u{X}`, so artifacts are plain ASCII.
 //! - A missing field is null; `null : "x"` is false and `not (…)` of it is true (Elasticsearch
@@ -205,12 +209,18 @@ fn wildcard_safe(value: &str) -> bool {
 }
 
 /// A Lucene regular expression matching exactly the strings the spec accepts for `value`
-/// with `mode` folding: each character becomes itself or a class of its fold-equivalents.
+/// with `mode` folding, under `regex~` unless `mode` is `Cased`. A character is written as
+/// itself where `regex~`'s ASCII folding accepts exactly the spec's characters for it, and as
+/// a class of the spec's characters otherwise (`[Kk\u{212A}]`, `[\u{C9}\u{E9}]`): `regex~`
+/// folds each ASCII letter of the class too, which adds nothing (a spec class holding an
+/// ASCII letter holds both its cases), and leaves non-ASCII members alone.
 fn regex_value(value: &str, mode: Fold) -> String {
     let mut out = String::new();
     for c in value.chars() {
         let class = spec_class(c, mode);
+        let plain = mode == Fold::Cased || class == elastic_class(c);
         match class.as_slice() {
+            _ if plain => out.push_str(&regex_char(c)),
             [one] => out.push_str(&regex_char(*one)),
             [] => unreachable!("domain values are lower-case ASCII, so {c:?} folds from itself"),
             many => {
@@ -256,6 +266,8 @@ enum Form {
     Like,
     /// `regex` (case-sensitive Lucene regular expression)
     Regex,
+    /// `regex~` (the same, ASCII case-insensitive)
+    RegexCi,
 }
 
 fn comparison(col: &str, form: Form, lits: &[String]) -> String {
@@ -271,11 +283,13 @@ fn comparison(col: &str, form: Form, lits: &[String]) -> String {
         Form::Like => format!("{col} like {}", list()),
         Form::Regex if one => format!("{col} regex {}", lits[0]),
         Form::Regex => format!("{col} regex {}", list()),
+        Form::RegexCi if one => format!("{col} regex~ {}", lits[0]),
+        Form::RegexCi => format!("{col} regex~ {}", list()),
     }
 }
 
 /// How one field test is written on one ECS field: comparisons joined by `or`, and whether
-/// some value needed the explicit-class regular expression.
+/// some value needed explicit case classes (a character the spec folds beyond ASCII).
 pub struct FieldTest {
     pub text: String,
     pub alternatives: usize,
@@ -298,10 +312,11 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
             for v in values {
                 let mode = if *cased { Fold::Cased } else { Fold::Text };
                 let literal_ok = *cased || folds_like_spec(v, Fold::Text);
+                let regex = if *cased { Form::Regex } else { Form::RegexCi };
                 let (form, pattern) = match op {
                     TextOp::Exact if *cased => (Form::Eq, v.clone()),
                     TextOp::Exact if literal_ok => (Form::InCi, v.clone()),
-                    TextOp::Term => (Form::Regex, regex_text(*op, v, mode)),
+                    TextOp::Term => (regex, regex_text(*op, v, mode)),
                     TextOp::Contains | TextOp::Prefix | TextOp::Suffix
                         if literal_ok && wildcard_safe(v) =>
                     {
@@ -312,9 +327,9 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
                         };
                         (if *cased { Form::Like } else { Form::Colon }, p)
                     }
-                    _ => (Form::Regex, regex_text(*op, v, mode)),
+                    _ => (regex, regex_text(*op, v, mode)),
                 };
-                if form == Form::Regex && !*cased {
+                if !literal_ok {
                     fallback = true;
                 }
                 add(form, string_literal(&pattern));
@@ -326,9 +341,9 @@ pub fn field_test(col: &str, test: &Test) -> FieldTest {
                     add(Form::Colon, string_literal(d));
                     add(Form::Colon, string_literal(&format!("*.{d}")));
                 } else {
-                    fallback = true;
+                    fallback |= !folds_like_spec(d, Fold::Domain);
                     let p = format!("(.*\\.)?{}", regex_value(d, Fold::Domain));
-                    add(Form::Regex, string_literal(&p));
+                    add(Form::RegexCi, string_literal(&p));
                 }
             }
         }
@@ -472,7 +487,7 @@ impl Backend for Eql {
             .collect();
         if tests.iter().any(|t| t.regex_fallback) {
             notes.push(
-                "case-insensitive value written as a case-sensitive regex of explicit case classes (Elasticsearch's case-insensitive operators fold ASCII letters only)".into(),
+                "case-insensitive value written as a regex~ with explicit classes for the characters the spec folds beyond ASCII (Elasticsearch's case-insensitive operators fold ASCII letters only)".into(),
             );
         }
         let alternatives: usize = tests.iter().map(|t| t.alternatives).sum();

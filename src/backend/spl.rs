@@ -27,8 +27,8 @@ use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
 use escape::{
-    alternation, case_flag, conf_value, eval_str, pcre_text, port_pattern, stanza_name, IPV4,
-    TERM_LEFT, TERM_RIGHT,
+    alternation, case_flag, conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies,
+    pcre_text, port_pattern, stanza_name, where_line, IPV4, LONG_S, TERM_LEFT, TERM_RIGHT,
 };
 use indexmap::IndexSet;
 use serde::Deserialize;
@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::OnceLock;
+pub use terms::Node;
 
 /// The Splunk backend's data (`backends/splunk.yaml`), compiled into the binary.
 #[derive(Debug, Deserialize)]
@@ -68,15 +69,7 @@ pub fn data() -> &'static SplData {
             if !t.meta.get("base_search").is_some_and(|v| v.is_string()) {
                 fail(format!("table {}: meta.base_search is missing", t.name));
             }
-            if !t.meta.get("search_terms").is_none_or(|v| v.is_boolean()) {
-                fail(format!("table {}: meta.search_terms is true or false", t.name));
-            }
-            if terms::enabled(t) && !terms::raw_xml(t) {
-                fail(format!(
-                    "table {}: search terms need the Sysmon XML _raw (a sourcetype=\"XmlWinEventLog:…\" base search); set meta.search_terms: false",
-                    t.name
-                ));
-            }
+            terms::check(t).unwrap_or_else(|e| fail(format!("table {}: {e}", t.name)));
             for key in t.columns.keys() {
                 let f = Field::lookup(key).expect("checked");
                 let c = t.column(f).expect("listed");
@@ -126,14 +119,6 @@ pub const TOKENS: Tokens = Tokens {
 pub struct Fill(IndexSet<String>);
 
 type Cx<'a> = RuleCtx<'a, Fill>;
-
-/// A rendered (sub)expression: its `where` text, and its search-term prefilter (`terms`),
-/// wider than the text or `None` (no prefilter for it).
-#[derive(Clone, Debug)]
-pub struct Node {
-    pub text: Text,
-    pub terms: Option<terms::Terms>,
-}
 
 /// Its key in `gaps:` / `unsupported:` and what `--target` names its artifacts.
 #[allow(non_upper_case_globals)]
@@ -353,9 +338,28 @@ fn matches(value: &str, pcre: &str) -> String {
     format!("match({value}, {})", eval_str(pcre))
 }
 
+/// `a OR b …`, bracketed when more than one.
+fn alternation_or(parts: &[String]) -> String {
+    if let [one] = parts {
+        one.clone()
+    } else {
+        format!("({})", parts.join(" OR "))
+    }
+}
+
 /// The test of one match on one value expression, as OR-alternatives.
 fn test(v: &str, m: &Match) -> Vec<String> {
     match &m.test {
+        // whole values: `s` plain, ſ refused once (see `long_s_guard_applies`)
+        Test::Text {
+            op: TextOp::Exact,
+            values,
+            cased: false,
+        } if long_s_guard_applies(values) => vec![format!(
+            "({} AND NOT {})",
+            matches(v, &exact_pattern_plain_s(values)),
+            matches(v, LONG_S)
+        )],
         Test::Text { op, values, cased } => {
             vec![matches(v, &text_pattern(*op, values, *cased))]
         }
@@ -364,18 +368,25 @@ fn test(v: &str, m: &Match) -> Vec<String> {
             .iter()
             .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
             .collect(),
-        Test::Cidr(nets) => nets
-            .iter()
-            .map(|n| {
-                let cidr = format!("cidrmatch({}, {v})", eval_str(&n.to_string()));
-                if n.addr.is_ipv4() {
-                    // cidrmatch parses the field itself; keep only what the IR parses
-                    format!("({} AND {cidr})", matches(v, IPV4))
-                } else {
-                    cidr
-                }
-            })
-            .collect(),
+        Test::Cidr(nets) => {
+            let cidr = |n: &&crate::spec::values::CidrValue| {
+                format!("cidrmatch({}, {v})", eval_str(&n.to_string()))
+            };
+            let (v4, v6): (Vec<_>, Vec<_>) = nets.iter().partition(|n| n.addr.is_ipv4());
+            let mut alts = Vec::new();
+            if !v4.is_empty() {
+                // cidrmatch parses the field itself; keep only what the IR parses. One guard
+                // for all of the field's IPv4 blocks (issue 19: not one per block).
+                let blocks: Vec<String> = v4.iter().map(cidr).collect();
+                alts.push(format!(
+                    "({} AND {})",
+                    matches(v, IPV4),
+                    alternation_or(&blocks)
+                ));
+            }
+            alts.extend(v6.iter().map(cidr));
+            alts
+        }
         Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
         Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
     }
@@ -390,7 +401,7 @@ fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
         match &e.inner {
             Some(inner) => {
                 exclusion_lines.push(format!("```exclusion: {}```", e.x.id));
-                exclusion_lines.push(format!("| where {}", TOKENS.not(inner.text.clone()).s));
+                exclusion_lines.push(where_line(&TOKENS.not(inner.text.clone()).s));
             }
             // `not(x)` widened to true: nothing of the exclusion can be tested, none applied
             None => exclusion_lines.push(format!(
@@ -473,7 +484,7 @@ fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
             .collect();
         lines.push(format!("| eval {}", sets.join(", ")));
     }
-    lines.push(format!("| where {}", rule.condition.text.s));
+    lines.push(where_line(&rule.condition.text.s));
     lines.extend(exclusion_lines);
     lines.extend(tail);
     let mut text = lines.join("\n");

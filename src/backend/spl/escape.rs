@@ -6,16 +6,21 @@
 //! tokenization, so they cannot state the IR's meaning exactly. (The search command does carry
 //! terms, as a prefilter only wider than the `where`: see `terms`.)
 //!
-//! Case-insensitive patterns use `(?i)`, but PCRE's caseless matching is not the IR's: with
-//! Unicode properties on, `(?i)s` also matches `ſ` (U+017F) and `(?i)[A-Za-z]` excludes the
-//! Kelvin sign, which the IR folds to `k`; without them, non-ASCII letters do not fold at all.
-//! So every character whose IR case class is not exactly its ASCII upper/lower pair is spelled
-//! out case-sensitively, `(?-i:[Ss])` or `(?-i:K|k|\u{212A})`: the characters the IR folds together;
-//! and term boundaries are case-sensitive. The pattern then means the same under either PCRE
-//! mode (and in byte mode: alternations, not classes, hold the non-ASCII characters).
+//! Splunk's `match()` is PCRE ("Splunk regular expressions are PCRE (Perl Compatible Regular
+//! Expressions) and use the PCRE C library", Knowledge Manager Manual: About Splunk regular
+//! expressions), run in UTF mode over Splunk's UTF-8 event text: the model the SPL evaluator
+//! implements (`eval::spl::pcre`), and the one that `\x{212A}` needs (outside UTF mode PCRE2
+//! refuses a code point above 255). Case-insensitive patterns use `(?i)`, whose UTF-mode
+//! folding is the closure of Unicode simple case folding (`pcre_case_class`); the IR's is
+//! `ir::fold`. Each character is written as itself where the two agree — all ASCII letters
+//! but `s` (PCRE adds ſ, the IR does not) — and as a case-sensitive class of exactly the IR's
+//! characters where they differ: `micro(?-i:[Ss])oft`, `(?-i:\x{3C2})` for ς. Term boundaries
+//! are case-sensitive. No non-ASCII character is written raw: each is `\x{…}`.
 
 use crate::ir::fold;
+use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// An eval / `where` string literal: `"…"` with `\` and `"` escaped by a backslash (Splunk
 /// reads `\\` as one backslash and `\"` as a quote inside double-quoted eval strings).
@@ -35,11 +40,29 @@ pub fn eval_str(s: &str) -> String {
 /// PCRE metacharacters outside a character class; each is literal after a backslash.
 const META: &str = "\\^$.|?*+()[]{}";
 
+/// `c` as a PCRE atom matching exactly it: a metacharacter after a backslash, a non-ASCII
+/// character as `\x{…}` (UTF mode reads it as that code point; nothing invisible or
+/// look-alike is written raw), anything else as itself.
 fn literal(c: char, out: &mut String) {
+    if !c.is_ascii() {
+        let _ = write!(out, "\\x{{{:X}}}", c as u32);
+        return;
+    }
     if META.contains(c) {
         out.push('\\');
     }
     out.push(c);
+}
+
+/// `c` inside a character class: `\`, `]`, `[`, `^` and `-` after a backslash, non-ASCII
+/// as `\x{…}`.
+fn class_member(c: char, out: &mut String) {
+    if "\\][^-".contains(c) {
+        out.push('\\');
+        out.push(c);
+    } else {
+        literal(c, out);
+    }
 }
 
 /// Characters that fold to the same character, keyed by that fold (only the characters
@@ -60,45 +83,166 @@ pub fn case_class(c: char) -> Vec<char> {
     v
 }
 
+/// Every character `(?i)c` matches in PCRE2's UTF mode, sorted: the closure of Unicode simple
+/// case folding (pcre2api, PCRE2_CASELESS: "If either PCRE2_UTF or PCRE2_UCP is set, Unicode
+/// properties are used for all characters with more than one other case, and for all
+/// characters whose code points are greater than U+007F. Note that there are two ASCII
+/// characters, K and S, that, in addition to their lower case ASCII equivalents, are
+/// case-equivalent with U+212A (Kelvin sign) and U+017F (long S) respectively"). The
+/// evaluator's `regex` crate folds by the same closure (`ClassUnicode::case_fold_simple`).
+pub fn pcre_case_class(c: char) -> Vec<char> {
+    let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
+    class.case_fold_simple();
+    class
+        .ranges()
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .collect()
+}
+
 /// The PCRE text matching exactly `v` (case-insensitively, per the IR, inside a `(?i)`
-/// pattern unless `cased`).
+/// pattern unless `cased`). A character is written as itself wherever PCRE's `(?i)` folds it
+/// exactly as the IR does — every ASCII letter but `s`, since PCRE adds ſ (U+017F) to s and
+/// the IR does not (its fold is `to_lowercase`, and ſ is already lower case), while both add
+/// the Kelvin sign to k — and as a case-sensitive group of the IR's class otherwise:
+/// `(?-i:[Ss])`, `(?-i:[\x{3A3}\x{3C3}])` for σ (PCRE adds ς).
 pub fn pcre_text(v: &str, cased: bool) -> String {
+    pcre_text_with(v, cased, false)
+}
+
+/// The long s (U+017F) as a pattern: `NOT match(F, LONG_S)` keeps the values without it.
+pub const LONG_S: &str = r"\x{17F}";
+
+/// Can a case-insensitive whole-value test of `values` be written with plain `s` under
+/// `(?i)` and the guard `NOT match(F, LONG_S)`? Yes when `s`/`S` are the only characters
+/// whose two foldings differ (PCRE's class for them is the IR's plus ſ) and some value has
+/// one. Exact, because the IR's class of no such character holds ſ, so a whole value equal
+/// to one of them never contains ſ; and without ſ in the value, `(?i)s` takes only S and s.
+pub fn long_s_guard_applies(values: &[String]) -> bool {
+    values
+        .iter()
+        .flat_map(|v| v.chars())
+        .all(|c| matches!(c, 's' | 'S') || case_class(c) == pcre_case_class(c))
+        && values.iter().any(|v| v.contains(['s', 'S']))
+}
+
+/// The `(?i)` whole-value pattern of `values` with `s` written plain, for use with the
+/// `LONG_S` guard (see `long_s_guard_applies`).
+pub fn exact_pattern_plain_s(values: &[String]) -> String {
+    let parts: Vec<String> = values
+        .iter()
+        .map(|x| pcre_text_with(x, false, true))
+        .collect();
+    format!(r"(?i)\A{}\z", alternation(&parts))
+}
+
+/// `pcre_text`, with `s`/`S` written plain when `plain_s` (the caller guards against ſ).
+fn pcre_text_with(v: &str, cased: bool, plain_s: bool) -> String {
     let mut out = String::new();
+    // inside a `(?-i:` group opened for the previous character: consecutive classed
+    // characters share it
+    let mut open = false;
     for c in v.chars() {
-        if cased {
+        let class = case_class(c);
+        if cased || (plain_s && matches!(c, 's' | 'S')) || class == pcre_case_class(c) {
+            if open {
+                out.push(')');
+                open = false;
+            }
             literal(c, &mut out);
             continue;
         }
-        let class = case_class(c);
-        let plain = if c.is_ascii_alphabetic() {
-            // PCRE with Unicode properties adds U+017F to s and U+212A to k
-            !matches!(c.to_ascii_lowercase(), 's' | 'k')
-                && class == [c.to_ascii_uppercase(), c.to_ascii_lowercase()]
-        } else {
-            class == [c] && (c.is_ascii() || (c.to_lowercase().eq([c]) && c.to_uppercase().eq([c])))
-        };
-        if plain {
-            literal(c, &mut out);
-        } else {
-            // a class when all members are ASCII (shorter); an alternation otherwise, which
-            // also holds in PCRE's byte mode
+        if !open {
             out.push_str("(?-i:");
-            if class.iter().all(char::is_ascii) && class.len() > 1 {
-                out.push('[');
-                out.extend(class.iter());
-                out.push(']');
-            } else {
-                for (i, m) in class.iter().enumerate() {
-                    if i > 0 {
-                        out.push('|');
-                    }
-                    literal(*m, &mut out);
-                }
+            open = true;
+        }
+        if let [one] = class.as_slice() {
+            literal(*one, &mut out);
+        } else {
+            out.push('[');
+            for m in &class {
+                class_member(*m, &mut out);
             }
-            out.push(')');
+            out.push(']');
         }
     }
+    if open {
+        out.push(')');
+    }
     out
+}
+
+/// Longer `where` lines are broken at their outer `OR` / `AND` (issue 19: readable).
+const WHERE_WIDTH: usize = 100;
+
+/// `| where <expr>`, over several lines when long.
+pub fn where_line(expr: &str) -> String {
+    let line = format!("| where {expr}");
+    if line.len() > WHERE_WIDTH {
+        format!("| where {}", break_lines(expr))
+    } else {
+        line
+    }
+}
+
+/// A `where` expression over several lines for reading: a line break before each `OR` /
+/// `AND` that joins the expression's outermost parts (outside quotes and brackets), or the
+/// parts inside one outer `NOT (…)`. SPL reads a line break between tokens as a space
+/// (savedsearches.conf continues the search over them with `\`, see `conf_value`); no
+/// line starts or ends with whitespace.
+pub fn break_lines(expr: &str) -> String {
+    let (pre, inner, post) = match expr.strip_prefix("NOT (").and_then(|r| r.strip_suffix(')')) {
+        Some(inner) if depth_zero_splits(inner).is_some() => ("NOT (", inner, ")"),
+        _ => ("", expr, ""),
+    };
+    match depth_zero_splits(inner) {
+        Some(cuts) => {
+            let mut out = String::from(pre);
+            let mut last = 0;
+            for at in cuts {
+                out.push_str(&inner[last..at]);
+                out.push('\n');
+                last = at + 1; // the space before the connector
+            }
+            out.push_str(&inner[last..]);
+            out.push_str(post);
+            out
+        }
+        None => expr.to_string(),
+    }
+}
+
+/// Byte offsets of the spaces before ` OR ` / ` AND ` at bracket depth 0 outside quotes, or
+/// None when there are none or `s` is not balanced (then it is one part, e.g. `(a) OR b)`).
+fn depth_zero_splits(s: &str) -> Option<Vec<usize>> {
+    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
+    let mut cuts = Vec::new();
+    for (i, c) in s.char_indices() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            ' ' if depth == 0 && (s[i..].starts_with(" OR ") || s[i..].starts_with(" AND ")) => {
+                cuts.push(i)
+            }
+            _ => {}
+        }
+    }
+    (depth == 0 && !quoted && !cuts.is_empty()).then_some(cuts)
 }
 
 /// Alternatives as one group (no group for a single one).
@@ -182,11 +326,80 @@ mod tests {
         assert_eq!(case_class('.'), vec!['.']);
     }
 
+    /// pcre2api, PCRE2_CASELESS in UTF mode: K and S "are case-equivalent with U+212A (Kelvin
+    /// sign) and U+017F (long S) respectively"; the IR folds K to k (its lower case) but
+    /// leaves ſ alone (already lower case), so only s needs a class.
     #[test]
-    fn pcre_text_spells_out_the_odd_letters() {
+    fn pcre_classes_are_unicode_simple_folding() {
+        assert_eq!(pcre_case_class('k'), vec!['K', 'k', '\u{212A}']);
+        assert_eq!(pcre_case_class('s'), vec!['S', 's', '\u{17F}']);
+        assert_eq!(pcre_case_class('σ'), vec!['Σ', 'ς', 'σ']);
+        assert_eq!(case_class('s'), vec!['S', 's']);
+        assert_eq!(case_class('\u{17F}'), vec!['\u{17F}']);
+    }
+
+    #[test]
+    fn pcre_text_is_plain_where_the_foldings_agree() {
         assert_eq!(pcre_text("net.com", false), r"net\.com");
-        assert_eq!(pcre_text("ks", false), "(?-i:K|k|\u{212A})(?-i:[Ss])");
-        assert_eq!(pcre_text("ς日", false), "(?-i:ς)日");
+        // Kelvin: (?i)k is exactly the IR's {K, k, U+212A}; s is not ({S, s, ſ} vs {S, s})
+        assert_eq!(pcre_text("ks", false), "k(?-i:[Ss])");
+        assert_eq!(pcre_text("\u{212A}", false), r"\x{212A}");
+        assert_eq!(pcre_text("\u{212A}", true), r"\x{212A}");
+        // ſ alone in the IR; PCRE would add S and s
+        assert_eq!(pcre_text("\u{17F}", false), r"(?-i:\x{17F})");
+        // σ: PCRE adds ς, the IR does not (ς is lower case already); 日 has no case
+        assert_eq!(
+            pcre_text("σς日", false),
+            r"(?-i:[\x{3A3}\x{3C3}]\x{3C2})\x{65E5}"
+        );
+        // é folds the same in both: written as itself, escaped
+        assert_eq!(pcre_text("é", false), r"\x{E9}");
         assert_eq!(pcre_text("a*b", true), r"a\*b");
+        // neighbours share one case-sensitive group
+        assert_eq!(pcre_text("Progress", false), "Progre(?-i:[Ss][Ss])");
+        assert!(pcre_text("Ärger KΣ", false).is_ascii());
+    }
+
+    /// The guard's exactness rests on the IR's class of no character but ſ holding ſ.
+    #[test]
+    fn the_long_s_guard_applies_only_where_s_is_the_one_difference() {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(long_s_guard_applies(&v(&["microsoft.exe", "ka"])));
+        assert!(long_s_guard_applies(&v(&["kaseya"])));
+        assert!(
+            !long_s_guard_applies(&v(&["net.exe"])),
+            "no s: nothing to guard"
+        );
+        assert!(!long_s_guard_applies(&v(&["\u{17F}s"])), "ſ in a value");
+        assert!(!long_s_guard_applies(&v(&["s\u{3C2}"])), "ς differs too");
+        assert_eq!(
+            exact_pattern_plain_s(&v(&["Setup.exe", "Kaseya"])),
+            r"(?i)\A(?:Setup\.exe|Kaseya)\z"
+        );
+        assert!(crate::ir::fold_preimages()
+            .iter()
+            .all(|(f, from)| *f != '\u{17F}' && !from.contains(&'\u{17F}')));
+    }
+
+    #[test]
+    fn where_expressions_break_at_their_outer_connectors() {
+        assert_eq!(where_line("a OR b"), "| where a OR b", "short: one line");
+        let long = format!("{} OR b", "a".repeat(WHERE_WIDTH));
+        assert_eq!(
+            where_line(&long),
+            format!("| where {}\nOR b", "a".repeat(WHERE_WIDTH))
+        );
+        assert_eq!(break_lines("a OR b"), "a\nOR b");
+        assert_eq!(
+            break_lines(r#"match(x, "a OR b") AND (c OR d)"#),
+            "match(x, \"a OR b\")\nAND (c OR d)"
+        );
+        assert_eq!(break_lines("NOT (a OR b)"), "NOT (a\nOR b)");
+        assert_eq!(break_lines("NOT (a) OR (b)"), "NOT (a)\nOR (b)");
+        assert_eq!(break_lines("(a OR b)"), "(a OR b)");
+        assert_eq!(
+            break_lines(r#"match(x, "\")") OR y"#),
+            "match(x, \"\\\")\")\nOR y"
+        );
     }
 }

@@ -33,6 +33,7 @@
 //! No term for a part is always sound: that part is not prefiltered. IPs, ranges and ports
 //! get none (their text has no segment every accepted spelling shares).
 
+use super::super::text::Text;
 use super::escape::case_class;
 use super::TOKENS;
 use crate::backend::driver::Chain;
@@ -146,6 +147,30 @@ pub fn raw_xml(t: &TableMap) -> bool {
         .get("base_search")
         .and_then(serde_json::Value::as_str)
         .is_some_and(|b| b.contains("sourcetype=\"XmlWinEventLog:"))
+}
+
+/// The table's `meta.search_terms`, checked: a boolean, and on only where `_raw` is the
+/// Sysmon XML the terms are chosen for.
+pub fn check(t: &TableMap) -> Result<(), String> {
+    if !t
+        .meta
+        .get("search_terms")
+        .is_none_or(serde_json::Value::is_boolean)
+    {
+        return Err("meta.search_terms is true or false".into());
+    }
+    if enabled(t) && !raw_xml(t) {
+        return Err("search terms need the Sysmon XML _raw (a sourcetype=\"XmlWinEventLog:…\" base search); set meta.search_terms: false".into());
+    }
+    Ok(())
+}
+
+/// A rendered (sub)expression: its `where` text, and its search-term prefilter (`terms`),
+/// wider than the text or `None` (no prefilter for it).
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub text: Text,
+    pub terms: Option<Terms>,
 }
 
 /// Is `field`'s text part of the event's `_raw`?

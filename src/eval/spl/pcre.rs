@@ -242,6 +242,31 @@ mod tests {
         }
     }
 
+    /// Caseless matching in UTF mode (pcre2api, PCRE2_CASELESS): "If either PCRE2_UTF or
+    /// PCRE2_UCP is set, Unicode properties are used for all characters with more than one
+    /// other case, and for all characters whose code points are greater than U+007F. Note
+    /// that there are two ASCII characters, K and S, that, in addition to their lower case
+    /// ASCII equivalents, are case-equivalent with U+212A (Kelvin sign) and U+017F (long S)
+    /// respectively." The SPL backend relies on each of these edges.
+    #[test]
+    fn caseless_utf_mode_folds_by_unicode_simple_folding() {
+        let cases: &[(&str, &str, bool)] = &[
+            (r"(?i)\Ak\z", "\u{212A}", true),
+            (r"(?i)\A\x{212A}\z", "k", true),
+            (r"(?i)\A\x{212A}\z", "K", true),
+            (r"(?i)\As\z", "\u{17F}", true),
+            (r"(?i)\A(?-i:[Ss])\z", "\u{17F}", false),
+            (r"(?i)\A(?-i:[Ss])\z", "S", true),
+            (r"(?i)\A\x{E9}\z", "\u{C9}", true),
+            (r"(?i)\A\x{3C3}\z", "\u{3C2}", true),
+            (r"(?i)\A(?-i:[\x{3A3}\x{3C3}])\z", "\u{3C2}", false),
+            (r"(?i)\A(?-i:[\x{3A3}\x{3C3}])\z", "\u{3A3}", true),
+        ];
+        for (p, s, want) in cases {
+            assert_eq!(compile(p).unwrap().is_match(s), *want, "{p} on {s:?}");
+        }
+    }
+
     #[test]
     fn differing_or_missing_constructs_are_errors() {
         for (p, why) in [

@@ -386,7 +386,12 @@ fn walk(tb: &Table, text: &str) -> Vec<Edit> {
         if let Some(sw) = tb.swaps.iter().find(|x| x.from == s) {
             let field = if k > 0 { w.s(k - 1) } else { "" };
             let eq = w.operand(k).and_then(|vals| {
-                let uncased = vals.iter().all(|v| !content(v).chars().any(cased));
+                // a regular expression's cased letters may sit in classes closed under case
+                let uncased = if tb.regex_after.contains(&sw.to) {
+                    vals.iter().all(|v| !has_cased_literal(content(v), tb.escaped))
+                } else {
+                    vals.iter().all(|v| !content(v).chars().any(cased))
+                };
                 let no_wild = !sw.wildcards || vals.iter().all(|v| !content(v).contains(['*', '?']));
                 if sw.case_only && no_wild && uncased {
                     Some("no operand has a cased letter (or a wildcard), so only case sensitivity changes".to_string())
@@ -672,13 +677,16 @@ mod tests {
 
     #[test]
     fn eql_table() {
-        let q = "// c\nprocess where event.type == \"start\"\n  and process.name in~ (\"a.exe\", \"A.EXE\")\n  and not (x : \"*ab*\" or y : \"12\")\n  and z regex \"[Nn][Ee]t\"\n";
+        let q = "// c\nprocess where event.type == \"start\"\n  and process.name in~ (\"a.exe\", \"A.EXE\")\n  and not (x : \"*ab*\" or y : \"12\")\n  and z regex \"[Nn][Ee]t\"\n  and w regex~ \"(.*[^a-zA-Z0-9])?net\"\n  and v regex~ \"[^a-zA-Z0-9]8\"\n";
         let ms = all(Lang::Eql, q);
         let m = |a: &str, b: &str| q.replacen(a, b, 1);
         has(&ms, "swap ==→:", &m("==", ":"), true);
         has(&ms, "value-char", &m("\"start\"", "\"stbrt\""), false);
         has(&ms, "list-drop", &m("\"a.exe\", ", ""), true);
         has(&ms, "swap in~→in", &m("in~", "in"), false);
+        has(&ms, "swap regex~→regex", &m("regex~", "regex"), false);
+        // no letter outside a class closed under case: only case sensitivity would change
+        has(&ms, "swap regex~→regex", &m("v regex~", "v regex"), true);
         has(
             &ms,
             "filter-removed",

@@ -45,7 +45,7 @@ def self_test():
         'network where destination.ip = "1.2.3.4" and',
         'network where process.name in~ ()',
     ]
-    good = 'process where event.type == "start" and process.name in~ ("a.exe") and process.command_line : "*x*" and not process.pe.company regex "[Aa]b\\u{212A}"'
+    good = 'process where event.type == "start" and process.name in~ ("a.exe") and process.command_line : "*x*" and not process.pe.company regex "[Aa]b\\u{212A}" and not process.parent.name regex~ "(.*[^a-zA-Z0-9])?[Kk\\u{212A}]aseya([^a-zA-Z0-9].*)?"'
     failed = 0
     for q in bad:
         try:

@@ -103,3 +103,32 @@ fn long_values_do_not_recurse() {
     assert!(!r.is_match(&long));
     assert!(r.is_match(&format!("{long}x")));
 }
+
+/// What the EQL backend writes under `regex~` (the `regexp` query's `case_insensitive`,
+/// which Elasticsearch passes to Lucene as ASCII_CASE_INSENSITIVE; `toCaseInsensitiveChar`
+/// leaves code points above 128 alone, see the module notes): a plain ASCII letter takes
+/// both cases and nothing else, a class lists the Kelvin sign and non-ASCII cases itself,
+/// and the term edges (ranges, never folded) keep their meaning.
+#[test]
+fn emitted_case_insensitive_forms() {
+    let cases: &[(&str, &str, bool)] = &[
+        ("(.*[^a-zA-Z0-9])?net([^a-zA-Z0-9].*)?", "X.NET.y", true),
+        ("(.*[^a-zA-Z0-9])?net([^a-zA-Z0-9].*)?", "dotNET", false),
+        (
+            "(.*[^a-zA-Z0-9])?net([^a-zA-Z0-9].*)?",
+            "\u{212A}.net",
+            true,
+        ),
+        ("[Kk\u{212A}]aseya", "\u{212A}ASEYA", true),
+        ("[Kk\u{212A}]aseya", "kaseya", true),
+        ("kaseya", "\u{212A}aseya", false),
+        ("s", "\u{17F}", false),
+        ("[\u{C9}\u{E9}]t\u{E9}", "\u{C9}T\u{E9}", true),
+        ("[\u{C9}\u{E9}]t\u{E9}", "\u{C9}T\u{C9}", false),
+    ];
+    for (p, s, want) in cases {
+        let r = Regex::new(p, true).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(r.is_match(s), *want, "{p} on {s:?}");
+        assert_eq!(r.is_match_nfa(s), *want, "{p} (NFA) on {s:?}");
+    }
+}

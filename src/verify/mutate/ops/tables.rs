@@ -199,6 +199,14 @@ pub(super) const EQL: Table = Table {
             term_edges: false,
         },
         Swap {
+            from: "regex~",
+            to: "regex",
+            name: "swap regex~→regex",
+            case_only: true,
+            wildcards: false,
+            term_edges: false,
+        },
+        Swap {
             from: "like~",
             to: "like",
             name: "swap like~→like",
