@@ -632,3 +632,203 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The search-term prefilter (issue 19.3, src/backend/spl/terms.rs): words Splunk looks up in
+// its index ahead of the exact `where`. Splunk finds a term as a whole segment of `_raw`, cut
+// at its default major and minor breakers (Search Manual, "Event segmentation and
+// searching"; segmenters.conf), case-insensitively ("Use CASE() and TERM() to match phrases":
+// "By default, searches are case-insensitive"). A term must be wider than the `where`: each
+// case below is a danger that would make it narrower, and verify runs every boundary event
+// (KELVIN SIGN, `&` written `&amp;` in the Sysmon XML `_raw`, upper case, glued non-ASCII
+// letters) through the emitted search.
+
+const PREFILTER: &str = r#"
+id: pre
+vendor: Pre
+description: Search terms.
+date: 2026-12-04
+severity: high
+attack: { tactics: [CommandAndControl], techniques: [T1219] }
+window: 1d
+frequency: 15m
+detections:
+  basename:
+    title: Exact basename
+    category: process
+    where: { process_name: { exact: [client32.exe] } }
+    output: { summarize: [device_name] }
+  term:
+    title: Term edges glue
+    category: process
+    where: { process_company: { term: [NetSupport] } }
+    output: { summarize: [device_name] }
+  domain:
+    title: Domain
+    category: network
+    where: { remote_domain: { domain: [example.com, b-c.example.org] } }
+    output: { summarize: [device_name] }
+  or-all:
+    title: Or of terms
+    category: process
+    where:
+      any:
+        - process_command_line: { contains: [.remote-tools.] }
+        - process_name: { exact: [agent.exe] }
+    output: { summarize: [device_name] }
+  or-one-missing:
+    title: Or with a part without a term
+    category: process
+    where:
+      any:
+        - process_command_line: { contains: [.remote-tools.] }
+        - process_company: { term: [NetSupport] }
+    output: { summarize: [device_name] }
+  not:
+    title: Not
+    category: process
+    where:
+      all:
+        - process_name: { exact: [client32.exe] }
+        - not: { process_command_line: { contains: [.secret.] } }
+    output: { summarize: [device_name] }
+  kelvin:
+    title: Kelvin
+    category: process
+    where: { process_name: { exact: [kaseya.exe] } }
+    output: { summarize: [device_name] }
+  kelvin-cased:
+    title: Kelvin cased
+    category: process
+    where: { process_name: { exact: [kaseya.exe], cased: true } }
+    output: { summarize: [device_name] }
+  amp:
+    title: Ampersand
+    category: process
+    where: { process_command_line: { contains: [a&remote&b] } }
+    output: { summarize: [device_name] }
+  wildcard:
+    title: Star is a literal
+    category: process
+    where: { process_command_line: { contains: ["*remote*"] } }
+    output: { summarize: [device_name] }
+  host:
+    title: Host is no raw text
+    category: process
+    where: { device_id: { exact: [ws-042.contoso.local] } }
+    output: { summarize: [device_name] }
+  computer:
+    title: Computer is
+    category: process
+    where: { device_name: { exact: [ws-042.contoso.local] } }
+    output: { summarize: [device_name] }
+"#;
+
+fn search_lines(res: &BuildResult) -> BTreeMap<String, String> {
+    res.files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".spl"))
+        .map(|(p, c)| (p.clone(), c.lines().nth(1).unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn search_terms_are_wider_than_the_where() {
+    let res = build_yaml(PREFILTER);
+    assert!(res.diags.iter().all(|d| !d.is_error()), "{:#?}", res.diags);
+    let lines = search_lines(&res);
+    let terms = |stem: &str| {
+        let l = &lines[&format!("splunk/pre-{stem}.spl")];
+        let rest = l
+            .strip_prefix(
+                r#"index=* sourcetype="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational" "#,
+            )
+            .unwrap();
+        let rest = rest.split_once(' ').unwrap().1; // EventCode=…
+        rest.trim_end_matches("earliest=-1d latest=now")
+            .trim()
+            .to_string()
+    };
+    // a pinned edge (exact: the field's text sits between `>` and `<`) is a segment edge
+    assert_eq!(terms("basename"), r#""client32""#);
+    // a `term` test's boundary can be `~` or `é`, which Splunk does not break at
+    assert_eq!(terms("term"), "");
+    // a domain starts at `.` or the field's start; one lookup per distinct word
+    assert_eq!(terms("domain"), r#""example""#);
+    // an `any` is an OR of terms, or nothing when one part has none
+    assert_eq!(terms("or-all"), r#"("remote" OR "agent")"#);
+    assert_eq!(terms("or-one-missing"), "");
+    // nothing under `not`
+    assert_eq!(terms("not"), r#""client32""#);
+    // `k` folds with the KELVIN SIGN in the spec, not in Splunk's lookup; `exe` selects nothing
+    assert_eq!(terms("kelvin"), "");
+    assert_eq!(terms("kelvin-cased"), r#""kaseya""#);
+    // `&` is a breaker, and `&amp;` keeps it one; `*` is a spec literal and a breaker
+    assert_eq!(terms("amp"), r#""remote""#);
+    assert_eq!(terms("wildcard"), r#""remote""#);
+    // `host` is Splunk's, not text of `_raw`; `Computer` is
+    assert_eq!(terms("host"), "");
+    assert_eq!(terms("computer"), r#""contoso""#);
+    // the saved search runs the same search
+    let conf = parse_conf(&res.files["splunk/savedsearches.conf"]);
+    for (_, keys) in &conf.0 {
+        let first = keys["search"].lines().nth(1).unwrap();
+        assert!(lines.values().any(|l| l == first), "{first}");
+    }
+    insta::assert_snapshot!(lines
+        .iter()
+        .map(|(p, l)| format!("{p}: {l}"))
+        .collect::<Vec<_>>()
+        .join("\n"));
+
+    // verify runs each boundary event through the emitted text: all agree …
+    let specs = {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.yaml"), PREFILTER).unwrap();
+        rmmc::spec::load_dir(dir.path()).unwrap()
+    };
+    let irs: Vec<_> = specs.iter().map(rmmc::ir::lower).collect();
+    let opts = rmmc::verify::VerifyOptions {
+        now: rmmc::eval::time::parse_rfc3339("2026-12-04T11:00:00Z").unwrap(),
+        exclusions: true,
+    };
+    let report = rmmc::verify::verify(&irs, &res.files, &[], &res.renderings, &opts);
+    assert!(report.ok(), "{:#?}", report.mismatches);
+    // … and a term too narrow by one edge, one letter or a dropped breaker is caught
+    for (stem, from, to) in [
+        ("basename", r#""client32""#, r#""client3""#),
+        // (the other branch's word is no test: verify's near misses of `.remote-tools.` keep
+        // the word `remote`, so an event of the `agent` branch holds it anyway)
+        (
+            "or-all",
+            r#""remote" OR "agent""#,
+            r#""remotes" OR "agent""#,
+        ),
+        // what a term that ignored the KELVIN SIGN would be
+        (
+            "kelvin",
+            "EventCode=1 earliest",
+            r#"EventCode=1 "kaseya" earliest"#,
+        ),
+        ("amp", r#""remote""#, r#""a&remote""#),
+        ("computer", r#""contoso""#, r#""contosos""#),
+    ] {
+        let mut files = res.files.clone();
+        let path = format!("splunk/pre-{stem}.spl");
+        let text = files.get_mut(&path).unwrap();
+        // the id line and the search line: the same edit in the saved search's stanza
+        let head: Vec<&str> = text.lines().take(2).collect();
+        assert!(head[1].contains(from), "{path} lacks {from}");
+        let edited = head[1].replacen(from, to, 1);
+        let (old_conf, new_conf) = (
+            format!("{}\\\n{}\\\n", head[0], head[1]),
+            format!("{}\\\n{edited}\\\n", head[0]),
+        );
+        *text = text.replacen(head[1], &edited, 1);
+        let conf = files.get_mut("splunk/savedsearches.conf").unwrap();
+        assert!(conf.contains(&old_conf), "{old_conf}");
+        *conf = conf.replacen(&old_conf, &new_conf, 1);
+        let report = rmmc::verify::verify(&irs, &files, &[], &res.renderings, &opts);
+        assert!(!report.ok(), "{path}: {from} → {to} not caught");
+    }
+}

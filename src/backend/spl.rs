@@ -1,8 +1,9 @@
 //! IR → Splunk SPL over Sysmon (Splunk Add-on for Microsoft Sysmon) and CIM Network_Traffic
 //! fields, plus one `savedsearches.conf` with a scheduled alert per query.
 //!
-//! Shape of a query: the data file's base search (and `earliest=-<window> latest=now` when
-//! the detection filters on time), `eval F=coalesce(F, "")` for every field the predicates or
+//! Shape of a query: the data file's base search, the search-term prefilter (`terms`: words
+//! Splunk finds in its index, wider than the `where`), and `earliest=-<window> latest=now` when
+//! the detection filters on time, `eval F=coalesce(F, "")` for every field the predicates or
 //! the grouping read (the IR reads a missing text field as the empty string; Splunk would make
 //! a `where` comparison on it null, which `NOT` keeps null, i.e. false; and `stats … by`
 //! drops events whose by-field is null, where KQL groups them), one `where` for the
@@ -12,9 +13,13 @@
 //! Output: `splunk/<stem>.spl` per query and `splunk/savedsearches.conf`.
 
 pub mod escape;
+mod schedule;
+pub mod terms;
+
+pub use schedule::{cron, suppress_period};
 
 use super::common::{effect, fidelity_word};
-use super::driver::{rule_name, Backend, Description, Grouped, Need, Rule, RuleCtx, Words};
+use super::driver::{rule_name, Backend, Chain, Description, Grouped, Need, Rule, RuleCtx, Words};
 use super::text::{Brackets, Text, Tokens};
 use super::{RuleId, Target};
 use crate::diag::{Diag, DiagKind, Fidelity, Note};
@@ -31,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::OnceLock;
+pub use terms::Node;
 
 /// The Splunk backend's data (`backends/splunk.yaml`), compiled into the binary.
 #[derive(Debug, Deserialize)]
@@ -63,6 +69,7 @@ pub fn data() -> &'static SplData {
             if !t.meta.get("base_search").is_some_and(|v| v.is_string()) {
                 fail(format!("table {}: meta.base_search is missing", t.name));
             }
+            terms::check(t).unwrap_or_else(|e| fail(format!("table {}: {e}", t.name)));
             for key in t.columns.keys() {
                 let f = Field::lookup(key).expect("checked");
                 let c = t.column(f).expect("listed");
@@ -145,12 +152,31 @@ impl Backend for Spl {
         }),
     };
     const TARGETS: &'static [Target] = &[Target::Splunk];
-    type Node = Text;
+    type Node = Node;
     type Local = Fill;
 
-    super::text::text_hooks!(TOKENS);
+    fn tables() -> &'static [TableMap] {
+        &data().tables
+    }
 
-    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
+    fn join(&self, _: &Cx, chain: Chain, parts: Vec<Node>, top: bool) -> Node {
+        let (texts, terms): (Vec<Text>, Vec<Option<terms::Terms>>) =
+            parts.into_iter().map(|n| (n.text, n.terms)).unzip();
+        Node {
+            text: TOKENS.join(chain, texts, top),
+            terms: terms::join(chain, terms),
+        }
+    }
+
+    fn not(&self, _: &Cx, inner: Node) -> Node {
+        // a term says the event holds a word; under `not` that proves nothing
+        Node {
+            text: TOKENS.not(inner.text),
+            terms: None,
+        }
+    }
+
+    fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Node {
         let (mut fidelity, note) = col.fidelity;
         let mut note = note.map(str::to_string);
         let mut alts = Vec::new();
@@ -195,7 +221,10 @@ impl Backend for Spl {
             });
         }
         cx.record(m, text.s.clone(), fidelity, note);
-        text
+        Node {
+            text,
+            terms: terms::leaf(cx.table, m, col),
+        }
     }
 
     fn needs(&self, det: &IrDetection, source: Source) -> Vec<Need> {
@@ -219,7 +248,7 @@ impl Backend for Spl {
         needs
     }
 
-    fn finish(&mut self, cx: &mut Cx, rule: Rule<Text>, files: &mut Vec<(String, String)>) {
+    fn finish(&mut self, cx: &mut Cx, rule: Rule<Node>, files: &mut Vec<(String, String)>) {
         let (spec, det) = (cx.spec, cx.det);
         let q = query(cx, &rule);
         match stanza(spec, det, &q, &rule) {
@@ -364,7 +393,7 @@ fn test(v: &str, m: &Match) -> Vec<String> {
 }
 
 /// The search text of one rule.
-fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
+fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
     let (spec, det, source, table) = (cx.spec, cx.det, cx.source, cx.table);
     let ts = cx.project(Field::known("timestamp"));
     let mut exclusion_lines = Vec::new();
@@ -372,7 +401,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         match &e.inner {
             Some(inner) => {
                 exclusion_lines.push(format!("```exclusion: {}```", e.x.id));
-                exclusion_lines.push(where_line(&TOKENS.not(inner.clone()).s));
+                exclusion_lines.push(where_line(&TOKENS.not(inner.text.clone()).s));
             }
             // `not(x)` widened to true: nothing of the exclusion can be tested, none applied
             None => exclusion_lines.push(format!(
@@ -437,11 +466,15 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         det.id,
         rule.id.uuid("splunk-search")
     )];
-    if det.time_filter {
-        lines.push(format!("{base} earliest=-{} latest=now", spec.window.kql()));
-    } else {
-        lines.push(base.to_string());
+    let mut search = base.to_string();
+    if let Some(t) = &rule.condition.terms {
+        search.push(' ');
+        search.push_str(&terms::clause(t));
     }
+    if det.time_filter {
+        let _ = write!(search, " earliest=-{} latest=now", spec.window.kql());
+    }
+    lines.push(search);
     if !cx.local.0.is_empty() {
         let sets: Vec<String> = cx
             .local
@@ -451,7 +484,7 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
             .collect();
         lines.push(format!("| eval {}", sets.join(", ")));
     }
-    lines.push(where_line(&rule.condition.s));
+    lines.push(where_line(&rule.condition.text.s));
     lines.extend(exclusion_lines);
     lines.extend(tail);
     let mut text = lines.join("\n");
@@ -461,27 +494,6 @@ fn query(cx: &mut Cx, rule: &Rule<Text>) -> SplQuery {
         text,
         gaps,
         keys,
-    }
-}
-
-/// `alert.suppress.period` of a window: whole hours when it is some, else minutes.
-pub fn suppress_period(minutes: u64) -> String {
-    if minutes % 60 == 0 {
-        format!("{}h", minutes / 60)
-    } else {
-        format!("{minutes}m")
-    }
-}
-
-/// `cron_schedule` for a frequency: every n minutes or hours (dividing the hour / day), or
-/// daily. Anything else has no exact cron form.
-pub fn cron(minutes: u64) -> Option<String> {
-    match minutes {
-        m if m < 60 && 60 % m == 0 => Some(format!("*/{m} * * * *")),
-        60 => Some("0 * * * *".into()),
-        m if m % 60 == 0 && m < 1440 && 1440 % m == 0 => Some(format!("0 */{} * * *", m / 60)),
-        1440 => Some("0 0 * * *".into()),
-        _ => None,
     }
 }
 
@@ -503,7 +515,7 @@ fn stanza(
     spec: &IrSpec,
     det: &IrDetection,
     q: &SplQuery,
-    rule: &Rule<Text>,
+    rule: &Rule<Node>,
 ) -> Result<(String, String), Diag> {
     let err = |what: &str, why: String| {
         Diag::error(
@@ -584,15 +596,5 @@ mod tests {
     #[test]
     fn shipped_mapping_loads() {
         assert_eq!(data().tables.len(), 4);
-    }
-
-    #[test]
-    fn cron_forms() {
-        assert_eq!(cron(5).as_deref(), Some("*/5 * * * *"));
-        assert_eq!(cron(60).as_deref(), Some("0 * * * *"));
-        assert_eq!(cron(360).as_deref(), Some("0 */6 * * *"));
-        assert_eq!(cron(1440).as_deref(), Some("0 0 * * *"));
-        assert_eq!(cron(7), None);
-        assert_eq!(cron(2880), None);
     }
 }

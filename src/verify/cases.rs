@@ -187,9 +187,16 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
                 text("sub-domain", format!("x.{base}"));
                 text("look-alike prefix", format!("x{base}"));
                 text("look-alike suffix", format!("{base}x"));
+                // after / before a breaker: the value's words stay whole segments, so a search
+                // term lets these through and only the where's edges decide
+                text("look-alike after a breaker", format!("x-{base}"));
+                text("look-alike before a breaker", format!("{base}-x"));
                 text("trailing dot", format!("{base}."));
                 text("in a URL", format!("https://{base}:443/path?q=1"));
                 text("quotes and backslashes", format!("\"{base}\\'"));
+                // `&` and `<` are written `&amp;` `&lt;` in the Sysmon XML `_raw` Splunk's
+                // search terms read: the value's words must still be found there
+                text("XML specials around", format!("&{base}<&amp;"));
                 text("inside spaces", format!(" {base} "));
                 // a letter of another script on either side: a term boundary for the spec
                 // (ASCII), part of the term for Kusto (see `ir::KUSTO`)
@@ -209,6 +216,8 @@ fn variants(m: &Match, current: Option<&str>) -> Vec<(String, Value)> {
                 text("sub-domain", format!("a.b.{d}"));
                 text("look-alike prefix", format!("not{d}"));
                 text("look-alike suffix", format!("{d}.evil.net"));
+                text("look-alike after a breaker", format!("x-{d}"));
+                text("look-alike before a breaker", format!("{d}-x"));
                 text("sub-domain with a suffix", format!("a.{d}.evil.net"));
                 unicode_variants(d, &mut text);
                 text("trailing dot", format!("{d}."));

@@ -3,6 +3,7 @@
 //! the emitter and the renderer disagree; the fixtures' hand-checked `expect` lists and the
 //! independent engines of CI cover the mapping itself).
 
+mod xml;
 use crate::eval::kql::interp::{Row, Value};
 use crate::eval::time::{format_rfc3339, parse_rfc3339};
 use crate::ir::Event;
@@ -302,6 +303,10 @@ pub fn spl_event(
             }
         }
     }
+    if crate::backend::spl::terms::raw_xml(table) {
+        let raw = xml::sysmon_xml(&out);
+        out.insert("_raw".into(), J::String(raw));
+    }
     Ok(out)
 }
 
@@ -505,6 +510,38 @@ mod tests {
         .unwrap();
         assert_eq!(got["_time"], json!(1_780_218_720i64));
         assert_eq!(got["host"], "a1");
+        // the Sysmon XML `_raw` search terms read: System fields, then one Data per field;
+        // Splunk's own `host` is not in it (docs.splunk.com, "Use default fields")
+        let raw = got["_raw"].as_str().unwrap();
+        assert!(
+            raw.starts_with(
+                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+            ),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("<EventID>3</EventID>")
+                && raw.contains("<EventRecordID>7</EventRecordID>"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("<TimeCreated SystemTime='2026-05-31T09:12:00Z'/>"),
+            "{raw}"
+        );
+        assert!(
+            !raw.contains("a1") && raw.ends_with("</EventData></Event>"),
+            "{raw}"
+        );
+        // XML 1.0's predefined entities for the five special characters
+        let esc = spl_event(t, &ev(json!({"remote_domain": "a&b<c>'d\"e"}))).unwrap();
+        assert!(
+            esc["_raw"]
+                .as_str()
+                .unwrap()
+                .contains("<Data Name='DestinationHostname'>a&amp;b&lt;c&gt;&apos;d&quot;e</Data>"),
+            "{}",
+            esc["_raw"]
+        );
         assert_eq!(got["RecordID"], 7);
         assert_eq!(got["EventCode"], "3");
         assert_eq!(got["index"], "main");

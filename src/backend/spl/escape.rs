@@ -3,7 +3,8 @@
 //!
 //! Every text test is a PCRE `match()` in a `where` clause, never a `search` term: `search`
 //! terms are case-insensitive with `*` as an unescapable wildcard and match on Splunk's
-//! tokenization, so they cannot state the IR's meaning exactly.
+//! tokenization, so they cannot state the IR's meaning exactly. (The search command does carry
+//! terms, as a prefilter only wider than the `where`: see `terms`.)
 //!
 //! Splunk's `match()` is PCRE ("Splunk regular expressions are PCRE (Perl Compatible Regular
 //! Expressions) and use the PCRE C library", Knowledge Manager Manual: About Splunk regular

@@ -141,6 +141,20 @@ fn search_command_verdicts() {
             false,
         ),
         ("error", json!({"_raw": "fine", "msg": "error"}), false),
+        // segments end at Splunk's default breakers only (segmenters.conf MAJOR / MINOR):
+        // `~` and non-ASCII letters glue, `&` `;` `'` `.` `\\` `_` `>` cut
+        ("remote", json!({"_raw": "a~remote~b"}), false),
+        ("remote", json!({"_raw": "éremote.exe"}), false),
+        ("remote", json!({"_raw": "x&amp;remote&lt;"}), true),
+        ("remote", json!({"_raw": "C:\\x\\REMOTE_y.exe"}), true),
+        (
+            "remote",
+            json!({"_raw": "<Data Name='Image'>remote</Data>"}),
+            true,
+        ),
+        // case-insensitive over ASCII only: the KELVIN SIGN is not read as `k`
+        ("kaseya", json!({"_raw": "KASEYA"}), true),
+        ("kaseya", json!({"_raw": "\u{212A}aseya"}), false),
         // OR binds tighter than AND; NOT tightest
         ("a=1 OR b=1 c=1", json!({"a": 1}), false),
         ("a=1 OR b=1 c=1", json!({"b": 1, "c": 1}), true),

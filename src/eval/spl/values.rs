@@ -4,6 +4,11 @@
 use super::ast::*;
 use regex::Regex;
 
+/// segmenters.conf `[default]`: the single-character MAJOR breakers (space, tab, line breaks,
+/// `[ ] < > ( ) { } | ! ; , ' " * & ? +`) and MINOR ones (`/ : = @ . - $ # % \\ _`). Kept apart
+/// from the backend's list on purpose: the evaluator states Splunk's rules on its own.
+const BREAKERS: &str = " \t\n\r[]<>(){}|!;,'\"*&?+/:=@.-$#%\\_";
+
 /// A search-command pattern: whole value, case-insensitive, `*` = any run of characters
 /// ("Use wildcards to match characters in strings", Search Manual; the search command is
 /// case-insensitive for field values and terms — Search Reference: search, "Field-value
@@ -25,26 +30,53 @@ pub(super) fn literal_regex(re: &str) -> Result<Regex, String> {
 }
 
 /// A bare term or quoted phrase, matched against the raw text. Splunk matches terms by
-/// segment (text between breaker characters, "About segmentation", Getting Data In), so a
-/// term must start and end at a segment boundary: the character before/after it (if the
-/// term's edge is alphanumeric) must not be a letter or digit. `*` spans any characters.
+/// segment: the text between breakers (Search Manual, "Event segmentation and searching";
+/// segmenters.conf `[default]` MAJOR and MINOR), so a term must start and end at a segment
+/// boundary: unless the term's edge is itself a breaker (or `*`), the character before/after
+/// it must be a breaker or the text's edge. Only Splunk's default breakers count (`~` or `é`
+/// glue). The match is case-insensitive ("By default, searches are case-insensitive", "Use
+/// CASE() and TERM() to match phrases") over ASCII letters only: nothing documents Splunk
+/// folding the KELVIN SIGN to `k`, and the narrowest reading is the one that proves a
+/// prefilter wide enough. `*` spans any characters.
 pub(super) fn term_regex(text: &str) -> Result<Rx, String> {
-    let body: Vec<String> = text.split('*').map(regex::escape).collect();
-    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let left = if alnum(text.chars().next()) {
-        r"(?:\A|[^\p{L}\p{N}])"
-    } else {
-        ""
+    let brk = |c: Option<char>| c.is_some_and(|c| c == '*' || BREAKERS.contains(c));
+    let class = {
+        let mut s = String::from("[");
+        for c in BREAKERS.chars() {
+            match c {
+                '\t' => s.push_str("\\t"),
+                '\n' => s.push_str("\\n"),
+                '\r' => s.push_str("\\r"),
+                c => s.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        s.push(']');
+        s
     };
-    let right = if alnum(text.chars().last()) {
-        r"(?:[^\p{L}\p{N}]|\z)"
+    let left = if brk(text.chars().next()) {
+        String::new()
     } else {
-        ""
+        format!("(?:\\A|{class})")
     };
-    Ok(Rx(literal_regex(&format!(
-        "(?is){left}{}{right}",
-        body.join(".*")
-    ))?))
+    let right = if brk(text.chars().last()) {
+        String::new()
+    } else {
+        format!("(?:{class}|\\z)")
+    };
+    let mut body = String::new();
+    for c in text.chars() {
+        match c {
+            '*' => body.push_str(".*"),
+            c if c.is_ascii_alphabetic() => {
+                body.push('[');
+                body.push(c.to_ascii_uppercase());
+                body.push(c.to_ascii_lowercase());
+                body.push(']');
+            }
+            c => body.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    Ok(Rx(literal_regex(&format!("(?s){left}{body}{right}"))?))
 }
 
 /// `-5d`, `+1h`, `now`, `0`, `1700000000` (Search Manual: "Specify time modifiers in your
