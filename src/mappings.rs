@@ -64,6 +64,7 @@ pub static SHIPPED: &[Shipped] = &[
     shipped!("splunk", "sysmon-xml"),
     shipped!("splunk", "sysmon-classic"),
     shipped!("elastic", "elastic-defend"),
+    shipped!("elastic", "winlogbeat-sysmon"),
 ];
 
 impl Shipped {

@@ -5,7 +5,9 @@
 //!
 //! The classic Sysmon sourcetype: Splunk's "Monitor Windows event log data" (classic vs XML
 //! rendering, `renderXml`), docs.splunk.com/Documentation/Splunk/latest/Data/MonitorWindowseventlogdata;
-//! backends/mappings/splunk/sysmon-classic.yaml cites the field names.
+//! backends/mappings/splunk/sysmon-classic.yaml cites the field names. Winlogbeat's Sysmon
+//! module: github.com/elastic/beats x-pack/winlogbeat/module/sysmon/config/winlogbeat-sysmon.js
+//! (backends/mappings/elastic/winlogbeat-sysmon.yaml cites each field).
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -121,6 +123,7 @@ fn list_mappings_names_each_shipped_mapping_with_its_default_and_tables() {
     ] {
         assert_eq!(find(b, n)["default"], true, "{b}/{n}");
     }
+    assert_eq!(find("elastic", "winlogbeat-sysmon")["default"], false);
     // one default per backend
     for b in ["kql", "sigma", "splunk", "elastic"] {
         let n = rows
@@ -388,7 +391,10 @@ fn verify_proves_artifacts_through_the_chosen_mapping() {
 #[test]
 fn shipped_rules_through_each_alternative_mapping() {
     let tmp = TempDir::new().unwrap();
-    for (name, dir) in [("sysmon-classic", "splunk")] {
+    for (name, dir) in [
+        ("sysmon-classic", "splunk"),
+        ("winlogbeat-sysmon", "elastic"),
+    ] {
         let out = build(&tmp, name, &[Path::new("rules")], &["--mapping", name]);
         let mut all = String::new();
         for (p, text) in tree(&out.join(dir)) {
@@ -396,4 +402,53 @@ fn shipped_rules_through_each_alternative_mapping() {
         }
         insta::assert_snapshot!(format!("mapping_{name}"), all);
     }
+}
+
+/// The Winlogbeat mapping reads the `winlogbeat-*` indices, selects each Sysmon event by its
+/// `event.code`, and its `index` parameter takes a site's pattern.
+#[test]
+fn winlogbeat_reads_sysmon_events_by_event_code() {
+    let tmp = TempDir::new().unwrap();
+    let out = build(
+        &tmp,
+        "wlb",
+        &[Path::new("rules")],
+        &["--mapping", "elastic=winlogbeat-sysmon"],
+    );
+    let ndjson = read(&out.join("elastic/rules.ndjson"));
+    for line in ndjson.lines() {
+        let rule: serde_json::Value = serde_json::from_str(line).unwrap();
+        let index = rule["index"].as_array().unwrap();
+        let query = rule["query"].as_str().unwrap();
+        if query.starts_with("network where") && !index.iter().any(|i| i == "winlogbeat-*") {
+            continue; // the firewall rules keep the firewall integrations' indices
+        }
+        assert_eq!(index, &[serde_json::json!("winlogbeat-*")], "{line}");
+        assert!(query.contains("event.code == \""), "{query}");
+    }
+    let file = tmp.path().join("wlb.yaml");
+    std::fs::write(
+        &file,
+        "extends: winlogbeat-sysmon\nparams: { index: \"logs-windows.sysmon_operational-*\" }\n",
+    )
+    .unwrap();
+    let site = build(
+        &tmp,
+        "site",
+        &[Path::new("rules")],
+        &["--mapping", file.to_str().unwrap()],
+    );
+    assert!(read(&site.join("elastic/rules.ndjson")).contains("logs-windows.sysmon_operational-*"));
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "winlogbeat-sysmon",
+            "--artifacts",
+        ])
+        .arg(&out)
+        .assert()
+        .code(OK)
+        .stdout(predicate::str::contains("all agree with the spec"));
 }
