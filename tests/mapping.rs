@@ -234,6 +234,12 @@ fn an_unknown_mapping_name_exits_2_listing_the_names() {
         .assert()
         .code(ERROR)
         .stderr(predicate::str::contains("two mappings for splunk"));
+    // where it would change nothing, it is refused rather than ignored
+    rmmc()
+        .args(["list", "targets", "--mapping", "sysmon-classic"])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("--mapping has no effect"));
 }
 
 #[test]

@@ -32,8 +32,6 @@ pub struct Words {
     pub title: &'static str,
     /// What it calls a table: `table`, `log source`, `data source`.
     pub table: &'static str,
-    /// Its mapping file in `backends/`.
-    pub mapping: &'static str,
     /// What precedes a table's name: `KQL table` (`KQL table DeviceNetworkEvents`).
     pub target: &'static str,
     /// What a table lacks when a field is missing: `column`, `field`, `ECS field`.

@@ -410,7 +410,6 @@ impl Backend for Eql {
     const WORDS: Words = Words {
         title: "Elastic",
         table: "data source",
-        mapping: "elastic.yaml",
         target: "Elastic data source",
         missing: "ECS field",
         grouped: Some(Grouped {

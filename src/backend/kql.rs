@@ -141,7 +141,6 @@ impl Backend for Kql {
     const WORDS: Words = Words {
         title: "KQL",
         table: "table",
-        mapping: "kql.yaml",
         target: "KQL table",
         missing: "column",
         grouped: None,

@@ -427,7 +427,6 @@ impl Backend for Sigma {
     const WORDS: Words = Words {
         title: "Sigma",
         table: "log source",
-        mapping: "sigma.yaml",
         target: "Sigma log source",
         missing: "field",
         grouped: None,

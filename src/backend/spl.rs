@@ -121,7 +121,6 @@ impl Backend for Spl {
     const WORDS: Words = Words {
         title: "Splunk",
         table: "log source",
-        mapping: "splunk.yaml",
         target: "Splunk source",
         missing: "field",
         grouped: Some(Grouped {

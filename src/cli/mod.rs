@@ -315,6 +315,18 @@ fn run(cli: Cli) -> i32 {
         if let Err(code) = mapping::choose(&cli.mapping, rules, config, format) {
             return code;
         }
+    } else if !cli.mapping.is_empty() {
+        // importers read the default mappings (the specs they write are backend-neutral)
+        output::report(
+            &[crate::diag::Diag::error(
+                crate::diag::DiagKind::Value,
+                "--mapping has no effect on this command",
+            )
+            .help("choose a mapping where rules are compiled or verified (build, convert, check, verify, explain, diff, fixtures)")],
+            &[],
+            format,
+        );
+        return exit::ERROR;
     }
     match cli.command {
         Command::List { what } => mapping::list(what, format),
