@@ -20,6 +20,9 @@
 //! compiles (`choose`), and every reader of a backend's tables (the compile, `verify`'s native
 //! events and runners, `check --artifacts`) reads them through `Backend::tables` /
 //! `Registered::tables`: a build and its proof always see the same mapping.
+//!
+//! Over 600 lines with its unit tests (the loader is under 500): the tests read the private
+//! `load_text`, so they stay beside it.
 
 use crate::diag::{Diag, DiagKind};
 use crate::mapping::{ColumnSpec, TableMap};
