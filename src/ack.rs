@@ -39,6 +39,9 @@ pub struct Entry {
 pub struct Project {
     pub file: PathBuf,
     pub accepted: Vec<Entry>,
+    /// `[mapping]`: per backend, the mapping chosen (a shipped name or a file relative to the
+    /// configuration) and where it is written.
+    pub mapping: Vec<(BackendName, String, Span)>,
 }
 
 type Reasons = IndexMap<Spanned<NoteId>, Spanned<String>>;
@@ -49,6 +52,9 @@ struct ProjectFile {
     /// Per backend, per effect, per note: the reason.
     #[serde(default)]
     accepted: IndexMap<BackendName, IndexMap<Effect, Reasons>>,
+    /// Per backend: its mapping.
+    #[serde(default)]
+    mapping: IndexMap<BackendName, Spanned<String>>,
 }
 
 /// The `rmmc.toml` nearest to the rules: for each folder (or a file's folder), the first
@@ -150,7 +156,7 @@ pub fn load(file: &Path) -> Result<Project, Diag> {
         Diag::error(DiagKind::Schema, e.message().trim_end().to_string())
             .at(file, span)
             .help(format!(
-                "{CONFIG_FILE} holds `[accepted.<backend>.<wider|narrower>]` tables of `\"<note>\" = \"<reason>\"`"
+                "{CONFIG_FILE} holds `[accepted.<backend>.<wider|narrower>]` tables of `\"<note>\" = \"<reason>\"` and a `[mapping]` table of `<backend> = \"<mapping name or file>\"`"
             ))
     })?;
     let mut accepted = Vec::new();
@@ -181,9 +187,18 @@ pub fn load(file: &Path) -> Result<Project, Diag> {
             }
         }
     }
+    let mapping = parsed
+        .mapping
+        .into_iter()
+        .map(|(b, m)| {
+            let at = span_at(&text, m.span().start);
+            (b, m.into_inner(), at)
+        })
+        .collect();
     Ok(Project {
         file: file.to_path_buf(),
         accepted,
+        mapping,
     })
 }
 

@@ -42,6 +42,7 @@ pub(crate) mod input;
 pub mod ir;
 pub mod lint;
 pub mod mapping;
+pub mod mappings;
 pub mod render;
 pub mod spec;
 pub mod verify;

@@ -20,14 +20,14 @@ pub struct TableMap {
     pub columns: IndexMap<String, ColumnSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum ColumnSpec {
     Plain(String),
     Detailed(DetailedColumn),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetailedColumn {
     /// Columns to match on (OR).
@@ -93,7 +93,18 @@ impl TableMap {
 
     /// Check every column key against the canonical field table.
     pub fn check(&self) -> Result<(), String> {
-        for key in self.columns.keys() {
+        self.problem().map_or(Ok(()), |(_, e)| Err(e))
+    }
+
+    /// The first problem of the table's columns: the column key it is about, and what.
+    pub fn problem(&self) -> Option<(String, String)> {
+        self.columns
+            .keys()
+            .find_map(|k| self.check_column(k).err().map(|e| (k.clone(), e)))
+    }
+
+    fn check_column(&self, key: &str) -> Result<(), String> {
+        {
             let f = Field::lookup(key)
                 .ok_or_else(|| format!("table {}: unknown canonical field `{key}`", self.name))?;
             if !f.in_category(self.category) {

@@ -203,6 +203,8 @@ fn the_quickstart_runs_line_by_line() {
         "rmmc check",
         "rmmc build",
         "rmmc verify --artifacts out",
+        "rmmc list mappings",
+        "printf '[mapping]",
         "cp out/splunk/savedsearches.conf \"$SPLUNK_HOME/etc/apps/rmm_detections/local/\"",
     ] {
         assert!(
@@ -229,10 +231,17 @@ fn the_quickstart_runs_line_by_line() {
         verify_out.contains("8 rules") && verify_out.contains("all agree with the spec"),
         "{verify_out}"
     );
-    assert!(scratch
-        .root
-        .join("splunk/etc/apps/rmm_detections/local/savedsearches.conf")
-        .is_file());
+    // deployed as built through the project's mapping: the classic Sysmon sourcetype
+    let conf = read(
+        scratch
+            .root
+            .join("splunk/etc/apps/rmm_detections/local/savedsearches.conf"),
+    );
+    assert!(
+        conf.contains(r#"sourcetype="WinEventLog:Microsoft-Windows-Sysmon/Operational""#)
+            && !conf.contains("XmlWinEventLog"),
+        "{conf}"
+    );
 
     // 6. the CI job, in the same detections repository: every `run:` of the workflow
     let workflows = blocks(quickstart, "yaml");

@@ -32,8 +32,6 @@ pub struct Words {
     pub title: &'static str,
     /// What it calls a table: `table`, `log source`, `data source`.
     pub table: &'static str,
-    /// Its mapping file in `backends/`.
-    pub mapping: &'static str,
     /// What precedes a table's name: `KQL table` (`KQL table DeviceNetworkEvents`).
     pub target: &'static str,
     /// What a table lacks when a field is missing: `column`, `field`, `ECS field`.
@@ -95,8 +93,14 @@ pub trait Backend: Default {
     type Node: Clone;
     type Local: Default;
 
-    /// Its tables (`backends/<backend>.yaml`).
+    /// Its tables: the mapping chosen for the run (`crate::mappings`), else its default.
     fn tables() -> &'static [TableMap];
+    /// What this backend needs of a table beyond its columns (its `meta` keys, the spelling of
+    /// its field names): checked when a mapping is loaded.
+    fn check_table(table: &TableMap) -> Result<(), String> {
+        let _ = table;
+        Ok(())
+    }
     /// A match the table can express, on its column.
     fn leaf(&self, cx: &mut RuleCtx<'_, Self::Local>, m: &Match, col: &Column) -> Self::Node;
     /// `all` / `any` of rendered parts; `top` for the detection's outermost chain.
@@ -651,8 +655,8 @@ pub fn rules_of<'a, B: Backend>(
                         )
                         .at(&spec.file, det.span)
                         .help(format!(
-                            "remove the source, or add a {} for it to backends/{}",
-                            words.table, words.mapping
+                            "remove the source, or choose a mapping with a {} for it (`rmmc list mappings`, `--mapping`)",
+                            words.table
                         ))
                         .cause(Cause::Unbuildable(why)),
                     )

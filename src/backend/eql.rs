@@ -61,6 +61,8 @@ pub struct ElasticData {
     /// Per match kind (`ip`, `cidr`, …): how the rendering differs, and why.
     #[serde(default)]
     pub kinds: IndexMap<String, KindNote>,
+    /// The default mapping's tables (`backends/mappings/elastic/`).
+    #[serde(skip)]
     pub tables: Vec<TableMap>,
 }
 
@@ -83,19 +85,9 @@ pub const DATA_YAML: &str = include_str!("../../backends/elastic.yaml");
 pub fn data() -> &'static ElasticData {
     static DATA: OnceLock<ElasticData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let d: ElasticData = serde_yaml::from_str(DATA_YAML)
+        let mut d: ElasticData = serde_yaml::from_str(DATA_YAML)
             .unwrap_or_else(|e| panic!("backends/elastic.yaml: {e}"));
-        for t in &d.tables {
-            t.check()
-                .unwrap_or_else(|e| panic!("backends/elastic.yaml: {e}"));
-            for key in ["event_category", "index"] {
-                assert!(
-                    t.meta.contains_key(key),
-                    "backends/elastic.yaml: table {} lacks meta.{key}",
-                    t.name
-                );
-            }
-        }
+        d.tables = crate::mappings::default_tables(Eql::NAME);
         for s in ["informational", "low", "medium", "high"] {
             assert!(
                 d.severity.contains_key(s),
@@ -433,7 +425,6 @@ impl Backend for Eql {
     const WORDS: Words = Words {
         title: "Elastic",
         table: "data source",
-        mapping: "elastic.yaml",
         target: "Elastic data source",
         missing: "ECS field",
         grouped: Some(Grouped {
@@ -446,6 +437,16 @@ impl Backend for Eql {
     type Local = ();
 
     super::text::text_hooks!(TOKENS);
+
+    fn check_table(t: &TableMap) -> Result<(), String> {
+        match ["event_category", "index"]
+            .into_iter()
+            .find(|k| !t.meta.contains_key(*k))
+        {
+            Some(key) => Err(format!("table {} lacks meta.{key}", t.name)),
+            None => Ok(()),
+        }
+    }
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Text {
         let mut notes: Vec<String> = Vec::new();

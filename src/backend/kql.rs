@@ -28,6 +28,8 @@ pub struct KqlData {
     pub rule_name: String,
     /// Where Kusto's operators differ from the spec (`fold`, `term`), and why.
     pub kinds: IndexMap<String, super::eql::KindNote>,
+    /// The default mapping's tables (`backends/mappings/kql/`).
+    #[serde(skip)]
     pub tables: Vec<TableMap>,
     pub entities: IndexMap<String, Entity>,
 }
@@ -44,12 +46,9 @@ pub const DATA_YAML: &str = include_str!("../../backends/kql.yaml");
 pub fn data() -> &'static KqlData {
     static DATA: OnceLock<KqlData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let d: KqlData =
+        let mut d: KqlData =
             serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/kql.yaml: {e}"));
-        for t in &d.tables {
-            t.check()
-                .unwrap_or_else(|e| panic!("backends/kql.yaml: {e}"));
-        }
+        d.tables = crate::mappings::default_tables(Kql::NAME);
         d
     })
 }
@@ -142,7 +141,6 @@ impl Backend for Kql {
     const WORDS: Words = Words {
         title: "KQL",
         table: "table",
-        mapping: "kql.yaml",
         target: "KQL table",
         missing: "column",
         grouped: None,

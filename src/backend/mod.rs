@@ -1,6 +1,6 @@
 //! Backends: IR → query text. One file per target language (`driver::Backend`: its data and
-//! a few hooks, over the one walk in `driver`); field mappings live in
-//! `backends/<target>.yaml`, deployment wrappers in `templates/`. `BACKENDS` lists them.
+//! a few hooks, over the one walk in `driver`); its data lives in `backends/<target>.yaml`,
+//! its field mappings in `backends/mappings/<target>/` (`crate::mappings`), deployment wrappers in `templates/`. `BACKENDS` lists them.
 
 pub mod common;
 pub mod driver;
@@ -103,6 +103,8 @@ pub struct Registered {
     pub targets: &'static [Target],
     pub compile: CompileFn,
     pub tables: fn() -> &'static [TableMap],
+    /// Its checks of a table's `meta` and field names (`Backend::check_table`).
+    pub check_table: fn(&TableMap) -> Result<(), String>,
     pub title: &'static str,
     pub templates: &'static [(&'static str, &'static str)],
 }
@@ -114,6 +116,7 @@ impl Registered {
             targets: B::TARGETS,
             compile: driver::compile::<B>,
             tables: B::tables,
+            check_table: B::check_table,
             title: B::WORDS.title,
             templates: B::TEMPLATES,
         }

@@ -58,6 +58,8 @@ use std::sync::OnceLock;
 pub struct SigmaData {
     pub rule_name: String,
     pub status: String,
+    /// The default mapping's tables (`backends/mappings/sigma/`).
+    #[serde(skip)]
     pub tables: Vec<TableMap>,
 }
 
@@ -69,18 +71,9 @@ pub const DATA_YAML: &str = include_str!("../../backends/sigma.yaml");
 pub fn data() -> &'static SigmaData {
     static DATA: OnceLock<SigmaData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let d: SigmaData =
+        let mut d: SigmaData =
             serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
-        for t in &d.tables {
-            t.check()
-                .unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
-            if !t.meta.contains_key("logsource") {
-                panic!(
-                    "backends/sigma.yaml: table {} has no meta.logsource",
-                    t.name
-                );
-            }
-        }
+        d.tables = crate::mappings::default_tables(Sigma::NAME);
         d
     })
 }
@@ -434,7 +427,6 @@ impl Backend for Sigma {
     const WORDS: Words = Words {
         title: "Sigma",
         table: "log source",
-        mapping: "sigma.yaml",
         target: "Sigma log source",
         missing: "field",
         grouped: None,
@@ -445,7 +437,14 @@ impl Backend for Sigma {
     type Local = ();
 
     fn tables() -> &'static [TableMap] {
-        &data().tables
+        crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
+    }
+
+    fn check_table(t: &TableMap) -> Result<(), String> {
+        if !t.meta.contains_key("logsource") {
+            return Err(format!("table {} has no meta.logsource", t.name));
+        }
+        Ok(())
     }
 
     fn join(&self, _: &Cx, chain: Chain, parts: Vec<Cond>, _top: bool) -> Cond {

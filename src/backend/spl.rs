@@ -47,6 +47,8 @@ pub struct SplData {
     pub alert_severity: BTreeMap<String, u8>,
     /// Keys every stanza carries unchanged.
     pub stanza_defaults: BTreeMap<String, String>,
+    /// The default mapping's tables (`backends/mappings/splunk/`).
+    #[serde(skip)]
     pub tables: Vec<TableMap>,
 }
 
@@ -63,27 +65,9 @@ pub fn data() -> &'static SplData {
     static DATA: OnceLock<SplData> = OnceLock::new();
     DATA.get_or_init(|| {
         let fail = |e: String| -> ! { panic!("backends/splunk.yaml: {e}") };
-        let d: SplData = serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| fail(e.to_string()));
-        for t in &d.tables {
-            t.check().unwrap_or_else(|e| fail(e));
-            if !t.meta.get("base_search").is_some_and(|v| v.is_string()) {
-                fail(format!("table {}: meta.base_search is missing", t.name));
-            }
-            terms::check(t).unwrap_or_else(|e| fail(format!("table {}: {e}", t.name)));
-            for key in t.columns.keys() {
-                let f = Field::lookup(key).expect("checked");
-                let c = t.column(f).expect("listed");
-                // unquoted field names in eval, stats and table
-                for n in c.match_on.iter().chain([&c.project]) {
-                    if !simple_name(n) {
-                        fail(format!(
-                            "table {}: field name {n:?} needs quoting; use letters, digits and _",
-                            t.name
-                        ));
-                    }
-                }
-            }
-        }
+        let mut d: SplData =
+            serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| fail(e.to_string()));
+        d.tables = crate::mappings::default_tables(Spl::NAME);
         for s in ["informational", "low", "medium", "high"] {
             if !d.alert_severity.contains_key(s) {
                 fail(format!("alert_severity has no entry for {s}"));
@@ -143,7 +127,6 @@ impl Backend for Spl {
     const WORDS: Words = Words {
         title: "Splunk",
         table: "log source",
-        mapping: "splunk.yaml",
         target: "Splunk source",
         missing: "field",
         grouped: Some(Grouped {
@@ -156,7 +139,7 @@ impl Backend for Spl {
     type Local = Fill;
 
     fn tables() -> &'static [TableMap] {
-        &data().tables
+        crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
     }
 
     fn join(&self, _: &Cx, chain: Chain, parts: Vec<Node>, top: bool) -> Node {
@@ -174,6 +157,28 @@ impl Backend for Spl {
             text: TOKENS.not(inner.text),
             terms: None,
         }
+    }
+
+    fn check_table(t: &TableMap) -> Result<(), String> {
+        if !t.meta.get("base_search").is_some_and(|v| v.is_string()) {
+            return Err(format!("table {}: meta.base_search is missing", t.name));
+        }
+        terms::check(t).map_err(|e| format!("table {}: {e}", t.name))?;
+        for key in t.columns.keys() {
+            let Some(c) = Field::lookup(key).and_then(|f| t.column(f)) else {
+                continue;
+            };
+            // unquoted field names in eval, stats and table
+            for n in c.match_on.iter().chain([&c.project]) {
+                if !simple_name(n) {
+                    return Err(format!(
+                        "table {}: field name {n:?} needs quoting; use letters, digits and _",
+                        t.name
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn leaf(&self, cx: &mut Cx, m: &Match, col: &Column) -> Node {

@@ -117,7 +117,6 @@ impl Backend for Odd {
     const WORDS: Words = Words {
         title: "Odd",
         table: "stream",
-        mapping: "odd.yaml",
         target: "Odd stream",
         missing: "column",
         grouped: Some(Grouped {

@@ -118,7 +118,7 @@ impl Tokens {
 macro_rules! text_hooks {
     ($tokens:expr) => {
         fn tables() -> &'static [$crate::mapping::TableMap] {
-            &data().tables
+            $crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
         }
 
         fn join(

@@ -19,7 +19,7 @@ struct Shape {
 const SHAPES: &[Shape] = &[
     Shape {
         folder: "",
-        tables: || &crate::backend::kql::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Kql),
         render: |t, e| {
             Ok(Value::Object(
                 native::kql_row(t, e)
@@ -31,17 +31,17 @@ const SHAPES: &[Shape] = &[
     },
     Shape {
         folder: "sigma",
-        tables: || &crate::backend::sigma::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Sigma),
         render: |t, e| native::sigma_event(t, e).map(Value::Object),
     },
     Shape {
         folder: "splunk",
-        tables: || &crate::backend::spl::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Splunk),
         render: |t, e| native::spl_event(t, e).map(Value::Object),
     },
     Shape {
         folder: "elastic",
-        tables: || &crate::backend::eql::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Elastic),
         render: native::ecs_event,
     },
 ];

@@ -9,6 +9,7 @@ mod eval;
 mod explain;
 mod fixtures;
 mod import;
+mod mapping;
 pub(crate) mod output;
 mod verify;
 
@@ -43,6 +44,11 @@ pub(crate) struct Cli {
     /// printed, and `--format json` always lists everything.
     #[arg(long, global = true)]
     pub all_warnings: bool,
+    /// The data model a backend reads (repeatable): a shipped mapping (`rmmc list mappings`),
+    /// `BACKEND=NAME`, or a mapping file (`[BACKEND=]FILE`, docs/backends.md). Overrides
+    /// `[mapping]` in rmmc.toml; default: each backend's default mapping.
+    #[arg(long, global = true, value_name = "[BACKEND=]NAME|FILE")]
+    pub mapping: Vec<String>,
 }
 
 /// How `rmmc eval` prints result rows.
@@ -146,6 +152,15 @@ pub(crate) enum Command {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// List the targets (`--target`) or the shipped mappings (`--mapping`).
+    #[command(
+        after_help = "Examples:\n  rmmc list targets\n  rmmc list mappings\n  rmmc list mappings --format json"
+    )]
+    List {
+        /// What to list.
+        #[arg(value_enum)]
+        what: mapping::Listing,
     },
     /// Print the JSON Schema of the spec format.
     Schema,
@@ -280,7 +295,41 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> i32 {
     let format = cli.format;
     output::all_warnings(cli.all_warnings);
+    // the mappings are chosen before anything compiles; the project's `[mapping]` is that of
+    // the rmmc.toml of the rules (or `--config`)
+    let (rules, config): (Option<&[PathBuf]>, Option<&std::path::Path>) = match &cli.command {
+        Command::Build { rules, config, .. } | Command::Check { rules, config, .. } => {
+            (Some(rules), config.as_deref())
+        }
+        Command::Convert { specs, config, .. } => (Some(specs), config.as_deref()),
+        Command::Diff { rules, .. }
+        | Command::Verify { rules, .. }
+        | Command::Explain { rules, .. } => (Some(rules), None),
+        _ => (None, None),
+    };
+    let reads_tables = !matches!(
+        cli.command,
+        Command::Import(_) | Command::List { .. } | Command::Completions { .. }
+    );
+    if reads_tables {
+        if let Err(code) = mapping::choose(&cli.mapping, rules, config, format) {
+            return code;
+        }
+    } else if !cli.mapping.is_empty() {
+        // importers read the default mappings (the specs they write are backend-neutral)
+        output::report(
+            &[crate::diag::Diag::error(
+                crate::diag::DiagKind::Value,
+                "--mapping has no effect on this command",
+            )
+            .help("choose a mapping where rules are compiled or verified (build, convert, check, verify, explain, diff, fixtures)")],
+            &[],
+            format,
+        );
+        return exit::ERROR;
+    }
     match cli.command {
+        Command::List { what } => mapping::list(what, format),
         // the three printing commands are one call each: no file of their own
         Command::Completions { shell } => {
             let mut script = Vec::new();

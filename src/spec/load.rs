@@ -56,7 +56,7 @@ pub fn load_str(file: &Path, text: &str) -> Result<LoadedSpec, Vec<Diag>> {
     })
 }
 
-fn serde_diag(
+pub(crate) fn serde_diag(
     file: &Path,
     text: &str,
     index: &SpanIndex,

@@ -5,7 +5,7 @@ pub mod accepted;
 pub mod attack;
 pub mod fields;
 pub mod hints;
-mod load;
+pub(crate) mod load;
 mod recover;
 mod schema;
 pub mod spans;

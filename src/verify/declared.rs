@@ -306,7 +306,7 @@ mod tests {
             (vec![], other, true, false),
         ];
         let table = table_for(
-            &crate::backend::sigma::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Sigma),
             crate::spec::Category::Network,
             Source::Endpoint,
         );
@@ -357,7 +357,7 @@ mod tests {
         assert!(notes.iter().any(|r| r.fidelity == Fidelity::Inexpressible));
         assert!(notes.iter().any(|r| r.fidelity == Fidelity::Wider));
         let table = table_for(
-            &crate::backend::sigma::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Sigma),
             crate::spec::Category::Network,
             Source::Endpoint,
         );
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn narrower_column_declarations_are_not_offered() {
-        let sigma = &crate::backend::sigma::data().tables;
+        let sigma = crate::mappings::tables(crate::spec::BackendName::Sigma);
         let t = table_for(sigma, crate::spec::Category::Network, Source::Endpoint);
         let col = t.unwrap().column(Field::known("remote_domain")).unwrap();
         let mut r = note(

@@ -196,7 +196,7 @@ const RUNNERS: &[BackendRunner] = &[
         ext: "kql",
         windowed: true,
         run: runners::kql,
-        tables: || &crate::backend::kql::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Kql),
     },
     BackendRunner {
         name: BackendName::Sigma,
@@ -204,7 +204,7 @@ const RUNNERS: &[BackendRunner] = &[
         ext: "yml",
         windowed: false,
         run: runners::sigma,
-        tables: || &crate::backend::sigma::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Sigma),
     },
     BackendRunner {
         name: BackendName::Splunk,
@@ -212,7 +212,7 @@ const RUNNERS: &[BackendRunner] = &[
         ext: "spl",
         windowed: true,
         run: runners::spl,
-        tables: || &crate::backend::spl::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Splunk),
     },
     BackendRunner {
         name: BackendName::Elastic,
@@ -220,7 +220,7 @@ const RUNNERS: &[BackendRunner] = &[
         ext: "eql",
         windowed: true,
         run: runners::eql,
-        tables: || &crate::backend::eql::data().tables,
+        tables: || crate::mappings::tables(crate::spec::BackendName::Elastic),
     },
 ];
 

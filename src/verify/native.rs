@@ -237,20 +237,22 @@ pub fn sigma_event(
 pub fn sigma_logsource_event(
     logsource: &serde_yaml::Value,
 ) -> Option<&'static serde_json::Map<String, serde_json::Value>> {
-    crate::backend::sigma::data().tables.iter().find_map(|t| {
-        let want = t.meta.get("logsource")?.as_object()?;
-        let same = logsource.as_mapping().is_some_and(|m| {
-            m.len() == want.len()
-                && want.iter().all(|(k, v)| {
-                    m.get(k.as_str()).and_then(serde_yaml::Value::as_str) == v.as_str()
-                })
-        });
-        if same {
-            t.meta.get("event")?.as_object()
-        } else {
-            None
-        }
-    })
+    crate::mappings::tables(crate::spec::BackendName::Sigma)
+        .iter()
+        .find_map(|t| {
+            let want = t.meta.get("logsource")?.as_object()?;
+            let same = logsource.as_mapping().is_some_and(|m| {
+                m.len() == want.len()
+                    && want.iter().all(|(k, v)| {
+                        m.get(k.as_str()).and_then(serde_yaml::Value::as_str) == v.as_str()
+                    })
+            });
+            if same {
+                t.meta.get("event")?.as_object()
+            } else {
+                None
+            }
+        })
 }
 
 /// Is `ev` an event of the log source whose `meta.event` is `want`? Each field equal (as text,
@@ -406,12 +408,12 @@ mod tests {
     #[test]
     fn sysmon_shapes() {
         let proc_ = table(
-            &crate::backend::sigma::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Sigma),
             Category::Process,
             Source::Endpoint,
         );
         let net = table(
-            &crate::backend::sigma::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Sigma),
             Category::Network,
             Source::Endpoint,
         );
@@ -499,7 +501,7 @@ mod tests {
     #[test]
     fn splunk_events_carry_the_base_search_fields() {
         let t = table(
-            &crate::backend::spl::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Splunk),
             Category::Network,
             Source::Endpoint,
         );
@@ -550,7 +552,7 @@ mod tests {
             "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
         );
         let fw = table(
-            &crate::backend::spl::data().tables,
+            crate::mappings::tables(crate::spec::BackendName::Splunk),
             Category::Network,
             Source::Firewall,
         );
@@ -569,7 +571,7 @@ mod tests {
 
     #[test]
     fn ecs_documents_are_nested() {
-        let tables = &crate::backend::eql::data().tables;
+        let tables = crate::mappings::tables(crate::spec::BackendName::Elastic);
         let p = table(tables, Category::Process, Source::Endpoint);
         let got = ecs_event(
             p,

@@ -47,7 +47,11 @@ fn table<'t>(tables: &'t [TableMap], ctx: &Ctx, lang: &str) -> Result<&'t TableM
 fn kql_query(ctx: &Ctx) -> Result<(crate::eval::kql::ast::Query, &'static TableMap), String> {
     let text = text(ctx)?;
     let q = engine::Kql::parse(text).map_err(unparsable)?;
-    let table = table(&crate::backend::kql::data().tables, ctx, "KQL")?;
+    let table = table(
+        crate::mappings::tables(crate::spec::BackendName::Kql),
+        ctx,
+        "KQL",
+    )?;
     if q.table != table.name {
         return Err(format!(
             "reads table {} but {} events from `{}` are in {}",
@@ -96,7 +100,11 @@ pub(super) fn kql(ctx: &Ctx) -> Result<Run, String> {
 pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
     let q = engine::Sigma::parse(text(ctx)?).map_err(unparsable)?;
     let doc = &q.doc;
-    let table = table(&crate::backend::sigma::data().tables, ctx, "Sigma")?;
+    let table = table(
+        crate::mappings::tables(crate::spec::BackendName::Sigma),
+        ctx,
+        "Sigma",
+    )?;
     if let Some(want) = table.meta.get("logsource").and_then(Value::as_object) {
         for (k, v) in want {
             let got = doc
@@ -142,7 +150,11 @@ pub(super) fn sigma(ctx: &Ctx) -> Result<Run, String> {
 /// then all at once for the `stats` / `table` rows.
 pub(super) fn spl(ctx: &Ctx) -> Result<Run, String> {
     let q = engine::Spl::parse(text(ctx)?).map_err(unparsable)?;
-    let table = table(&crate::backend::spl::data().tables, ctx, "SPL")?;
+    let table = table(
+        crate::mappings::tables(crate::spec::BackendName::Splunk),
+        ctx,
+        "SPL",
+    )?;
     let events: Vec<Option<Map<String, Value>>> = ctx
         .cases
         .iter()
@@ -252,7 +264,11 @@ pub(super) fn eql(ctx: &Ctx) -> Result<Run, String> {
     // the Kibana rule's window (its query is checked against this file in forms.rs)
     let (from, to, window) = kibana_window(ctx)?;
     let q = engine::Eql::parse(text).map_err(unparsable)?;
-    let table = table(&crate::backend::eql::data().tables, ctx, "EQL")?;
+    let table = table(
+        crate::mappings::tables(crate::spec::BackendName::Elastic),
+        ctx,
+        "EQL",
+    )?;
     let want_cat = table
         .meta
         .get("event_category")

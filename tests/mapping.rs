@@ -1,0 +1,460 @@
+//! Data models chosen at run time (issue 18.1): `rmmc list targets|mappings`, `--mapping` by
+//! name, by file and with `extends`, `[mapping]` in rmmc.toml and its override by the command
+//! line, the errors (exit 2, file:line:col), and verify proving artifacts through the chosen
+//! mapping. A snapshot per shipped alternative records the shipped rules built with it.
+//!
+//! The classic Sysmon sourcetype: Splunk's "Monitor Windows event log data" (classic vs XML
+//! rendering, `renderXml`), docs.splunk.com/Documentation/Splunk/latest/Data/MonitorWindowseventlogdata;
+//! backends/mappings/splunk/sysmon-classic.yaml cites the field names. Winlogbeat's Sysmon
+//! module: github.com/elastic/beats x-pack/winlogbeat/module/sysmon/config/winlogbeat-sysmon.js
+//! (backends/mappings/elastic/winlogbeat-sysmon.yaml cites each field).
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+const OK: i32 = 0;
+const MISMATCH: i32 = 1;
+const ERROR: i32 = 2;
+
+const CLASSIC: &str = r#"sourcetype="WinEventLog:Microsoft-Windows-Sysmon/Operational""#;
+const XML: &str = r#"sourcetype="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational""#;
+
+fn rmmc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rmmc"));
+    c.env("NO_COLOR", "1");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every file below `dir`, by relative path, with its text.
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, read(&p)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Build `rules` with `args` into a fresh folder; the folder.
+fn build(tmp: &TempDir, name: &str, rules: &[&Path], args: &[&str]) -> PathBuf {
+    let out = tmp.path().join(name);
+    rmmc()
+        .arg("build")
+        .args(rules)
+        .arg("--out")
+        .arg(&out)
+        .args(args)
+        .assert()
+        .code(OK);
+    out
+}
+
+fn splunk_searches(out: &Path) -> String {
+    let mut all = String::new();
+    for (p, text) in tree(&out.join("splunk")) {
+        if p.ends_with(".spl") {
+            all.push_str(&text);
+        }
+    }
+    all
+}
+
+#[test]
+fn list_targets_names_each_target_and_its_backend() {
+    let out = rmmc().args(["list", "targets"]).assert().code(OK);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for (target, backend) in [
+        ("kql", "kql"),
+        ("sentinel", "kql"),
+        ("sigma", "sigma"),
+        ("splunk", "splunk"),
+        ("elastic", "elastic"),
+    ] {
+        assert!(
+            text.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() > 2 && w[0] == target && w[1] == backend
+            }),
+            "{target} ({backend}) not listed:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn list_mappings_names_each_shipped_mapping_with_its_default_and_tables() {
+    let out = rmmc()
+        .args(["list", "mappings", "--format", "json"])
+        .assert()
+        .code(OK);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let find = |b: &str, n: &str| {
+        rows.iter()
+            .find(|r| r["backend"] == b && r["name"] == n)
+            .unwrap_or_else(|| panic!("{b}/{n} not listed: {rows:?}"))
+    };
+    assert_eq!(find("splunk", "sysmon-xml")["default"], true);
+    let classic = find("splunk", "sysmon-classic");
+    assert_eq!(classic["default"], false);
+    assert!(classic["description"]
+        .as_str()
+        .unwrap()
+        .contains("WinEventLog:Microsoft-Windows-Sysmon/Operational"));
+    assert_eq!(classic["tables"].as_array().unwrap().len(), 4);
+    for (b, n) in [
+        ("kql", "defender-xdr"),
+        ("sigma", "sysmon"),
+        ("elastic", "elastic-defend"),
+    ] {
+        assert_eq!(find(b, n)["default"], true, "{b}/{n}");
+    }
+    assert_eq!(find("elastic", "winlogbeat-sysmon")["default"], false);
+    // one default per backend
+    for b in ["kql", "sigma", "splunk", "elastic"] {
+        let n = rows
+            .iter()
+            .filter(|r| r["backend"] == b && r["default"] == true)
+            .count();
+        assert_eq!(n, 1, "{b}");
+    }
+    // the text listing says which is the default
+    let out = rmmc().args(["list", "mappings"]).assert().code(OK);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()[..3]
+                == ["splunk", "sysmon-xml", "default"]),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_shipped_mapping_by_name_changes_only_its_backend() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let classic = build(&tmp, "classic", &[rules], &["--mapping", "sysmon-classic"]);
+    let spl = splunk_searches(&classic);
+    assert!(spl.contains(CLASSIC), "{spl}");
+    assert!(!spl.contains(XML));
+    // the classic header names the host ComputerName
+    assert!(spl.contains("ComputerName"));
+    assert!(splunk_searches(&default).contains(XML));
+    // every other target is byte-identical
+    for t in ["kql", "sentinel", "sigma", "elastic"] {
+        assert_eq!(
+            tree(&default.join(t)),
+            tree(&classic.join(t)),
+            "{t} changed"
+        );
+    }
+    // BACKEND=NAME is the same choice
+    let named = build(
+        &tmp,
+        "named",
+        &[rules],
+        &["--mapping", "splunk=sysmon-classic"],
+    );
+    assert_eq!(tree(&named), tree(&classic));
+}
+
+#[test]
+fn a_mapping_file_extends_a_shipped_one_with_its_index() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("site.yaml");
+    std::fs::write(
+        &file,
+        "extends: sysmon-classic\nparams: { index: sysmon }\n",
+    )
+    .unwrap();
+    let out = build(
+        &tmp,
+        "site",
+        &[Path::new("rules")],
+        &["--mapping", file.to_str().unwrap()],
+    );
+    let spl = splunk_searches(&out);
+    assert!(
+        spl.contains(&format!("index=sysmon {CLASSIC} EventCode=")),
+        "{spl}"
+    );
+    assert!(!spl.contains("index=*"));
+    // savedsearches.conf carries the same search
+    let conf = read(&out.join("splunk/savedsearches.conf"));
+    assert!(conf.contains(&format!("index=sysmon {CLASSIC}")), "{conf}");
+}
+
+#[test]
+fn an_unknown_mapping_name_exits_2_listing_the_names() {
+    rmmc()
+        .args(["check", "rules", "--mapping", "sysmon-clasic"])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains(
+            "no mapping is named `sysmon-clasic`",
+        ))
+        .stderr(predicate::str::contains("splunk/sysmon-classic"))
+        .stderr(predicate::str::contains("kql/defender-xdr"));
+    rmmc()
+        .args([
+            "build",
+            "rules",
+            "--out",
+            "-",
+            "--mapping",
+            "kql=sysmon-classic",
+        ])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("kql/defender-xdr"));
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "sysmon-classic",
+            "--mapping",
+            "splunk=sysmon-xml",
+        ])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("two mappings for splunk"));
+    // where it would change nothing, it is refused rather than ignored
+    rmmc()
+        .args(["list", "targets", "--mapping", "sysmon-classic"])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("--mapping has no effect"));
+}
+
+#[test]
+fn a_bad_mapping_file_exits_2_at_its_line_and_column() {
+    let tmp = TempDir::new().unwrap();
+    let cases = [
+        (
+            "extends: sysmon-xml\ntables:\n  - category: process\n    source: endpoint\n    columns:\n      proces_name: Image\n",
+            "6:7",
+            "unknown canonical field `proces_name`",
+        ),
+        ("extends: sysmon-xml\nparams: { idx: a }\n", "2:9", "`idx` is not a parameter"),
+        ("extends: sysmon-xml\ntabels: []\n", "2:1", "unknown field"),
+        (
+            "backend: splunk\ntables:\n  - name: t\n    category: file\n    source: endpoint\n    meta: { base_search: \"index=${nope}\" }\n    columns: { file_name: TargetFilename }\n",
+            "6:11",
+            "`${nope}` is no parameter",
+        ),
+    ];
+    for (i, (text, at, msg)) in cases.into_iter().enumerate() {
+        let file = tmp.path().join(format!("bad{i}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        rmmc()
+            .args(["check", "rules", "--mapping"])
+            .arg(&file)
+            .assert()
+            .code(ERROR)
+            .stderr(predicate::str::contains(format!("{}:{at}", file.display())))
+            .stderr(predicate::str::contains(msg));
+    }
+}
+
+/// A project of one spec with `[mapping]` in its rmmc.toml.
+fn project(toml: &str) -> TempDir {
+    let tmp = TempDir::new().unwrap();
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy("rules/supremo.yaml", rules.join("supremo.yaml")).unwrap();
+    std::fs::write(rules.join("rmmc.toml"), toml).unwrap();
+    tmp
+}
+
+#[test]
+fn the_projects_mapping_is_used_and_the_command_line_overrides_it() {
+    let tmp = project("[mapping]\nsplunk = \"sysmon-classic\"\n");
+    let rules = tmp.path().join("rules");
+    let chosen = build(&tmp, "chosen", &[&rules], &[]);
+    assert!(splunk_searches(&chosen).contains(CLASSIC));
+    let overridden = build(&tmp, "cli", &[&rules], &["--mapping", "splunk=sysmon-xml"]);
+    let spl = splunk_searches(&overridden);
+    assert!(spl.contains(XML) && !spl.contains(CLASSIC), "{spl}");
+    // a file named in rmmc.toml is relative to it (and outside the rules folder, where every
+    // .yaml is a spec)
+    std::fs::create_dir(tmp.path().join("mappings")).unwrap();
+    std::fs::write(
+        tmp.path().join("mappings/site.yaml"),
+        "extends: sysmon-xml\nparams: { index: edr }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("rmmc.toml"),
+        "[mapping]\nsplunk = \"../mappings/site.yaml\"\n",
+    )
+    .unwrap();
+    let site = build(&tmp, "site", &[&rules], &[]);
+    assert!(splunk_searches(&site).contains(&format!("index=edr {XML}")));
+    // verify reads the same choice: the project's artifacts agree
+    rmmc()
+        .arg("verify")
+        .arg(&rules)
+        .arg("--artifacts")
+        .arg(&site)
+        .assert()
+        .code(OK);
+}
+
+#[test]
+fn a_bad_name_in_rmmc_toml_is_shown_at_its_line() {
+    let tmp = project("# site\n[mapping]\nsplunk = \"nope\"\n");
+    let rules = tmp.path().join("rules");
+    rmmc()
+        .arg("check")
+        .arg(&rules)
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("rmmc.toml:3:10"))
+        .stderr(predicate::str::contains("no mapping is named `nope`"));
+    let tmp = project("[mapping]\nsplonk = \"sysmon-xml\"\n");
+    rmmc()
+        .arg("check")
+        .arg(tmp.path().join("rules"))
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains("rmmc.toml:2:1"));
+}
+
+/// Verify renders the native events through the chosen mapping: artifacts built with it agree,
+/// and the default artifacts, which search the XML sourcetype, find none of the classic
+/// events (a mapping verify did not use could not tell them apart).
+#[test]
+fn verify_proves_artifacts_through_the_chosen_mapping() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let classic = build(&tmp, "classic", &[rules], &["--mapping", "sysmon-classic"]);
+    for args in [
+        vec!["verify", "rules", "--mapping", "sysmon-classic"],
+        vec![
+            "check",
+            "rules",
+            "--mapping",
+            "sysmon-classic",
+            "--artifacts",
+        ],
+    ] {
+        let mut c = rmmc();
+        c.args(&args);
+        if args[0] == "check" {
+            c.arg(&classic);
+        }
+        c.assert().code(OK);
+    }
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "sysmon-classic",
+            "--artifacts",
+        ])
+        .arg(&classic)
+        .assert()
+        .code(OK)
+        .stdout(predicate::str::contains("all agree with the spec"));
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "sysmon-classic",
+            "--artifacts",
+        ])
+        .arg(&default)
+        .assert()
+        .code(MISMATCH);
+    rmmc()
+        .args(["verify", "rules", "--artifacts"])
+        .arg(&classic)
+        .assert()
+        .code(MISMATCH);
+}
+
+/// The shipped rules built through each shipped alternative mapping: a snapshot of every
+/// artifact of the backend it changes.
+#[test]
+fn shipped_rules_through_each_alternative_mapping() {
+    let tmp = TempDir::new().unwrap();
+    for (name, dir) in [
+        ("sysmon-classic", "splunk"),
+        ("winlogbeat-sysmon", "elastic"),
+    ] {
+        let out = build(&tmp, name, &[Path::new("rules")], &["--mapping", name]);
+        let mut all = String::new();
+        for (p, text) in tree(&out.join(dir)) {
+            all.push_str(&format!("==> {dir}/{p} <==\n{text}\n"));
+        }
+        insta::assert_snapshot!(format!("mapping_{name}"), all);
+    }
+}
+
+/// The Winlogbeat mapping reads the `winlogbeat-*` indices, selects each Sysmon event by its
+/// `event.code`, and its `index` parameter takes a site's pattern.
+#[test]
+fn winlogbeat_reads_sysmon_events_by_event_code() {
+    let tmp = TempDir::new().unwrap();
+    let out = build(
+        &tmp,
+        "wlb",
+        &[Path::new("rules")],
+        &["--mapping", "elastic=winlogbeat-sysmon"],
+    );
+    let ndjson = read(&out.join("elastic/rules.ndjson"));
+    for line in ndjson.lines() {
+        let rule: serde_json::Value = serde_json::from_str(line).unwrap();
+        let index = rule["index"].as_array().unwrap();
+        let query = rule["query"].as_str().unwrap();
+        if query.starts_with("network where") && !index.iter().any(|i| i == "winlogbeat-*") {
+            continue; // the firewall rules keep the firewall integrations' indices
+        }
+        assert_eq!(index, &[serde_json::json!("winlogbeat-*")], "{line}");
+        assert!(query.contains("event.code == \""), "{query}");
+    }
+    let file = tmp.path().join("wlb.yaml");
+    std::fs::write(
+        &file,
+        "extends: winlogbeat-sysmon\nparams: { index: \"logs-windows.sysmon_operational-*\" }\n",
+    )
+    .unwrap();
+    let site = build(
+        &tmp,
+        "site",
+        &[Path::new("rules")],
+        &["--mapping", file.to_str().unwrap()],
+    );
+    assert!(read(&site.join("elastic/rules.ndjson")).contains("logs-windows.sysmon_operational-*"));
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "winlogbeat-sysmon",
+            "--artifacts",
+        ])
+        .arg(&out)
+        .assert()
+        .code(OK)
+        .stdout(predicate::str::contains("all agree with the spec"));
+}
