@@ -31,7 +31,7 @@ use crate::spec::{BackendName, Category, Source};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// A mapping compiled into the binary.
 pub struct Shipped {
@@ -429,14 +429,22 @@ fn qualified(list: &[&Shipped]) -> String {
         .join(", ")
 }
 
-/// The default mapping's tables of a backend (its `data()` holds them).
-pub fn default_tables(backend: BackendName) -> Vec<TableMap> {
-    let shipped =
-        Shipped::default_of(backend).unwrap_or_else(|| panic!("{backend} has no shipped mapping"));
-    shipped
-        .load()
-        .unwrap_or_else(|d| panic!("{}: {}", shipped.path, d.message))
-        .tables
+/// The default mapping's tables of a backend, loaded and checked on first use, once.
+pub fn default_tables(backend: BackendName) -> &'static [TableMap] {
+    // one slot per shipped mapping, in `SHIPPED`'s order
+    static LOADED: LazyLock<Vec<OnceLock<Vec<TableMap>>>> =
+        LazyLock::new(|| SHIPPED.iter().map(|_| OnceLock::new()).collect());
+    let (i, shipped) = SHIPPED
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.is_default() && s.backend == backend.name())
+        .unwrap_or_else(|| panic!("{backend} has no shipped mapping"));
+    LOADED[i].get_or_init(|| {
+        shipped
+            .load()
+            .unwrap_or_else(|d| panic!("{}: {}", shipped.path, d.message))
+            .tables
+    })
 }
 
 /// One `--mapping` (or rmmc.toml `[mapping]`) value: `[BACKEND=]NAME|FILE`. A bare NAME must
@@ -505,6 +513,11 @@ pub fn chosen(backend: BackendName) -> Option<&'static [TableMap]> {
         .iter()
         .find(|m| m.backend == backend)
         .map(|m| m.tables.as_slice())
+}
+
+/// The chosen mapping's tables, else the shipped default's: what `Backend::tables` returns.
+pub fn chosen_or_default(backend: BackendName) -> &'static [TableMap] {
+    chosen(backend).unwrap_or_else(|| default_tables(backend))
 }
 
 /// The tables `backend` reads in this run: the chosen mapping's, else its default's.

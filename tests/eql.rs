@@ -320,8 +320,7 @@ fn nested_precedence_and_exclusions_agree_with_the_spec() {
             .1,
     );
     assert_eq!(cat, "process");
-    let table = eql::data()
-        .tables
+    let table = rmmc::mappings::default_tables(rmmc::spec::BackendName::Elastic)
         .iter()
         .find(|t| t.name == "logs-endpoint.events.process")
         .unwrap();
@@ -863,7 +862,7 @@ fn elastic_defend_columns_exist_in_the_endpoint_package_field_lists() {
     )
     .unwrap();
     let mut checked = 0;
-    for t in &eql::data().tables {
+    for t in rmmc::mappings::default_tables(rmmc::spec::BackendName::Elastic) {
         let Some(stream) = t.name.strip_prefix("logs-endpoint.events.") else {
             continue;
         };
@@ -917,8 +916,7 @@ fn elastic_firewall_columns_are_declared_by_the_integrations_the_index_patterns_
     )
     .unwrap();
     let integrations = lists["integrations"].as_object().unwrap();
-    let t = eql::data()
-        .tables
+    let t = rmmc::mappings::default_tables(rmmc::spec::BackendName::Elastic)
         .iter()
         .find(|t| t.source == Source::Firewall)
         .expect("a firewall table");

@@ -4,7 +4,7 @@
 //! verdicts on the fixtures and on generated values.
 
 use proptest::prelude::*;
-use rmmc::backend::sigma::{self, escape_value, regex_literal, term_regex};
+use rmmc::backend::sigma::{escape_value, regex_literal, term_regex};
 use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::Fidelity;
 use rmmc::ir::{self, text_match, TextOp};
@@ -343,8 +343,12 @@ fn fixtures_agree_with_the_ir_or_differ_as_declared() {
             for &source in &det.sources {
                 let id = rmmc::backend::RuleId::new(&ir, det, source);
                 let sigma_rule = rule(&res.files[&format!("sigma/{}.yml", id.stem)]);
-                let table =
-                    rmmc::mapping::table_for(&sigma::data().tables, det.category, source).unwrap();
+                let table = rmmc::mapping::table_for(
+                    rmmc::mappings::default_tables(rmmc::spec::BackendName::Sigma),
+                    det.category,
+                    source,
+                )
+                .unwrap();
                 let fids: Vec<Fidelity> = res
                     .renderings
                     .iter()
@@ -806,10 +810,11 @@ fn sysmon_columns_exist_in_the_sysmon_schema() {
         "User",
     ];
     const SYSTEM: &[&str] = &["Computer", "RecordID", "_time", "host"];
-    let tables = rmmc::backend::sigma::data()
-        .tables
+    let tables = rmmc::mappings::default_tables(rmmc::spec::BackendName::Sigma)
         .iter()
-        .chain(&rmmc::backend::spl::data().tables);
+        .chain(rmmc::mappings::default_tables(
+            rmmc::spec::BackendName::Splunk,
+        ));
     let mut checked = 0;
     for t in tables {
         let schema = match t.name.as_str() {

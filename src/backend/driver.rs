@@ -93,8 +93,10 @@ pub trait Backend: Default {
     type Node: Clone;
     type Local: Default;
 
-    /// Its tables: the mapping chosen for the run (`crate::mappings`), else its default.
-    fn tables() -> &'static [TableMap];
+    /// Its tables: the mapping chosen for the run (`crate::mappings`), else its shipped default.
+    fn tables() -> &'static [TableMap] {
+        crate::mappings::chosen_or_default(Self::NAME)
+    }
     /// What this backend needs of a table beyond its columns (its `meta` keys, the spelling of
     /// its field names): checked when a mapping is loaded.
     fn check_table(table: &TableMap) -> Result<(), String> {

@@ -58,9 +58,6 @@ use std::sync::OnceLock;
 pub struct SigmaData {
     pub rule_name: String,
     pub status: String,
-    /// The default mapping's tables (`backends/mappings/sigma/`).
-    #[serde(skip)]
-    pub tables: Vec<TableMap>,
 }
 
 /// Longest title the Sigma specification allows.
@@ -71,9 +68,8 @@ pub const DATA_YAML: &str = include_str!("../../backends/sigma.yaml");
 pub fn data() -> &'static SigmaData {
     static DATA: OnceLock<SigmaData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let mut d: SigmaData =
+        let d: SigmaData =
             serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| panic!("backends/sigma.yaml: {e}"));
-        d.tables = crate::mappings::default_tables(Sigma::NAME);
         d
     })
 }
@@ -435,10 +431,6 @@ impl Backend for Sigma {
     const TEMPLATES: &'static [(&'static str, &'static str)] = TEMPLATES;
     type Node = Cond;
     type Local = ();
-
-    fn tables() -> &'static [TableMap] {
-        crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
-    }
 
     fn check_table(t: &TableMap) -> Result<(), String> {
         if !t.meta.contains_key("logsource") {

@@ -47,9 +47,6 @@ pub struct SplData {
     pub alert_severity: BTreeMap<String, u8>,
     /// Keys every stanza carries unchanged.
     pub stanza_defaults: BTreeMap<String, String>,
-    /// The default mapping's tables (`backends/mappings/splunk/`).
-    #[serde(skip)]
-    pub tables: Vec<TableMap>,
 }
 
 pub const DATA_YAML: &str = include_str!("../../backends/splunk.yaml");
@@ -65,9 +62,7 @@ pub fn data() -> &'static SplData {
     static DATA: OnceLock<SplData> = OnceLock::new();
     DATA.get_or_init(|| {
         let fail = |e: String| -> ! { panic!("backends/splunk.yaml: {e}") };
-        let mut d: SplData =
-            serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| fail(e.to_string()));
-        d.tables = crate::mappings::default_tables(Spl::NAME);
+        let d: SplData = serde_yaml::from_str(DATA_YAML).unwrap_or_else(|e| fail(e.to_string()));
         for s in ["informational", "low", "medium", "high"] {
             if !d.alert_severity.contains_key(s) {
                 fail(format!("alert_severity has no entry for {s}"));
@@ -137,10 +132,6 @@ impl Backend for Spl {
     const TARGETS: &'static [Target] = &[Target::Splunk];
     type Node = Node;
     type Local = Fill;
-
-    fn tables() -> &'static [TableMap] {
-        crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
-    }
 
     fn join(&self, _: &Cx, chain: Chain, parts: Vec<Node>, top: bool) -> Node {
         let (texts, terms): (Vec<Text>, Vec<Option<terms::Terms>>) =
@@ -600,6 +591,6 @@ mod tests {
 
     #[test]
     fn shipped_mapping_loads() {
-        assert_eq!(data().tables.len(), 4);
+        assert_eq!(crate::mappings::default_tables(Spl::NAME).len(), 4);
     }
 }

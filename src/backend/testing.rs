@@ -134,6 +134,11 @@ impl Backend for Odd {
 
     super::text::text_hooks!(TOKENS);
 
+    // the odd target has no shipped mapping: its tables are its own data file's
+    fn tables() -> &'static [TableMap] {
+        &data().tables
+    }
+
     fn leaf(&self, cx: &mut RuleCtx, m: &Match, col: &Column) -> Text {
         let mut alts = Vec::new();
         for c in &col.match_on {

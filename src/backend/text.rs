@@ -112,15 +112,10 @@ impl Tokens {
     }
 }
 
-/// The `tables`, `join` and `not` hooks of a backend whose nodes are `Text` joined by the
-/// `Tokens` given and whose `data()` holds its tables (KQL, SPL, EQL, the odd test target):
-/// written once here, one line in each `impl Backend`.
+/// The `join` and `not` hooks of a backend whose nodes are `Text` joined by the `Tokens`
+/// given (KQL, EQL, the odd test target): written once here, one line in each `impl Backend`.
 macro_rules! text_hooks {
     ($tokens:expr) => {
-        fn tables() -> &'static [$crate::mapping::TableMap] {
-            $crate::mappings::chosen(Self::NAME).unwrap_or(&data().tables)
-        }
-
         fn join(
             &self,
             _: &$crate::backend::driver::RuleCtx<'_, Self::Local>,

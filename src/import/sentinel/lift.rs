@@ -407,8 +407,8 @@ pub(super) fn lift(block: &Block, notes: &mut Vec<Note>) -> Result<Lifted, Rejec
     let toks = lex(&text).map_err(|e| Reject(block.at(e.span, e.message)))?;
     let pipes = pipe_spans(&toks);
     let pipe = |i: usize| pipes.get(i).copied().unwrap_or(start);
-    let Some(table) = kqlb::data()
-        .tables
+    // the Sentinel queries read the Defender XDR tables: the default mapping's
+    let Some(table) = crate::mappings::default_tables(crate::spec::BackendName::Kql)
         .iter()
         .find(|t| t.name == query.table && t.source == Source::Endpoint)
     else {

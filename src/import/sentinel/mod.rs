@@ -12,7 +12,7 @@
 
 use super::draft::{Draft, DraftDetection, Pred};
 use super::{io_error, FileReport, Import, Note};
-use crate::backend::{backend, kql as kqlb, BACKENDS};
+use crate::backend::{backend, BACKENDS};
 use crate::build::{self, BuildOptions, Target};
 use crate::diag::{Role, Span};
 use crate::eval::kql::ast::{Agg, CmpOp, Expr, Lit, Op, Query, StrOp};
