@@ -26,9 +26,18 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_rmmc")
 }
 
+/// A hang guard, not a speed claim: a command that blocks (on a FIFO, a lock) fails its test
+/// here instead of running into CI's limit. Generous, because a debug binary importing LOLRMM
+/// on a loaded 2-core machine took over a minute; no test asserts how fast anything runs.
+const HANG_GUARD: Duration = Duration::from_secs(300);
+
+/// The guard for the small inputs of the FIFO and special-file tests (each run takes well
+/// under a second when it does not block).
+const SHORT_HANG_GUARD: Duration = Duration::from_secs(120);
+
 fn rmmc() -> Command {
     let mut c = Command::new(bin());
-    c.env("NO_COLOR", "1").timeout(Duration::from_secs(60));
+    c.env("NO_COLOR", "1").timeout(HANG_GUARD);
     c
 }
 
@@ -509,7 +518,7 @@ fn spec_folders_read_only_their_own_regular_files() {
     let out = rmmc()
         .arg("check")
         .arg(&rules)
-        .timeout(Duration::from_secs(20))
+        .timeout(SHORT_HANG_GUARD)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -557,7 +566,7 @@ fn importers_report_special_and_oversized_files_instead_of_reading_them() {
         .arg(&sentinel)
         .arg("--out")
         .arg(work.path().join("s-out"))
-        .timeout(Duration::from_secs(20))
+        .timeout(SHORT_HANG_GUARD)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -597,7 +606,7 @@ fn importers_report_special_and_oversized_files_instead_of_reading_them() {
         .arg(&lolrmm)
         .arg("--out")
         .arg(work.path().join("l-out"))
-        .timeout(Duration::from_secs(20))
+        .timeout(SHORT_HANG_GUARD)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -778,7 +787,7 @@ fn fixture_folders_read_only_their_own_regular_files() {
     let out = rmmc()
         .args(["verify", "rules", "--fixtures"])
         .arg(&fixtures)
-        .timeout(Duration::from_secs(20))
+        .timeout(SHORT_HANG_GUARD)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -898,11 +907,7 @@ fn artifact_folders_name_entries_they_do_not_read() {
                 out.display().to_string(),
             ],
         ] {
-            let o = rmmc()
-                .args(&args)
-                .timeout(Duration::from_secs(60))
-                .output()
-                .unwrap();
+            let o = rmmc().args(&args).timeout(HANG_GUARD).output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{args:?} with {rel}: {err}");
             assert!(
