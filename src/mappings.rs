@@ -125,6 +125,8 @@ pub struct Mapping {
     pub name: String,
     pub description: String,
     pub tables: Vec<TableMap>,
+    /// The file it was read from (canonical), for a mapping file; `None` for a shipped one.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// The file: a whole mapping, or `extends:` one and changes some of it.
@@ -183,7 +185,9 @@ pub fn load_file(file: &Path, backend: Option<BackendName>) -> Result<Mapping, D
     })?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Diag::error(DiagKind::Io, "the mapping is not UTF-8").at(file, None))?;
-    load_text(file, &text, backend, &file.display().to_string())
+    let mut mapping = load_text(file, &text, backend, &file.display().to_string())?;
+    mapping.file = Some(std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()));
+    Ok(mapping)
 }
 
 fn load_text(
@@ -265,6 +269,7 @@ fn load_text(
         name: name.to_string(),
         description: base.description,
         tables,
+        file: None,
     })
 }
 
@@ -504,6 +509,18 @@ static CHOSEN: OnceLock<Vec<Mapping>> = OnceLock::new();
 /// command line, before anything compiles; a second call is refused.
 pub fn choose(mappings: Vec<Mapping>) -> Result<(), Vec<Mapping>> {
     CHOSEN.set(mappings)
+}
+
+/// Is `file` a mapping file chosen for this run (by `--mapping` or the project's `[mapping]`)?
+/// The spec loader passes such a file over when it lies among the rules.
+pub fn is_chosen_file(file: &Path) -> bool {
+    let Some(chosen) = CHOSEN.get() else {
+        return false;
+    };
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    chosen
+        .iter()
+        .any(|m| m.file.as_deref() == Some(file.as_path()))
 }
 
 /// The tables chosen for `backend` in this run, if any (else its default).

@@ -291,8 +291,7 @@ fn the_projects_mapping_is_used_and_the_command_line_overrides_it() {
     let overridden = build(&tmp, "cli", &[&rules], &["--mapping", "splunk=sysmon-xml"]);
     let spl = splunk_searches(&overridden);
     assert!(spl.contains(XML) && !spl.contains(CLASSIC), "{spl}");
-    // a file named in rmmc.toml is relative to it (and outside the rules folder, where every
-    // .yaml is a spec)
+    // a file named in rmmc.toml is relative to it
     std::fs::create_dir(tmp.path().join("mappings")).unwrap();
     std::fs::write(
         tmp.path().join("mappings/site.yaml"),
@@ -314,6 +313,46 @@ fn the_projects_mapping_is_used_and_the_command_line_overrides_it() {
         .arg(&site)
         .assert()
         .code(OK);
+}
+
+/// The README's "my index is sysmon" file may lie among the rules: named in rmmc.toml it is
+/// passed over by the spec loader; found there but not chosen it is a warning, not a pile of
+/// "unknown field" errors; named on the command line as a spec it is an error (exit 2).
+#[test]
+fn a_mapping_file_among_the_rules_is_not_read_as_a_spec() {
+    let tmp = project("[mapping]\nsplunk = \"site.yaml\"\n");
+    let rules = tmp.path().join("rules");
+    let site = rules.join("site.yaml");
+    std::fs::write(&site, "extends: sysmon-xml\nparams: { index: edr }\n").unwrap();
+    let out = build(&tmp, "site", &[&rules], &[]);
+    assert!(splunk_searches(&out).contains(&format!("index=edr {XML}")));
+    rmmc()
+        .arg("check")
+        .arg(&rules)
+        .assert()
+        .code(OK)
+        .stderr(predicate::str::contains("site.yaml").not());
+    // another mapping chosen on the command line: site.yaml is no longer chosen
+    rmmc()
+        .arg("check")
+        .arg(&rules)
+        .args(["--mapping", "splunk=sysmon-classic"])
+        .assert()
+        .code(OK)
+        .stderr(
+            predicate::str::contains("site.yaml").and(predicate::str::contains(
+                "a mapping file (top-level `extends:` or `tables:`) not chosen for this run",
+            )),
+        );
+    rmmc()
+        .arg("check")
+        .arg(&site)
+        .args(["--mapping", "splunk=sysmon-classic"])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains(
+            "a mapping file (top-level `extends:` or `tables:`), not a spec",
+        ));
 }
 
 #[test]

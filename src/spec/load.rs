@@ -278,17 +278,22 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
     // What each argument names, in order: a folder's skipped entries and a folder that cannot
     // be listed are reported where its files would have been.
     enum Item {
-        File(PathBuf),
+        /// A spec file; `named` when the command line names it (not found in a folder).
+        File {
+            path: PathBuf,
+            named: bool,
+        },
         Report(Diag),
     }
     let mut listed: Vec<Item> = Vec::new();
     // A file named twice (`rules rules/x.yaml`) is one spec, not a duplicate id.
     let mut seen_files = HashSet::new();
     for path in dirs {
-        let found = if path.is_dir() {
-            spec_files_skipped(path)
-        } else {
+        let named = !path.is_dir();
+        let found = if named {
             spec_file(path).map(|f| (vec![f], Vec::new()))
+        } else {
+            spec_files_skipped(path)
         };
         match found {
             Ok((files, skipped)) => {
@@ -299,7 +304,7 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
                         // the same path, however spelt (`./rules/x.yaml`); a symlink is another
                         // file, and its spec a duplicate id if it is loaded too
                         .filter(|f| seen_files.insert(absolute(f)))
-                        .map(Item::File),
+                        .map(|path| Item::File { path, named }),
                 );
             }
             Err(d) => listed.push(Item::Report(d)),
@@ -307,10 +312,10 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
     }
     // Files are independent: parse them on every core. `collect` keeps the order, so specs and
     // diagnostics come out exactly as a sequential load gives them.
-    let loaded: Vec<Result<LoadedSpec, Vec<Diag>>> = listed
+    let loaded: Vec<Result<Option<LoadedSpec>, Vec<Diag>>> = listed
         .into_par_iter()
         .map(|item| match item {
-            Item::File(f) => load_file(&f),
+            Item::File { path, named } => load_spec_or_mapping(&path, named),
             Item::Report(d) => Err(vec![d]),
         })
         .collect();
@@ -318,10 +323,11 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
     let mut diags = Vec::new();
     for result in loaded {
         match result {
-            Ok(s) => {
+            Ok(Some(s)) => {
                 diags.extend(s.warnings.iter().cloned());
                 specs.push(s)
             }
+            Ok(None) => {}
             Err(d) => diags.extend(d),
         }
     }
@@ -350,6 +356,45 @@ pub fn load_dirs_warning(dirs: &[PathBuf]) -> Result<(Vec<LoadedSpec>, Vec<Diag>
         return Err(diags);
     }
     Ok((specs, diags))
+}
+
+/// Load one spec file, unless it is a mapping file (`crate::mappings`: top-level `extends:` or
+/// `tables:` and no `id:`), which may lie among the rules when the project's `[mapping]` names
+/// it: one chosen for this run is passed over, one found in a folder but not chosen is passed
+/// over with a warning, and one named on the command line is an error (it is no spec).
+fn load_spec_or_mapping(file: &Path, named: bool) -> Result<Option<LoadedSpec>, Vec<Diag>> {
+    let text = read_spec(file)?;
+    if !is_mapping_text(&text) {
+        return load_str(file, &text).map(Some);
+    }
+    if crate::mappings::is_chosen_file(file) {
+        return Ok(None);
+    }
+    let help = "choose it with `--mapping FILE` or under `[mapping]` in rmmc.toml; a mapping file chosen there may lie among the rules";
+    if named {
+        return Err(vec![Diag::error(
+            DiagKind::Value,
+            "a mapping file (top-level `extends:` or `tables:`), not a spec",
+        )
+        .at(file, None)
+        .help(help)]);
+    }
+    Err(vec![Diag::warning(
+        DiagKind::Value,
+        "a mapping file (top-level `extends:` or `tables:`) not chosen for this run: not read as a spec",
+    )
+    .at(file, None)
+    .help(help)])
+}
+
+/// Does `text` read as a mapping file rather than a spec? Block-style top-level keys are at
+/// column 0: a mapping file has `extends:` or `tables:` there, a spec always has `id:`.
+fn is_mapping_text(text: &str) -> bool {
+    let key = |k: &str| {
+        text.lines()
+            .any(|l| l.strip_prefix(k).is_some_and(|rest| rest.starts_with(':')))
+    };
+    (key("extends") || key("tables")) && !key("id")
 }
 
 /// A spec file named on the command line: it must exist and be a `*.yaml` / `*.yml` file.
