@@ -331,7 +331,9 @@ fn a_mapping_scoped_acknowledgement_applies_with_its_mapping_only() {
     let refused = run(&with(&asim));
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("under `[accepted.kql."),
+        refused
+            .stderr
+            .contains("under `[accepted.\"kql/sentinel-asim\".narrower]`"),
         "{}",
         refused.stderr
     );
