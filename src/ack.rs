@@ -10,7 +10,14 @@
 //! ```toml
 //! [accepted.kql.narrower]
 //! "kind:term" = "why this loss is acceptable"
+//!
+//! [accepted."kql/sentinel-asim".narrower]     # only while that mapping is read
+//! "column:endpoint.network.remote_domain" = "why"
 //! ```
+//!
+//! An entry under `BACKEND/MAPPING` is a loss of that mapping's columns: it acknowledges only
+//! in a run that reads the mapping (`--mapping`, `[mapping]`), and only such a run can call it
+//! stale (a run on the default tables never makes its warning).
 
 use crate::diag::{Ack, Diag, DiagKind, LossKey, Span};
 use crate::spec::accepted::{Effect, NoteId};
@@ -32,6 +39,53 @@ pub struct Entry {
     pub span: Option<Span>,
     /// The spec and detection it is limited to (`accepted:` in a spec); `None` in `rmmc.toml`.
     pub scope: Option<(String, String)>,
+    /// The mapping it is limited to (`[accepted."kql/sentinel-asim".narrower]`).
+    pub mapping: Option<String>,
+}
+
+impl Entry {
+    /// Does this run read the entry's mapping (always, for an entry of no mapping)?
+    fn in_use(&self) -> bool {
+        self.mapping
+            .as_deref()
+            .is_none_or(|m| crate::mappings::chosen_name(self.key.backend) == Some(m))
+    }
+}
+
+/// A key of `[accepted]`: `BACKEND` or `BACKEND/MAPPING` (a shipped mapping of it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Scope {
+    backend: BackendName,
+    mapping: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(d)?;
+        let (b, m) = match text.split_once('/') {
+            Some((b, m)) => (b, Some(m)),
+            None => (text.as_str(), None),
+        };
+        let backend = crate::backend::named(b).ok_or_else(|| {
+            D::Error::custom(format!(
+                "unknown variant `{b}`, expected one of {} (or BACKEND/MAPPING)",
+                crate::backend::names().join(", ")
+            ))
+        })?;
+        if let Some(m) = m {
+            crate::mappings::Shipped::find(m, Some(backend)).map_err(|c| {
+                D::Error::custom(format!(
+                    "`{m}` is no shipped mapping of {backend}; one of: {}",
+                    c.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        }
+        Ok(Scope {
+            backend,
+            mapping: m.map(str::to_string),
+        })
+    }
 }
 
 /// The project configuration (`rmmc.toml`).
@@ -49,9 +103,9 @@ type Reasons = IndexMap<Spanned<NoteId>, Spanned<String>>;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProjectFile {
-    /// Per backend, per effect, per note: the reason.
+    /// Per backend (or backend/mapping), per effect, per note: the reason.
     #[serde(default)]
-    accepted: IndexMap<BackendName, IndexMap<Effect, Reasons>>,
+    accepted: IndexMap<Scope, IndexMap<Effect, Reasons>>,
     /// Per backend: its mapping.
     #[serde(default)]
     mapping: IndexMap<BackendName, Spanned<String>>,
@@ -156,11 +210,12 @@ pub fn load(file: &Path) -> Result<Project, Diag> {
         Diag::error(DiagKind::Schema, e.message().trim_end().to_string())
             .at(file, span)
             .help(format!(
-                "{CONFIG_FILE} holds `[accepted.<backend>.<wider|narrower>]` tables of `\"<note>\" = \"<reason>\"` and a `[mapping]` table of `<backend> = \"<mapping name or file>\"`"
+                "{CONFIG_FILE} holds `[accepted.<backend>.<wider|narrower>]` (or `[accepted.\"<backend>/<mapping>\".<…>]`) tables of `\"<note>\" = \"<reason>\"` and a `[mapping]` table of `<backend> = \"<mapping name or file>\"`"
             ))
     })?;
     let mut accepted = Vec::new();
-    for (backend, effects) in parsed.accepted {
+    for (scope, effects) in parsed.accepted {
+        let backend = scope.backend;
         for (effect, notes) in effects {
             for (note, reason) in notes {
                 let span = Some(span_at(&text, note.span().start));
@@ -183,6 +238,7 @@ pub fn load(file: &Path) -> Result<Project, Diag> {
                     file: file.to_path_buf(),
                     span,
                     scope: None,
+                    mapping: scope.mapping.clone(),
                 });
             }
         }
@@ -241,6 +297,7 @@ pub fn spec_entries(specs: &[LoadedSpec]) -> Vec<Entry> {
                             file: s.file.clone(),
                             span: s.span_of(&path),
                             scope: Some((s.spec.id.to_string(), det_id.to_string())),
+                            mapping: None,
                         });
                     }
                 }
@@ -269,7 +326,7 @@ pub fn apply(diags: &mut [Diag], entries: &[Entry], stale: bool) -> Vec<Diag> {
         let best = entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.key == key)
+            .filter(|(_, e)| e.key == key && e.in_use())
             .filter_map(|(i, e)| scope_of(e).map(|rank| (rank, i)))
             .min();
         if let Some((_, i)) = best {
@@ -287,7 +344,7 @@ pub fn apply(diags: &mut [Diag], entries: &[Entry], stale: bool) -> Vec<Diag> {
     entries
         .iter()
         .zip(used)
-        .filter(|(_, u)| !u)
+        .filter(|(e, u)| !u && e.in_use())
         .map(|(e, _)| {
             let same_backend = seen
                 .iter()

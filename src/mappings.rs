@@ -63,6 +63,7 @@ macro_rules! shipped {
 /// Every shipped mapping, the default of each backend first.
 pub static SHIPPED: &[Shipped] = &[
     shipped!("kql", "defender-xdr"),
+    shipped!("kql", "sentinel-asim"),
     shipped!("sigma", "sysmon"),
     shipped!("splunk", "sysmon-xml"),
     shipped!("splunk", "sysmon-classic"),

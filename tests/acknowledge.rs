@@ -287,3 +287,98 @@ fn a_bad_acknowledgement_names_its_place() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("nope.toml"), "{}", run.stderr);
 }
+
+/// An entry under `[accepted."kql/sentinel-asim".…]` is a loss of that mapping's columns: it
+/// acknowledges in a run that reads the mapping, is never called stale by a run on the default
+/// tables (which cannot make its warning), and is stale in a run on the mapping that makes no
+/// such warning; a mapping the backend does not ship is an error at its line.
+#[test]
+fn a_mapping_scoped_acknowledgement_applies_with_its_mapping_only() {
+    let (tmp, rules) = project(true);
+    let asim = ["--mapping", "kql=sentinel-asim"];
+    let deny = ["check", "rules", "--deny", "wider,narrower"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        deny.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let run = |args: &[String]| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        rmmc(tmp.path(), &a)
+    };
+    // (the project's other entries serve the imported specs, which this copy lacks: those
+    // are stale here whatever the mapping; the mapping's own are `column:endpoint.…`)
+    let stale_asim = |stderr: &str| {
+        stderr
+            .lines()
+            .any(|l| l.contains("stale acknowledgement") && l.contains("column:endpoint."))
+    };
+    let default = run(&with(&[]));
+    assert_eq!(default.code, 0, "{}", default.stderr);
+    assert!(!stale_asim(&default.stderr), "{}", default.stderr);
+    let mapped = run(&with(&asim));
+    assert_eq!(mapped.code, 0, "{}", mapped.stderr);
+    assert!(!stale_asim(&mapped.stderr), "{}", mapped.stderr);
+
+    // without the mapping's section its losses fail --deny
+    let toml = std::fs::read_to_string(rules.join("rmmc.toml")).unwrap();
+    let start = toml
+        .find("[accepted.\"kql/sentinel-asim\"")
+        .expect("the shipped section");
+    let end = toml[start..]
+        .find("\n# ----")
+        .map_or(toml.len(), |i| start + i + 1);
+    let without = format!("{}{}", &toml[..start], &toml[end..]);
+    std::fs::write(rules.join("rmmc.toml"), &without).unwrap();
+    let refused = run(&with(&asim));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("under `[accepted.\"kql/sentinel-asim\".narrower]`"),
+        "{}",
+        refused.stderr
+    );
+    // and the default tables never needed it
+    assert_eq!(run(&with(&[])).code, 0);
+
+    // an entry of the mapping that no warning of it matches is stale, with the mapping only
+    let stale = toml.replace(
+        "[accepted.\"kql/sentinel-asim\".narrower]\n",
+        "[accepted.\"kql/sentinel-asim\".narrower]\n\"kind:ip\" = \"no ASIM rule compares addresses by kind\"\n",
+    );
+    std::fs::write(rules.join("rmmc.toml"), &stale).unwrap();
+    let mapped = run(&with(&asim));
+    assert!(
+        mapped
+            .stderr
+            .contains("stale acknowledgement: no warning of the rules is `kql narrower kind:ip`"),
+        "{}",
+        mapped.stderr
+    );
+    assert!(!run(&with(&[])).stderr.contains("`kql narrower kind:ip`"));
+
+    // a mapping kql does not ship
+    let bad = toml.replace(
+        "[accepted.\"kql/sentinel-asim\".",
+        "[accepted.\"kql/sentinel-asm\".",
+    );
+    std::fs::write(rules.join("rmmc.toml"), &bad).unwrap();
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("[accepted.\"kql/sentinel-asm\""))
+        .unwrap()
+        + 1;
+    let run_bad = run(&with(&[]));
+    assert_eq!(run_bad.code, 2, "{}", run_bad.stderr);
+    assert!(
+        run_bad
+            .stderr
+            .contains("`sentinel-asm` is no shipped mapping of kql"),
+        "{}",
+        run_bad.stderr
+    );
+    assert!(
+        run_bad.stderr.contains(&format!("rules/rmmc.toml:{line}:")),
+        "{}",
+        run_bad.stderr
+    );
+}

@@ -535,3 +535,40 @@ fn incident_grouping_is_checked() {
         assert!(got[0].contains(key) && got[0].contains(why), "{got:?}");
     }
 }
+
+/// A query on an ASIM unifying parser lists no connector, as the Azure-Sentinel ASIM rules do
+/// (`requiredDataConnectors: []`, Solutions/Network Session Essentials/Analytic Rules/"Remote
+/// Desktop Network Bruteforce (ASIM Network Session schema).yaml"; the repository's template
+/// test requires the key, not a length: ScheduledTemplateInternalModel `Required.Always`), and
+/// binds against the parser's columns; an empty list for a table, or a Defender column on the
+/// parser, is still refused.
+#[test]
+fn an_asim_parser_query_takes_an_empty_connector_list() {
+    let connectors = "requiredDataConnectors:\n  - connectorId: \"MicrosoftThreatProtection\"\n    dataTypes:\n      - \"DeviceNetworkEvents\"\n";
+    let asim = replace(connectors, "requiredDataConnectors: []\n")
+        .replace("  DeviceNetworkEvents\n", "  _Im_NetworkSession\n")
+        .replace("Timestamp", "TimeGenerated")
+        .replace("DeviceName", "DvcHostname")
+        .replace("RemoteIP", "DstIpAddr")
+        .replace("RemotePort", "DstPortNumber")
+        .replace("InitiatingProcessFileName", "SrcProcessName")
+        .replace("ActionType", "DvcAction")
+        .replace("InitiatingProcessFolderPath", "SrcProcessName")
+        .replace("InitiatingProcessCommandLine", "SrcProcessName")
+        .replace("InitiatingProcessAccountName", "SrcUsername");
+    assert_eq!(messages(&asim), Vec::<String>::new(), "{asim}");
+    let table = replace(connectors, "requiredDataConnectors: []\n");
+    let got = messages(&table);
+    assert!(
+        got.iter()
+            .any(|m| m.contains("requiredDataConnectors") && m.contains("is not a non-empty list")),
+        "{got:?}"
+    );
+    let defender_column = asim.replacen("DstIpAddr", "RemoteIP", 1);
+    let got = messages(&defender_column);
+    assert!(
+        got.iter()
+            .any(|m| m.contains("`RemoteIP` is not a column of _Im_NetworkSession")),
+        "{got:?}"
+    );
+}

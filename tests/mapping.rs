@@ -497,3 +497,181 @@ fn winlogbeat_reads_sysmon_events_by_event_code() {
         .code(OK)
         .stdout(predicate::str::contains("all agree with the spec"));
 }
+
+// ---- Sentinel ASIM (kql/sentinel-asim) ----
+//
+// ASIM unifying parsers called bare, as the Azure-Sentinel ASIM analytic rules call them
+// (Solutions/Network Session Essentials/Analytic Rules/PortScan.yaml: the query starts
+// `_Im_NetworkSession`), with `requiredDataConnectors: []` and the schema tag those rules carry
+// (`Schema: ASimNetworkSessions`, `SchemaVersion: 0.2.4`; Detections/ASimProcess/
+// imProcess_AdFind_Usage.yaml: `Schema: ASIMProcessEvent`, `SchemaVersion: 0.1.0`).
+// backends/mappings/kql/sentinel-asim.yaml cites each column (ASIM/dev/ASimTester/ASimTester.csv).
+
+/// The text of every file below `out/<dir>` whose name ends with `ext`.
+fn texts(out: &Path, dir: &str, ext: &str) -> Vec<(String, String)> {
+    tree(&out.join(dir))
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(ext))
+        .collect()
+}
+
+#[test]
+fn sentinel_asim_reads_the_asim_parsers() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let asim = build(&tmp, "asim", &[rules], &["--mapping", "kql=sentinel-asim"]);
+    // each query starts on its parser, or (firewall) keeps the CEF table
+    let kql = texts(&asim, "kql", ".kql");
+    assert!(!kql.is_empty());
+    for (p, q) in &kql {
+        let source = q
+            .lines()
+            .find(|l| !l.starts_with("//") && !l.starts_with("let "))
+            .unwrap();
+        let want = if p.contains("createproc") {
+            "_Im_ProcessCreate"
+        } else if p.contains("firewall") {
+            "CommonSecurityLog"
+        } else {
+            "_Im_NetworkSession"
+        };
+        assert_eq!(source, want, "{p}:\n{q}");
+        assert!(!q.contains("DeviceNetworkEvents") && !q.contains("DeviceProcessEvents"));
+    }
+    // the ASIM rules name no connector and tag their schema
+    let analytic = texts(&asim, "sentinel/analytic", ".yaml");
+    let netconn = &analytic
+        .iter()
+        .find(|(p, _)| p.contains("netsupport") && p.contains("netconn"))
+        .unwrap()
+        .1;
+    assert!(
+        netconn.contains("requiredDataConnectors: []\n"),
+        "{netconn}"
+    );
+    assert!(
+        netconn
+            .contains("tags:\n  - Schema: \"ASimNetworkSessions\"\n    SchemaVersion: \"0.2.4\"\n"),
+        "{netconn}"
+    );
+    let createproc = &analytic
+        .iter()
+        .find(|(p, _)| p.contains("createproc"))
+        .unwrap()
+        .1;
+    assert!(
+        createproc.contains("Schema: \"ASIMProcessEvent\""),
+        "{createproc}"
+    );
+    // the declared gaps name the mapping in the rule's description
+    assert!(netconn.contains("sentinel-asim mapping"), "{netconn}");
+    // every other target is byte-identical
+    for t in ["sigma", "splunk", "elastic"] {
+        assert_eq!(tree(&default.join(t)), tree(&asim.join(t)), "{t} changed");
+    }
+    // convert prints the same queries
+    let out = rmmc()
+        .args([
+            "convert",
+            "rules",
+            "--target",
+            "kql",
+            "--mapping",
+            "kql=sentinel-asim",
+        ])
+        .assert()
+        .code(OK);
+    let printed = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for (_, q) in &kql {
+        assert!(printed.contains(q.as_str()), "{printed}");
+    }
+}
+
+/// Verify renders native events as rows of the ASIM parsers' columns: artifacts built through
+/// the mapping agree with the specs and pass the Sentinel lint; the default artifacts, which read
+/// Defender's columns, do not agree with ASIM rows, nor the ASIM artifacts with Defender's.
+#[test]
+fn verify_proves_artifacts_through_sentinel_asim() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let asim = build(&tmp, "asim", &[rules], &["--mapping", "sentinel-asim"]);
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "kql=sentinel-asim",
+            "--artifacts",
+        ])
+        .arg(&asim)
+        .assert()
+        .code(OK)
+        .stdout(predicate::str::contains("all agree with the spec"));
+    rmmc()
+        .args([
+            "check",
+            "rules",
+            "--mapping",
+            "kql=sentinel-asim",
+            "--artifacts",
+        ])
+        .arg(&asim)
+        .assert()
+        .code(OK);
+    rmmc()
+        .args([
+            "verify",
+            "rules",
+            "--mapping",
+            "kql=sentinel-asim",
+            "--artifacts",
+        ])
+        .arg(&default)
+        .assert()
+        .code(MISMATCH);
+    rmmc()
+        .args(["verify", "rules", "--artifacts"])
+        .arg(&asim)
+        .assert()
+        .code(MISMATCH);
+}
+
+#[test]
+fn a_misspelt_asim_mapping_exits_2_naming_it() {
+    rmmc()
+        .args([
+            "build",
+            "rules",
+            "--out",
+            "-",
+            "--mapping",
+            "kql=sentinel-asm",
+        ])
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains(
+            "no mapping is named `sentinel-asm`",
+        ))
+        .stderr(predicate::str::contains("kql/sentinel-asim"));
+}
+
+/// The shipped rules built through sentinel-asim: a snapshot of every KQL and Sentinel artifact.
+#[test]
+fn shipped_rules_through_sentinel_asim() {
+    let tmp = TempDir::new().unwrap();
+    let out = build(
+        &tmp,
+        "asim",
+        &[Path::new("rules")],
+        &["--mapping", "kql=sentinel-asim"],
+    );
+    let mut all = String::new();
+    for dir in ["kql", "sentinel"] {
+        for (p, text) in tree(&out.join(dir)) {
+            all.push_str(&format!("==> {dir}/{p} <==\n{text}\n"));
+        }
+    }
+    insta::assert_snapshot!("mapping_sentinel-asim", all);
+}

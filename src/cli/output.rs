@@ -344,12 +344,23 @@ fn block(d: &Diag, color: bool) -> Block {
     }
 }
 
-/// How to acknowledge a loss with the key `k`.
+/// How to acknowledge a loss with the key `k`. A column's loss read through a shipped
+/// alternative mapping is that mapping's: it is acknowledged for the mapping alone
+/// (`[accepted."kql/sentinel-asim".narrower]`, see `ack`).
 fn acknowledge_help(k: &crate::diag::LossKey) -> String {
+    let scope = match crate::mappings::chosen_name(k.backend) {
+        Some(m)
+            if k.note.starts_with("column:")
+                && crate::mappings::Shipped::find(m, Some(k.backend))
+                    .is_ok_and(|s| !s.is_default()) =>
+        {
+            format!("\"{}/{m}\"", k.backend)
+        }
+        _ => k.backend.to_string(),
+    };
     format!(
-        "if the loss is acceptable, acknowledge it with a reason: `\"{}\" = \"<why>\"` under `[accepted.{}.{}]` in rmmc.toml (or `accepted:` on the detection)",
+        "if the loss is acceptable, acknowledge it with a reason: `\"{}\" = \"<why>\"` under `[accepted.{scope}.{}]` in rmmc.toml (or `accepted:` on the detection)",
         k.note,
-        k.backend,
         crate::diag::fidelity_word(k.effect)
     )
 }

@@ -120,6 +120,12 @@ pub fn non_ascii(file: &Path, text: &str) -> Option<Diag> {
     )
 }
 
+/// Is `name` an ASIM unifying parser (`_Im_NetworkSession`, `_Im_ProcessCreate` …), the
+/// built-in functions learn.microsoft.com/azure/sentinel/normalization-parsers-overview names?
+pub fn is_asim_parser(name: &str) -> bool {
+    name.starts_with("_Im_")
+}
+
 /// Every violation of Sentinel's constraints in one analytic-rule file.
 pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
     let mut l = Linter {
@@ -327,8 +333,20 @@ pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
     let mut declared: BTreeSet<String> = BTreeSet::new();
     // With an unknown or malformed connector, coverage cannot be judged: one error is enough.
     let mut coverage_known = true;
+    // An ASIM unifying parser (`_Im_NetworkSession`) reads whichever sources the workspace
+    // normalizes: the ASIM rules of the Azure-Sentinel repository list no connector for it
+    // (`requiredDataConnectors: []`, e.g. Solutions/Network Session Essentials/Analytic Rules/
+    // "Remote Desktop Network Bruteforce (ASIM Network Session schema).yaml"), and the
+    // repository's template test takes an empty list (ScheduledTemplateInternalModel:
+    // `Required.Always`, no minimum length).
+    let reads_parser = text_of("query")
+        .and_then(|q| crate::eval::kql::parser::parse(q).ok())
+        .is_some_and(|p| is_asim_parser(&p.table));
     match get("requiredDataConnectors") {
         None => {}
+        Some(Value::Sequence(items)) if items.is_empty() && reads_parser => {
+            coverage_known = false;
+        }
         Some(Value::Sequence(items)) if !items.is_empty() => {
             for (i, c) in items.iter().enumerate() {
                 let at = path(&["requiredDataConnectors"]).index(i);
@@ -369,7 +387,7 @@ pub fn analytic_rule(file: &Path, text: &str) -> Vec<Diag> {
         Some(v) => l.err(
             &path(&["requiredDataConnectors"]),
             format!("{} is not a non-empty list", show(v)),
-            "list the connectors that fill the tables the query reads",
+            "list the connectors that fill the tables the query reads (an empty list only for a query on an ASIM parser such as _Im_NetworkSession)",
         ),
     }
     if let Some(q) = text_of("query") {

@@ -96,6 +96,8 @@ struct SentinelCtx<'a> {
     description: String,
     severity: &'static str,
     connectors: &'a [serde_json::Value],
+    /// `tags:` of the rule: the table's `meta.tags` (ASIM rules tag their schema and version).
+    tags: &'a [serde_json::Value],
     frequency: String,
     period: String,
     tactics: Vec<String>,
@@ -210,6 +212,12 @@ pub fn render(
             .table
             .meta
             .get("connectors")
+            .and_then(|c| c.as_array())
+            .map_or(&[], Vec::as_slice),
+        tags: q
+            .table
+            .meta
+            .get("tags")
             .and_then(|c| c.as_array())
             .map_or(&[], Vec::as_slice),
         frequency: spec.frequency.kql(),

@@ -12,15 +12,17 @@ use std::sync::OnceLock;
 /// Column → Kusto type (`string`, `int`, `long`, `datetime`, `bool`, `dynamic`, `real`).
 pub type Columns = IndexMap<String, String>;
 
-/// Every known table's columns.
+/// Every known table's columns, and the ASIM parser functions' (`_Im_NetworkSession`: a query
+/// names one bare, as a table, and gets its schema's columns).
 pub fn schemas() -> &'static BTreeMap<String, Columns> {
     static S: OnceLock<BTreeMap<String, Columns>> = OnceLock::new();
     S.get_or_init(|| {
         let raw: BTreeMap<String, String> =
             serde_json::from_str(include_str!("../../../backends/kql-schema.json"))
                 .unwrap_or_else(|e| panic!("backends/kql-schema.json: {e}"));
+        // `_comment` is prose; `_Im_…` are the ASIM parser functions, read like tables
         raw.into_iter()
-            .filter(|(t, _)| !t.starts_with('_'))
+            .filter(|(t, _)| t != "_comment")
             .map(|(t, cols)| {
                 let cols = cols
                     .split(',')
@@ -292,6 +294,65 @@ mod tests {
                 Some(w) => assert!(got.len() == 1 && got[0].contains(w), "{q}: {got:?}"),
                 None => assert!(got.is_empty(), "{q}: {got:?}"),
             }
+        }
+    }
+    /// A query on an ASIM unifying parser, written bare as the sentinel-asim mapping and the
+    /// Azure-Sentinel ASIM rules write it (`_Im_NetworkSession | where …`), parses, binds
+    /// against the parser's schema (ASIM/dev/ASimTester/ASimTester.csv: DstPortNumber int,
+    /// DstIpAddr and EventOriginalUid string, TimeGenerated datetime) and runs over rows with
+    /// ASIM columns; a Defender column or a string operator on the int port is refused.
+    #[test]
+    fn asim_parser_source_binds_and_runs() {
+        use crate::eval::kql::interp::{run, Row, Value};
+        let q = "let Time_start = now(-5d);\nlet Time_end = now();\n_Im_NetworkSession\n| where TimeGenerated between (Time_start..Time_end)\n| where DstFQDN has 'netsupportsoftware.com' and (DstIpAddr == '95.85.246.53' or SrcIpAddr == '95.85.246.53') and DstPortNumber == 443\n| summarize FirstSeen=min(TimeGenerated), Report=make_set(EventOriginalUid), Count=count() by DvcId, DvcHostname";
+        assert_eq!(errs(q), Vec::<String>::new());
+        assert_eq!(schemas()["_Im_NetworkSession"]["DstPortNumber"], "int");
+        assert_eq!(schemas()["_Im_ProcessCreate"]["TimeGenerated"], "datetime");
+        assert!(!schemas().contains_key("_comment"));
+        let now: i128 = 1_780_000_000 * 1_000_000_000;
+        let row = |fqdn: &str, port: i64, uid: &str| -> Row {
+            [
+                (
+                    "TimeGenerated",
+                    Value::DateTime(now - 3_600 * 1_000_000_000),
+                ),
+                ("DstFQDN", Value::Str(fqdn.into())),
+                ("DstIpAddr", Value::Str("10.0.0.9".into())),
+                ("SrcIpAddr", Value::Str("95.85.246.53".into())),
+                ("DstPortNumber", Value::Long(port)),
+                ("EventOriginalUid", Value::Str(uid.into())),
+                ("DvcId", Value::Str("d1".into())),
+                ("DvcHostname", Value::Str("host1".into())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+        };
+        let rows = vec![
+            row("update.netsupportsoftware.com", 443, "1"),
+            row("update.netsupportsoftware.com", 80, "2"),
+            row("example.com", 443, "3"),
+        ];
+        let out = run(&parse(q).unwrap(), &rows, now).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["Count"], Value::Long(1));
+        assert_eq!(out[0]["DvcHostname"], Value::Str("host1".into()));
+        for (q, want) in [
+            (
+                "_Im_NetworkSession | where RemoteUrl has 'x'",
+                "`RemoteUrl` is not a column of _Im_NetworkSession",
+            ),
+            (
+                "_Im_NetworkSession | where DstPortNumber has '443'",
+                "`DstPortNumber` is int",
+            ),
+            (
+                "_Im_ProcessCreate | where FileName =~ 'x.exe'",
+                "`FileName` is not a column of _Im_ProcessCreate",
+            ),
+        ] {
+            let got = errs(q);
+            assert!(got.iter().any(|m| m.contains(want)), "{q}: {got:?}");
         }
     }
 }

@@ -15,11 +15,24 @@ const YAML = require("yaml");
 function globals() {
   const S = Kusto.Language.Symbols;
   const schemas = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "backends", "kql-schema.json"), "utf8"));
-  const tables = Object.entries(schemas)
-    .filter(([name]) => !name.startsWith("_"))
+  const entries = Object.entries(schemas).filter(([name]) => name !== "_comment");
+  const tables = entries
+    .filter(([name]) => !name.startsWith("_Im_"))
     .map(([name, cols]) => S.TableSymbol.From(`(${cols})`).WithName(name));
+  // The ASIM unifying parsers (`_Im_NetworkSession` …) are stored functions, not tables: each is
+  // declared as one, with the optional time parameters every ASIM filtering parser takes
+  // (learn.microsoft.com/azure/sentinel/normalization-about-parsers), returning its schema's
+  // columns. FunctionSymbol(name, parameterList, body, description) is $ctor16 in the Bridge.NET
+  // build.
+  const functions = entries
+    .filter(([name]) => name.startsWith("_Im_"))
+    .map(([name, cols]) => new S.FunctionSymbol.$ctor16(
+      name,
+      "(starttime:datetime=datetime(null), endtime:datetime=datetime(null))",
+      `{ datatable(${cols})[] }`,
+      "ASIM unifying parser"));
   // DatabaseSymbol(string name, IEnumerable<Symbol> members) is $ctor1 in the Bridge.NET build.
-  const db = new S.DatabaseSymbol.$ctor1("rmmc", tables);
+  const db = new S.DatabaseSymbol.$ctor1("rmmc", tables.concat(functions));
   return Kusto.Language.GlobalState.Default.WithDatabase(db);
 }
 
@@ -99,6 +112,8 @@ function selfTest() {
     ["unknown table", "DeviceNetworkEvent | where RemoteUrl has 'a'"],
     ["syntax", "DeviceNetworkEvents | where RemoteUrl has_all has_any ('a')"],
     ["column of another table", "DeviceNetworkEvents | where ProcessCommandLine has 'a'"],
+    ["Defender column on an ASIM parser", "_Im_NetworkSession | where RemoteUrl has 'a'"],
+    ["has on an ASIM int column", "_Im_NetworkSession | where DstPortNumber has 'a'"],
   ];
   const good = "let t0 = now(-5d);\nDeviceNetworkEvents | where Timestamp between (t0..now()) | where RemotePort in (443, 7443) and ipv4_is_in_range(RemoteIP, '10.0.0.0/8') | summarize FirstSeen=min(Timestamp), Report=make_set(ReportId), Count=count() by DeviceId";
   let failed = 0;
@@ -108,7 +123,13 @@ function selfTest() {
       failed++;
     }
   }
-  const g = diagnose(good).filter((d) => d.severity === "Error");
+  // the ASIM parsers, bare (as rmmc and the Azure-Sentinel ASIM rules call them) and with a parameter
+  const asim = [
+    "_Im_NetworkSession | where TimeGenerated between (ago(5d)..now()) | where DstFQDN has 'a' and DstPortNumber in (443, 7443) | summarize Report=make_set(EventOriginalUid) by DvcId, DvcHostname",
+    "_Im_ProcessCreate(starttime=ago(1d)) | where TargetProcessFileCompany has 'a' | project TimeGenerated, TargetProcessName",
+    "_Im_FileEvent | where TargetFileName =~ 'a.exe' | project TimeGenerated, TargetFilePath",
+  ];
+  const g = diagnose(good).concat(...asim.map(diagnose)).filter((d) => d.severity === "Error");
   if (g.length) {
     console.error(`self-test: a valid query was refused: ${JSON.stringify(g)}`);
     failed++;
