@@ -20,10 +20,19 @@ fn main() {
         git(&["rev-parse", "--git-dir"]),
         git(&["rev-parse", "--git-common-dir"]),
     ) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={common}/packed-refs");
-        if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={common}/{head}");
+        // Only files that exist: cargo takes a missing one as changed on every build, and a
+        // repository whose refs were never packed has no packed-refs, which rebuilt rmmc on
+        // every `cargo run` and `cargo test`.
+        let head = git(&["symbolic-ref", "-q", "HEAD"]);
+        let watched = [
+            Some(format!("{dir}/HEAD")),
+            Some(format!("{common}/packed-refs")),
+            head.map(|h| format!("{common}/{h}")),
+        ];
+        for file in watched.into_iter().flatten() {
+            if std::path::Path::new(&file).exists() {
+                println!("cargo:rerun-if-changed={file}");
+            }
         }
     } else {
         println!("cargo:rerun-if-changed=build.rs");
