@@ -559,9 +559,8 @@ proptest! {
             2 => hay.replace(['s', 'S'], "\u{17F}"),
             _ => format!("\u{17F}{hay}\u{17F}"),
         };
-        let swap = long_s_swap(&values);
-        prop_assume!(swap.is_some());
-        let r = swap.unwrap();
+        // every value has an s and no ſ, and `~` is no hostile character: a swap is free
+        let r = long_s_swap(&values).expect("a swap character");
         let pattern = text_pattern(op, &values, false, true);
         prop_assert!(pattern.is_ascii() && !pattern.contains("[Ss]"), "{}", pattern);
         let want = text_match(
