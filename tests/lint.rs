@@ -364,10 +364,10 @@ fn cli_refuses_an_spl_null_hazard_in_the_search_and_in_savedsearches() {
     std::fs::write(&conf, &edited).unwrap();
     let (code, err) = check();
     assert_eq!(code, 1, "{err}");
-    let spl_line = line_of(&spl_text, "| where NOT (match(Image");
+    let spl_line = line_of(&spl_text, "| where NOT (match(replace(Image");
     let conf_line = edited[at..]
         .lines()
-        .position(|l| l.starts_with("| where NOT (match(Image"))
+        .position(|l| l.starts_with("| where NOT (match(replace(Image"))
         .unwrap()
         + edited[..at].lines().count()
         + 1;

@@ -4,9 +4,7 @@
 //! emitted pattern accepts exactly what the IR interpreter accepts.
 
 use proptest::prelude::*;
-use rmmc::backend::spl::escape::{
-    conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies, port_pattern, IPV4, LONG_S,
-};
+use rmmc::backend::spl::escape::{conf_value, eval_str, long_s_swap, port_pattern, IPV4, LONG_S};
 use rmmc::backend::spl::{domain_pattern, text_pattern, BASENAME};
 use rmmc::build::{self, BuildOptions, BuildResult, Target};
 use rmmc::diag::{DiagKind, Fidelity};
@@ -524,7 +522,7 @@ proptest! {
         } else {
             values
         };
-        let pattern = text_pattern(op, &values, cased);
+        let pattern = text_pattern(op, &values, cased, false);
         // what Splunk hands to PCRE is the pattern itself
         let read = eval_unescape(&eval_str(&pattern));
         prop_assert_eq!(read.as_deref(), Some(pattern.as_str()));
@@ -537,53 +535,67 @@ proptest! {
         prop_assert!(pattern.is_ascii(), "{}", pattern);
     }
 
-    /// The whole-value form with plain `s` and the `NOT match(F, "\x{17F}")` guard.
+    /// The plain-`s` form, matched against the value with its ſ swapped out as the emitted
+    /// `replace(F, "\x{17F}", "?")` does it: every operator, on haystacks with ſ for some s,
+    /// for every s, or beside the value (where a guard refusing any ſ would be narrower).
     #[test]
-    fn guarded_exact_patterns_match_exactly_what_the_ir_matches(
+    fn swapped_plain_s_patterns_match_exactly_what_the_ir_matches(
         (values, hay) in prop::collection::vec(
-            "[a-zA-Z0-9._ sSkK\u{212A}\u{E9}\u{C9}*?-]{0,4}".prop_map(|v| format!("{v}s")),
+            needle().prop_map(|v| format!("{}s", v.replace('\u{17F}', "x"))),
             1..3,
         )
         .prop_flat_map(|v| { let h = hay_around(&v[0]); (Just(v), h) }),
-        long_s in any::<bool>(),
+        op in op(),
+        long_s in 0u8..4,
     ) {
-        prop_assert!(long_s_guard_applies(&values));
-        let hay = if long_s { hay.replace(['s', 'S'], "\u{17F}") } else { hay };
-        let pattern = exact_pattern_plain_s(&values);
-        prop_assert!(pattern.is_ascii(), "{}", pattern);
+        let values: Vec<String> = if op == TextOp::Term {
+            values.into_iter().map(|v| format!("a{v}0")).collect()
+        } else {
+            values
+        };
+        let hay = match long_s {
+            0 => hay,
+            1 => hay.replacen(['s', 'S'], "\u{17F}", 1),
+            2 => hay.replace(['s', 'S'], "\u{17F}"),
+            _ => format!("\u{17F}{hay}\u{17F}"),
+        };
+        // every value has an s and no ſ, and `~` is no hostile character: a swap is free
+        let r = long_s_swap(&values).expect("a swap character");
+        let pattern = text_pattern(op, &values, false, true);
+        prop_assert!(pattern.is_ascii() && !pattern.contains("[Ss]"), "{}", pattern);
         let want = text_match(
             "process_command_line",
-            Test::Text { op: TextOp::Exact, values: values.clone(), cased: false },
+            Test::Text { op, values: values.clone(), cased: false },
             &hay,
         );
-        for h in [hay.clone(), values[0].clone(), values[0].to_uppercase()] {
-            let want = if h == hay { want } else {
-                text_match(
-                    "process_command_line",
-                    Test::Text { op: TextOp::Exact, values: values.clone(), cased: false },
-                    &h,
-                )
-            };
-            let got = pcre_utf(&pattern, &h) && !pcre_utf(LONG_S, &h);
-            prop_assert_eq!(got, want, "{} on {:?}", pattern, h);
-        }
+        let swapped = regex::Regex::new(LONG_S).unwrap().replace_all(&hay, r.to_string().as_str());
+        prop_assert_eq!(pcre_utf(&pattern, &swapped), want, "{} on {:?}", pattern, hay);
     }
 
     #[test]
     fn domain_patterns_match_exactly_what_the_ir_matches(
-        labels in prop::collection::vec("[a-z0-9]{1,3}", 1..3),
-        prefix in prop::sample::select(vec!["", "x.", "X.", "x", "a.b.", ".", "x-"]),
+        labels in prop::collection::vec("[a-z0-9s]{1,3}", 1..3),
+        prefix in prop::sample::select(vec!["", "x.", "X.", "x", "a.b.", ".", "x-", "\u{17F}."]),
         suffix in prop::sample::select(vec!["", ".", "x", "/", ".evil"]),
         upper in any::<bool>(),
         kelvin in any::<bool>(),
+        long_s in any::<bool>(),
     ) {
         let d = labels.join(".");
         let mut hay = format!("{prefix}{d}{suffix}");
         if upper { hay = hay.to_uppercase(); }
         if kelvin { hay = hay.replace('k', "\u{212A}"); }
-        let pattern = domain_pattern(std::slice::from_ref(&d));
+        if long_s { hay = hay.replace('s', "\u{17F}"); }
+        let ds = std::slice::from_ref(&d);
         let want = text_match("remote_domain", Test::Domain(vec![d.clone()]), &hay);
+        // the classed form on the value itself; the plain-`s` form on the swapped value
+        let pattern = domain_pattern(ds, false);
         prop_assert_eq!(pcre_utf(&pattern, &hay), want, "{} on {:?}", pattern, hay);
+        if let Some(r) = long_s_swap(ds) {
+            let pattern = domain_pattern(ds, true);
+            let swapped = hay.replace('\u{17F}', &r.to_string());
+            prop_assert_eq!(pcre_utf(&pattern, &swapped), want, "{} on {:?}", pattern, swapped);
+        }
     }
 
     #[test]
@@ -830,5 +842,57 @@ fn search_terms_are_wider_than_the_where() {
         *conf = conf.replacen(&old_conf, &new_conf, 1);
         let report = rmmc::verify::verify(&irs, &files, &[], &res.renderings, &opts);
         assert!(!report.ok(), "{path}: {from} → {to} not caught");
+    }
+}
+
+/// A hand-broken long-s swap fails `verify` on that one artifact: with the `replace` dropped,
+/// or with ſ swapped for `s`, `(?i)…netsupport…` takes the ſ of the fixtures' `Netſupport`
+/// cases, which the spec refuses (its fold keeps ſ apart from s).
+#[test]
+fn verify_catches_a_broken_long_s_swap() {
+    use rmmc::verify::{self, VerifyOptions};
+    let specs = rmmc::spec::load_dir(Path::new("rules")).expect("shipped rules load");
+    let res = build::compile(&specs, &splunk());
+    let irs: Vec<_> = specs.iter().map(rmmc::ir::lower).collect();
+    let fixtures = verify::cases::load_fixtures(Path::new("tests/fixtures")).expect("fixtures");
+    let opts = VerifyOptions {
+        now: rmmc::eval::time::parse_rfc3339("2026-05-31T11:00:00Z").unwrap(),
+        exclusions: true,
+    };
+    let run = |files: &build::Files| verify::verify(&irs, files, &fixtures, &res.renderings, &opts);
+    assert!(run(&res.files).ok(), "the unedited build passes");
+
+    let path = "splunk/netsupport-createproc.spl";
+    let swap = r#"replace(Company, "\\x{17F}", "?")"#;
+    let spl = res.files[path].clone();
+    assert!(spl.contains(swap), "{spl}");
+    let search = format!(
+        "search = {}",
+        spl.trim_end_matches('\n').replace('\n', "\\\n")
+    );
+    for broken in ["Company", r#"replace(Company, "\\x{17F}", "s")"#] {
+        let mut files = res.files.clone();
+        files.insert(path.into(), spl.replacen(swap, broken, 1));
+        // the saved search runs the same text (verify compares the two forms)
+        let conf = &files["splunk/savedsearches.conf"];
+        assert!(conf.contains(&search));
+        let conf = conf.replacen(&search, &search.replacen(swap, broken, 1), 1);
+        files.insert("splunk/savedsearches.conf".into(), conf);
+        let report = run(&files);
+        let bad: Vec<&str> = report
+            .cells
+            .iter()
+            .filter(|c| c.mismatched > 0 || c.error.is_some())
+            .map(|c| c.artifact.as_str())
+            .collect();
+        assert_eq!(bad, vec![path], "{broken}");
+        assert!(
+            report
+                .mismatches
+                .iter()
+                .any(|m| m.case.contains("LONG S") && m.actual && !m.expected),
+            "{broken}: {:#?}",
+            report.mismatches
+        );
     }
 }

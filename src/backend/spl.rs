@@ -27,8 +27,8 @@ use crate::ir::{IrDetection, IrOutput, IrSpec, Match, Test, TextOp};
 use crate::mapping::{Column, TableMap};
 use crate::spec::{BackendName, Direction, Field, Source};
 use escape::{
-    alternation, case_flag, conf_value, eval_str, exact_pattern_plain_s, long_s_guard_applies,
-    pcre_text, port_pattern, stanza_name, where_line, IPV4, LONG_S, TERM_LEFT, TERM_RIGHT,
+    alternation, case_flag, conf_value, eval_str, long_s_swap, pcre_text, pcre_text_plain_s,
+    port_pattern, stanza_name, where_line, IPV4, LONG_S, TERM_LEFT, TERM_RIGHT,
 };
 use indexmap::IndexSet;
 use serde::Deserialize;
@@ -297,14 +297,10 @@ struct SplQuery {
     keys: Vec<String>,
 }
 
-/// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`.
-pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
-    let body = alternation(
-        &values
-            .iter()
-            .map(|x| pcre_text(x, cased))
-            .collect::<Vec<_>>(),
-    );
+/// The PCRE pattern of a text test (before eval quoting): exactly the IR's `text_match`, on
+/// a value whose ſ were swapped out when `plain_s` (`escape::long_s_swap`; caseless only).
+pub fn text_pattern(op: TextOp, values: &[String], cased: bool, plain_s: bool) -> String {
+    let body = alternation(&spelled(values, cased, plain_s));
     let re = match op {
         TextOp::Term => format!("{TERM_LEFT}{body}{TERM_RIGHT}"),
         TextOp::Exact => format!(r"\A{body}\z"),
@@ -315,15 +311,20 @@ pub fn text_pattern(op: TextOp, values: &[String], cased: bool) -> String {
     format!("{}{re}", case_flag(cased))
 }
 
-/// The PCRE pattern of a domain test: the field is the domain or ends with `.` + domain.
-pub fn domain_pattern(domains: &[String]) -> String {
-    let body = alternation(
-        &domains
-            .iter()
-            .map(|d| pcre_text(d, false))
-            .collect::<Vec<_>>(),
-    );
+/// The PCRE pattern of a domain test: the field is the domain or ends with `.` + domain
+/// (`plain_s` as for `text_pattern`).
+pub fn domain_pattern(domains: &[String], plain_s: bool) -> String {
+    let body = alternation(&spelled(domains, false, plain_s));
     format!(r"(?i)(?:\A|\.){body}\z")
+}
+
+/// Each value as PCRE text.
+fn spelled(values: &[String], cased: bool, plain_s: bool) -> Vec<String> {
+    let spell = |x: &String| match plain_s && !cased {
+        true => pcre_text_plain_s(x),
+        false => pcre_text(x, cased),
+    };
+    values.iter().map(spell).collect()
 }
 
 /// The PCRE that cuts a path down to its last component (`replace(F, BASENAME, "")`).
@@ -332,6 +333,15 @@ pub const BASENAME: &str = r"(?s)^.*\\";
 /// `match(<value>, "<pcre>")`
 fn matches(value: &str, pcre: &str) -> String {
     format!("match({value}, {})", eval_str(pcre))
+}
+
+/// `replace(<value>, "\\x{17F}", "<r>")`: the value with every ſ swapped for `r`.
+fn swap_long_s(value: &str, r: char) -> String {
+    format!(
+        "replace({value}, {}, {})",
+        eval_str(LONG_S),
+        eval_str(&r.to_string())
+    )
 }
 
 /// `a OR b …`, bracketed when more than one.
@@ -346,20 +356,15 @@ fn alternation_or(parts: &[String]) -> String {
 /// The test of one match on one value expression, as OR-alternatives.
 fn test(v: &str, m: &Match) -> Vec<String> {
     match &m.test {
-        // whole values: `s` plain, ſ refused once (see `long_s_guard_applies`)
-        Test::Text {
-            op: TextOp::Exact,
-            values,
-            cased: false,
-        } if long_s_guard_applies(values) => vec![format!(
-            "({} AND NOT {})",
-            matches(v, &exact_pattern_plain_s(values)),
-            matches(v, LONG_S)
-        )],
-        Test::Text { op, values, cased } => {
-            vec![matches(v, &text_pattern(*op, values, *cased))]
-        }
-        Test::Domain(ds) => vec![matches(v, &domain_pattern(ds))],
+        // caseless: `s` plain where the value's ſ can be swapped out (`long_s_swap`)
+        Test::Text { op, values, cased } => vec![match long_s_swap(values).filter(|_| !cased) {
+            Some(r) => matches(&swap_long_s(v, r), &text_pattern(*op, values, false, true)),
+            None => matches(v, &text_pattern(*op, values, *cased, false)),
+        }],
+        Test::Domain(ds) => vec![match long_s_swap(ds) {
+            Some(r) => matches(&swap_long_s(v, r), &domain_pattern(ds, true)),
+            None => matches(v, &domain_pattern(ds, false)),
+        }],
         Test::Ip(ips) => ips
             .iter()
             .map(|ip| format!("{v}=={}", eval_str(&ip.to_string())))
@@ -384,7 +389,7 @@ fn test(v: &str, m: &Match) -> Vec<String> {
             alts
         }
         Test::Port(ports) => vec![matches(v, &port_pattern(ports))],
-        Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false))],
+        Test::Digest(hs) => vec![matches(v, &text_pattern(TextOp::Exact, hs, false, false))],
     }
 }
 

@@ -129,6 +129,10 @@ fn fixture_line(line: &str, file: &Path, n: usize) -> Result<Case, String> {
     })
 }
 
+/// Text fields a case can fill with a value the detection does not test (the first one it
+/// does not read): it lands in Splunk's `_raw` and so passes the search terms.
+const SPARE: &[&str] = &["device_name", "account_name"];
+
 /// The two non-ASCII letters Unicode case folding ties to ASCII ones, which regex engines
 /// fold in case-insensitive mode: the KELVIN SIGN folds to `k` (so the spec matches it), the
 /// LONG S does not fold to `s` (`fold` keeps it; PCRE's caseless `s` would take it). A
@@ -139,6 +143,10 @@ fn unicode_variants(v: &str, text: &mut dyn FnMut(&str, String)) {
     }
     if v.contains(['s', 'S']) {
         text("LONG S for s", v.replace(['s', 'S'], "\u{17F}"));
+        // ſ beside the value, split off by a dot: the spec still matches a term, a substring,
+        // a suffix or a sub-domain (ſ is no term character and equals no character of the
+        // value), so a rendering that refuses any ſ in the field is narrower
+        text("LONG S beside", format!("\u{17F}.{v}"));
     }
 }
 
@@ -429,6 +437,35 @@ pub fn generate(
                     cases.push(mk(format!("{}: in a folder, not the name", c.label), ev));
                 }
             }
+        }
+        // the field with ſ for every s of a value, and the value itself in a field the
+        // detection does not read: Splunk's search terms find the value's words in `_raw`,
+        // so the `where` alone must refuse the ſ (the spec's fold keeps it apart from s)
+        let with_s = match &c.single.test {
+            Test::Text { values, .. } | Test::Domain(values) => {
+                values.iter().find(|v| v.contains(['s', 'S']))
+            }
+            _ => None,
+        };
+        let spare = SPARE.iter().find(|f| {
+            !found.iter().any(|(o, _)| o.single.field.name() == **f)
+                && Field::lookup(f).is_some_and(|x| x.in_category(det.category))
+        });
+        if let (Some(v), Some(spare)) = (with_s, spare) {
+            // in the field's current value where it holds the value, so the other conditions
+            // on the field keep their truth
+            let look_alike = v.replace(['s', 'S'], "\u{17F}");
+            let value = current.filter(|c| c.contains(v.as_str())).map_or_else(
+                || look_alike.clone(),
+                |c| c.replacen(v.as_str(), &look_alike, 1),
+            );
+            let mut ev = on.clone();
+            set_field(&mut ev, field, json!(value));
+            ev.insert(spare.to_string(), json!(v));
+            cases.push(mk(
+                format!("{}: LONG S for s, the value in {spare}", c.label),
+                ev,
+            ));
         }
         // the address on the local end only, spelled with a leading zero: a wider "either
         // end" column must still compare addresses, not text

@@ -14,8 +14,11 @@
 //! folding is the closure of Unicode simple case folding (`pcre_case_class`); the IR's is
 //! `ir::fold`. Each character is written as itself where the two agree — all ASCII letters
 //! but `s` (PCRE adds ſ, the IR does not) — and as a case-sensitive class of exactly the IR's
-//! characters where they differ: `micro(?-i:[Ss])oft`, `(?-i:\x{3C2})` for ς. Term boundaries
-//! are case-sensitive. No non-ASCII character is written raw: each is `\x{…}`.
+//! characters where they differ: `(?-i:\x{3C2})` for ς. `s` is written plain too, on the
+//! field with its ſ swapped for an ASCII non-word character (`long_s_swap`):
+//! `match(replace(Company, "\x{17F}", "?"), "(?i)microsoft")`, which one can grep; the class
+//! `(?-i:[Ss])` is left only where no swap is exact. Term boundaries are case-sensitive. No
+//! non-ASCII character is written raw: each is `\x{…}`.
 
 use crate::ir::fold;
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
@@ -110,33 +113,57 @@ pub fn pcre_text(v: &str, cased: bool) -> String {
     pcre_text_with(v, cased, false)
 }
 
-/// The long s (U+017F) as a pattern: `NOT match(F, LONG_S)` keeps the values without it.
+/// The long s (U+017F) as a pattern: what `long_s_swap` replaces in the tested value.
 pub const LONG_S: &str = r"\x{17F}";
 
-/// Can a case-insensitive whole-value test of `values` be written with plain `s` under
-/// `(?i)` and the guard `NOT match(F, LONG_S)`? Yes when `s`/`S` are the only characters
-/// whose two foldings differ (PCRE's class for them is the IR's plus ſ) and some value has
-/// one. Exact, because the IR's class of no such character holds ſ, so a whole value equal
-/// to one of them never contains ſ; and without ſ in the value, `(?i)s` takes only S and s.
-pub fn long_s_guard_applies(values: &[String]) -> bool {
-    values
-        .iter()
-        .flat_map(|v| v.chars())
-        .all(|c| matches!(c, 's' | 'S') || case_class(c) == pcre_case_class(c))
-        && values.iter().any(|v| v.contains(['s', 'S']))
+/// The characters ſ may become in the tested value, in order of preference (see
+/// `long_s_swap`): ASCII, so written as themselves; no letter or digit, so a term boundary
+/// where ſ was one (the spec's term characters are the ASCII letters and digits, `ir::SPEC`);
+/// not `.` (the separator the domain pattern looks for), nor `\`, `"` or `$` (special in a
+/// replacement or an eval string). `?` first: no Windows file name holds it.
+pub const LONG_S_SWAPS: [char; 3] = ['?', '#', '~'];
+
+/// The character to put in place of every ſ of the tested value so that a case-insensitive
+/// pattern of `values` can write `s` plain (`match(replace(F, "\x{17F}", "?"), "(?i)…s…")`),
+/// or None when classes are needed (`(?-i:[Ss])`): no value has an `s`, or one holds ſ, or
+/// one holds every character of `LONG_S_SWAPS`.
+///
+/// Exact, for every text operator and for domains, when it is Some(r):
+/// - after the replacement the value holds no ſ, so PCRE's `(?i)s` takes only S and s, which
+///   is the spec's class of s (`fold` keeps ſ apart: it is lower case already), and every other
+///   character of the pattern is written as before, as exactly its IR class;
+/// - the spec's verdict on the replaced value is its verdict on the original one: ſ equals no
+///   character of any value under the spec's fold (no value holds ſ, and the class of no other
+///   character holds it: `escape::tests`), nor does r (ASCII punctuation folds only to itself,
+///   and no value holds it); both are non-term characters, and `\A`, `\z` and `.` see the same
+///   positions, since one character replaces one;
+/// - so the pattern on the replaced value says what the spec says on the original.
+///
+/// Splunk's `replace(<str>, <regex>, <replacement>)` puts the replacement in place of every
+/// match of the regex (Search Reference, "Text functions": replace; its replacement can name
+/// groups as `\1`…`\9`, and is otherwise the text itself, so the swap is a character written
+/// as itself: ASCII, never an escape). The regex is PCRE like `match()`'s ("You can use regular
+/// expressions with the rex command, and with the match, mvfind, and replace evaluation
+/// functions", docs.splunk.com/Documentation/SCS/latest/Search/SPL2andregularexpressions), so
+/// `\x{17F}` is the code point in UTF mode. The evaluator runs it the same way (`eval::spl`:
+/// the same regex model, every occurrence replaced).
+pub fn long_s_swap(values: &[String]) -> Option<char> {
+    if !values.iter().any(|v| v.contains(['s', 'S']))
+        || values.iter().any(|v| v.contains('\u{17F}'))
+    {
+        return None;
+    }
+    LONG_S_SWAPS
+        .into_iter()
+        .find(|r| values.iter().all(|v| !v.contains(*r)))
 }
 
-/// The `(?i)` whole-value pattern of `values` with `s` written plain, for use with the
-/// `LONG_S` guard (see `long_s_guard_applies`).
-pub fn exact_pattern_plain_s(values: &[String]) -> String {
-    let parts: Vec<String> = values
-        .iter()
-        .map(|x| pcre_text_with(x, false, true))
-        .collect();
-    format!(r"(?i)\A{}\z", alternation(&parts))
+/// `pcre_text` with `s`/`S` written plain, for a value whose ſ were swapped (`long_s_swap`).
+pub fn pcre_text_plain_s(v: &str) -> String {
+    pcre_text_with(v, false, true)
 }
 
-/// `pcre_text`, with `s`/`S` written plain when `plain_s` (the caller guards against ſ).
+/// `pcre_text`, with `s`/`S` written plain when `plain_s` (the caller swaps ſ out).
 fn pcre_text_with(v: &str, cased: bool, plain_s: bool) -> String {
     let mut out = String::new();
     // inside a `(?-i:` group opened for the previous character: consecutive classed
@@ -360,25 +387,31 @@ mod tests {
         assert!(pcre_text("Ärger KΣ", false).is_ascii());
     }
 
-    /// The guard's exactness rests on the IR's class of no character but ſ holding ſ.
+    /// The swap's exactness rests on the IR's class of no character but ſ holding ſ, and on
+    /// every swap character being a non-term character that folds only to itself.
     #[test]
-    fn the_long_s_guard_applies_only_where_s_is_the_one_difference() {
+    fn the_long_s_swap_applies_where_s_is_written_and_no_value_holds_the_swap() {
         let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(long_s_guard_applies(&v(&["microsoft.exe", "ka"])));
-        assert!(long_s_guard_applies(&v(&["kaseya"])));
-        assert!(
-            !long_s_guard_applies(&v(&["net.exe"])),
-            "no s: nothing to guard"
-        );
-        assert!(!long_s_guard_applies(&v(&["\u{17F}s"])), "ſ in a value");
-        assert!(!long_s_guard_applies(&v(&["s\u{3C2}"])), "ς differs too");
+        assert_eq!(long_s_swap(&v(&["microsoft.exe", "ka"])), Some('?'));
         assert_eq!(
-            exact_pattern_plain_s(&v(&["Setup.exe", "Kaseya"])),
-            r"(?i)\A(?:Setup\.exe|Kaseya)\z"
+            long_s_swap(&v(&["s\u{3C2}"])),
+            Some('?'),
+            "ς keeps its class"
         );
+        assert_eq!(long_s_swap(&v(&["net.exe"])), None, "no s: nothing to swap");
+        assert_eq!(long_s_swap(&v(&["\u{17F}s"])), None, "ſ in a value");
+        assert_eq!(long_s_swap(&v(&["s?", "#"])), Some('~'));
+        assert_eq!(long_s_swap(&v(&["s?#~"])), None, "every swap taken");
+        assert_eq!(pcre_text_plain_s("Setup.exe"), r"Setup\.exe");
+        assert_eq!(pcre_text_plain_s("s\u{3C2}"), r"s(?-i:\x{3C2})");
         assert!(crate::ir::fold_preimages()
             .iter()
             .all(|(f, from)| *f != '\u{17F}' && !from.contains(&'\u{17F}')));
+        for r in LONG_S_SWAPS {
+            assert!(!(crate::ir::SPEC.term_char)(r) && r.is_ascii() && r != '.');
+            assert_eq!(case_class(r), vec![r]);
+            assert_eq!(pcre_case_class(r), vec![r]);
+        }
     }
 
     #[test]

@@ -371,6 +371,27 @@ fn walk(tb: &Table, text: &str) -> Vec<Edit> {
                 }
             }
         }
+        // a rewriting call replaced by its first argument: `replace(F, "…", "…")` → `F`
+        let unwrap = tb.unwrap_calls.iter().find(|(c, _)| *c == s);
+        if let (Some((_, second)), true) = (unwrap, k + 1 < w.sig.len() && w.s(k + 1) == "(") {
+            if let Some(end) = w.close(k + 1) {
+                let mut depth = 0;
+                let comma = (k + 2..end).find(|&m| {
+                    match w.s(m) {
+                        "(" | "[" => depth += 1,
+                        ")" | "]" => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0 && w.s(m) == ","
+                });
+                if let Some(c) =
+                    comma.filter(|&c| c > k + 2 && c + 1 < end && w.s(c + 1) == *second)
+                {
+                    let arg = text[w.tok(k + 2).s..w.tok(c - 1).e].to_string();
+                    out.push(edit("call-unwrapped", t.s, w.tok(end).e, arg, k, None));
+                }
+            }
+        }
         // `not` removed before its parenthesis
         if s == tb.not && k + 1 < w.sig.len() && w.s(k + 1) == "(" {
             out.push(edit(
@@ -673,6 +694,23 @@ mod tests {
             &m("(?i)\\\\A(?-i", "\\\\A(?-i"),
             true,
         );
+    }
+
+    /// `replace(F, "\\x{17F}", "?")` → `F`: the long-s swap dropped; the swap's
+    /// pattern also changes by one character (`\x{17F}` → `\x{18F}`: it swaps nothing then).
+    #[test]
+    fn spl_replace_calls_are_unwrapped() {
+        let base = r#"replace(Image, "(?s)^.*\\\\", "")"#;
+        let swap = format!(r#"replace({base}, "\\x{{17F}}", "?")"#);
+        let q = format!("index=*\n| where match({swap}, \"(?i)\\\\Asetup\\\\.exe\\\\z\")\n");
+        let ms = all(Lang::Spl, &q);
+        has(&ms, "call-unwrapped", &q.replacen(&swap, base, 1), false);
+        assert!(
+            !ms.iter()
+                .any(|(o, t, _)| *o == "call-unwrapped" && *t == q.replacen(base, "Image", 1)),
+            "the basename cut is not unwrapped"
+        );
+        has(&ms, "value-char", &q.replacen("x{17F}", "x{18F}", 1), false);
     }
 
     #[test]

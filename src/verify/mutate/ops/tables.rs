@@ -45,6 +45,10 @@ pub(super) struct Table {
     pub(super) regex_after: &'static [&'static str],
     /// Strings that are arguments of these calls are regular expressions (SPL `match`).
     pub(super) regex_calls: &'static [&'static str],
+    /// Calls that rewrite their first argument, replaced by it by `call-unwrapped`: (name,
+    /// second argument as written). SPL's long-s swap, `replace(F, "\\x{17F}", "?")`. (Not the
+    /// basename cut: dropped under a suffix test it cannot change a verdict.)
+    pub(super) unwrap_calls: &'static [(&'static str, &'static str)],
     /// String literals escape backslashes (so a regex `\A` is written `\\A`).
     pub(super) escaped: bool,
     /// A leading case-insensitivity flag of a regex, dropped by `case-flag-dropped`.
@@ -138,6 +142,7 @@ pub(super) const KQL: Table = Table {
     ],
     regex_after: &["regex"],
     regex_calls: &[],
+    unwrap_calls: &[],
     escaped: true,
     case_flag: None,
     or_chain: None,
@@ -159,6 +164,7 @@ pub(super) const SPL: Table = Table {
     }],
     regex_after: &[],
     regex_calls: &["match", "replace"],
+    unwrap_calls: &[("replace", r#""\\x{17F}""#)],
     escaped: true,
     case_flag: Some("(?i)"),
     or_chain: Some(("OR", "==")),
@@ -247,6 +253,7 @@ pub(super) const EQL: Table = Table {
     ],
     regex_after: &["regex", "regex~"],
     regex_calls: &[],
+    unwrap_calls: &[],
     escaped: true,
     case_flag: None,
     or_chain: None,
