@@ -68,54 +68,17 @@ impl Projection {
     }
 }
 
-/// Which tokenizer feeds the visitors below. serde_json is the reference: its results and
-/// error messages are what `rmmc eval` reports. sonic-rs (SIMD) reads the common line first;
-/// under it a float anywhere in a kept value refuses the line, so serde_json decides it
-/// (sonic-rs reads `-0` as `0.0`, 20-digit integers as floats, and rounds fractions its own
-/// way; serde_json's float parsing stays the one `rmmc eval` has always used), and so does
-/// nesting deeper than `SONIC_DEPTH` (serde_json's recursion limit, 128 levels, decides).
-#[derive(Clone, Copy, PartialEq)]
-enum By {
-    Serde,
-    /// With the depth of the value being read.
-    Sonic(u8),
-}
+/// A value below a projected key: an object is projected; anything else is read whole.
+struct Below<'p>(&'p Projection);
 
-const SONIC_DEPTH: u8 = 100;
-
-impl By {
-    /// One level down.
-    fn deeper<E: de::Error>(self) -> Result<By, E> {
-        match self {
-            By::Sonic(d) if d >= SONIC_DEPTH => {
-                Err(E::custom("deep nesting: serde_json decides the line"))
-            }
-            By::Sonic(d) => Ok(By::Sonic(d + 1)),
-            By::Serde => Ok(By::Serde),
-        }
-    }
-}
-
-/// The error that hands a line from sonic-rs to serde_json.
-fn refuse_float<E: de::Error>(by: By, x: f64) -> Result<f64, E> {
-    match by {
-        By::Serde => Ok(x),
-        By::Sonic(_) => Err(E::custom("a float: serde_json decides the line")),
-    }
-}
-
-/// A JSON value, built whole (`None`) or, when it is an object, keeping only the keys of a
-/// projection.
-struct Val<'p>(Option<&'p Projection>, By);
-
-impl<'de> DeserializeSeed<'de> for Val<'_> {
+impl<'de> DeserializeSeed<'de> for Below<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Val<'_> {
+impl<'de> Visitor<'de> for Below<'_> {
     type Value = Value;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
@@ -132,35 +95,21 @@ impl<'de> Visitor<'de> for Val<'_> {
     fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
         Ok(Value::from(n))
     }
-    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Value, E> {
-        let x = refuse_float(self.1, x)?;
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
         Ok(serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
         Ok(Value::String(s.to_string()))
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-        let (mut out, by) = (Vec::new(), self.1.deeper()?);
-        while let Some(v) = a.next_element_seed(Val(None, by))? {
+        let mut out = Vec::new();
+        while let Some(v) = a.next_element::<Value>()? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Value, A::Error> {
-        match self.0 {
-            Some(p) => Projected(p, self.1).visit_map(m).map(Value::Object),
-            None => {
-                let by = self.1.deeper()?;
-                // as serde_json's own `Value`: a later duplicate key replaces the value in
-                // the first one's place
-                let mut out = Event::new();
-                while let Some(Key(k)) = m.next_key()? {
-                    let v = m.next_value_seed(Val(None, by))?;
-                    out.insert(k.into_owned(), v);
-                }
-                Ok(Value::Object(out))
-            }
-        }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Value, A::Error> {
+        Projected(self.0).visit_map(m).map(Value::Object)
     }
 }
 
@@ -188,7 +137,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 
 /// Decodes one JSON object, keeping only the keys the projection wants; the other values
 /// are skipped without being built.
-struct Projected<'p>(&'p Projection, By);
+struct Projected<'p>(&'p Projection);
 
 impl<'de> DeserializeSeed<'de> for Projected<'_> {
     type Value = Event;
@@ -203,14 +152,18 @@ impl<'de> Visitor<'de> for Projected<'_> {
         f.write_str("one JSON object (an event)")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Event, A::Error> {
-        let (mut out, by) = (Event::new(), self.1.deeper()?);
+        let mut out = Event::new();
         while let Some(Key(k)) = m.next_key()? {
             match self.0.get(&k) {
                 None => {
                     m.next_value::<IgnoredAny>()?;
                 }
-                Some(p) => {
-                    let v = m.next_value_seed(Val(p, by))?;
+                Some(None) => {
+                    let v: Value = m.next_value()?;
+                    out.insert(k.into_owned(), v);
+                }
+                Some(Some(p)) => {
+                    let v = m.next_value_seed(Below(p))?;
                     out.insert(k.into_owned(), v);
                 }
             }
@@ -219,31 +172,17 @@ impl<'de> Visitor<'de> for Projected<'_> {
     }
 }
 
-/// Decode `line` as one JSON object with the projection's keys: sonic-rs reads it when it
-/// can (the same event as serde_json's), serde_json otherwise (its event or its error).
+/// Decode `line` as one JSON object with the projection's keys.
 pub fn decode(line: &[u8], p: &Projection) -> Result<Event, serde_json::Error> {
-    decode_sonic(line, p).or_else(|_| decode_serde(line, p))
-}
-
-/// Decode `line` with serde_json alone: the reference.
-pub(super) fn decode_serde(line: &[u8], p: &Projection) -> Result<Event, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let ev = Projected(p, By::Serde).deserialize(&mut de)?;
-    de.end()?;
-    Ok(ev)
-}
-
-/// Decode `line` with sonic-rs, refusing what serde_json might read otherwise.
-pub(super) fn decode_sonic(line: &[u8], p: &Projection) -> sonic_rs::Result<Event> {
-    let mut de = sonic_rs::Deserializer::from_slice(line);
-    let ev = Projected(p, By::Sonic(0)).deserialize(&mut de)?;
+    let ev = Projected(p).deserialize(&mut de)?;
     de.end()?;
     Ok(ev)
 }
 
 /// Decodes one JSON object straight into a KQL row with the projection's keys: what
 /// `kql_value` makes of each value, without building JSON values first.
-struct KqlProjected<'p>(&'p Projection, By);
+struct KqlProjected<'p>(&'p Projection);
 
 impl<'de> DeserializeSeed<'de> for KqlProjected<'_> {
     type Value = kinterp::Row;
@@ -258,10 +197,10 @@ impl<'de> Visitor<'de> for KqlProjected<'_> {
         f.write_str("one JSON object (an event)")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<kinterp::Row, A::Error> {
-        let (mut out, by) = (kinterp::Row::new(), self.1.deeper()?);
+        let mut out = kinterp::Row::new();
         while let Some(Key(k)) = m.next_key()? {
             if self.0.wants(&k) {
-                let v = m.next_value_seed(KqlValue(by))?;
+                let KqlValue(v) = m.next_value()?;
                 out.insert(k.into_owned(), v);
             } else {
                 m.next_value::<IgnoredAny>()?;
@@ -272,75 +211,62 @@ impl<'de> Visitor<'de> for KqlProjected<'_> {
 }
 
 /// A JSON value read as `kql_value` reads it.
-struct KqlValue(By);
+struct KqlValue(kinterp::Value);
 
-impl<'de> DeserializeSeed<'de> for KqlValue {
-    type Value = kinterp::Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<kinterp::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KqlValue {
-    type Value = kinterp::Value;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<kinterp::Value, E> {
-        Ok(kinterp::Value::Null)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<kinterp::Value, E> {
-        Ok(kinterp::Value::Bool(b))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<kinterp::Value, E> {
-        Ok(kinterp::Value::Long(n))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<kinterp::Value, E> {
-        // as `Number::as_i64`, then `as_f64`
-        Ok(i64::try_from(n).map_or(kinterp::Value::Real(n as f64), kinterp::Value::Long))
-    }
-    fn visit_f64<E: de::Error>(self, x: f64) -> Result<kinterp::Value, E> {
-        Ok(kinterp::Value::Real(refuse_float(self.0, x)?))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<kinterp::Value, E> {
-        Ok(parse_rfc3339(s).map_or_else(
-            || kinterp::Value::Str(s.to_string()),
-            kinterp::Value::DateTime,
-        ))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<kinterp::Value, A::Error> {
-        let (mut out, by) = (Vec::new(), self.0.deeper()?);
-        while let Some(v) = a.next_element_seed(KqlValue(by))? {
-            out.push(v);
+impl<'de> de::Deserialize<'de> for KqlValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KqlValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Null))
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Long(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<KqlValue, E> {
+                // as `Number::as_i64`, then `as_f64`
+                Ok(KqlValue(i64::try_from(n).map_or(
+                    kinterp::Value::Real(n as f64),
+                    kinterp::Value::Long,
+                )))
+            }
+            fn visit_f64<E>(self, x: f64) -> Result<KqlValue, E> {
+                Ok(KqlValue(kinterp::Value::Real(x)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KqlValue, E> {
+                Ok(KqlValue(parse_rfc3339(s).map_or_else(
+                    || kinterp::Value::Str(s.to_string()),
+                    kinterp::Value::DateTime,
+                )))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<KqlValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(KqlValue(v)) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(KqlValue(kinterp::Value::Dynamic(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<KqlValue, A::Error> {
+                let v: Value =
+                    de::Deserialize::deserialize(de::value::MapAccessDeserializer::new(m))?;
+                Ok(KqlValue(kql_value(&v)))
+            }
         }
-        Ok(kinterp::Value::Dynamic(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<kinterp::Value, A::Error> {
-        Ok(kql_value(&Val(None, self.0).visit_map(m)?))
+        d.deserialize_any(V)
     }
 }
 
-/// Decode `line` as one JSON object, straight into a KQL row with the projection's keys
-/// (sonic-rs when it reads the line as serde_json does, serde_json otherwise).
+/// Decode `line` as one JSON object, straight into a KQL row with the projection's keys.
 pub fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_json::Error> {
-    decode_kql_sonic(line, p).or_else(|_| decode_kql_serde(line, p))
-}
-
-/// Decode `line` into a KQL row with serde_json alone: the reference.
-pub(super) fn decode_kql_serde(
-    line: &[u8],
-    p: &Projection,
-) -> Result<kinterp::Row, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let row = KqlProjected(p, By::Serde).deserialize(&mut de)?;
-    de.end()?;
-    Ok(row)
-}
-
-/// Decode `line` into a KQL row with sonic-rs, refusing what serde_json might read otherwise.
-pub(super) fn decode_kql_sonic(line: &[u8], p: &Projection) -> sonic_rs::Result<kinterp::Row> {
-    let mut de = sonic_rs::Deserializer::from_slice(line);
-    let row = KqlProjected(p, By::Sonic(0)).deserialize(&mut de)?;
+    let row = KqlProjected(p).deserialize(&mut de)?;
     de.end()?;
     Ok(row)
 }
@@ -398,7 +324,3 @@ mod tests {
         assert_eq!(direct, via);
     }
 }
-
-#[cfg(test)]
-#[path = "decode_tests.rs"]
-mod decode_tests;
