@@ -80,7 +80,7 @@ impl Parser {
         if self.ts.eat_punct("|") {
             // a generating command: only `from datamodel`, whose events are those its
             // constraint selects (`datamodel.rs`)
-            cmds.push(self.from_datamodel(start)?);
+            cmds.push(self.datamodel_source(start)?);
         } else {
             // The implied search command at the start (Search Reference: search, "The search
             // command is implied at the beginning of any search").
@@ -101,7 +101,7 @@ impl Parser {
 
     /// `| from datamodel <Model>.<Dataset>` (or `datamodel:<name>`, the name quoted or not):
     /// the search for the dataset's constraint.
-    fn from_datamodel(&mut self, pipe: Span) -> Result<Command, ParseError> {
+    fn datamodel_source(&mut self, pipe: Span) -> Result<Command, ParseError> {
         let unsupported = "a search that starts with `|` (a generating command) is supported only as `| from datamodel <Model>.<Dataset>`";
         if !self.ts.eat_word("from") {
             return self.ts.fail_at(unsupported.into(), pipe);
