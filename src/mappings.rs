@@ -67,6 +67,7 @@ pub static SHIPPED: &[Shipped] = &[
     shipped!("sigma", "sysmon"),
     shipped!("splunk", "sysmon-xml"),
     shipped!("splunk", "sysmon-classic"),
+    shipped!("splunk", "cim"),
     shipped!("elastic", "elastic-defend"),
     shipped!("elastic", "winlogbeat-sysmon"),
 ];

@@ -675,3 +675,151 @@ fn shipped_rules_through_sentinel_asim() {
     }
     insta::assert_snapshot!("mapping_sentinel-asim", all);
 }
+
+// ---- Splunk CIM data models (`--mapping cim`) ----
+//
+// The form `| from datamodel <Model>.<Dataset>`: Search Reference, from
+// (help.splunk.com/splunk-enterprise/spl-search-reference/9.4/search-commands/from); CIM field
+// names and dataset tags: help.splunk.com/data-management/common-information-model/5.1/
+// data-models/endpoint and …/network-traffic. backends/mappings/splunk/cim.yaml cites each.
+
+/// The shipped rules through `cim`: every Splunk search reads a CIM dataset with `from
+/// datamodel`, with CIM field names and the time range as a `where`; the other targets are
+/// byte-identical; the detection declared `unsupported: { splunk/cim: … }` is not built.
+#[test]
+fn cim_searches_read_the_cim_data_models() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let cim = build(&tmp, "cim", &[rules], &["--mapping", "splunk=cim"]);
+    let files = tree(&cim.join("splunk"));
+    let searches: Vec<&(String, String)> =
+        files.iter().filter(|(p, _)| p.ends_with(".spl")).collect();
+    assert_eq!(searches.len(), 5, "{files:?}");
+    for (p, text) in &searches {
+        let second = text.lines().nth(1).unwrap();
+        assert!(second.starts_with("| from datamodel "), "{p}: {second}");
+        assert!(
+            !text.contains("sourcetype=") && !text.contains("earliest="),
+            "{p}"
+        );
+    }
+    let all = splunk_searches(&cim);
+    assert!(all.contains("| from datamodel Network_Traffic.All_Traffic\n| where _time>=relative_time(now(), \"-5d\") AND _time<now()\n"));
+    assert!(all.contains("match(replace(dest, "), "{all}");
+    assert!(all.contains("values(session_id) as Report"), "{all}");
+    // Endpoint.Processes has no PE company: netsupport/createproc is not built with cim,
+    // and is with the default mapping
+    assert!(!cim.join("splunk/netsupport-createproc.spl").exists());
+    assert!(default.join("splunk/netsupport-createproc.spl").exists());
+    let conf = read(&cim.join("splunk/savedsearches.conf"));
+    assert!(
+        conf.contains("| from datamodel Network_Traffic.All_Traffic"),
+        "{conf}"
+    );
+    assert!(!conf.contains("Create Process"), "{conf}");
+    for t in ["kql", "sentinel", "sigma", "elastic"] {
+        assert_eq!(tree(&default.join(t)), tree(&cim.join(t)), "{t} changed");
+    }
+    let out = rmmc()
+        .args(["list", "mappings", "--format", "json"])
+        .assert()
+        .code(OK);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["backend"] == "splunk" && r["name"] == "cim")
+        .expect("splunk/cim listed");
+    assert_eq!(row["default"], false);
+    assert_eq!(row["tables"].as_array().unwrap().len(), 4);
+}
+
+/// Verify renders the events through `cim` (CIM field names, the dataset's tags): the cim
+/// artifacts agree, the default artifacts (Sysmon sourcetypes and fields) do not, and the
+/// cim artifacts proven against the default mapping do not either.
+#[test]
+fn verify_proves_the_cim_searches_through_the_cim_mapping() {
+    let tmp = TempDir::new().unwrap();
+    let rules = Path::new("rules");
+    let default = build(&tmp, "default", &[rules], &[]);
+    let cim = build(&tmp, "cim", &[rules], &["--mapping", "cim"]);
+    rmmc()
+        .args(["verify", "rules", "--mapping", "splunk=cim", "--artifacts"])
+        .arg(&cim)
+        .assert()
+        .code(OK)
+        .stdout(predicate::str::contains("all agree with the spec"))
+        .stdout(predicate::str::contains(
+            "netsupport/createproc (endpoint) [splunk]",
+        ));
+    rmmc()
+        .args(["check", "rules", "--mapping", "cim", "--artifacts"])
+        .arg(&cim)
+        .assert()
+        .code(OK);
+    rmmc()
+        .args(["verify", "rules", "--mapping", "cim", "--artifacts"])
+        .arg(&default)
+        .assert()
+        .code(MISMATCH);
+    rmmc()
+        .args(["verify", "rules", "--artifacts"])
+        .arg(&cim)
+        .assert()
+        .code(MISMATCH);
+    // `rmmc convert` prints the same searches
+    let out = rmmc()
+        .args([
+            "convert",
+            "rules/action1.yaml",
+            "--target",
+            "splunk",
+            "--mapping",
+            "cim",
+        ])
+        .assert()
+        .code(OK);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("| from datamodel Network_Traffic.All_Traffic"),
+        "{text}"
+    );
+}
+
+/// The shipped rules built through `cim`: a snapshot of every Splunk artifact.
+#[test]
+fn shipped_rules_through_cim() {
+    let tmp = TempDir::new().unwrap();
+    let out = build(&tmp, "cim", &[Path::new("rules")], &["--mapping", "cim"]);
+    let mut all = String::new();
+    for (p, text) in tree(&out.join("splunk")) {
+        all.push_str(&format!("==> splunk/{p} <==\n{text}\n"));
+    }
+    insta::assert_snapshot!("mapping_cim", all);
+}
+
+/// `unsupported: { BACKEND/MAPPING: … }` names a shipped mapping; another is an error at its
+/// key (exit 2).
+#[test]
+fn an_unsupported_key_names_a_shipped_mapping() {
+    let tmp = TempDir::new().unwrap();
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let text = read(Path::new("rules/netsupport.yaml")).replace("splunk/cim:", "splunk/cmi:");
+    assert!(text.contains("splunk/cmi:"));
+    std::fs::write(rules.join("netsupport.yaml"), &text).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("splunk/cmi:"))
+        .unwrap()
+        + 1;
+    rmmc()
+        .arg("check")
+        .arg(&rules)
+        .assert()
+        .code(ERROR)
+        .stderr(predicate::str::contains(format!("netsupport.yaml:{line}:")))
+        .stderr(predicate::str::contains(
+            "`cmi` is no shipped splunk mapping",
+        ));
+}

@@ -55,6 +55,9 @@ pub struct Need {
     pub what: &'static str,
     /// A group-by field: a declared gap may leave it out (see `Words::grouped`).
     pub group_by: bool,
+    /// An output column (not read by the predicate): a declared gap may leave it out of the
+    /// results, as a group-by field.
+    pub column: bool,
 }
 
 impl Need {
@@ -63,6 +66,13 @@ impl Need {
             field,
             what,
             group_by: false,
+            column: false,
+        }
+    }
+    pub fn column(field: Field, what: &'static str) -> Need {
+        Need {
+            column: true,
+            ..Need::new(field, what)
         }
     }
     pub fn group_by(field: Field, what: &'static str) -> Need {
@@ -176,7 +186,8 @@ pub struct Rule<'a, N> {
     pub exclusions: Vec<Excluded<'a, N>>,
     /// The declared gap this rule relies on: a match was dropped, so it matches more.
     pub gap: Option<&'a str>,
-    /// Group-by fields left out under the declared gap (see `Words::grouped`).
+    /// Group-by fields and output columns left out under the declared gap (see
+    /// `Words::grouped`, `Need::column`).
     pub ungrouped: Vec<Field>,
 }
 
@@ -542,13 +553,18 @@ impl<'a, L> RuleCtx<'a, L> {
         let gap = det.gaps.get(&self.backend);
         let mut errors = Vec::new();
         let mut left_out: Vec<Field> = Vec::new();
+        // those of `left_out` that are output columns, not group-by fields
+        let mut columns: Vec<Field> = Vec::new();
         for n in needs {
             if table.column(n.field).is_some() {
                 continue;
             }
-            if n.group_by && self.words.grouped.is_some() && gap.is_some() {
+            if (n.group_by || n.column) && self.words.grouped.is_some() && gap.is_some() {
                 if !left_out.contains(&n.field) {
                     left_out.push(n.field);
+                    if n.column {
+                        columns.push(n.field);
+                    }
                 }
                 continue;
             }
@@ -572,35 +588,48 @@ impl<'a, L> RuleCtx<'a, L> {
                 }])),
             );
         }
-        if let (false, Some(g), Some(reason)) = (left_out.is_empty(), &self.words.grouped, gap) {
-            let names: Vec<&str> = left_out.iter().map(|f| f.name()).collect();
+        let (grouped, projected): (Vec<Field>, Vec<Field>) =
+            left_out.iter().partition(|f| !columns.contains(f));
+        for (fields, is_column) in [(grouped, false), (projected, true)] {
+            let (false, Some(g), Some(reason)) = (fields.is_empty(), &self.words.grouped, gap)
+            else {
+                continue;
+            };
+            let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
             let subject = if g.with_source {
                 format!("{}/{} ({source})", spec.id, det.id)
             } else {
                 format!("{}/{}", spec.id, det.id)
             };
-            self.diags.push(
-                Diag::warning(
-                    DiagKind::Semantics,
-                    format!(
-                        "{subject}: {} has no field for summarize `{}`, so {} (declared gap: {reason})",
-                        table.name,
-                        names.join("`, `"),
-                        g.consequence
-                    ),
+            let message = if is_column {
+                format!(
+                    "{subject}: {} has no field for the output column `{}`, so the {} results leave it out (declared gap: {reason})",
+                    table.name,
+                    names.join("`, `"),
+                    self.words.title
                 )
-                .at(&spec.file, det.span)
-                .cause(Cause::Gaps(
-                    left_out
-                        .iter()
-                        .map(|f| Gap {
-                            backend: self.backend,
-                            field: *f,
-                            table: table.name.clone(),
-                            role: Role::Output,
-                        })
-                        .collect(),
-                )),
+            } else {
+                format!(
+                    "{subject}: {} has no field for summarize `{}`, so {} (declared gap: {reason})",
+                    table.name,
+                    names.join("`, `"),
+                    g.consequence
+                )
+            };
+            self.diags.push(
+                Diag::warning(DiagKind::Semantics, message)
+                    .at(&spec.file, det.span)
+                    .cause(Cause::Gaps(
+                        fields
+                            .iter()
+                            .map(|f| Gap {
+                                backend: self.backend,
+                                field: *f,
+                                table: table.name.clone(),
+                                role: Role::Output,
+                            })
+                            .collect(),
+                    )),
             );
         }
         let ok = errors.is_empty();

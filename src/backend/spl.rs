@@ -3,14 +3,16 @@
 //!
 //! Shape of a query: the data file's base search, the search-term prefilter (`terms`: words
 //! Splunk finds in its index, wider than the `where`), and `earliest=-<window> latest=now` when
-//! the detection filters on time, `eval F=coalesce(F, "")` for every field the predicates or
-//! the grouping read (the IR reads a missing text field as the empty string; Splunk would make
+//! the detection filters on time (after a generating base search, `| from datamodel …`, which
+//! takes no time modifiers: the same range as a `where` on `_time`), `eval F=coalesce(F, "")`
+//! for every field the predicates or the grouping read (the IR reads a missing text field as the empty string; Splunk would make
 //! a `where` comparison on it null, which `NOT` keeps null, i.e. false; and `stats … by`
 //! drops events whose by-field is null, where KQL groups them), one `where` for the
 //! predicate and one `where` per exclusion, then `stats` (the KQL summarize) or `sort 0` +
 //! `table` (project + order). Every text test is a PCRE `match()`: see `escape` for why.
 //!
-//! Output: `splunk/<stem>.spl` per query and `splunk/savedsearches.conf`.
+//! Output: `splunk/<stem>.spl` per query and `splunk/savedsearches.conf`. Just over 600 lines:
+//! the query text and its saved-search stanza share `SplQuery` and stay together.
 
 pub mod escape;
 mod schedule;
@@ -238,7 +240,9 @@ impl Backend for Spl {
                     needs.push(Need::new(*f, "sort"));
                 }
                 let fields = columns.get(&source).map(Vec::as_slice).unwrap_or_default();
-                needs.extend(fields.iter().map(|f| Need::new(*f, "table")));
+                // a column the source lacks is left out under a declared gap (the rows
+                // keep the others; which events match does not change)
+                needs.extend(fields.iter().map(|f| Need::column(*f, "table")));
             }
         }
         needs
@@ -454,7 +458,11 @@ fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
                 .get(&source)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let cols: Vec<&str> = fields.iter().map(|f| cx.project(*f)).collect();
+            let cols: Vec<&str> = fields
+                .iter()
+                .filter(|f| !rule.ungrouped.contains(f))
+                .map(|f| cx.project(*f))
+                .collect();
             keys = cols.iter().map(|c| c.to_string()).collect();
             tail.push(format!("| table {}", cols.join(" ")));
         }
@@ -472,10 +480,18 @@ fn query(cx: &mut Cx, rule: &Rule<Node>) -> SplQuery {
         search.push(' ');
         search.push_str(&terms::clause(t));
     }
-    if det.time_filter {
+    // a generating command takes no time modifiers: the same range as a `where` on `_time`
+    let generating = base.starts_with('|');
+    if det.time_filter && !generating {
         let _ = write!(search, " earliest=-{} latest=now", spec.window.kql());
     }
     lines.push(search);
+    if det.time_filter && generating {
+        lines.push(format!(
+            "| where {ts}>=relative_time(now(), \"-{}\") AND {ts}<now()",
+            spec.window.kql()
+        ));
+    }
     if !cx.local.0.is_empty() {
         let sets: Vec<String> = cx
             .local

@@ -56,10 +56,12 @@ pub fn lower(loaded: &LoadedSpec) -> IrSpec {
                 output,
                 time_filter: d.time_filter,
                 gaps: d.gaps.iter().map(|(b, r)| (*b, r.to_string())).collect(),
+                // a `BACKEND/MAPPING` entry only under that mapping (chosen before loading)
                 unsupported: d
                     .unsupported
                     .iter()
-                    .map(|(b, r)| (*b, r.to_string()))
+                    .filter(|(k, _)| k.applies())
+                    .map(|(k, r)| (k.backend, r.to_string()))
                     .collect(),
                 span: loaded.index.nearest(&dp),
             }

@@ -143,6 +143,7 @@ fn never_null(e: &Expr, known: &HashSet<String>) -> bool {
         Expr::Call(f, args) => match f {
             Func::IsNull | Func::IsNotNull => true,
             Func::Null => false,
+            Func::Now => true,
             Func::Coalesce => args.iter().any(|a| never_null(a, known)),
             // a null condition takes the else branch
             Func::If => args[1..].iter().all(|a| never_null(a, known)),
@@ -152,7 +153,8 @@ fn never_null(e: &Expr, known: &HashSet<String>) -> bool {
             | Func::Upper
             | Func::Replace
             | Func::CidrMatch
-            | Func::Len => args.iter().all(|a| never_null(a, known)),
+            | Func::Len
+            | Func::RelativeTime => args.iter().all(|a| never_null(a, known)),
         },
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod load;
 mod recover;
 mod schema;
 pub mod spans;
+mod unsupported;
 mod validate;
 pub mod values;
 
@@ -18,6 +19,7 @@ pub use load::{
 };
 pub use schema::json_schema;
 pub(crate) use spans::YamlPath;
+pub use unsupported::Unsupported;
 
 /// A path of map keys, e.g. `["detections", "netconn"]`.
 pub(crate) fn spans_path(keys: &[&str]) -> YamlPath {
@@ -175,9 +177,11 @@ pub struct Detection {
     /// Backends that build no rule for this detection at all, each with the reason (e.g. the
     /// backend has no such events, or nothing of the predicate is expressible there). The
     /// build says so in a warning and `rmmc verify` lists them; the other backends are built.
+    /// A key `BACKEND/MAPPING` (`splunk/cim`) applies only when that shipped mapping is the
+    /// backend's in the run (`--mapping`).
     #[serde(default)]
-    #[schemars(with = "IndexMap<BackendName, String>")]
-    pub unsupported: IndexMap<BackendName, Prose>,
+    #[schemars(with = "IndexMap<String, String>")]
+    pub unsupported: IndexMap<Unsupported, Prose>,
     /// Known fidelity losses of this detection's rules, acknowledged: per backend, per effect
     /// on the rule (`wider` / `narrower`), the note a warning names (`kind:term`,
     /// `column:endpoint.network.remote_ip`, …) and why the loss is acceptable. An

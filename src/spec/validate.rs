@@ -57,7 +57,8 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
     }
     for (id, det) in &spec.detections {
         let p = root.key("detections").key(id.as_str());
-        for backend in det.unsupported.keys() {
+        for key in det.unsupported.keys().filter(|k| k.mapping.is_none()) {
+            let backend = &key.backend;
             if det.gaps.contains_key(backend) {
                 cx.err(
                     &p.key("unsupported").key(backend.name()),
@@ -79,7 +80,13 @@ pub(super) fn validate(spec: &Spec, index: &SpanIndex, file: &Path) -> Vec<Diag>
                 .help(format!("write `category: {}`", det.category)),
             );
         }
-        if det.unsupported.len() == 4 {
+        if det
+            .unsupported
+            .keys()
+            .filter(|k| k.mapping.is_none())
+            .count()
+            == 4
+        {
             cx.err(
                 &p.key("unsupported"),
                 DiagKind::Semantics,

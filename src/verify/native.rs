@@ -275,20 +275,21 @@ pub fn in_logsource(
 
 /// A Splunk event of `table`: the flat native fields with `_time` in epoch seconds, plus the
 /// fields the table's `meta.base_search` selects on (`sourcetype="…"`, `EventCode=3`,
-/// `tag=network tag=communicate` → a multivalue `tag`), so the base search finds the event
-/// as Splunk would. A wildcard value (`index=*`) gets a concrete stand-in (`*` → `main`).
+/// `tag=network tag=communicate` → a multivalue `tag`) or on which its data model selects
+/// (`meta.constraint`), so the base search finds the event as Splunk would. A wildcard value (`index=*`) gets a concrete stand-in (`*` → `main`).
 pub fn spl_event(
     table: &TableMap,
     ev: &Event,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     use serde_json::Value as J;
     let mut out = flat_event(table, ev, TimeStyle::EpochSeconds)?;
-    let base = table
-        .meta
-        .get("base_search")
-        .and_then(J::as_str)
-        .unwrap_or_default();
-    for (k, v) in base_search_terms(base) {
+    let meta = |key: &str| table.meta.get(key).and_then(J::as_str).unwrap_or_default();
+    // a data model's events meet its constraint (`meta.constraint`, e.g. the CIM dataset's
+    // tags), which its `| from datamodel …` base search selects on
+    let terms = base_search_terms(meta("base_search"))
+        .into_iter()
+        .chain(base_search_terms(meta("constraint")));
+    for (k, v) in terms {
         let v = if v.contains('*') {
             v.replace('*', "main")
         } else {

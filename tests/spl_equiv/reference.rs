@@ -454,6 +454,11 @@ fn call(f: Func, args: &[Expr], row: &Row, ctx: &mut Ctx) -> Result<V, String> {
             };
             V::Bool(cidr_match(&c, &ip)?)
         }
+        // added after this reference was kept (the CIM mapping's time range); the property
+        // tests generate neither
+        Func::Now | Func::RelativeTime => {
+            return Err(format!("{name}(): not in the reference evaluator"))
+        }
     })
 }
 

@@ -136,6 +136,8 @@ pub enum Func {
     Len,
     If,
     Null,
+    Now,
+    RelativeTime,
 }
 
 impl Func {
@@ -153,6 +155,8 @@ impl Func {
         (Func::Len, "len", 1, 1),
         (Func::If, "if", 3, 3),
         (Func::Null, "null", 0, 0),
+        (Func::Now, "now", 0, 0),
+        (Func::RelativeTime, "relative_time", 2, 2),
     ];
     pub fn name(self) -> &'static str {
         Func::ALL.iter().find(|f| f.0 == self).map_or("?", |f| f.1)

@@ -10,17 +10,22 @@
 //!   `field<…` `>` `<=` `>=`, bare terms and quoted phrases, `*` wildcards, `field IN (a, b)`,
 //!   `AND`/`OR`/`NOT` with search precedence (NOT > OR > AND, AND implied), parentheses,
 //!   `earliest=`/`latest=` with `-N<s|m|h|d|w>`, `now` or epoch seconds;
+//! - `| from datamodel <Model>.<Dataset>` as the generating command, read as the search for
+//!   the CIM dataset's constraint (`datamodel.rs`: `tag=process tag=report` for
+//!   Endpoint.Processes);
 //! - `| search`, `| where <eval>`, `| eval a=<eval>, b=<eval>`,
 //!   `| stats count [as X] count(x) min(x) max(x) values(x) dc(x) … [by f1 f2]`,
 //!   `| sort [N] [-|+]f, …`, `| table f1 f2*`, `| fields [+|-] f1, f2`, `| head [N]`;
 //! - eval: `==`/`=`, `!=`, `<`, `>`, `<=`, `>=`, `AND`/`OR`/`NOT` (NOT > AND > OR), string
 //!   literals (`\"`, `\\`), numbers, `'quoted field'`, and `match`, `like`, `lower`, `upper`,
-//!   `replace`, `coalesce`, `isnull`, `isnotnull`, `cidrmatch`, `len`, `if`, `null`.
+//!   `replace`, `coalesce`, `isnull`, `isnotnull`, `cidrmatch`, `len`, `if`, `null`, `now`,
+//!   `relative_time` (offsets without snap-to).
 //!
 //! Everything else (macros, subsearches, other commands and functions, arithmetic, snap-to
 //! times) is a parse error with its line and column, never a silent guess.
 
 pub mod ast;
+mod datamodel;
 pub mod interp;
 pub mod lexer;
 pub mod parser;

@@ -74,19 +74,19 @@ impl Parser {
         if self.ts.peek().is_none() {
             return self.ts.err("a search");
         }
-        if self.ts.eat_punct("|") {
-            self.ts.pos -= 1;
-            return self.ts.fail(
-                "a search that starts with `|` (a generating command) is not supported".into(),
-            );
-        }
         let mut cmds = Vec::new();
         let mut spans = Vec::new();
-        // The implied search command at the start (Search Reference: search, "The search
-        // command is implied at the beginning of any search").
         let start = self.ts.span();
-        self.ts.eat_word("search");
-        cmds.push(self.search_command()?);
+        if self.ts.eat_punct("|") {
+            // a generating command: only `from datamodel`, whose events are those its
+            // constraint selects (`datamodel.rs`)
+            cmds.push(self.datamodel_source(start)?);
+        } else {
+            // The implied search command at the start (Search Reference: search, "The search
+            // command is implied at the beginning of any search").
+            self.ts.eat_word("search");
+            cmds.push(self.search_command()?);
+        }
         spans.push(self.ts.loc_from(start));
         while self.ts.eat_punct("|") {
             let start = self.ts.span();
@@ -97,6 +97,55 @@ impl Parser {
             return self.ts.err("`|` or the end of the search");
         }
         Ok((cmds, spans))
+    }
+
+    /// `| from datamodel <Model>.<Dataset>` (or `datamodel:<name>`, the name quoted or not):
+    /// the search for the dataset's constraint.
+    fn datamodel_source(&mut self, pipe: Span) -> Result<Command, ParseError> {
+        let unsupported = "a search that starts with `|` (a generating command) is supported only as `| from datamodel <Model>.<Dataset>`";
+        if !self.ts.eat_word("from") {
+            return self.ts.fail_at(unsupported.into(), pipe);
+        }
+        let at = self.ts.span();
+        let kind = match self.ts.peek() {
+            Some(Tok::Word(w)) => w.clone(),
+            _ => return self.ts.fail_at(unsupported.into(), pipe),
+        };
+        self.ts.pos += 1;
+        let inline = match kind.split_once(':') {
+            Some(("datamodel", rest)) => Some(rest.to_string()),
+            None if kind == "datamodel" => None,
+            _ => return self.ts.fail_at(format!("{unsupported} (not `{kind}`)"), at),
+        };
+        let name = match inline.filter(|n| !n.is_empty()) {
+            Some(n) => n,
+            None => {
+                let at = self.ts.span();
+                match self.ts.peek() {
+                    Some(Tok::Word(w) | Tok::Str(w)) => {
+                        let w = w.clone();
+                        self.ts.pos += 1;
+                        w
+                    }
+                    _ => {
+                        return self
+                            .ts
+                            .fail_at("a data model dataset (`Endpoint.Processes`)".into(), at)
+                    }
+                }
+            }
+        };
+        let constraint = super::datamodel::constraint(&name).map_err(|message| ParseError {
+            too_deep: false,
+            message,
+            span: at,
+        })?;
+        if !self.at_command_end() {
+            return self
+                .ts
+                .err("`|` or the end of the search after `from datamodel`");
+        }
+        Ok(Command::Search(constraint))
     }
 
     fn search_command(&mut self) -> Result<Command, ParseError> {

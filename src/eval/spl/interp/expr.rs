@@ -227,6 +227,31 @@ pub(super) fn call<'a>(
         Func::IsNull => V::Bool(eval(&args[0], row, ctx)? == V::Null),
         Func::IsNotNull => V::Bool(eval(&args[0], row, ctx)? != V::Null),
         Func::Null => V::Null,
+        // "returns the time that the search was started" (Search Reference, Date and Time
+        // functions: now()), in epoch seconds as `_time`
+        Func::Now => V::num(ctx.now_ns as f64 / 1e9),
+        // relative_time(X, Y): "Y is a relative time specifier … adjusts the time X" (Date
+        // and Time functions); the offsets of `earliest=` (`-5d`), without snap-to units
+        Func::RelativeTime => {
+            let t = match eval(&args[0], row, ctx)? {
+                V::Null => return Ok(V::Null),
+                V::Num { n, .. } => n,
+                other => return Err(format!("relative_time(): {other:?} is not a time")),
+            };
+            let Some(spec) = arg(1, ctx)? else {
+                return Ok(V::Null);
+            };
+            match crate::eval::spl::values::time_spec(&spec)
+                .map_err(|e| format!("relative_time(): {e}"))?
+            {
+                TimeSpec::Relative(ns) => V::num(t + ns as f64 / 1e9),
+                TimeSpec::Epoch(_) => {
+                    return Err(format!(
+                        "relative_time(): {spec:?} is no relative time specifier"
+                    ))
+                }
+            }
+        }
         Func::If => match truth(eval(&args[0], row, ctx)?, "if()")? {
             Some(true) => eval(&args[1], row, ctx)?,
             _ => eval(&args[2], row, ctx)?,
