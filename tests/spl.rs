@@ -809,12 +809,18 @@ fn search_terms_are_wider_than_the_where() {
     // … and a term too narrow by one edge, one letter or a dropped breaker is caught
     for (stem, from, to) in [
         ("basename", r#""client32""#, r#""client3""#),
-        // (the other branch's word is no test: verify's near misses of `.remote-tools.` keep
-        // the word `remote`, so an event of the `agent` branch holds it anyway)
         (
             "or-all",
             r#""remote" OR "agent""#,
             r#""remotes" OR "agent""#,
+        ),
+        // the other branch's word: the pair's false filler of `.remote-tools.` is a near miss
+        // that keeps the word `remote`, so only the `agent` branch's true event with the other
+        // fields emptied lacks it
+        (
+            "or-all",
+            r#""remote" OR "agent""#,
+            r#""remote" OR "agents""#,
         ),
         // what a term that ignored the KELVIN SIGN would be
         (

@@ -485,6 +485,31 @@ pub fn generate(
             ev.insert("local_ip".into(), json!(ips[0].to_string()));
             cases.push(mk(format!("{}: only as local_ip", c.label), ev));
         }
+        // the true event with every other field the detection reads emptied where the spec's
+        // verdict stays: the pair's false fillers of other conditions are near-misses of their
+        // values, which keep those values' words, so Splunk's search terms (an OR of one word
+        // per branch) would pass such an event through another branch's word, and a wrong
+        // word for this branch would go unseen
+        let fires = verdict(on);
+        let mut bare = on.clone();
+        let mut emptied = false;
+        for other in found.iter().map(|(o, _)| o.single.field.name()) {
+            if other == field || bare.get(other).and_then(Value::as_str) == Some("") {
+                continue;
+            }
+            let mut ev = bare.clone();
+            set_field(&mut ev, other, json!(""));
+            if verdict(&ev) == fires {
+                bare = ev;
+                emptied = true;
+            }
+        }
+        if emptied {
+            cases.push(mk(
+                format!("{}: true, the other fields emptied", c.label),
+                bare,
+            ));
+        }
     }
     let boundary = cases.split_off(pairs_end);
     cases.extend(
