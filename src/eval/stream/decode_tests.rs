@@ -125,24 +125,31 @@ fn the_tape_reads_the_shapes_of_exports_as_serde_json_does() {
     }
     // lines serde_json refuses: the tape leaves them to it, and the error is serde_json's
     let refused: &[&[u8]] = &[
-        b"{\"\xff\":1}",            // a key that is not UTF-8
-        b"{\"a\":\"\xff\"}",        // invalid UTF-8 in a kept value
-        br#"{"a":"\ud800"}"#,       // a lone surrogate in a kept value
-        br#"{"a":"\udc00\ud800"}"#, // surrogates out of order
-        b"{\"z\":\"a\x01b\"}",      // a raw control character
-        br#"{"z":"\x"}"#,           // a bad escape
-        br#"{"z":"\u12"}"#,         // a short \u escape
-        br#"{"a":1,}"#,             // a trailing comma
-        br#"{"a" 1}"#,              // no colon
-        br#"{"a":1} x"#,            // trailing text
-        br#"{"a":1}{"a":2}"#,       // two objects
-        br#"[{"a":1}]"#,            // not an object
-        br#"{"n":01}"#,             // a leading zero
-        br#"{"z":01}"#,             // the same, skipped
-        br#"{"z":1.}"#,             // no digit after the point
-        br#"{"z":tru}"#,            // a broken literal
-        br#"{"a":"x"#,              // cut short
-        b"",                        // nothing
+        b"{\"\xff\":1}",                         // a key that is not UTF-8
+        b"{\"a\":\"\xff\"}",                     // invalid UTF-8 in a kept value
+        br#"{"a":"\ud800"}"#,                    // a lone surrogate in a kept value
+        br#"{"a":"\udc00\ud800"}"#,              // surrogates out of order
+        b"{\"z\":\"a\x01b\"}",                   // a raw control character
+        br#"{"z":"\x"}"#,                        // a bad escape
+        br#"{"z":"\u12"}"#,                      // a short \u escape
+        br#"{"a":1,}"#,                          // a trailing comma
+        br#"{"a" 1}"#,                           // no colon
+        br#"{"a":1} x"#,                         // trailing text
+        br#"{"a":1}{"a":2}"#,                    // two objects
+        br#"[{"a":1}]"#,                         // not an object
+        br#"{"n":01}"#,                          // a leading zero
+        br#"{"z":01}"#,                          // the same, skipped
+        br#"{"z":1.}"#,                          // no digit after the point
+        br#"{"z":tru}"#,                         // a broken literal
+        br#"{"z":[1669880210380469925tfalse]}"#, // a long number run on (simd-json reads it)
+        br#"{"z":123456789012345678x}"#,
+        br#"{"n":-1234567890123456789012345.5e3x}"#,
+        br#"{"z":1.0000000000000000000001"x"}"#,
+        br#"{"z":[1835372861110135080-,1]}"#,
+        br#"{"z":123456789012345678.5.5}"#,
+        br#"{"z":1234567890123456789e5e5}"#,
+        br#"{"a":"x"#, // cut short
+        b"",           // nothing
     ];
     for line in refused {
         for p in projections() {

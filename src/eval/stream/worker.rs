@@ -2,7 +2,7 @@
 //! on each, handing on what each rule keeps.
 
 use super::input::{is_blank, Batch};
-use super::project::{decode, has_path, kql_row, Decoder, Projection};
+use super::project::{has_path, kql_row, Decoder, Projection};
 use super::rule::{Query, Rule};
 use super::{bad_line, line_msg, Event, Hit, RunError};
 use crate::eval::engine::Lang;
@@ -140,16 +140,14 @@ impl<'q> Worker<'q> {
         let kql_only = self.kql_only;
         // the whole event, decoded once when some rule's result needs it
         let mut full: Option<Event> = None;
+        let dec = &mut self.dec;
         let mut full_event = || -> Result<Event, String> {
             if all && !kql_only {
                 return Ok(ev.clone());
             }
             if full.is_none() {
-                let whole = Projection {
-                    all: true,
-                    keys: Vec::new(),
-                };
-                full = Some(decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
+                let whole = Projection::new([], true);
+                full = Some(dec.decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
             }
             Ok(full.clone().unwrap_or_default())
         };
