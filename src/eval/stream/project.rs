@@ -7,6 +7,7 @@ use crate::eval::kql::interp as kinterp;
 use crate::eval::time::parse_rfc3339;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
+use simd_json::{Node, StaticNode, Tape};
 use std::borrow::Cow;
 
 /// The top-level keys to decode: every key that is one of the fields, or a leading run of
@@ -18,6 +19,9 @@ pub struct Projection {
     /// Each key, with `None` when its whole value is read, or the projection of an object
     /// value when only paths below it are (`destination` for `destination.domain`).
     pub(super) keys: Vec<(String, Option<Projection>)>,
+    /// Bit `n` set when some key is `n` bytes long (63: 63 or more): most keys of an event
+    /// are told apart by their length alone.
+    lens: u64,
 }
 
 impl Projection {
@@ -36,14 +40,14 @@ impl Projection {
                 at.entry(&f[..i]).or_default().1.push(&f[i + 1..]);
             }
         }
+        let keys: Vec<(String, Option<Projection>)> = at
+            .into_iter()
+            .map(|(k, (whole, rest))| (k.to_string(), (!whole).then(|| Projection::below(&rest))))
+            .collect();
         Projection {
             all: false,
-            keys: at
-                .into_iter()
-                .map(|(k, (whole, rest))| {
-                    (k.to_string(), (!whole).then(|| Projection::below(&rest)))
-                })
-                .collect(),
+            lens: keys.iter().fold(0, |m, (k, _)| m | len_bit(k)),
+            keys,
         }
     }
 
@@ -52,6 +56,9 @@ impl Projection {
     fn get(&self, key: &str) -> Option<Option<&Projection>> {
         if self.all {
             return Some(None);
+        }
+        if self.lens & len_bit(key) == 0 {
+            return None;
         }
         let b = key.as_bytes();
         self.keys
@@ -66,6 +73,11 @@ impl Projection {
     fn wants(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
+}
+
+/// A key's bit in `Projection::lens`.
+fn len_bit(key: &str) -> u64 {
+    1 << key.len().min(63)
 }
 
 /// A value below a projected key: an object is projected; anything else is read whole.
@@ -271,6 +283,263 @@ pub fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_jso
     Ok(row)
 }
 
+/// Decodes event lines through simd-json's tape first, keeping the projection's keys as
+/// `decode` and `decode_kql` do, and hands every line it refuses, or might read otherwise, to
+/// them: events, rows and errors stay serde_json's. One per worker: its buffers are reused.
+pub struct Decoder {
+    buffers: simd_json::Buffers,
+    /// The line, copied: simd-json unescapes strings in place.
+    scratch: Vec<u8>,
+    /// The tape's nodes, kept empty between lines.
+    tape: Tape<'static>,
+    /// Finds `\u` escapes.
+    escape: memchr::memmem::Finder<'static>,
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        Decoder {
+            buffers: simd_json::Buffers::new(4096),
+            scratch: Vec::with_capacity(4096),
+            tape: Tape(Vec::new()),
+            escape: memchr::memmem::Finder::new(b"\\u"),
+        }
+    }
+}
+
+/// Kept values nested this deep (the event object counts) go to serde_json, which refuses
+/// 128 levels.
+const MAX_DEPTH: usize = 100;
+
+impl Decoder {
+    /// What `decode` gives.
+    pub fn decode(&mut self, line: &[u8], p: &Projection) -> Result<Event, serde_json::Error> {
+        match self.tape_event(line, p) {
+            Some(ev) => Ok(ev),
+            None => decode(line, p),
+        }
+    }
+
+    /// What `decode_kql` gives.
+    pub fn decode_kql(
+        &mut self,
+        line: &[u8],
+        p: &Projection,
+    ) -> Result<kinterp::Row, serde_json::Error> {
+        match self.tape_kql(line, p) {
+            Some(row) => Ok(row),
+            None => decode_kql(line, p),
+        }
+    }
+
+    /// The event read from the tape, or `None` for serde_json to decide.
+    fn tape_event(&mut self, line: &[u8], p: &Projection) -> Option<Event> {
+        self.read(line, |t| tape_object(t, p, 1))
+    }
+
+    /// The KQL row read from the tape, or `None` for serde_json to decide.
+    fn tape_kql(&mut self, line: &[u8], p: &Projection) -> Option<kinterp::Row> {
+        self.read(line, |t| {
+            let mut out = kinterp::Row::new();
+            for (k, v) in members(t) {
+                if p.wants(k) {
+                    out.insert(k.to_string(), tape_kql(v, 1)?);
+                }
+            }
+            Some(out)
+        })
+    }
+
+    /// `line` as a tape of one object, handed to `read`; `None` when simd-json refuses it or
+    /// it holds what simd-json reads otherwise than serde_json (see `plain`).
+    fn read<T>(&mut self, line: &[u8], read: impl FnOnce(&[Node<'_>]) -> Option<T>) -> Option<T> {
+        if !plain(line, &self.escape) {
+            return None;
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(line);
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let out = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape)
+            .ok()
+            .filter(|()| {
+                tape.0.iter().all(short_number)
+                    || long_numbers_end(line, self.buffers.structural_indexes())
+            })
+            .and_then(|()| match tape.0.first() {
+                Some(Node::Object { count, .. }) if count + 1 == tape.0.len() => read(&tape.0),
+                _ => None,
+            });
+        self.tape = tape.reset();
+        out
+    }
+}
+
+/// Can simd-json read `line` as serde_json does, as far as bytes tell? Not with a `\u` escape
+/// of a surrogate: simd-json reads some unpaired ones as NUL or another character where
+/// serde_json refuses a kept string or any key. (Raw control characters in strings, which
+/// serde_json refuses, simd-json refuses too.)
+fn plain(line: &[u8], escape: &memchr::memmem::Finder<'_>) -> bool {
+    escape.find_iter(line).all(|i| {
+        !matches!(
+            line.get(i + 2..i + 4),
+            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+        )
+    })
+}
+
+/// Not a number that may be long (17 digits or more, or a float): those `long_numbers_end`
+/// checks.
+fn short_number(n: &Node<'_>) -> bool {
+    const LONG: u64 = 10_000_000_000_000_000;
+    match *n {
+        Node::Static(StaticNode::U64(n)) => n < LONG,
+        Node::Static(StaticNode::I64(n)) => n.unsigned_abs() < LONG,
+        Node::Static(StaticNode::F64(_)) => false,
+        _ => true,
+    }
+}
+
+/// Does every long number of `line` (a token starting at one of simd-json's structural
+/// `indexes`) end where a JSON token may? simd-json 0.17.3 reads integers of 18 digits or more
+/// and floats of 19 without looking at what follows, so it took `1669880210380469925tfalse`
+/// for a number where serde_json refuses the line (found by the proptest below); shorter ones
+/// it checks. (What does not follow the grammar simd-json refuses.)
+fn long_numbers_end(line: &[u8], indexes: &[u32]) -> bool {
+    indexes.iter().all(|&i| {
+        let i = i as usize;
+        if !matches!(line.get(i), Some(b'-' | b'0'..=b'9')) {
+            return true;
+        }
+        // JSON's number grammar: -? digits (. digits)? ([eE] [+-]? digits)?
+        let t = &line[i..];
+        let digits = |n: usize| n + t[n..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut n = digits(usize::from(t[0] == b'-'));
+        if t.get(n) == Some(&b'.') {
+            n = digits(n + 1);
+        }
+        if matches!(t.get(n), Some(b'e' | b'E')) {
+            n = digits(n + 1 + usize::from(matches!(t.get(n + 1), Some(b'+' | b'-'))));
+        }
+        n < 17
+            || matches!(
+                line.get(i + n),
+                Some(b',' | b']' | b'}' | b' ' | b'\n' | b'\r')
+            )
+    })
+}
+
+/// The number of tape nodes of the value starting at `n`.
+fn span(n: &Node<'_>) -> usize {
+    match n {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+/// The members (key, the tape from its value on) of the object at `t[0]`.
+fn members<'t, 'i>(t: &'t [Node<'i>]) -> impl Iterator<Item = (&'i str, &'t [Node<'i>])> {
+    let len = match t[0] {
+        Node::Object { len, .. } => len,
+        _ => 0,
+    };
+    let mut i = 1;
+    (0..len).map_while(move |_| {
+        let Node::String(k) = t[i] else {
+            return None;
+        };
+        let v = &t[i + 1..];
+        i += 1 + span(&v[0]);
+        Some((k, v))
+    })
+}
+
+/// The object at `t[0]`, `depth` levels deep, with the projection's keys.
+fn tape_object(t: &[Node<'_>], p: &Projection, depth: usize) -> Option<Event> {
+    let len = match t[0] {
+        Node::Object { len, .. } => len,
+        _ => 0,
+    };
+    let mut out = Event::with_capacity(if p.all { len } else { len.min(p.keys.len()) });
+    for (k, v) in members(t) {
+        match p.get(k) {
+            None => {}
+            Some(None) => {
+                out.insert(k.to_string(), tape_value(v, depth)?);
+            }
+            Some(Some(q)) => {
+                let v = match v[0] {
+                    Node::Object { .. } if depth + 1 < MAX_DEPTH => {
+                        Value::Object(tape_object(v, q, depth + 1)?)
+                    }
+                    _ => tape_value(v, depth)?,
+                };
+                out.insert(k.to_string(), v);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The value at `t[0]` inside `depth` levels as serde_json reads it; `None` where they may
+/// differ: floats (serde_json rounds its own way), `-0` (simd-json: the integer 0, serde_json:
+/// -0.0), and nesting near serde_json's limit.
+fn tape_value(t: &[Node<'_>], depth: usize) -> Option<Value> {
+    Some(match t[0] {
+        Node::String(s) => Value::String(s.to_owned()),
+        Node::Static(StaticNode::Null) => Value::Null,
+        Node::Static(StaticNode::Bool(b)) => Value::Bool(b),
+        Node::Static(StaticNode::U64(n)) => Value::from(n),
+        Node::Static(StaticNode::I64(n)) if n != 0 => Value::from(n),
+        Node::Static(_) => return None,
+        Node::Array { len, .. } if depth + 1 < MAX_DEPTH => {
+            let mut out = Vec::with_capacity(len);
+            let mut i = 1;
+            for _ in 0..len {
+                out.push(tape_value(&t[i..], depth + 1)?);
+                i += span(&t[i]);
+            }
+            Value::Array(out)
+        }
+        Node::Object { len, .. } if depth + 1 < MAX_DEPTH => {
+            let mut out = Event::with_capacity(len);
+            for (k, v) in members(t) {
+                out.insert(k.to_string(), tape_value(v, depth + 1)?);
+            }
+            Value::Object(out)
+        }
+        Node::Array { .. } | Node::Object { .. } => return None,
+    })
+}
+
+/// The value at `t[0]` as `KqlValue` reads it, or `None` as for `tape_value`.
+fn tape_kql(t: &[Node<'_>], depth: usize) -> Option<kinterp::Value> {
+    Some(match t[0] {
+        Node::String(s) => parse_rfc3339(s).map_or_else(
+            || kinterp::Value::Str(s.to_owned()),
+            kinterp::Value::DateTime,
+        ),
+        Node::Static(StaticNode::Null) => kinterp::Value::Null,
+        Node::Static(StaticNode::Bool(b)) => kinterp::Value::Bool(b),
+        // as `Number::as_i64`, then `as_f64`
+        Node::Static(StaticNode::U64(n)) => {
+            i64::try_from(n).map_or(kinterp::Value::Real(n as f64), kinterp::Value::Long)
+        }
+        Node::Static(StaticNode::I64(n)) if n != 0 => kinterp::Value::Long(n),
+        Node::Static(_) => return None,
+        Node::Array { len, .. } if depth + 1 < MAX_DEPTH => {
+            let mut out = Vec::with_capacity(len);
+            let mut i = 1;
+            for _ in 0..len {
+                out.push(tape_kql(&t[i..], depth + 1)?);
+                i += span(&t[i]);
+            }
+            kinterp::Value::Dynamic(out)
+        }
+        Node::Object { .. } => kql_value(&tape_value(t, depth)?),
+        Node::Array { .. } => return None,
+    })
+}
+
 pub(super) fn kql_row(e: &Event) -> kinterp::Row {
     e.iter().map(|(k, v)| (k.clone(), kql_value(v))).collect()
 }
@@ -291,6 +560,10 @@ pub fn has_path(doc: &Event, path: &str) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod decode_tests;
 
 #[cfg(test)]
 mod tests {

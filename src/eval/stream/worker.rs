@@ -2,7 +2,7 @@
 //! on each, handing on what each rule keeps.
 
 use super::input::{is_blank, Batch};
-use super::project::{decode, decode_kql, has_path, kql_row, Projection};
+use super::project::{has_path, kql_row, Decoder, Projection};
 use super::rule::{Query, Rule};
 use super::{bad_line, line_msg, Event, Hit, RunError};
 use crate::eval::engine::Lang;
@@ -32,6 +32,7 @@ pub(super) struct Worker<'q> {
     rules: &'q [Rule],
     filters: Vec<Filter<'q>>,
     proj: &'q Projection,
+    dec: Decoder,
     kql_only: bool,
 }
 
@@ -65,6 +66,7 @@ impl<'q> Worker<'q> {
             rules,
             filters,
             proj,
+            dec: Decoder::default(),
             kql_only: rules.iter().all(|r| r.lang == Lang::Kql),
         }
     }
@@ -109,10 +111,10 @@ impl<'q> Worker<'q> {
         let (doc, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
             (
                 Event::new(),
-                Some(decode_kql(line, self.proj).map_err(bad)?),
+                Some(self.dec.decode_kql(line, self.proj).map_err(bad)?),
             )
         } else {
-            (decode(line, self.proj).map_err(bad)?, None)
+            (self.dec.decode(line, self.proj).map_err(bad)?, None)
         };
         // one JSON document: EQL reads it as a value, the others as its map
         let doc = Value::Object(doc);
@@ -138,16 +140,14 @@ impl<'q> Worker<'q> {
         let kql_only = self.kql_only;
         // the whole event, decoded once when some rule's result needs it
         let mut full: Option<Event> = None;
+        let dec = &mut self.dec;
         let mut full_event = || -> Result<Event, String> {
             if all && !kql_only {
                 return Ok(ev.clone());
             }
             if full.is_none() {
-                let whole = Projection {
-                    all: true,
-                    keys: Vec::new(),
-                };
-                full = Some(decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
+                let whole = Projection::new([], true);
+                full = Some(dec.decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
             }
             Ok(full.clone().unwrap_or_default())
         };
