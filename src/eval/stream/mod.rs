@@ -8,6 +8,7 @@
 //! query without `summarize`/`project`, an SPL search without `stats`/`table`) the matching
 //! line is decoded in full for the output, and the rule runs again on that (same decision).
 
+mod canon;
 mod input;
 mod parquet;
 mod project;
