@@ -262,13 +262,18 @@ pub fn in_logsource(
     ev: &serde_json::Map<String, serde_json::Value>,
 ) -> bool {
     use serde_json::Value as J;
-    let text = |v: &J| match v {
-        J::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    // a string as it is (no copy per event), anything else as its JSON text
+    fn text(v: &J) -> std::borrow::Cow<'_, str> {
+        match v {
+            J::String(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
     want.iter().all(|(k, v)| match (v, ev.get(k)) {
         (J::Null, got) => got.is_none_or(J::is_null),
         (_, None) => false,
+        // integers: equal text is equal value (spares printing both per event)
+        (J::Number(a), Some(J::Number(b))) if !a.is_f64() && !b.is_f64() => a == b,
         (v, Some(got)) => text(v) == text(got),
     })
 }
@@ -404,6 +409,39 @@ mod tests {
 
     fn table(tables: &'static [TableMap], c: Category, s: Source) -> &'static TableMap {
         crate::mapping::table_for(tables, c, s).unwrap()
+    }
+
+    #[test]
+    fn an_event_is_in_a_logsource_by_the_text_of_each_wanted_value() {
+        let want = json!({"EventID": 3, "Channel": "Sysmon", "Gone": null});
+        let want = want.as_object().unwrap();
+        let m = |v: serde_json::Value| v.as_object().unwrap().clone();
+        // a number matches its text, a string as it is; null wants the key absent or null
+        assert!(in_logsource(
+            want,
+            &m(json!({"EventID": "3", "Channel": "Sysmon"}))
+        ));
+        assert!(in_logsource(
+            want,
+            &m(json!({"EventID": 3, "Channel": "Sysmon", "Gone": null}))
+        ));
+        assert!(!in_logsource(
+            want,
+            &m(json!({"EventID": 3, "Channel": "sysmon"}))
+        ));
+        assert!(!in_logsource(
+            want,
+            &m(json!({"EventID": 3.0, "Channel": "Sysmon"}))
+        ));
+        assert!(!in_logsource(want, &m(json!({"EventID": 3}))));
+        assert!(!in_logsource(
+            want,
+            &m(json!({"EventID": 3, "Channel": "Sysmon", "Gone": 1}))
+        ));
+        assert!(!in_logsource(
+            want,
+            &m(json!({"EventID": [3], "Channel": "Sysmon"}))
+        ));
     }
 
     #[test]

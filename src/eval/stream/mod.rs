@@ -8,6 +8,7 @@
 //! query without `summarize`/`project`, an SPL search without `stats`/`table`) the matching
 //! line is decoded in full for the output, and the rule runs again on that (same decision).
 
+mod canon;
 mod input;
 mod parquet;
 mod project;
@@ -111,30 +112,44 @@ pub fn run(
         size: BATCH,
     };
     if threads <= 1 {
-        // line by line: no batch to copy the bytes into
+        // line by line: no batch to copy the bytes into; a line wholly in the reader's buffer
+        // is read there, one that straddles its end is gathered in `line`
         let mut w = Worker::new(rules, &proj, now);
         let mut input = batches.input;
         let mut line = Vec::with_capacity(4096);
         let (mut number, mut offset) = (0usize, 0usize);
         let mut seen = std::mem::take(&mut results.seen);
-        loop {
-            line.clear();
-            let n = input
-                .read_until(b'\n', &mut line)
-                .map_err(|e| RunError::Io(e.to_string()))?;
-            if n == 0 {
-                break;
-            }
+        let io = |e: std::io::Error| RunError::Io(e.to_string());
+        let mut one = |text: &[u8]| -> Result<(), RunError> {
             number += 1;
             let start = offset;
-            offset += n;
-            if is_blank(&line) {
-                continue;
+            offset += text.len();
+            if !is_blank(text) {
+                let hits = w.event(text, number, start, &mut seen)?;
+                results.events += 1;
+                if !hits.is_empty() {
+                    results.hits(hits);
+                }
             }
-            let hits = w.event(&line, number, start, &mut seen)?;
-            results.events += 1;
-            if !hits.is_empty() {
-                results.hits(hits);
+            Ok(())
+        };
+        loop {
+            let buf = input.fill_buf().map_err(io)?;
+            if buf.is_empty() {
+                break;
+            }
+            match memchr::memchr(b'\n', buf) {
+                Some(i) => {
+                    // the same buffer again: it is not empty, so nothing is read
+                    let buf = input.fill_buf().map_err(io)?;
+                    one(&buf[..=i])?;
+                    input.consume(i + 1);
+                }
+                None => {
+                    line.clear();
+                    input.read_until(b'\n', &mut line).map_err(io)?;
+                    one(&line)?;
+                }
             }
         }
         results.seen = seen;
@@ -216,5 +231,42 @@ fn line_msg(e: RunError) -> String {
     match e {
         RunError::Io(m) => m,
         RunError::Line(b) => format!("line {}: {}", b.line, b.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Cursor};
+
+    /// A run's events, matches and first bad line, as text.
+    fn outcome(text: &'static str, capacity: usize, threads: usize) -> String {
+        let rule = Rule::parse(
+            std::path::Path::new("t.eql"),
+            r#"any where process.name == "a""#,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let input = Box::new(BufReader::with_capacity(capacity, Cursor::new(text)));
+        match run(std::slice::from_ref(&rule), input, 0, threads) {
+            Ok(r) => format!("{} events, {:?}", r.events, r.outcomes[0].texts),
+            Err(RunError::Line(b)) => format!("{b:?}"),
+            Err(RunError::Io(e)) => e,
+        }
+    }
+
+    #[test]
+    fn lines_across_the_read_buffer_keep_their_numbers_and_offsets() {
+        let good = "{\"process\":{\"name\":\"a\"}}\n\n  \r\n{\"process\": {\"name\": \"b\"}}\r\n{\"process\":{\"name\":\"a\",\"pid\":12345678}}\n{\"process\":{\"name\":\"a\"}}";
+        let bad = "{\"process\":{\"name\":\"a\"}}\n\n{\"a\":1}\n{\"process\": {\"name\": x}}\n{}\n";
+        for text in [good, bad] {
+            let want = outcome(text, 1 << 20, 1);
+            for capacity in [1, 2, 7, 30, 64] {
+                assert_eq!(outcome(text, capacity, 1), want, "capacity {capacity}");
+            }
+            assert_eq!(outcome(text, 1 << 20, 2), want);
+        }
+        assert!(outcome(good, 1 << 20, 1).starts_with("4 events"));
+        let b = outcome(bad, 1 << 20, 1);
+        assert!(b.contains("line: 4, offset: 34"), "{b}");
     }
 }

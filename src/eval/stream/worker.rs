@@ -1,6 +1,7 @@
 //! The filter side of a run: a worker decodes a batch's events and runs every rule's filter
 //! on each, handing on what each rule keeps.
 
+use super::canon::compact_line;
 use super::input::{is_blank, Batch};
 use super::project::{has_path, kql_row, Decoder, Projection};
 use super::rule::{Query, Rule};
@@ -15,6 +16,41 @@ fn compact(e: &Event) -> Box<str> {
     serde_json::to_string(e)
         .unwrap_or_else(|_| Value::Object(e.clone()).to_string())
         .into_boxed_str()
+}
+
+/// The whole event of a line, for a rule whose result holds it: decoded at most once.
+struct Whole<'a, B> {
+    line: &'a [u8],
+    dec: &'a mut Decoder,
+    /// The event as decoded for the filters, when that was the whole of it.
+    decoded: Option<&'a Event>,
+    full: Option<Event>,
+    bad: &'a B,
+}
+
+impl<B: Fn(serde_json::Error) -> RunError> Whole<'_, B> {
+    fn event(&mut self) -> Result<&Event, String> {
+        if let Some(e) = self.decoded {
+            return Ok(e);
+        }
+        if self.full.is_none() {
+            let whole = Projection::new([], true);
+            let e = self
+                .dec
+                .decode(self.line, &whole)
+                .map_err(|e| line_msg((self.bad)(e)))?;
+            self.full = Some(e);
+        }
+        Ok(self.full.get_or_insert_default())
+    }
+
+    /// Its compact JSON text: the line itself when it is that text already.
+    fn text(&mut self) -> Result<Box<str>, String> {
+        if let Some(t) = compact_line(self.line) {
+            return Ok(t.into());
+        }
+        Ok(compact(self.event()?))
+    }
 }
 
 /// The filter side of one rule, one per worker thread: decides and shapes, holds no result.
@@ -137,19 +173,13 @@ impl<'q> Worker<'q> {
             }
         }
         let all = self.proj.all;
-        let kql_only = self.kql_only;
         // the whole event, decoded once when some rule's result needs it
-        let mut full: Option<Event> = None;
-        let dec = &mut self.dec;
-        let mut full_event = || -> Result<Event, String> {
-            if all && !kql_only {
-                return Ok(ev.clone());
-            }
-            if full.is_none() {
-                let whole = Projection::new([], true);
-                full = Some(dec.decode(line, &whole).map_err(|e| line_msg(bad(e)))?);
-            }
-            Ok(full.clone().unwrap_or_default())
+        let mut whole = Whole {
+            line,
+            dec: &mut self.dec,
+            decoded: (all && !self.kql_only).then_some(ev),
+            full: None,
+            bad: &bad,
         };
         let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
         let mut hits = Vec::new();
@@ -166,7 +196,7 @@ impl<'q> Worker<'q> {
                         if !s.keep(row).map_err(|e| e.to_string())? {
                             None
                         } else if s.outputs_input_rows() {
-                            Some(Hit::Kql(kql_row(&full_event()?)))
+                            Some(Hit::Kql(kql_row(whole.event()?)))
                         } else {
                             Some(Hit::Kql(row.clone()))
                         }
@@ -174,14 +204,13 @@ impl<'q> Worker<'q> {
                     Filter::Spl(s) => match s.keep(ev)? {
                         None => None,
                         Some(_) if s.outputs_input_rows() && !all => {
-                            let whole = full_event()?;
-                            s.keep(&whole)?.map(|k| Hit::Row(k.into_owned()))
+                            s.keep(whole.event()?)?.map(|k| Hit::Row(k.into_owned()))
                         }
                         Some(k) => Some(Hit::Row(k.into_owned())),
                     },
                     Filter::Eql(q) => {
                         if q.matches(&doc)? {
-                            Some(Hit::Text(compact(&full_event()?)))
+                            Some(Hit::Text(whole.text()?))
                         } else {
                             None
                         }
@@ -193,7 +222,7 @@ impl<'q> Worker<'q> {
                         });
                         let e = e.as_ref().map_err(Clone::clone)?;
                         if rule.is_match(e) {
-                            Some(Hit::Text(compact(&full_event()?)))
+                            Some(Hit::Text(whole.text()?))
                         } else {
                             None
                         }

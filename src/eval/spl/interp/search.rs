@@ -14,10 +14,15 @@ pub(super) fn cmp_text(a: &str, b: &str) -> Ordering {
 }
 
 pub fn search_match(e: &SExpr, row: &Row, ctx: &Ctx) -> bool {
+    matches(e, row, ctx, &std::cell::OnceCell::new())
+}
+
+/// `time` holds the row's `_time` once read (`earliest` and `latest` both need it).
+fn matches(e: &SExpr, row: &Row, ctx: &Ctx, time: &std::cell::OnceCell<Option<i128>>) -> bool {
     match e {
-        SExpr::And(xs) => xs.iter().all(|x| search_match(x, row, ctx)),
-        SExpr::Or(xs) => xs.iter().any(|x| search_match(x, row, ctx)),
-        SExpr::Not(x) => !search_match(x, row, ctx),
+        SExpr::And(xs) => xs.iter().all(|x| matches(x, row, ctx, time)),
+        SExpr::Or(xs) => xs.iter().any(|x| matches(x, row, ctx, time)),
+        SExpr::Not(x) => !matches(x, row, ctx, time),
         SExpr::Cmp { field, op, value } => match op {
             CmpOp::Eq => any_value(row, field, |v| value.is_match(v)) == Some(true),
             CmpOp::Ne => any_value(row, field, |v| value.is_match(v)) == Some(false),
@@ -42,7 +47,7 @@ pub fn search_match(e: &SExpr, row: &Row, ctx: &Ctx) -> bool {
                 TimeSpec::Relative(d) => ctx.now_ns.saturating_add(*d),
                 TimeSpec::Epoch(t) => *t,
             };
-            match time_ns(row) {
+            match *time.get_or_init(|| time_ns(row)) {
                 Some(t) if *latest => t < bound,
                 Some(t) => t >= bound,
                 None => false,
