@@ -173,10 +173,7 @@ mod tests {
 
     /// What the caller does without the scan: decode in full, print compactly.
     fn decoded(line: &[u8]) -> Option<String> {
-        let whole = Projection {
-            all: true,
-            keys: Vec::new(),
-        };
+        let whole = Projection::new([], true);
         decode(line, &whole)
             .ok()
             .map(|e| Value::Object(e).to_string())
