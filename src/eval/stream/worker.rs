@@ -2,7 +2,7 @@
 //! on each, handing on what each rule keeps.
 
 use super::canon::compact_line;
-use super::input::{is_blank, Batch};
+use super::input::{is_blank, lines, Batch};
 use super::project::{has_path, kql_row, Decoder, Projection};
 use super::rule::{Query, Rule};
 use super::{bad_line, line_msg, Event, Hit, RunError};
@@ -119,7 +119,7 @@ impl<'q> Worker<'q> {
             hits: Vec::new(),
         };
         let mut start = 0;
-        for (i, line) in batch.bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+        for (i, line) in lines(&batch.bytes).enumerate() {
             let at = start;
             start += line.len();
             if is_blank(line) {
