@@ -96,7 +96,7 @@ pub fn round_trip(data: &[u8]) {
     let bad: Vec<String> = report
         .cells
         .iter()
-        .filter(|c| c.error.is_some() || c.mismatched > 0)
+        .filter(|c| c.disagrees())
         .map(|c| format!("{} {}: {:?}", c.rule, c.backend.name(), c.error))
         .collect();
     assert!(bad.is_empty(), "{bad:?} for values {values:?}");

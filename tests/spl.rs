@@ -885,12 +885,7 @@ fn verify_catches_a_broken_long_s_swap() {
         let conf = conf.replacen(&search, &search.replacen(swap, broken, 1), 1);
         files.insert("splunk/savedsearches.conf".into(), conf);
         let report = run(&files);
-        let bad: Vec<&str> = report
-            .cells
-            .iter()
-            .filter(|c| c.mismatched > 0 || c.error.is_some())
-            .map(|c| c.artifact.as_str())
-            .collect();
+        let bad = report.disagreeing_artifacts();
         assert_eq!(bad, vec![path], "{broken}");
         assert!(
             report

@@ -279,12 +279,7 @@ fn assert_caught(
         !report.ok(),
         "mutation not caught: {path}: {from:?} → {to:?}"
     );
-    let bad: Vec<&str> = report
-        .cells
-        .iter()
-        .filter(|c| c.mismatched > 0 || c.error.is_some())
-        .map(|c| c.artifact.as_str())
-        .collect();
+    let bad = report.disagreeing_artifacts();
     assert_eq!(bad, vec![path], "{from:?} → {to:?}");
 }
 

@@ -81,6 +81,16 @@ pub struct Cell {
 pub const MAX_SKIPPED_SHARE: f64 = 0.25;
 
 impl Cell {
+    /// The artifact did not run, or some case's verdict differs from the spec's unexplained.
+    pub fn disagrees(&self) -> bool {
+        self.mismatched > 0 || self.error.is_some()
+    }
+
+    /// It ran, agrees with the spec, covers its conditions and judged enough cases.
+    pub fn ok(&self) -> bool {
+        !self.disagrees() && self.uncovered == 0 && self.judged()
+    }
+
     /// Were enough of its cases judged for a verdict to mean anything?
     pub fn judged(&self) -> bool {
         self.skipped as f64 <= self.cases as f64 * MAX_SKIPPED_SHARE
@@ -136,11 +146,16 @@ pub struct Uncovered {
 impl Report {
     /// True when every artifact ran and every difference is explained.
     pub fn ok(&self) -> bool {
-        self.fixture_disagreements.is_empty()
-            && self
-                .cells
-                .iter()
-                .all(|c| c.error.is_none() && c.mismatched == 0 && c.uncovered == 0 && c.judged())
+        self.fixture_disagreements.is_empty() && self.cells.iter().all(Cell::ok)
+    }
+
+    /// The artifacts that did not run or disagree with the spec on some case, in order.
+    pub fn disagreeing_artifacts(&self) -> Vec<&str> {
+        self.cells
+            .iter()
+            .filter(|c| c.disagrees())
+            .map(|c| c.artifact.as_str())
+            .collect()
     }
 }
 
