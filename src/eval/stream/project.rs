@@ -453,6 +453,20 @@ fn members<'t, 'i>(t: &'t [Node<'i>]) -> impl Iterator<Item = (&'i str, &'t [Nod
     })
 }
 
+/// The elements (each the tape from it on) of the array at `t[0]`.
+fn elements<'t, 'i>(t: &'t [Node<'i>]) -> impl Iterator<Item = &'t [Node<'i>]> {
+    let len = match t[0] {
+        Node::Array { len, .. } => len,
+        _ => 0,
+    };
+    let mut i = 1;
+    (0..len).map(move |_| {
+        let v = &t[i..];
+        i += span(&v[0]);
+        v
+    })
+}
+
 /// The object at `t[0]`, `depth` levels deep, with the projection's keys.
 fn tape_object(t: &[Node<'_>], p: &Projection, depth: usize) -> Option<Event> {
     let len = match t[0] {
@@ -491,15 +505,11 @@ fn tape_value(t: &[Node<'_>], depth: usize) -> Option<Value> {
         Node::Static(StaticNode::U64(n)) => Value::from(n),
         Node::Static(StaticNode::I64(n)) if n != 0 => Value::from(n),
         Node::Static(_) => return None,
-        Node::Array { len, .. } if depth + 1 < MAX_DEPTH => {
-            let mut out = Vec::with_capacity(len);
-            let mut i = 1;
-            for _ in 0..len {
-                out.push(tape_value(&t[i..], depth + 1)?);
-                i += span(&t[i]);
-            }
-            Value::Array(out)
-        }
+        Node::Array { .. } if depth + 1 < MAX_DEPTH => Value::Array(
+            elements(t)
+                .map(|v| tape_value(v, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
         Node::Object { len, .. } if depth + 1 < MAX_DEPTH => {
             let mut out = Event::with_capacity(len);
             for (k, v) in members(t) {
@@ -526,15 +536,11 @@ fn tape_kql(t: &[Node<'_>], depth: usize) -> Option<kinterp::Value> {
         }
         Node::Static(StaticNode::I64(n)) if n != 0 => kinterp::Value::Long(n),
         Node::Static(_) => return None,
-        Node::Array { len, .. } if depth + 1 < MAX_DEPTH => {
-            let mut out = Vec::with_capacity(len);
-            let mut i = 1;
-            for _ in 0..len {
-                out.push(tape_kql(&t[i..], depth + 1)?);
-                i += span(&t[i]);
-            }
-            kinterp::Value::Dynamic(out)
-        }
+        Node::Array { .. } if depth + 1 < MAX_DEPTH => kinterp::Value::Dynamic(
+            elements(t)
+                .map(|v| tape_kql(v, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
         Node::Object { .. } => kql_value(&tape_value(t, depth)?),
         Node::Array { .. } => return None,
     })
