@@ -262,7 +262,9 @@ fn stale_clock_note(lang: Lang, a: &EvalArgs, events: u64, now: i128) -> Option<
         return None;
     }
     let columns: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    let input = stream::open(a.events, |_| {}, stream::CsvTyping::Text, Some(&columns)).ok()?;
+    let input = stream::open(a.events, |_| {}, stream::CsvTyping::Text, Some(&columns))
+        .ok()?
+        .into_reader();
     let mut newest: Option<i128> = None;
     for line in std::io::BufRead::lines(input) {
         let Ok(serde_json::Value::Object(ev)) = serde_json::from_str(&line.ok()?) else {

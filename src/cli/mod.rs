@@ -234,7 +234,9 @@ pub(crate) enum Command {
         artifacts: Vec<PathBuf>,
         /// The export: one JSON object per line or a JSON array of them, or a .csv file with a
         /// header row (gzip'd or not), or a Parquet file (any codec: snappy, gzip, zstd, lz4);
-        /// `-` reads standard input (JSON, gzip'd or not).
+        /// `-` reads standard input (JSON, gzip'd or not). A plain JSON-lines file is mapped
+        /// into memory, not copied: do not truncate or rewrite it during the run (pipe an
+        /// export that is still being written through `-`).
         #[arg(long)]
         events: PathBuf,
         /// With a folder or several artifacts: run only this backend's (kql, sigma, splunk,

@@ -18,8 +18,8 @@ mod worker;
 
 pub use crate::eval::engine::Lang;
 use crate::eval::kql::interp as kinterp;
-use input::{is_blank, Batch, Batches, BATCH};
-pub use input::{open, CsvTyping};
+use input::{is_blank, lines, Batch, Batches, Release, Source};
+pub use input::{open, CsvTyping, Input, Mapped};
 use project::Projection;
 pub use results::Outcome;
 use results::Results;
@@ -96,84 +96,118 @@ pub fn columns(rules: &[Rule]) -> Option<Vec<String>> {
 /// the hits into the results in the export's order: the result is the same as with one.
 pub fn run(
     rules: &[Rule],
-    input: Box<dyn BufRead + Send>,
+    input: impl Into<Input>,
     now: i128,
     threads: usize,
 ) -> Result<Run, RunError> {
     let proj = projection(rules);
     let mut results = Results::new(rules, now);
-    let batches = Batches {
-        input,
-        carry: Vec::new(),
-        seq: 0,
-        line: 1,
-        offset: 0,
-        eof: false,
-        size: BATCH,
-    };
-    if threads <= 1 {
-        // line by line: no batch to copy the bytes into; a line wholly in the reader's buffer
-        // is read there, one that straddles its end is gathered in `line`
-        let mut w = Worker::new(rules, &proj, now);
-        let mut input = batches.input;
-        let mut line = Vec::with_capacity(4096);
-        let (mut number, mut offset) = (0usize, 0usize);
-        let mut seen = std::mem::take(&mut results.seen);
-        let io = |e: std::io::Error| RunError::Io(e.to_string());
-        let mut one = |text: &[u8]| -> Result<(), RunError> {
-            number += 1;
-            let start = offset;
-            offset += text.len();
-            if !is_blank(text) {
-                let hits = w.event(text, number, start, &mut seen)?;
-                results.events += 1;
-                if !hits.is_empty() {
-                    results.hits(hits);
+    match input.into() {
+        Input::Mapped(Mapped { map, mut progress }) => {
+            let mut release = Release::new(&map);
+            if threads <= 1 {
+                let mut w = Worker::new(rules, &proj, now);
+                let mut seen = std::mem::take(&mut results.seen);
+                let mut offset = 0usize;
+                for (i, text) in lines(&map).enumerate() {
+                    let start = offset;
+                    offset += text.len();
+                    if !is_blank(text) {
+                        let hits = w.event(text, i + 1, start, &mut seen)?;
+                        results.events += 1;
+                        if !hits.is_empty() {
+                            results.hits(hits);
+                        }
+                    }
+                    if offset >> 20 != start >> 20 {
+                        progress(offset as u64);
+                        release.upto(start);
+                    }
                 }
-            }
-            Ok(())
-        };
-        loop {
-            let buf = input.fill_buf().map_err(io)?;
-            if buf.is_empty() {
-                break;
-            }
-            match memchr::memchr(b'\n', buf) {
-                Some(i) => {
-                    // the same buffer again: it is not empty, so nothing is read
-                    let buf = input.fill_buf().map_err(io)?;
-                    one(&buf[..=i])?;
-                    input.consume(i + 1);
-                }
-                None => {
-                    line.clear();
-                    input.read_until(b'\n', &mut line).map_err(io)?;
-                    one(&line)?;
-                }
+                results.seen = seen;
+            } else {
+                let batches = Batches::new(Source::Mapped {
+                    bytes: &map,
+                    progress: &mut *progress,
+                });
+                parallel(
+                    rules,
+                    &proj,
+                    now,
+                    &mut results,
+                    batches,
+                    threads,
+                    Some(release),
+                )?;
             }
         }
-        results.seen = seen;
-    } else {
-        parallel(rules, &proj, now, &mut results, batches, threads)?;
+        Input::Reader(input) if threads <= 1 => {
+            // line by line: no batch to copy the bytes into; a line wholly in the reader's
+            // buffer is read there, one that straddles its end is gathered in `line`
+            let mut w = Worker::new(rules, &proj, now);
+            let mut input = input;
+            let mut line = Vec::with_capacity(4096);
+            let (mut number, mut offset) = (0usize, 0usize);
+            let mut seen = std::mem::take(&mut results.seen);
+            let io = |e: std::io::Error| RunError::Io(e.to_string());
+            let mut one = |text: &[u8]| -> Result<(), RunError> {
+                number += 1;
+                let start = offset;
+                offset += text.len();
+                if !is_blank(text) {
+                    let hits = w.event(text, number, start, &mut seen)?;
+                    results.events += 1;
+                    if !hits.is_empty() {
+                        results.hits(hits);
+                    }
+                }
+                Ok(())
+            };
+            loop {
+                let buf = input.fill_buf().map_err(io)?;
+                if buf.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', buf) {
+                    Some(i) => {
+                        // the same buffer again: it is not empty, so nothing is read
+                        let buf = input.fill_buf().map_err(io)?;
+                        one(&buf[..=i])?;
+                        input.consume(i + 1);
+                    }
+                    None => {
+                        line.clear();
+                        input.read_until(b'\n', &mut line).map_err(io)?;
+                        one(&line)?;
+                    }
+                }
+            }
+            results.seen = seen;
+        }
+        Input::Reader(input) => {
+            let batches = Batches::new(Source::Reader(input));
+            parallel(rules, &proj, now, &mut results, batches, threads, None)?;
+        }
     }
     Ok(results.finish())
 }
 
-fn parallel(
+fn parallel<'a>(
     rules: &[Rule],
     proj: &Projection,
     now: i128,
     results: &mut Results,
-    mut batches: Batches,
+    mut batches: Batches<'a>,
     threads: usize,
+    mut release: Option<Release<'_>>,
 ) -> Result<(), RunError> {
     use std::sync::mpsc::{sync_channel, Receiver};
     use std::sync::{Arc, Mutex};
-    type Done = (u64, Result<Checked, RunError>);
+    type Done = (u64, usize, Result<Checked, RunError>);
     std::thread::scope(|scope| -> Result<(), RunError> {
-        let (work_tx, work_rx) = sync_channel::<Batch>(threads);
+        let (work_tx, work_rx) = sync_channel::<Batch<'a>>(threads);
         let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
-        let work_rx: Arc<Mutex<Receiver<Batch>>> = Arc::new(Mutex::new(work_rx));
+        let work_rx: Arc<Mutex<Receiver<Batch<'a>>>> = Arc::new(Mutex::new(work_rx));
         let reader = scope.spawn(move || -> Result<(), RunError> {
             while let Some(b) = batches.next()? {
                 if work_tx.send(b).is_err() {
@@ -195,7 +229,8 @@ fn parallel(
                             Err(_) => return,
                         }
                     };
-                    if done_tx.send((batch.seq, w.batch(&batch))).is_err() {
+                    let end = batch.offset + batch.bytes.len();
+                    if done_tx.send((batch.seq, end, w.batch(&batch))).is_err() {
                         return;
                     }
                 }
@@ -204,12 +239,12 @@ fn parallel(
         drop(done_tx);
         // fold in the export's order
         let mut next = 0u64;
-        let mut waiting: std::collections::BTreeMap<u64, Result<Checked, RunError>> =
+        let mut waiting: std::collections::BTreeMap<u64, (usize, Result<Checked, RunError>)> =
             Default::default();
         let mut result = Ok(());
-        'recv: for (seq, checked) in done_rx.iter() {
-            waiting.insert(seq, checked);
-            while let Some(c) = waiting.remove(&next) {
+        'recv: for (seq, end, checked) in done_rx.iter() {
+            waiting.insert(seq, (end, checked));
+            while let Some((end, c)) = waiting.remove(&next) {
                 next += 1;
                 match c {
                     Ok(c) => results.add(c),
@@ -217,6 +252,10 @@ fn parallel(
                         result = Err(e);
                         break 'recv;
                     }
+                }
+                if let Some(r) = &mut release {
+                    // every batch before this one is folded too: the export up to its end
+                    r.upto(end);
                 }
             }
         }
@@ -241,12 +280,17 @@ mod tests {
 
     /// A run's events, matches and first bad line, as text.
     fn outcome(text: &'static str, capacity: usize, threads: usize) -> String {
+        let input: Box<dyn BufRead + Send> =
+            Box::new(BufReader::with_capacity(capacity, Cursor::new(text)));
+        outcome_of(input.into(), threads)
+    }
+
+    fn outcome_of(input: Input, threads: usize) -> String {
         let rule = Rule::parse(
             std::path::Path::new("t.eql"),
             r#"any where process.name == "a""#,
         )
         .unwrap_or_else(|e| panic!("{}", e.message));
-        let input = Box::new(BufReader::with_capacity(capacity, Cursor::new(text)));
         match run(std::slice::from_ref(&rule), input, 0, threads) {
             Ok(r) => format!("{} events, {:?}", r.events, r.outcomes[0].texts),
             Err(RunError::Line(b)) => format!("{b:?}"),
@@ -266,6 +310,44 @@ mod tests {
             assert_eq!(outcome(text, 1 << 20, 2), want);
         }
         assert!(outcome(good, 1 << 20, 1).starts_with("4 events"));
+        // the same file mapped (a plain file is; `input::tests`) gives the same run
+        let path = std::env::temp_dir().join(format!("rmmc-run-{}.jsonl", std::process::id()));
+        for text in [good, bad] {
+            std::fs::write(&path, text).unwrap();
+            for threads in [1, 2] {
+                let mapped = open(&path, |_| {}, CsvTyping::Text, None).unwrap();
+                assert!(matches!(mapped, Input::Mapped(_)));
+                assert_eq!(
+                    outcome_of(mapped, threads),
+                    outcome(text, 1 << 20, 1),
+                    "{threads} threads"
+                );
+            }
+        }
+        // and over several batches: 3.3 MB of lines, a bad one near the end
+        let big: String = (0..40_000)
+            .map(|i| {
+                format!(
+                    "{{\"process\":{{\"name\":\"{}\",\"pid\":{i}}}}}\n",
+                    ["a", "b", "c"][i % 3]
+                )
+            })
+            .collect();
+        let big_bad = format!("{big}{{\"process\":{{\"name\":\"a\"}}\n{{}}\n");
+        for text in [big, big_bad] {
+            let text: &'static str = Box::leak(text.into_boxed_str());
+            let want = outcome(text, 1 << 16, 1);
+            assert!(
+                want.starts_with("40000 events") || want.contains("line: 40001"),
+                "{want}"
+            );
+            std::fs::write(&path, text).unwrap();
+            for threads in [1, 2] {
+                let mapped = open(&path, |_| {}, CsvTyping::Text, None).unwrap();
+                assert_eq!(outcome_of(mapped, threads), want, "{threads} threads");
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
         let b = outcome(bad, 1 << 20, 1);
         assert!(b.contains("line: 4, offset: 34"), "{b}");
     }

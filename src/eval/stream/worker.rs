@@ -108,7 +108,7 @@ impl<'q> Worker<'q> {
     }
 
     /// Every line of `batch`, in order; the first bad line ends the batch with its error.
-    pub(super) fn batch(&mut self, batch: &Batch) -> Result<Checked, RunError> {
+    pub(super) fn batch(&mut self, batch: &Batch<'_>) -> Result<Checked, RunError> {
         let mut out = Checked {
             events: 0,
             seen: self
