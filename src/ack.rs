@@ -52,42 +52,6 @@ impl Entry {
     }
 }
 
-/// A key of `[accepted]`: `BACKEND` or `BACKEND/MAPPING` (a shipped mapping of it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Scope {
-    backend: BackendName,
-    mapping: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let text = String::deserialize(d)?;
-        let (b, m) = match text.split_once('/') {
-            Some((b, m)) => (b, Some(m)),
-            None => (text.as_str(), None),
-        };
-        let backend = crate::backend::named(b).ok_or_else(|| {
-            D::Error::custom(format!(
-                "unknown variant `{b}`, expected one of {} (or BACKEND/MAPPING)",
-                crate::backend::names().join(", ")
-            ))
-        })?;
-        if let Some(m) = m {
-            crate::mappings::Shipped::find(m, Some(backend)).map_err(|c| {
-                D::Error::custom(format!(
-                    "`{m}` is no shipped mapping of {backend}; one of: {}",
-                    c.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-        }
-        Ok(Scope {
-            backend,
-            mapping: m.map(str::to_string),
-        })
-    }
-}
-
 /// The project configuration (`rmmc.toml`).
 #[derive(Debug, Default)]
 pub struct Project {
@@ -105,7 +69,7 @@ type Reasons = IndexMap<Spanned<NoteId>, Spanned<String>>;
 struct ProjectFile {
     /// Per backend (or backend/mapping), per effect, per note: the reason.
     #[serde(default)]
-    accepted: IndexMap<Scope, IndexMap<Effect, Reasons>>,
+    accepted: IndexMap<crate::mappings::MappingScope, IndexMap<Effect, Reasons>>,
     /// Per backend: its mapping.
     #[serde(default)]
     mapping: IndexMap<BackendName, Spanned<String>>,
@@ -238,7 +202,7 @@ pub fn load(file: &Path) -> Result<Project, Diag> {
                     file: file.to_path_buf(),
                     span,
                     scope: None,
-                    mapping: scope.mapping.clone(),
+                    mapping: scope.mapping.map(str::to_string),
                 });
             }
         }

@@ -539,6 +539,64 @@ pub fn chosen_or_default(backend: BackendName) -> &'static [TableMap] {
     chosen(backend).unwrap_or_else(|| default_tables(backend))
 }
 
+/// `BACKEND` or `BACKEND/MAPPING` (one of the backend's shipped mappings, `splunk/cim`): the
+/// key of a spec's `unsupported:` entries and of rmmc.toml's `[accepted]` tables. A key under a
+/// mapping applies only in a run that reads that mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MappingScope {
+    pub backend: BackendName,
+    /// The shipped mapping it is limited to; `None`: whatever the mapping.
+    pub mapping: Option<&'static str>,
+}
+
+impl MappingScope {
+    /// Does it apply in this run (the backend's chosen mapping)?
+    pub fn applies(&self) -> bool {
+        self.mapping
+            .is_none_or(|m| chosen_name(self.backend) == Some(m))
+    }
+}
+
+impl std::fmt::Display for MappingScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.mapping {
+            Some(m) => write!(f, "{}/{m}", self.backend),
+            None => write!(f, "{}", self.backend),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MappingScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(d)?;
+        let (b, m) = match text.split_once('/') {
+            Some((b, m)) => (b, Some(m)),
+            None => (text.as_str(), None),
+        };
+        // serde's own wording: spec loading turns it into a "did you mean" (spec::load)
+        let backend = crate::backend::named(b)
+            .ok_or_else(|| D::Error::unknown_variant(b, crate::backend::names()))?;
+        let of_backend = || SHIPPED.iter().filter(|s| s.backend == backend.name());
+        let mapping = match m {
+            None => None,
+            Some(m) => Some(
+                of_backend()
+                    .find(|s| s.name == m)
+                    .map(|s| s.name)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = of_backend().map(|s| s.name).collect();
+                        D::Error::custom(format!(
+                            "`{m}` is no shipped mapping of {backend}; one of: {} (`rmmc list mappings`)",
+                            names.join(", ")
+                        ))
+                    })?,
+            ),
+        };
+        Ok(MappingScope { backend, mapping })
+    }
+}
+
 /// The tables `backend` reads in this run: the chosen mapping's, else its default's.
 pub fn tables(backend: BackendName) -> &'static [TableMap] {
     (crate::backend::backend(backend).tables)()

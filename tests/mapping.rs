@@ -761,6 +761,6 @@ fn an_unsupported_key_names_a_shipped_mapping() {
         .code(ERROR)
         .stderr(predicate::str::contains(format!("netsupport.yaml:{line}:")))
         .stderr(predicate::str::contains(
-            "`cmi` is no shipped splunk mapping",
+            "`cmi` is no shipped mapping of splunk; one of: sysmon-xml, sysmon-classic, cim (`rmmc list mappings`)",
         ));
 }

@@ -9,17 +9,16 @@ pub(crate) mod load;
 mod recover;
 mod schema;
 pub mod spans;
-mod unsupported;
 mod validate;
 pub mod values;
 
+pub use crate::mappings::MappingScope;
 pub use fields::{Category, Field, FieldType};
 pub use load::{
     load_dir, load_dirs, load_dirs_warning, load_file, load_str, spec_files, LoadedSpec,
 };
 pub use schema::json_schema;
 pub(crate) use spans::YamlPath;
-pub use unsupported::Unsupported;
 
 /// A path of map keys, e.g. `["detections", "netconn"]`.
 pub(crate) fn spans_path(keys: &[&str]) -> YamlPath {
@@ -181,7 +180,7 @@ pub struct Detection {
     /// backend's in the run (`--mapping`).
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
-    pub unsupported: IndexMap<Unsupported, Prose>,
+    pub unsupported: IndexMap<MappingScope, Prose>,
     /// Known fidelity losses of this detection's rules, acknowledged: per backend, per effect
     /// on the rule (`wider` / `narrower`), the note a warning names (`kind:term`,
     /// `column:endpoint.network.remote_ip`, …) and why the loss is acceptable. An
