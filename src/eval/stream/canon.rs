@@ -77,34 +77,34 @@ fn integer(b: &[u8], i: usize) -> Option<usize> {
 fn string(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
-        match *b.get(j)? {
-            b'"' => return Some(j + 1),
-            b'\\' => {
-                match *b.get(j + 1)? {
-                    b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => j += 2,
-                    b'u' => {
-                        let hex = b.get(j + 2..j + 6)?;
-                        let c = match hex {
-                            [b'0', b'0', hi @ (b'0' | b'1'), lo] => {
-                                let lo = match lo {
-                                    b'0'..=b'9' => lo - b'0',
-                                    b'a'..=b'f' => lo - b'a' + 10,
-                                    _ => return None,
-                                };
-                                (hi - b'0') * 16 + lo
-                            }
+        // to the next quote or backslash at once (the bytes between need no look)
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[j] == b'"' {
+            return Some(j + 1);
+        }
+        // a backslash
+        match *b.get(j + 1)? {
+            b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => j += 2,
+            b'u' => {
+                let hex = b.get(j + 2..j + 6)?;
+                let c = match hex {
+                    [b'0', b'0', hi @ (b'0' | b'1'), lo] => {
+                        let lo = match lo {
+                            b'0'..=b'9' => lo - b'0',
+                            b'a'..=b'f' => lo - b'a' + 10,
                             _ => return None,
                         };
-                        // these have their short escapes
-                        if matches!(c, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
-                            return None;
-                        }
-                        j += 6;
+                        (hi - b'0') * 16 + lo
                     }
                     _ => return None,
+                };
+                // these have their short escapes
+                if matches!(c, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                    return None;
                 }
+                j += 6;
             }
-            _ => j += 1,
+            _ => return None,
         }
     }
 }
@@ -137,13 +137,24 @@ fn object<'a>(b: &'a [u8], i: usize, depth: usize, keys: &mut Vec<&'a [u8]>) -> 
         }
     }
     // a repeated key keeps one entry when decoded
-    let mine = &mut keys[outer..];
-    mine.sort_unstable();
-    if mine.windows(2).any(|w| w[0] == w[1]) {
+    if repeats(&mut keys[outer..]) {
         return None;
     }
     keys.truncate(outer);
     Some(j + 1)
+}
+
+/// Is some key written twice? Pair by pair for the few keys of an event's object (most pairs
+/// differ in length: no bytes compared), sorted beyond that.
+fn repeats(keys: &mut [&[u8]]) -> bool {
+    if keys.len() <= 32 {
+        return keys
+            .iter()
+            .enumerate()
+            .any(|(n, a)| keys[n + 1..].iter().any(|b| a.len() == b.len() && a == b));
+    }
+    keys.sort_unstable();
+    keys.windows(2).any(|w| w[0] == w[1])
 }
 
 fn array<'a>(b: &'a [u8], i: usize, depth: usize, keys: &mut Vec<&'a [u8]>) -> Option<usize> {
@@ -201,6 +212,30 @@ mod tests {
         ] {
             assert_eq!(compact_line(l.as_bytes()), Some(l.trim_end()), "{l}");
             check(l.as_bytes());
+        }
+    }
+
+    /// Repeated keys are found pair by pair among a few keys and by sorting among many, at
+    /// the start, middle and end of an object's keys.
+    #[test]
+    fn a_repeated_key_is_found_among_few_keys_and_many() {
+        for n in [2usize, 3, 31, 32, 33, 40, 100] {
+            let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            let line = |keys: &[String]| {
+                let fields: Vec<String> = keys.iter().map(|k| format!("\"{k}\":1")).collect();
+                format!("{{{}}}", fields.join(","))
+            };
+            let all = line(&keys);
+            assert_eq!(compact_line(all.as_bytes()), Some(all.as_str()), "{n} keys");
+            for (at, from) in [(n - 1, 0), (n / 2, n - 1), (1, n / 2)] {
+                let mut twice = keys.clone();
+                twice[at] = keys[from].clone();
+                if at != from {
+                    let l = line(&twice);
+                    assert_eq!(compact_line(l.as_bytes()), None, "{l}");
+                    check(l.as_bytes());
+                }
+            }
         }
     }
 
