@@ -19,6 +19,7 @@ use crate::backend::{driver, registry};
 use crate::diag::Diag;
 use crate::ir::{self, IrSpec};
 use crate::spec::LoadedSpec;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -57,29 +58,26 @@ pub struct BuildResult {
     pub renderings: Vec<Rendering>,
 }
 
-/// Compile loaded specs into artifacts, in memory. Each backend that writes a requested target
-/// runs on its own thread; results are joined in `BACKENDS` order, so the output and the
-/// diagnostics are the same as a sequential build's.
+/// Compile loaded specs into artifacts, in memory. The backends that write a requested target
+/// run in parallel; results are joined in `BACKENDS` order, so the output and the diagnostics
+/// are the same as a sequential build's.
 pub fn compile(specs: &[LoadedSpec], opts: &BuildOptions) -> BuildResult {
     let irs: Vec<IrSpec> = specs.iter().map(ir::lower).collect();
     let dopts = driver::Options {
         targets: &opts.targets,
         exclusions: opts.exclusions,
     };
-    let compiled = std::thread::scope(|scope| {
-        let handles: Vec<_> = registry()
-            .iter()
-            .filter(|b| b.targets.iter().any(|t| opts.targets.contains(t)))
-            .map(|b| {
-                let irs = &irs;
-                scope.spawn(move || (b.compile)(irs, dopts))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a backend thread panicked"))
-            .collect::<Vec<_>>()
-    });
+    let wanted: Vec<_> = registry()
+        .iter()
+        .filter(|b| b.targets.iter().any(|t| opts.targets.contains(t)))
+        .collect();
+    // On rayon's pool (the one `load_dirs` parsed the specs on), not a thread per backend:
+    // two threads on a 2-core machine instead of four more, fewer per-thread allocator heaps
+    // (2 MiB less memory touched, LOLRMM corpus). `collect` keeps `BACKENDS` order.
+    let compiled: Vec<_> = wanted
+        .into_par_iter()
+        .map(|b| (b.compile)(&irs, dopts))
+        .collect();
     let mut res = BuildResult::default();
     for c in compiled {
         res.diags.extend(c.diags);

@@ -755,7 +755,7 @@ pub fn known_gap(who: &str, reason: &str) -> String {
 /// A rule's name from the backend's `rule_name` template (`backends/<backend>.yaml`), with
 /// ` (<suffix>)` when the detection reads several sources.
 pub fn rule_name(
-    template: &str,
+    template: &'static str,
     spec: &IrSpec,
     det: &IrDetection,
     suffix: &str,

@@ -5,7 +5,7 @@
 
 use super::Files;
 use crate::diag::{Diag, DiagKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Name of the marker file that identifies an `rmmc build` output folder.
@@ -188,12 +188,18 @@ pub fn write_tree(
         std::fs::create_dir(&tmp).map_err(|e| io(format!("cannot create {}", tmp.display()), e))?;
         write_file(&tmp.join(kind.marker()), kind.marker_text())
             .map_err(|e| io("cannot write marker".into(), e))?;
+        // each folder once: `create_dir_all` of an existing folder is a failing `mkdir` and a
+        // `stat`, two system calls per file (3,357 files in 8 folders for the LOLRMM corpus)
+        let mut made: HashSet<PathBuf> = HashSet::new();
         for (path, content) in files {
             tick();
             let dest = tmp.join(path);
             if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| io(format!("cannot create {}", dir.display()), e))?;
+                if !made.contains(dir) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| io(format!("cannot create {}", dir.display()), e))?;
+                    made.insert(dir.to_path_buf());
+                }
             }
             // a hard link keeps an unchanged file's inode and mtime; it is kept only if it
             // is the very file compared above (same inode, size and mtime)

@@ -33,7 +33,7 @@ pub(super) fn run(
         return code;
     }
     if out.as_os_str() == "-" {
-        out!("{}", to_stdout(&res.files));
+        super::output::write_stdout_with(|w| to_stdout(w, &res.files));
         return exit::OK;
     }
     let bar = crate::import::progress(res.files.len(), "writing");
@@ -65,19 +65,19 @@ pub(super) fn run(
 }
 
 /// `build --out -`: every artifact after a `==> PATH <==` line (as `head` and `tail` introduce
-/// several files), in path order.
-fn to_stdout(files: &build::Files) -> String {
-    let mut out = String::new();
-    for (path, text) in files {
-        if !out.is_empty() {
-            out.push('\n');
+/// several files), in path order, an empty line between two.
+fn to_stdout(w: &mut dyn std::io::Write, files: &build::Files) -> std::io::Result<()> {
+    for (i, (path, text)) in files.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b"\n")?;
         }
-        out.push_str(&format!("==> {path} <==\n{text}"));
+        writeln!(w, "==> {path} <==")?;
+        w.write_all(text.as_bytes())?;
         if !text.ends_with('\n') {
-            out.push('\n');
+            w.write_all(b"\n")?;
         }
     }
-    out
+    Ok(())
 }
 
 /// Files per target folder, as a table (printed before the build's last line).
@@ -92,4 +92,32 @@ fn build_summary(files: &build::Files) -> String {
         out.push_str(&format!("{t:<10} {n:>6}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_stdout_separates_files_and_ends_each_with_a_newline() {
+        let files: build::Files = [
+            ("a/x.kql", "one\n"),
+            ("a/y.kql", "two"),
+            ("b/empty.yml", ""),
+            ("b/z.yml", "three\nfour\n"),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+        let mut out = Vec::new();
+        to_stdout(&mut out, &files).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "==> a/x.kql <==\none\n\n==> a/y.kql <==\ntwo\n\n==> b/empty.yml <==\n\n\n\
+             ==> b/z.yml <==\nthree\nfour\n"
+        );
+        let mut none = Vec::new();
+        to_stdout(&mut none, &build::Files::new()).unwrap();
+        assert!(none.is_empty());
+    }
 }

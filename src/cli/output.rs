@@ -70,6 +70,17 @@ pub fn write_stdout(args: std::fmt::Arguments) {
     }
 }
 
+/// `write_stdout` for a large output written in pieces (`build --out -`): through one 64 KiB
+/// buffer, so it reaches stdout in a few large writes without first being built as one string
+/// (5 MB for the LOLRMM corpus, grown by doubling: ~12 MiB of fresh memory for the kernel to
+/// zero). A failed write ends the process as `write_stdout`'s does.
+pub fn write_stdout_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if let Err(e) = write(&mut w).and_then(|()| std::io::Write::flush(&mut w)) {
+        stdout_failed(&e);
+    }
+}
+
 /// The folder a build or import has replaced, once it has: from then on exit 2 ("nothing
 /// written") would be false.
 static WRITTEN_TO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
