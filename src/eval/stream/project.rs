@@ -57,17 +57,19 @@ impl Projection {
         if self.all {
             return Some(None);
         }
+        self.index(key).map(|i| self.keys[i].1.as_ref())
+    }
+
+    /// The place of `key` in `keys` (whatever `all` says).
+    fn index(&self, key: &str) -> Option<usize> {
         if self.lens & len_bit(key) == 0 {
             return None;
         }
         let b = key.as_bytes();
-        self.keys
-            .iter()
-            .find(|(k, _)| {
-                let k = k.as_bytes();
-                k.len() == b.len() && k.last() == b.last() && k == b
-            })
-            .map(|(_, p)| p.as_ref())
+        self.keys.iter().position(|(k, _)| {
+            let k = k.as_bytes();
+            k.len() == b.len() && k.last() == b.last() && k == b
+        })
     }
 
     fn wants(&self, key: &str) -> bool {
@@ -320,16 +322,54 @@ impl Decoder {
         }
     }
 
-    /// What `decode_kql` gives.
-    pub fn decode_kql(
+    /// What `decode_kql` gives, written over `row` (in a stream, the previous line's row):
+    /// where the line has a key `row` has, the key's string, and a string value's buffer, are
+    /// kept rather than allocated again. On an error `row` is left empty.
+    pub fn decode_kql_into(
         &mut self,
         line: &[u8],
         p: &Projection,
-    ) -> Result<kinterp::Row, serde_json::Error> {
-        match self.tape_kql(line, p) {
-            Some(row) => Ok(row),
-            None => decode_kql(line, p),
+        row: &mut kinterp::Row,
+    ) -> Result<(), serde_json::Error> {
+        if self.tape_kql_into(line, p, row).is_none() {
+            match decode_kql(line, p) {
+                Ok(r) => *row = r,
+                Err(e) => {
+                    row.clear();
+                    return Err(e);
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// `tape_kql` written over `row`; `None` (with `row` in any state) for serde_json to
+    /// decide.
+    fn tape_kql_into(&mut self, line: &[u8], p: &Projection, row: &mut kinterp::Row) -> Option<()> {
+        if p.all || p.keys.len() > 64 {
+            *row = self.tape_kql(line, p)?;
+            return Some(());
+        }
+        self.read(line, |t| {
+            // bit `i`: the line has `p.keys[i]`
+            let mut set = 0u64;
+            for (k, v) in members(t) {
+                if let Some(i) = p.index(k) {
+                    set |= 1 << i;
+                    match row.get_mut(k) {
+                        Some(slot) => tape_kql_over(v, slot)?,
+                        None => {
+                            row.insert(k.to_string(), tape_kql(v, 1)?);
+                        }
+                    }
+                }
+            }
+            // every key set is in `row`: it holds no other exactly when the counts agree
+            if row.len() != set.count_ones() as usize {
+                row.retain(|k, _| p.index(k).is_some_and(|i| set & 1 << i != 0));
+            }
+            Some(())
+        })
     }
 
     /// The event read from the tape, or `None` for serde_json to decide.
@@ -544,6 +584,22 @@ fn tape_kql(t: &[Node<'_>], depth: usize) -> Option<kinterp::Value> {
         Node::Object { .. } => kql_value(&tape_value(t, depth)?),
         Node::Array { .. } => return None,
     })
+}
+
+/// `tape_kql(t, 1)` written into `slot`, a string into the buffer of the string there.
+fn tape_kql_over(t: &[Node<'_>], slot: &mut kinterp::Value) -> Option<()> {
+    if let (Node::String(s), kinterp::Value::Str(old)) = (t[0], &mut *slot) {
+        match parse_rfc3339(s) {
+            None => {
+                old.clear();
+                old.push_str(s);
+            }
+            Some(ns) => *slot = kinterp::Value::DateTime(ns),
+        }
+        return Some(());
+    }
+    *slot = tape_kql(t, 1)?;
+    Some(())
 }
 
 pub(super) fn kql_row(e: &Event) -> kinterp::Row {
