@@ -333,6 +333,11 @@ fn a_row_decoded_over_changes_type_and_keys_as_lines_do() {
         br#"{"a":"#,
         br#"{}"#,
         br#"{"a":"v","n":null,"t":"2026-05-31T09:00:00+02:00"}"#,
+        br#"{"t":"x"}"#,
+        br#"{"a":"y"}"#,
+        br#"{"a":"z","skipped":1}"#,
+        br#"{"n":2,"a":"2026-05-31T09:00:00Z"}"#,
+        br#"{"n":3,"t":"u"}"#,
     ] {
         let got = dec
             .decode_kql_into(line, &p, &mut row)

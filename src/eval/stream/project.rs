@@ -16,7 +16,7 @@ use std::borrow::Cow;
 #[derive(Clone, Debug, Default)]
 pub struct Projection {
     pub all: bool,
-    /// Each key, with `None` when its whole value is read, or the projection of an object
+    /// Each key (in `str` order), with `None` when its whole value is read, or the projection of an object
     /// value when only paths below it are (`destination` for `destination.domain`).
     pub(super) keys: Vec<(String, Option<Projection>)>,
     /// Bit `n` set when some key is `n` bytes long (63: 63 or more): most keys of an event
@@ -351,11 +351,38 @@ impl Decoder {
             return Some(());
         }
         self.read(line, |t| {
-            // bit `i`: the line has `p.keys[i]`
-            let mut set = 0u64;
+            // bit `i`: the line has `p.keys[i]`, its value at `t[at[i]..]`
+            let (mut set, mut at, mut once) = (0u64, [0usize; 64], true);
             for (k, v) in members(t) {
                 if let Some(i) = p.index(k) {
+                    once &= set & 1 << i == 0;
                     set |= 1 << i;
+                    at[i] = t.len() - v.len();
+                }
+            }
+            // the row has the line's keys (in the projection's order, which is `str`'s): each
+            // value is written over in place, with no key looked up (on a key not there, the
+            // values written so far are the line's, and the pass below writes them again)
+            if once && row.len() == set.count_ones() as usize {
+                let mut bits = set;
+                let mut same = true;
+                for (k, slot) in row.iter_mut() {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    same = *k == p.keys[i].0;
+                    if !same {
+                        break;
+                    }
+                    tape_kql_over(&t[at[i]..], slot)?;
+                }
+                if same {
+                    return Some(());
+                }
+            }
+            // otherwise key by key, every kept value read in the line's order (a key twice:
+            // the first value may be one the tape refuses)
+            for (k, v) in members(t) {
+                if p.index(k).is_some() {
                     match row.get_mut(k) {
                         Some(slot) => tape_kql_over(v, slot)?,
                         None => {
