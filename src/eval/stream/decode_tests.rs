@@ -351,3 +351,43 @@ fn a_row_decoded_over_changes_type_and_keys_as_lines_do() {
         );
     }
 }
+
+proptest! {
+    /// A stream of lines decoded over one event (as a worker does) gives each line's event as
+    /// decoded anew, keys in the same order (compared as text: maps compare unordered), and
+    /// a line refused leaves the event empty.
+    #[test]
+    fn an_event_decoded_over_is_the_event_decoded_anew(
+        evs in prop::collection::vec((event(), prop::option::of(any::<prop::sample::Index>())), 1..6),
+        twice in any::<bool>(),
+    ) {
+        for p in projections() {
+            let (mut dec, mut got) = (Decoder::default(), Event::new());
+            for (ev, cut) in &evs {
+                let mut line = serde_json::to_vec(ev).unwrap();
+                if twice {
+                    // a key twice: {"a":0, ...}, read first with its first value's place
+                    line.splice(1..1, br#""a":0,"#.iter().copied());
+                    if line[7] == b'}' {
+                        line.remove(6);
+                    }
+                }
+                if let Some(at) = cut {
+                    line.truncate(at.index(line.len()));
+                }
+                let r = dec.decode_into(&line, &p, &mut got);
+                match (r, decode_serde(&line, &p)) {
+                    (Ok(()), Ok(want)) => prop_assert_eq!(
+                        serde_json::to_string(&got).unwrap(),
+                        serde_json::to_string(&want).unwrap()
+                    ),
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a.to_string(), b.to_string());
+                        prop_assert!(got.is_empty());
+                    }
+                    (r, want) => panic!("{r:?} vs serde_json's {want:?}"),
+                }
+            }
+        }
+    }
+}

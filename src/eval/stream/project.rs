@@ -322,6 +322,27 @@ impl Decoder {
         }
     }
 
+    /// What `decode` gives, written over `ev` (in a stream, the previous line's event): where
+    /// the line's kept keys are `ev`'s, in order, each value is written in place, a string
+    /// into the buffer there. On an error `ev` is left empty.
+    pub fn decode_into(
+        &mut self,
+        line: &[u8],
+        p: &Projection,
+        ev: &mut Event,
+    ) -> Result<(), serde_json::Error> {
+        if self.read(line, |t| tape_object_over(t, p, 1, ev)).is_none() {
+            match decode(line, p) {
+                Ok(e) => *ev = e,
+                Err(e) => {
+                    ev.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What `decode_kql` gives, written over `row` (in a stream, the previous line's row):
     /// where the line has a key `row` has, the key's string, and a string value's buffer, are
     /// kept rather than allocated again. On an error `row` is left empty.
@@ -559,6 +580,43 @@ fn tape_object(t: &[Node<'_>], p: &Projection, depth: usize) -> Option<Event> {
         }
     }
     Some(out)
+}
+
+/// `tape_object(t, p, depth)` written over `ev`; `None` (with `ev` in any state) as for
+/// `tape_object`. When the line's kept keys are `ev`'s keys in order (so none is there twice,
+/// and a new map would hold them in that order), the values are written in place; else `ev`
+/// is built anew.
+fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event) -> Option<()> {
+    let mut slots = ev.iter_mut();
+    let mut same = true;
+    for (k, v) in members(t) {
+        let Some(how) = p.get(k) else {
+            continue;
+        };
+        match slots.next() {
+            Some((key, slot)) if key == k => match (how, &v[0], slot) {
+                (Some(q), Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
+                    tape_object_over(v, q, depth + 1, m)?
+                }
+                (Some(q), Node::Object { .. }, slot) if depth + 1 < MAX_DEPTH => {
+                    *slot = Value::Object(tape_object(v, q, depth + 1)?)
+                }
+                (_, Node::String(s), Value::String(old)) => {
+                    old.clear();
+                    old.push_str(s);
+                }
+                (_, _, slot) => *slot = tape_value(v, depth)?,
+            },
+            _ => {
+                same = false;
+                break;
+            }
+        }
+    }
+    if !(same && slots.next().is_none()) {
+        *ev = tape_object(t, p, depth)?;
+    }
+    Some(())
 }
 
 /// The value at `t[0]` inside `depth` levels as serde_json reads it; `None` where they may
