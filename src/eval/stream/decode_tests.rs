@@ -12,7 +12,9 @@ fn decode(line: &[u8], p: &Projection) -> Result<Event, serde_json::Error> {
     Decoder::default().decode(line, p)
 }
 fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_json::Error> {
-    Decoder::default().decode_kql(line, p)
+    let mut row = kinterp::Row::new();
+    Decoder::default().decode_kql_into(line, p, &mut row)?;
+    Ok(row)
 }
 use super::{decode as decode_serde, decode_kql as decode_kql_serde};
 /// The tape's reading alone: `Err(())` where it leaves the line to serde_json.
@@ -286,5 +288,106 @@ proptest! {
         agrees(format!(r#"{{"{key}":"{raw}","n":1}}"#).as_bytes());
         agrees(format!(r#"{{"{raw}":1,"a":"x"}}"#).as_bytes());
         agrees(format!(r#"{{"destination":{{"domain":"{raw}","{raw}":2}}}}"#).as_bytes());
+    }
+}
+
+proptest! {
+    /// A stream of lines decoded over one row (as a worker does) gives each line's row as
+    /// decoded anew: no key, value or string buffer of an earlier line shows, and a line
+    /// refused leaves the row empty.
+    #[test]
+    fn a_row_decoded_over_is_the_row_decoded_anew(
+        evs in prop::collection::vec((event(), prop::option::of(any::<prop::sample::Index>())), 1..6),
+    ) {
+        for p in projections() {
+            let (mut dec, mut row) = (Decoder::default(), kinterp::Row::new());
+            for (ev, cut) in &evs {
+                let mut line = serde_json::to_vec(ev).unwrap();
+                if let Some(at) = cut {
+                    // a line cut short: refused
+                    line.truncate(at.index(line.len()));
+                }
+                let got = dec.decode_kql_into(&line, &p, &mut row);
+                match (got, decode_kql_serde(&line, &p)) {
+                    (Ok(()), Ok(want)) => prop_assert_eq!(&row, &want),
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a.to_string(), b.to_string());
+                        prop_assert!(row.is_empty());
+                    }
+                    (got, want) => panic!("{got:?} vs serde_json's {want:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_row_decoded_over_changes_type_and_keys_as_lines_do() {
+    let p = Projection::new(["a", "n", "t"], false);
+    let (mut dec, mut row) = (Decoder::default(), kinterp::Row::new());
+    for line in [
+        &br#"{"a":"x","t":"2026-05-31T09:00:00Z","n":1}"#[..],
+        br#"{"a":"2026-05-31T09:00:00.5Z","t":"later","n":"s"}"#,
+        br#"{"t":"y","a":"x","a":[1,"z"],"skipped":"s"}"#,
+        br#"{"n":1.5,"a":"w"}"#,
+        br#"{"a":"#,
+        br#"{}"#,
+        br#"{"a":"v","n":null,"t":"2026-05-31T09:00:00+02:00"}"#,
+        br#"{"t":"x"}"#,
+        br#"{"a":"y"}"#,
+        br#"{"a":"z","skipped":1}"#,
+        br#"{"n":2,"a":"2026-05-31T09:00:00Z"}"#,
+        br#"{"n":3,"t":"u"}"#,
+    ] {
+        let got = dec
+            .decode_kql_into(line, &p, &mut row)
+            .map(|()| row.clone());
+        let want = super::decode_kql(line, &p);
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{want:?}"),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+proptest! {
+    /// A stream of lines decoded over one event (as a worker does) gives each line's event as
+    /// decoded anew, keys in the same order (compared as text: maps compare unordered), and
+    /// a line refused leaves the event empty.
+    #[test]
+    fn an_event_decoded_over_is_the_event_decoded_anew(
+        evs in prop::collection::vec((event(), prop::option::of(any::<prop::sample::Index>())), 1..6),
+        twice in any::<bool>(),
+    ) {
+        for p in projections() {
+            let (mut dec, mut got) = (Decoder::default(), Event::new());
+            for (ev, cut) in &evs {
+                let mut line = serde_json::to_vec(ev).unwrap();
+                if twice {
+                    // a key twice: {"a":0, ...}, read first with its first value's place
+                    line.splice(1..1, br#""a":0,"#.iter().copied());
+                    if line[7] == b'}' {
+                        line.remove(6);
+                    }
+                }
+                if let Some(at) = cut {
+                    line.truncate(at.index(line.len()));
+                }
+                let r = dec.decode_into(&line, &p, &mut got);
+                match (r, decode_serde(&line, &p)) {
+                    (Ok(()), Ok(want)) => prop_assert_eq!(
+                        serde_json::to_string(&got).unwrap(),
+                        serde_json::to_string(&want).unwrap()
+                    ),
+                    (Err(a), Err(b)) => {
+                        prop_assert_eq!(a.to_string(), b.to_string());
+                        prop_assert!(got.is_empty());
+                    }
+                    (r, want) => panic!("{r:?} vs serde_json's {want:?}"),
+                }
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 #[derive(Clone, Debug, Default)]
 pub struct Projection {
     pub all: bool,
-    /// Each key, with `None` when its whole value is read, or the projection of an object
+    /// Each key (in `str` order), with `None` when its whole value is read, or the projection of an object
     /// value when only paths below it are (`destination` for `destination.domain`).
     pub(super) keys: Vec<(String, Option<Projection>)>,
     /// Bit `n` set when some key is `n` bytes long (63: 63 or more): most keys of an event
@@ -57,17 +57,19 @@ impl Projection {
         if self.all {
             return Some(None);
         }
+        self.index(key).map(|i| self.keys[i].1.as_ref())
+    }
+
+    /// The place of `key` in `keys` (whatever `all` says).
+    fn index(&self, key: &str) -> Option<usize> {
         if self.lens & len_bit(key) == 0 {
             return None;
         }
         let b = key.as_bytes();
-        self.keys
-            .iter()
-            .find(|(k, _)| {
-                let k = k.as_bytes();
-                k.len() == b.len() && k.last() == b.last() && k == b
-            })
-            .map(|(_, p)| p.as_ref())
+        self.keys.iter().position(|(k, _)| {
+            let k = k.as_bytes();
+            k.len() == b.len() && k.last() == b.last() && k == b
+        })
     }
 
     fn wants(&self, key: &str) -> bool {
@@ -320,16 +322,102 @@ impl Decoder {
         }
     }
 
-    /// What `decode_kql` gives.
-    pub fn decode_kql(
+    /// What `decode` gives, written over `ev` (in a stream, the previous line's event): where
+    /// the line's kept keys are `ev`'s, in order, each value is written in place, a string
+    /// into the buffer there. On an error `ev` is left empty.
+    pub fn decode_into(
         &mut self,
         line: &[u8],
         p: &Projection,
-    ) -> Result<kinterp::Row, serde_json::Error> {
-        match self.tape_kql(line, p) {
-            Some(row) => Ok(row),
-            None => decode_kql(line, p),
+        ev: &mut Event,
+    ) -> Result<(), serde_json::Error> {
+        if self.read(line, |t| tape_object_over(t, p, 1, ev)).is_none() {
+            match decode(line, p) {
+                Ok(e) => *ev = e,
+                Err(e) => {
+                    ev.clear();
+                    return Err(e);
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// What `decode_kql` gives, written over `row` (in a stream, the previous line's row):
+    /// where the line has a key `row` has, the key's string, and a string value's buffer, are
+    /// kept rather than allocated again. On an error `row` is left empty.
+    pub fn decode_kql_into(
+        &mut self,
+        line: &[u8],
+        p: &Projection,
+        row: &mut kinterp::Row,
+    ) -> Result<(), serde_json::Error> {
+        if self.tape_kql_into(line, p, row).is_none() {
+            match decode_kql(line, p) {
+                Ok(r) => *row = r,
+                Err(e) => {
+                    row.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `tape_kql` written over `row`; `None` (with `row` in any state) for serde_json to
+    /// decide.
+    fn tape_kql_into(&mut self, line: &[u8], p: &Projection, row: &mut kinterp::Row) -> Option<()> {
+        if p.all || p.keys.len() > 64 {
+            *row = self.tape_kql(line, p)?;
+            return Some(());
+        }
+        self.read(line, |t| {
+            // bit `i`: the line has `p.keys[i]`, its value at `t[at[i]..]`
+            let (mut set, mut at, mut once) = (0u64, [0usize; 64], true);
+            for (k, v) in members(t) {
+                if let Some(i) = p.index(k) {
+                    once &= set & 1 << i == 0;
+                    set |= 1 << i;
+                    at[i] = t.len() - v.len();
+                }
+            }
+            // the row has the line's keys (in the projection's order, which is `str`'s): each
+            // value is written over in place, with no key looked up (on a key not there, the
+            // values written so far are the line's, and the pass below writes them again)
+            if once && row.len() == set.count_ones() as usize {
+                let mut bits = set;
+                let mut same = true;
+                for (k, slot) in row.iter_mut() {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    same = *k == p.keys[i].0;
+                    if !same {
+                        break;
+                    }
+                    tape_kql_over(&t[at[i]..], slot)?;
+                }
+                if same {
+                    return Some(());
+                }
+            }
+            // otherwise key by key, every kept value read in the line's order (a key twice:
+            // the first value may be one the tape refuses)
+            for (k, v) in members(t) {
+                if p.index(k).is_some() {
+                    match row.get_mut(k) {
+                        Some(slot) => tape_kql_over(v, slot)?,
+                        None => {
+                            row.insert(k.to_string(), tape_kql(v, 1)?);
+                        }
+                    }
+                }
+            }
+            // every key set is in `row`: it holds no other exactly when the counts agree
+            if row.len() != set.count_ones() as usize {
+                row.retain(|k, _| p.index(k).is_some_and(|i| set & 1 << i != 0));
+            }
+            Some(())
+        })
     }
 
     /// The event read from the tape, or `None` for serde_json to decide.
@@ -494,6 +582,43 @@ fn tape_object(t: &[Node<'_>], p: &Projection, depth: usize) -> Option<Event> {
     Some(out)
 }
 
+/// `tape_object(t, p, depth)` written over `ev`; `None` (with `ev` in any state) as for
+/// `tape_object`. When the line's kept keys are `ev`'s keys in order (so none is there twice,
+/// and a new map would hold them in that order), the values are written in place; else `ev`
+/// is built anew.
+fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event) -> Option<()> {
+    let mut slots = ev.iter_mut();
+    let mut same = true;
+    for (k, v) in members(t) {
+        let Some(how) = p.get(k) else {
+            continue;
+        };
+        match slots.next() {
+            Some((key, slot)) if key == k => match (how, &v[0], slot) {
+                (Some(q), Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
+                    tape_object_over(v, q, depth + 1, m)?
+                }
+                (Some(q), Node::Object { .. }, slot) if depth + 1 < MAX_DEPTH => {
+                    *slot = Value::Object(tape_object(v, q, depth + 1)?)
+                }
+                (_, Node::String(s), Value::String(old)) => {
+                    old.clear();
+                    old.push_str(s);
+                }
+                (_, _, slot) => *slot = tape_value(v, depth)?,
+            },
+            _ => {
+                same = false;
+                break;
+            }
+        }
+    }
+    if !(same && slots.next().is_none()) {
+        *ev = tape_object(t, p, depth)?;
+    }
+    Some(())
+}
+
 /// The value at `t[0]` inside `depth` levels as serde_json reads it; `None` where they may
 /// differ: floats (serde_json rounds its own way), `-0` (simd-json: the integer 0, serde_json:
 /// -0.0), and nesting near serde_json's limit.
@@ -544,6 +669,22 @@ fn tape_kql(t: &[Node<'_>], depth: usize) -> Option<kinterp::Value> {
         Node::Object { .. } => kql_value(&tape_value(t, depth)?),
         Node::Array { .. } => return None,
     })
+}
+
+/// `tape_kql(t, 1)` written into `slot`, a string into the buffer of the string there.
+fn tape_kql_over(t: &[Node<'_>], slot: &mut kinterp::Value) -> Option<()> {
+    if let (Node::String(s), kinterp::Value::Str(old)) = (t[0], &mut *slot) {
+        match parse_rfc3339(s) {
+            None => {
+                old.clear();
+                old.push_str(s);
+            }
+            Some(ns) => *slot = kinterp::Value::DateTime(ns),
+        }
+        return Some(());
+    }
+    *slot = tape_kql(t, 1)?;
+    Some(())
 }
 
 pub(super) fn kql_row(e: &Event) -> kinterp::Row {

@@ -70,6 +70,10 @@ pub(super) struct Worker<'q> {
     proj: &'q Projection,
     dec: Decoder,
     kql_only: bool,
+    /// The KQL row of the last line when every rule is KQL: decoded over, not anew.
+    row: kinterp::Row,
+    /// The event (a JSON object) of the last line when some rule is not KQL: decoded over.
+    doc: Value,
 }
 
 /// A batch after a worker: how many events, which of each rule's fields some event had,
@@ -104,6 +108,8 @@ impl<'q> Worker<'q> {
             proj,
             dec: Decoder::default(),
             kql_only: rules.iter().all(|r| r.lang == Lang::Kql),
+            row: kinterp::Row::new(),
+            doc: Value::Object(Event::new()),
         }
     }
 
@@ -144,19 +150,26 @@ impl<'q> Worker<'q> {
         seen: &mut [Vec<bool>],
     ) -> Result<Vec<(usize, Hit)>, RunError> {
         let bad = |e| bad_line(number, offset, e);
-        let (doc, mut kql): (Event, Option<kinterp::Row>) = if self.kql_only {
-            (
-                Event::new(),
-                Some(self.dec.decode_kql(line, self.proj).map_err(bad)?),
-            )
+        let decoded: Option<&kinterp::Row> = if self.kql_only {
+            self.dec
+                .decode_kql_into(line, self.proj, &mut self.row)
+                .map_err(bad)?;
+            Some(&self.row)
         } else {
-            (self.dec.decode(line, self.proj).map_err(bad)?, None)
+            let Value::Object(ev) = &mut self.doc else {
+                unreachable!("built as an object")
+            };
+            self.dec.decode_into(line, self.proj, ev).map_err(bad)?;
+            None
         };
-        // one JSON document: EQL reads it as a value, the others as its map
-        let doc = Value::Object(doc);
-        let ev: &Event = match &doc {
+        // the row built from `ev` when some rule is not KQL
+        let mut built: Option<kinterp::Row> = None;
+        // one JSON document (empty when every rule is KQL): EQL reads it as a value, the
+        // others as its map
+        let doc = &self.doc;
+        let ev: &Event = match doc {
             Value::Object(m) => m,
-            _ => unreachable!("built as an object above"),
+            _ => unreachable!("built as an object"),
         };
         for ((s, rule), f) in seen.iter_mut().zip(self.rules).zip(&self.filters) {
             if matches!(f, Filter::Off) {
@@ -164,7 +177,7 @@ impl<'q> Worker<'q> {
             }
             for (flag, field) in s.iter_mut().zip(&rule.fields) {
                 if !*flag {
-                    *flag = match (&kql, rule.lang) {
+                    *flag = match (decoded, rule.lang) {
                         (Some(r), _) => r.contains_key(field),
                         (None, Lang::Kql) => ev.contains_key(field),
                         (None, _) => has_path(ev, field),
@@ -192,7 +205,10 @@ impl<'q> Worker<'q> {
                 Ok(match f {
                     Filter::Off => None,
                     Filter::Kql(s) => {
-                        let row = kql.get_or_insert_with(|| kql_row(ev));
+                        let row = match decoded {
+                            Some(r) => r,
+                            None => built.get_or_insert_with(|| kql_row(ev)),
+                        };
                         if !s.keep(row).map_err(|e| e.to_string())? {
                             None
                         } else if s.outputs_input_rows() {
@@ -209,7 +225,7 @@ impl<'q> Worker<'q> {
                         Some(k) => Some(Hit::Row(k.into_owned())),
                     },
                     Filter::Eql(q) => {
-                        if q.matches(&doc)? {
+                        if q.matches(doc)? {
                             Some(Hit::Text(whole.text()?))
                         } else {
                             None
