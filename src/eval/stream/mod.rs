@@ -14,6 +14,7 @@ mod parquet;
 mod project;
 mod results;
 mod rule;
+mod sigma;
 mod worker;
 
 pub use crate::eval::engine::Lang;

@@ -5,6 +5,7 @@ use super::canon::compact_line;
 use super::input::{is_blank, lines, Batch};
 use super::project::{has_path, kql_row, Decoder, Projection};
 use super::rule::{Query, Rule};
+use super::sigma::SigmaFilter;
 use super::{bad_line, line_msg, Event, Hit, RunError};
 use crate::eval::engine::Lang;
 use crate::eval::kql::interp as kinterp;
@@ -58,7 +59,7 @@ enum Filter<'q> {
     Kql(Box<kinterp::Stream<'q>>),
     Spl(Box<spl::interp::Stream<'q>>),
     Eql(&'q crate::eval::eql::Query),
-    Sigma(&'q sigma_rust::Rule),
+    Sigma(Box<SigmaFilter<'q>>),
     /// The rule could not start (its error is in its outcome).
     Off,
 }
@@ -99,7 +100,7 @@ impl<'q> Worker<'q> {
                     now,
                 ))),
                 Query::Eql(q) => Filter::Eql(q),
-                Query::Sigma(q) => Filter::Sigma(&q.rule),
+                Query::Sigma(q) => Filter::Sigma(Box::new(SigmaFilter::new(r, &q.rule))),
             })
             .collect();
         Worker {
@@ -194,7 +195,6 @@ impl<'q> Worker<'q> {
             full: None,
             bad: &bad,
         };
-        let mut sigma: Option<Result<sigma_rust::Event, String>> = None;
         let mut hits = Vec::new();
         for (i, f) in self.filters.iter_mut().enumerate() {
             if !matches!(f, Filter::Off) && !self.rules[i].scope.admits(ev) {
@@ -231,13 +231,8 @@ impl<'q> Worker<'q> {
                             None
                         }
                     }
-                    Filter::Sigma(rule) => {
-                        let e = sigma.get_or_insert_with(|| {
-                            sigma_rust::Event::try_from(Value::Object(ev.clone()))
-                                .map_err(|e| format!("sigma-rust refuses an event: {e}"))
-                        });
-                        let e = e.as_ref().map_err(Clone::clone)?;
-                        if rule.is_match(e) {
+                    Filter::Sigma(s) => {
+                        if s.is_match(ev)? {
                             Some(Hit::Text(whole.text()?))
                         } else {
                             None
