@@ -1,22 +1,42 @@
 //! A Sigma rule's filter in a stream: sigma-rust's `Event` built from references to the
-//! decoded values the rule can read (no clone of the decoded event).
+//! decoded values the rule can read (no clone of the decoded event), and sigma-rust's verdict
+//! remembered for each distinct set of those values, so that a line whose values were seen
+//! before is not matched again (exports repeat the few values a rule reads: hostnames,
+//! images, event codes).
 //!
-//! A field selection reads the
+//! sigma-rust's `Rule::is_match` is a function of the event alone (no clock, no state kept
+//! between calls), so the same values give the same verdict. A field selection reads the
 //! event only through `Event::get(name)`, which looks at the top-level key `name` and, for a
 //! dotted name, at the key before its first dot (then below it): the rule's own projection
 //! ([`Projection::new`] of its fields) names every such key. Keyword selections read every
-//! value and `fieldref` reads fields named by values: such rules get every decoded key.
+//! value and `fieldref` reads fields named by values: such rules get every decoded key and
+//! no memo.
 
 use super::project::Projection;
 use super::rule::Rule;
 use super::Event;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+/// How many bytes of remembered values one rule's memo may hold before it is emptied.
+const MEMO_BYTES: usize = 64 * 1024;
+/// Values longer than this (in bytes, all of a line's together) are matched, not remembered.
+const MEMO_KEY_BYTES: usize = 1024;
+/// What an entry costs besides its strings (its slot, vector and `Value`s), for the budget.
+const ENTRY_BYTES: usize = 96;
+/// The memo's hit rate is judged over this many lines: under a quarter, remembering costs
+/// more than it saves (hashing and keeping each line's values), and the memo rests for
+/// [`MEMO_REST`] lines (then starts empty).
+const MEMO_WINDOW: u32 = 4096;
+const MEMO_REST: u32 = 61440;
 
 /// The filter side of one Sigma rule in one worker.
 pub(super) struct SigmaFilter<'q> {
     rule: &'q sigma_rust::Rule,
     /// The top-level keys sigma-rust can read, or `None` for every key (keywords, fieldref).
     keys: Option<Vec<String>>,
+    memo: Memo,
 }
 
 impl<'q> SigmaFilter<'q> {
@@ -29,16 +49,32 @@ impl<'q> SigmaFilter<'q> {
                 .map(|(k, _)| k)
                 .collect()
         });
-        SigmaFilter { rule: sigma, keys }
+        SigmaFilter {
+            rule: sigma,
+            keys,
+            memo: Memo::default(),
+        }
     }
 
     /// Does sigma-rust find the rule's detection in `ev` (the decoded event)?
-    pub(super) fn is_match(&self, ev: &Event) -> Result<bool, String> {
+    pub(super) fn is_match(&mut self, ev: &Event) -> Result<bool, String> {
         let Some(keys) = &self.keys else {
             return Ok(self.rule.is_match(&sigma_event(ev.iter())?));
         };
-        let e = sigma_event(keys.iter().filter_map(|k| ev.get_key_value(k)))?;
-        Ok(self.rule.is_match(&e))
+        if !self.memo.open() {
+            let e = sigma_event(keys.iter().filter_map(|k| ev.get_key_value(k)))?;
+            return Ok(self.rule.is_match(&e));
+        }
+        let vals: Vec<Option<&Value>> = keys.iter().map(|k| ev.get(k)).collect();
+        let hash = self.memo.hash(&vals);
+        if let Some(hit) = self.memo.get(hash, &vals) {
+            self.memo.hits += 1;
+            return Ok(hit);
+        }
+        let e = sigma_event(keys.iter().zip(&vals).filter_map(|(k, v)| Some((k, (*v)?))))?;
+        let hit = self.rule.is_match(&e);
+        self.memo.insert(hash, &vals, hit);
+        Ok(hit)
     }
 }
 
@@ -101,6 +137,132 @@ fn whole<'a>(
         .map_err(|e| format!("sigma-rust refuses an event: {e}"))
 }
 
+/// Are `a` and `b` the same to sigma-rust? serde_json's `==` holds `0.0` and `-0.0` equal,
+/// which sigma-rust prints apart (`0`, `-0`): numbers are compared by kind and bits.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if x.is_f64() || y.is_f64() {
+                x.is_f64()
+                    && y.is_f64()
+                    && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+            } else {
+                x == y
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_vals(stored: &[Option<Value>], vals: &[Option<&Value>]) -> bool {
+    stored.len() == vals.len()
+        && stored.iter().zip(vals).all(|(s, v)| match (s, v) {
+            (Some(s), Some(v)) => same(s, v),
+            (None, None) => true,
+            _ => false,
+        })
+}
+
+/// About how many bytes a value holds (its strings, keys and nodes).
+fn weight(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 24,
+        Value::Array(a) => a.iter().map(weight).sum::<usize>() + 24,
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + weight(v)).sum::<usize>() + 64,
+        _ => 8,
+    }
+}
+
+/// Values a rule read (one per key, `None` where the event has none) and its verdict on them.
+type Entry = (Box<[Option<Value>]>, bool);
+
+/// Verdicts by the values they were reached on, under a hash of them (random keys, so lines
+/// cannot be written to collide); emptied when it holds [`MEMO_BYTES`].
+#[derive(Default)]
+struct Memo {
+    state: RandomState,
+    slots: HashMap<u64, Vec<Entry>, BuildHasherDefault<Passed>>,
+    bytes: usize,
+    /// Lines looked up and found in this window.
+    tries: u32,
+    hits: u32,
+    /// Lines left to match without the memo.
+    rest: u32,
+}
+
+impl Memo {
+    /// Is the memo in use for this line? Counts the line in the window, or its rest.
+    fn open(&mut self) -> bool {
+        if self.rest > 0 {
+            self.rest -= 1;
+            return false;
+        }
+        if self.tries == MEMO_WINDOW {
+            if self.hits < MEMO_WINDOW / 4 {
+                self.rest = MEMO_REST;
+                self.slots.clear();
+                self.bytes = 0;
+            }
+            (self.tries, self.hits) = (0, 0);
+            if self.rest > 0 {
+                return self.open();
+            }
+        }
+        self.tries += 1;
+        true
+    }
+
+    fn hash(&self, vals: &[Option<&Value>]) -> u64 {
+        self.state.hash_one(vals)
+    }
+
+    fn get(&self, hash: u64, vals: &[Option<&Value>]) -> Option<bool> {
+        self.slots
+            .get(&hash)?
+            .iter()
+            .find(|(stored, _)| same_vals(stored, vals))
+            .map(|&(_, hit)| hit)
+    }
+
+    fn insert(&mut self, hash: u64, vals: &[Option<&Value>], hit: bool) {
+        let size = vals.iter().flatten().map(|v| weight(v)).sum::<usize>() + ENTRY_BYTES;
+        if size > MEMO_KEY_BYTES {
+            return;
+        }
+        if self.bytes + size > MEMO_BYTES {
+            self.slots.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        let stored = vals.iter().map(|v| v.cloned()).collect();
+        self.slots.entry(hash).or_default().push((stored, hit));
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Passed(u64);
+
+impl Hasher for Passed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,16 +298,17 @@ mod tests {
         sigma(r).is_match(&e)
     }
 
-    /// Each event through one filter in turn, checked against sigma-rust on the whole
-    /// event; the verdicts.
+    /// Each event through one filter in turn (so repeats are answered by the memo), checked
+    /// against sigma-rust on the whole event; the verdicts.
     fn run(r: &Rule, events: &[Value]) -> Vec<bool> {
-        let f = SigmaFilter::new(r, sigma(r));
+        let mut f = SigmaFilter::new(r, sigma(r));
         events
             .iter()
             .map(|v| {
                 let ev = event(v.clone());
                 let got = f.is_match(&ev).unwrap();
                 assert_eq!(got, reference(r, &ev), "{v}");
+                // asked again: the memo's answer
                 assert_eq!(f.is_match(&ev).unwrap(), got, "{v} again");
                 got
             })
@@ -333,6 +496,36 @@ mod tests {
         assert_eq!(got, [true, true, false, false, true]);
     }
 
+    #[test]
+    fn the_memo_stays_within_its_budget_and_rests_when_it_misses() {
+        let r = rule("  sel:\n    DestinationHostname|endswith: 7.com\n  condition: sel\n");
+        let mut f = SigmaFilter::new(&r, sigma(&r));
+        // distinct values: the memo fills, is emptied, then rests after its window
+        let window = MEMO_WINDOW as usize;
+        for i in 0..window + 10 {
+            let ev = event(json!({ "DestinationHostname": format!("host{i}.com") }));
+            assert_eq!(f.is_match(&ev).unwrap(), i % 10 == 7);
+            assert!(f.memo.bytes <= MEMO_BYTES);
+            assert_eq!(f.memo.rest > 0, i >= window, "{i}");
+        }
+        assert_eq!(f.memo.bytes, 0);
+        // resting, then open again: repeated values are remembered
+        let rest = f.memo.rest as usize;
+        for i in 0..rest + window + 10 {
+            let ev = event(json!({ "DestinationHostname": format!("host{}.com", i % 10) }));
+            assert_eq!(f.is_match(&ev).unwrap(), i % 10 == 7);
+        }
+        assert_eq!(f.memo.rest, 0);
+        assert!(f.memo.hits > 0);
+        assert!(f.memo.bytes > 0);
+        // a value too long to remember is matched each time
+        let long = "x".repeat(MEMO_KEY_BYTES);
+        let ev = event(json!({ "DestinationHostname": format!("{long}7.com") }));
+        let before = f.memo.bytes;
+        assert!(f.is_match(&ev).unwrap());
+        assert_eq!(f.memo.bytes, before);
+    }
+
     fn scalar() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
@@ -366,7 +559,7 @@ mod tests {
     }
 
     proptest! {
-        /// Over streams of events, every verdict is sigma-rust's on the whole event.
+        /// Over streams with repeated values, every verdict is sigma-rust's on the whole event.
         #[test]
         fn verdicts_are_sigma_rusts(evs in events()) {
             for det in [
