@@ -216,6 +216,27 @@ fn matching_events_are_printed_whole() {
     assert_eq!(got, want);
 }
 
+/// `A|fieldref: B` compares field A with field B of the same event
+/// (sigmahq.io/docs/basics/modifiers, "fieldref"): B is read although the rule never names it
+/// as a key, so it must be decoded too. Before, only keys were decoded and such a rule matched
+/// nothing.
+#[test]
+fn a_fieldref_rule_reads_the_field_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "title: same host\nlogsource: {product: windows, category: network_connection}\ndetection:\n  sel: {SourceHostname|fieldref: DestinationHostname}\n  condition: sel\n";
+    std::fs::write(dir.path().join("r.yml"), rule).unwrap();
+    let same = r#"{"EventID":3,"SourceHostname":"a","DestinationHostname":"a"}"#;
+    let other = r#"{"EventID":3,"SourceHostname":"a","DestinationHostname":"b"}"#;
+    std::fs::write(dir.path().join("ev.jsonl"), format!("{same}\n{other}\n")).unwrap();
+    let (rows, _) = run_one(&dir.path().join("r.yml"), &dir.path().join("ev.jsonl"));
+    let got: Vec<serde_json::Value> = rows
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want: serde_json::Value = serde_json::from_str(same).unwrap();
+    assert_eq!(got, vec![want]);
+}
+
 /// One thread or several decoding: the same rows, hit table and errors.
 #[test]
 fn threads_do_not_change_the_result() {

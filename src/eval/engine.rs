@@ -284,8 +284,22 @@ pub fn sigma_rule(text: &str) -> Result<SigmaQuery, String> {
     fn walk(v: &serde_yaml::Value, out: &mut Vec<String>) {
         match v {
             serde_yaml::Value::Mapping(m) => {
-                for k in m.keys().filter_map(serde_yaml::Value::as_str) {
-                    out.push(k.split('|').next().unwrap_or(k).to_string());
+                for (k, v) in m.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
+                    let mut parts = k.split('|');
+                    out.push(parts.next().unwrap_or(k).to_string());
+                    // `A|fieldref: B` compares A with the event's field B: B is read too
+                    // (sigmahq.io/docs/basics/modifiers: "fieldref"), so it must be decoded
+                    if parts.any(|m| m.eq_ignore_ascii_case("fieldref")) {
+                        let refs = match v {
+                            serde_yaml::Value::Sequence(s) => s.iter().collect(),
+                            v => vec![v],
+                        };
+                        out.extend(
+                            refs.into_iter()
+                                .filter_map(|r| r.as_str())
+                                .map(String::from),
+                        );
+                    }
                 }
             }
             serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, out)),
@@ -395,6 +409,8 @@ mod tests {
             ("  sel: {Image|endswith: a.exe, User: b}\n  condition: sel", &["Image", "User"]),
             ("  sel:\n    - {A|contains|all: [x]}\n    - {B: y}\n  f: {C|re: z}\n  condition: sel or f", &["A", "B", "C"]),
             ("  kw: [evil]\n  condition: kw", &[]),
+            ("  sel: {SourceHostname|fieldref: DestinationHostname}\n  condition: sel", &["DestinationHostname", "SourceHostname"]),
+            ("  sel: {A|fieldref|endswith: [B, C]}\n  condition: sel", &["A", "B", "C"]),
         ];
         for (det, want) in cases {
             let text = format!("title: t\nlogsource: {{category: c}}\ndetection:\n{det}\n");
