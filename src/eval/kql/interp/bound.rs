@@ -1,0 +1,187 @@
+//! Filters bound to their query once, so a streamed event pays no name lookups: each name of
+//! a leading `where` is resolved when the stream starts, as `Env::eval` would resolve it on
+//! every row (a `let` first, else a column, typed string or not by the table's schema).
+//! The walk (`Env::walk`) is one body for both forms, through [`Node::shape`].
+
+use super::*;
+
+/// One level of an expression as the walk sees it; `N` is the node type of its children.
+pub(super) enum Shape<'a, N> {
+    /// A name still to resolve: a `let`, else a column (an [`Expr`]).
+    Name(&'a str),
+    /// A `let`'s value, resolved.
+    Let(&'a Value),
+    /// A column, resolved: `string` when the table's schema types it string, so that absent
+    /// or null it reads as "".
+    Col {
+        name: &'a str,
+        string: bool,
+    },
+    Lit(&'a Lit),
+    Dynamic(&'a [Lit]),
+    Call(&'a str, &'a [N]),
+    Not(&'a N),
+    And(&'a N, &'a N),
+    Or(&'a N, &'a N),
+    Cmp(CmpOp, &'a N, &'a N),
+    In {
+        lhs: &'a N,
+        items: &'a [N],
+        ci: bool,
+        negated: bool,
+    },
+    HasAny {
+        lhs: &'a N,
+        items: &'a [N],
+        all: bool,
+    },
+    Between(&'a N, &'a N, &'a N),
+    Neg(&'a N),
+}
+
+/// An expression the walk can evaluate.
+pub(super) trait Node: Sized {
+    fn shape(&self) -> Shape<'_, Self>;
+}
+
+impl Node for Expr {
+    fn shape(&self) -> Shape<'_, Expr> {
+        match self {
+            Expr::Name(n) => Shape::Name(n),
+            Expr::Lit(l) => Shape::Lit(l),
+            Expr::Dynamic(v) => Shape::Dynamic(v),
+            Expr::Call(f, args) => Shape::Call(f, args),
+            Expr::Not(x) => Shape::Not(x),
+            Expr::And(a, b) => Shape::And(a, b),
+            Expr::Or(a, b) => Shape::Or(a, b),
+            Expr::Cmp(op, a, b) => Shape::Cmp(*op, a, b),
+            Expr::In {
+                lhs,
+                items,
+                ci,
+                negated,
+            } => Shape::In {
+                lhs,
+                items,
+                ci: *ci,
+                negated: *negated,
+            },
+            Expr::HasAny { lhs, items, all } => Shape::HasAny {
+                lhs,
+                items,
+                all: *all,
+            },
+            Expr::Between(x, lo, hi) => Shape::Between(x, lo, hi),
+            Expr::Neg(x) => Shape::Neg(x),
+        }
+    }
+}
+
+/// An [`Expr`] with its names resolved against one query's `let`s and table.
+#[derive(Debug)]
+pub(super) enum Bound<'q> {
+    Let(Value),
+    Col {
+        name: &'q str,
+        string: bool,
+    },
+    Lit(&'q Lit),
+    Dynamic(&'q [Lit]),
+    Call(&'q str, Vec<Bound<'q>>),
+    Not(Box<Bound<'q>>),
+    And(Box<Bound<'q>>, Box<Bound<'q>>),
+    Or(Box<Bound<'q>>, Box<Bound<'q>>),
+    Cmp(CmpOp, Box<Bound<'q>>, Box<Bound<'q>>),
+    In {
+        lhs: Box<Bound<'q>>,
+        items: Vec<Bound<'q>>,
+        ci: bool,
+        negated: bool,
+    },
+    HasAny {
+        lhs: Box<Bound<'q>>,
+        items: Vec<Bound<'q>>,
+        all: bool,
+    },
+    Between(Box<Bound<'q>>, Box<Bound<'q>>, Box<Bound<'q>>),
+    Neg(Box<Bound<'q>>),
+}
+
+impl Node for Bound<'_> {
+    fn shape(&self) -> Shape<'_, Self> {
+        match self {
+            Bound::Let(v) => Shape::Let(v),
+            Bound::Col { name, string } => Shape::Col {
+                name,
+                string: *string,
+            },
+            Bound::Lit(l) => Shape::Lit(l),
+            Bound::Dynamic(v) => Shape::Dynamic(v),
+            Bound::Call(f, args) => Shape::Call(f, args),
+            Bound::Not(x) => Shape::Not(x),
+            Bound::And(a, b) => Shape::And(a, b),
+            Bound::Or(a, b) => Shape::Or(a, b),
+            Bound::Cmp(op, a, b) => Shape::Cmp(*op, a, b),
+            Bound::In {
+                lhs,
+                items,
+                ci,
+                negated,
+            } => Shape::In {
+                lhs,
+                items,
+                ci: *ci,
+                negated: *negated,
+            },
+            Bound::HasAny { lhs, items, all } => Shape::HasAny {
+                lhs,
+                items,
+                all: *all,
+            },
+            Bound::Between(x, lo, hi) => Shape::Between(x, lo, hi),
+            Bound::Neg(x) => Shape::Neg(x),
+        }
+    }
+}
+
+impl Env {
+    /// `e` with every name resolved as `eval` resolves it: a `let` (its value), else a column.
+    pub(super) fn bind<'q>(&self, e: &'q Expr) -> Bound<'q> {
+        let b = |x: &'q Expr| Box::new(self.bind(x));
+        let all = |xs: &'q [Expr]| xs.iter().map(|x| self.bind(x)).collect();
+        match e {
+            Expr::Name(n) => match self.lets.get(n) {
+                Some(v) => Bound::Let(v.clone()),
+                None => Bound::Col {
+                    name: n,
+                    string: self.is_string(n),
+                },
+            },
+            Expr::Lit(l) => Bound::Lit(l),
+            Expr::Dynamic(v) => Bound::Dynamic(v),
+            Expr::Call(f, args) => Bound::Call(f, all(args)),
+            Expr::Not(x) => Bound::Not(b(x)),
+            Expr::And(x, y) => Bound::And(b(x), b(y)),
+            Expr::Or(x, y) => Bound::Or(b(x), b(y)),
+            Expr::Cmp(op, x, y) => Bound::Cmp(*op, b(x), b(y)),
+            Expr::In {
+                lhs,
+                items,
+                ci,
+                negated,
+            } => Bound::In {
+                lhs: b(lhs),
+                items: all(items),
+                ci: *ci,
+                negated: *negated,
+            },
+            Expr::HasAny { lhs, items, all: a } => Bound::HasAny {
+                lhs: b(lhs),
+                items: all(items),
+                all: *a,
+            },
+            Expr::Between(x, lo, hi) => Bound::Between(b(x), b(lo), b(hi)),
+            Expr::Neg(x) => Bound::Neg(b(x)),
+        }
+    }
+}
