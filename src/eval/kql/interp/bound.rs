@@ -17,6 +17,20 @@ pub(super) enum Shape<'a, N> {
         name: &'a str,
         string: bool,
     },
+    /// `Cmp(op, Col, Lit(Str(lit)))`: a column against a string literal.
+    ColCmpStr {
+        name: &'a str,
+        string: bool,
+        op: CmpOp,
+        lit: &'a str,
+    },
+    /// `Between(Col, lo, hi)` with `lo` and `hi` known values (`let`s or literals).
+    ColBetween {
+        name: &'a str,
+        string: bool,
+        lo: &'a Value,
+        hi: &'a Value,
+    },
     Lit(&'a Lit),
     Dynamic(&'a [Lit]),
     Call(&'a str, &'a [N]),
@@ -85,6 +99,18 @@ pub(super) enum Bound<'q> {
         name: &'q str,
         string: bool,
     },
+    ColCmpStr {
+        name: &'q str,
+        string: bool,
+        op: CmpOp,
+        lit: &'q str,
+    },
+    ColBetween {
+        name: &'q str,
+        string: bool,
+        lo: Value,
+        hi: Value,
+    },
     Lit(&'q Lit),
     Dynamic(&'q [Lit]),
     Call(&'q str, Vec<Bound<'q>>),
@@ -114,6 +140,28 @@ impl Node for Bound<'_> {
             Bound::Col { name, string } => Shape::Col {
                 name,
                 string: *string,
+            },
+            Bound::ColCmpStr {
+                name,
+                string,
+                op,
+                lit,
+            } => Shape::ColCmpStr {
+                name,
+                string: *string,
+                op: *op,
+                lit,
+            },
+            Bound::ColBetween {
+                name,
+                string,
+                lo,
+                hi,
+            } => Shape::ColBetween {
+                name,
+                string: *string,
+                lo,
+                hi,
             },
             Bound::Lit(l) => Shape::Lit(l),
             Bound::Dynamic(v) => Shape::Dynamic(v),
@@ -146,9 +194,17 @@ impl Node for Bound<'_> {
 
 impl Env {
     /// `e` with every name resolved as `eval` resolves it: a `let` (its value), else a column.
+    /// The two commonest filters of a column, a string operator against a literal and a
+    /// time window, are bound as one node each.
     pub(super) fn bind<'q>(&self, e: &'q Expr) -> Bound<'q> {
         let b = |x: &'q Expr| Box::new(self.bind(x));
         let all = |xs: &'q [Expr]| xs.iter().map(|x| self.bind(x)).collect();
+        // a known value: a `let` or a literal
+        let known = |x: &'q Expr| match self.bind(x) {
+            Bound::Let(v) => Some(v),
+            Bound::Lit(l) => Some(Value::from(l)),
+            _ => None,
+        };
         match e {
             Expr::Name(n) => match self.lets.get(n) {
                 Some(v) => Bound::Let(v.clone()),
@@ -163,7 +219,15 @@ impl Env {
             Expr::Not(x) => Bound::Not(b(x)),
             Expr::And(x, y) => Bound::And(b(x), b(y)),
             Expr::Or(x, y) => Bound::Or(b(x), b(y)),
-            Expr::Cmp(op, x, y) => Bound::Cmp(*op, b(x), b(y)),
+            Expr::Cmp(op, x, y) => match (self.bind(x), &**y) {
+                (Bound::Col { name, string }, Expr::Lit(Lit::Str(lit))) => Bound::ColCmpStr {
+                    name,
+                    string,
+                    op: *op,
+                    lit,
+                },
+                (x, _) => Bound::Cmp(*op, Box::new(x), b(y)),
+            },
             Expr::In {
                 lhs,
                 items,
@@ -180,7 +244,15 @@ impl Env {
                 items: all(items),
                 all: *a,
             },
-            Expr::Between(x, lo, hi) => Bound::Between(b(x), b(lo), b(hi)),
+            Expr::Between(x, lo, hi) => match (self.bind(x), known(lo), known(hi)) {
+                (Bound::Col { name, string }, Some(lo), Some(hi)) => Bound::ColBetween {
+                    name,
+                    string,
+                    lo,
+                    hi,
+                },
+                (x, _, _) => Bound::Between(Box::new(x), b(lo), b(hi)),
+            },
             Expr::Neg(x) => Bound::Neg(b(x)),
         }
     }

@@ -489,15 +489,16 @@ impl Env {
             Shape::Cmp(op, a, b) => {
                 let l = self.walk(a, row)?;
                 match b.shape() {
-                    // a string column against a string literal: compared in place
-                    Shape::Lit(Lit::Str(r))
-                        if matches!(l.as_ref(), Value::Str(_) | Value::Null) =>
-                    {
-                        compare_text(op, &l.text(), r, &l)
-                    }
+                    Shape::Lit(Lit::Str(r)) => compare_str_lit(op, &l, r),
                     _ => compare(op, &l, &*self.walk(b, row)?),
                 }
             }
+            Shape::ColCmpStr {
+                name,
+                string,
+                op,
+                lit,
+            } => compare_str_lit(op, column_as(row, name, || string), lit),
             Shape::In {
                 lhs,
                 items,
@@ -530,14 +531,14 @@ impl Env {
             }
             Shape::Between(x, lo, hi) => {
                 let (x, lo, hi) = (self.walk(x, row)?, self.walk(lo, row)?, self.walk(hi, row)?);
-                if [&x, &lo, &hi].iter().any(|v| ***v == Value::Null) {
-                    Value::Null
-                } else {
-                    Value::Bool(
-                        order(&lo, &x) != Ordering::Greater && order(&x, &hi) != Ordering::Greater,
-                    )
-                }
+                between(&x, &lo, &hi)
             }
+            Shape::ColBetween {
+                name,
+                string,
+                lo,
+                hi,
+            } => between(column_as(row, name, || string), lo, hi),
             Shape::Call(f, args) => self.call(f, args, row)?,
         };
         Ok(Cow::Owned(v))
@@ -649,7 +650,7 @@ impl Env {
 fn column_as<'a>(row: &'a Row, name: &str, string: impl FnOnce() -> bool) -> &'a Value {
     const NULL: &Value = &Value::Null;
     match row.get(name) {
-        Some(v) if *v != Value::Null => v,
+        Some(v) if !matches!(v, Value::Null) => v,
         _ if string() => EMPTY,
         v => v.unwrap_or(NULL),
     }

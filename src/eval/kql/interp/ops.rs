@@ -82,6 +82,25 @@ pub(super) fn compare_text(op: CmpOp, l: &str, r: &str, lv: &Value) -> Value {
     }
 }
 
+/// `compare` of a value against a string literal: a string (or null, read as "") in place,
+/// anything else against the literal as a value.
+pub(super) fn compare_str_lit(op: CmpOp, l: &Value, r: &str) -> Value {
+    if matches!(l, Value::Str(_) | Value::Null) {
+        compare_text(op, &l.text(), r, l)
+    } else {
+        compare(op, l, &Value::Str(r.to_string()))
+    }
+}
+
+/// `x between (lo .. hi)`: null when any of them is, else whether `lo <= x <= hi`.
+pub(super) fn between(x: &Value, lo: &Value, hi: &Value) -> Value {
+    if [x, lo, hi].iter().any(|v| matches!(v, Value::Null)) {
+        Value::Null
+    } else {
+        Value::Bool(order(lo, x) != Ordering::Greater && order(x, hi) != Ordering::Greater)
+    }
+}
+
 /// `=~`: "Case-insensitive operators are currently supported only for ASCII-text"
 /// (learn.microsoft.com/kusto/query/equals-operator and every case-insensitive operator's page).
 pub(super) fn eq_ci(a: &str, b: &str) -> bool {

@@ -385,6 +385,18 @@ fn filters_bound_once_read_names_as_each_row_would() {
         ("ReportId between (1 .. 10)", [false, false, true]),
         ("-ReportId < 0", [false, false, true]),
         ("tolower(RemoteUrl) endswith '.com'", [false, false, true]),
+        // a column against a string literal, bound as one node: a long column's value is
+        // compared as a value (never equal to a string), absent or null as ""
+        ("ReportId == '7'", [false, false, false]),
+        ("ReportId != '7'", [true, true, true]),
+        ("ReportId has '7'", [false, false, true]),
+        ("ReportId < '8'", [false, false, true]),
+        ("Nope =~ 'X'", [false, false, true]),
+        // a column between known bounds (literals, `let`s below), bound as one node
+        ("RemoteUrl between ('a' .. 'b')", [false, false, true]),
+        ("RemoteUrl between ('' .. 'b')", [true, true, true]),
+        ("ReportId between (7 .. 7.0)", [false, false, true]),
+        ("Nope between ('x' .. 'x')", [false, false, true]),
     ];
     for (pred, want) in cases {
         let query = format!("{t}{pred}");
@@ -401,6 +413,15 @@ fn filters_bound_once_read_names_as_each_row_would() {
     for r in [&absent, &nulls, &set] {
         assert!(keep_bound_and_unbound(q, r), "{r:?}");
     }
+    // a window between `let`s, and a `let` against a string literal (not a column: no
+    // single node)
+    let q = "let lo = 5;\nlet hi = now();\nlet u = 'a.netsupportsoftware.com';\nDeviceNetworkEvents | where ReportId between (lo .. 9) and Timestamp between (ago(1d) .. hi) or u has 'x'";
+    let mut r = set.clone();
+    r.insert("Timestamp".into(), Value::DateTime(-5));
+    assert!(keep_bound_and_unbound(q, &r));
+    r.insert("Timestamp".into(), Value::DateTime(5));
+    assert!(!keep_bound_and_unbound(q, &r));
+    assert!(!keep_bound_and_unbound(q, &absent));
     // a `let` naming a list, read by `in`
     let q = "let urls = dynamic(['a.netsupportsoftware.com']);\nDeviceNetworkEvents | where RemoteUrl in (urls)";
     assert!(keep_bound_and_unbound(q, &set));
