@@ -242,7 +242,50 @@ impl<'q> Stream<'q> {
 struct Aggregator<'q> {
     aggs: &'q [(String, Agg)],
     by: &'q [String],
-    groups: BTreeMap<Vec<String>, (Row, Vec<Acc>)>,
+    /// Each group's key (`GroupKey`), its `by` row and aggregates, in first-seen order; the
+    /// result is in the order of the keys' `Debug` texts (`finish`).
+    groups: indexmap::IndexMap<GroupKey, Group, foldhash::fast::FixedState>,
+}
+
+/// One `by` value of a group's key: a string as itself, any other value as its `Debug` text.
+/// Two keys are equal exactly when their values' `Debug` texts are (a string's is `Str("…")`,
+/// escaped one to one, and no other variant's text starts `Str(`), with no text built for a
+/// string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum KeyPart<'a> {
+    Str(Cow<'a, str>),
+    Other(String),
+}
+
+impl KeyPart<'_> {
+    fn of(v: &Value) -> KeyPart<'_> {
+        match v {
+            Value::Str(s) => KeyPart::Str(Cow::Borrowed(s)),
+            v => KeyPart::Other(format!("{v:?}")),
+        }
+    }
+    /// The `Debug` text of the value.
+    fn text(&self) -> String {
+        match self {
+            KeyPart::Str(s) => format!("{:?}", Value::Str(s.to_string())),
+            KeyPart::Other(t) => t.clone(),
+        }
+    }
+}
+
+type GroupKey = Vec<KeyPart<'static>>;
+
+/// A group's `by` row and aggregates.
+type Group = (Row, Vec<Acc>);
+
+/// A key looked up by its borrowed parts; hashed as `GroupKey` (a `Vec` hashes as its slice).
+#[derive(Hash)]
+struct KeyProbe<'a>(&'a [KeyPart<'a>]);
+
+impl indexmap::Equivalent<GroupKey> for KeyProbe<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        self.0 == key.as_slice()
+    }
 }
 
 /// One aggregate's running value. `min` keeps the first of equal values and `max` the last
@@ -261,7 +304,7 @@ enum Acc {
 struct ValueSet {
     items: Vec<Value>,
     /// Keys of the items that have one (`set_key`), for a constant-time test.
-    keyed: std::collections::HashSet<String>,
+    keyed: std::collections::HashSet<SetKey, foldhash::fast::FixedState>,
 }
 
 impl ValueSet {
@@ -281,12 +324,23 @@ impl ValueSet {
     }
 }
 
-/// A text key equal for two values exactly when `==` holds, for the variants where that is
-/// easy to say; reals and arrays (`0.0 == -0.0`, NaN) are compared with `==` instead.
-fn set_key(v: &Value) -> Option<String> {
+/// A key equal for two values exactly when `==` holds, for the variants where that is easy
+/// to say; reals and arrays (`0.0 == -0.0`, NaN) are compared with `==` instead.
+#[derive(PartialEq, Eq, Hash)]
+enum SetKey {
+    Long(i64),
+    Str(String),
+    /// Any other value's `Debug` text (`Null`, `Bool(…)`, `DateTime(…)`, `Timespan(…)`),
+    /// which never equals a long's or a string's.
+    Other(String),
+}
+
+fn set_key(v: &Value) -> Option<SetKey> {
     match v {
         Value::Real(_) | Value::Dynamic(_) => None,
-        v => Some(format!("{v:?}")),
+        Value::Long(n) => Some(SetKey::Long(*n)),
+        Value::Str(s) => Some(SetKey::Str(s.clone())),
+        v => Some(SetKey::Other(format!("{v:?}"))),
     }
 }
 
@@ -295,7 +349,7 @@ impl<'q> Aggregator<'q> {
         Aggregator {
             aggs,
             by,
-            groups: BTreeMap::new(),
+            groups: Default::default(),
         }
     }
 
@@ -303,29 +357,41 @@ impl<'q> Aggregator<'q> {
         // a group key is the column as the query reads it (`Env::column`: a missing or null
         // string column is ""); with no schema, an absent and a null value are one (empty)
         // key, as for strings
-        let key_vals: Vec<Value> = self
+        let key_vals: Vec<&Value> = self
             .by
             .iter()
             .map(|c| match env.column(r, c) {
-                Value::Null if env.schema.is_none() => EMPTY.clone(),
-                v => v.clone(),
+                Value::Null if env.schema.is_none() => EMPTY,
+                v => v,
             })
             .collect();
-        let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
+        let key: Vec<KeyPart<'_>> = key_vals.iter().map(|v| KeyPart::of(v)).collect();
         let aggs = self.aggs;
-        let entry = self.groups.entry(key).or_insert_with(|| {
-            let accs = aggs
-                .iter()
-                .map(|(_, a)| match a {
-                    Agg::Count => Acc::Count(0),
-                    Agg::Min(_) => Acc::Min(None),
-                    Agg::Max(_) => Acc::Max(None),
-                    Agg::MakeSet(_) => Acc::Set(ValueSet::default()),
-                    Agg::DCount(_) => Acc::DCount(ValueSet::default()),
-                })
-                .collect();
-            (self.by.iter().cloned().zip(key_vals).collect(), accs)
-        });
+        let at = match self.groups.get_index_of(&KeyProbe(&key)) {
+            Some(at) => at,
+            None => {
+                let key = key
+                    .into_iter()
+                    .map(|p| match p {
+                        KeyPart::Str(s) => KeyPart::Str(Cow::Owned(s.into_owned())),
+                        KeyPart::Other(t) => KeyPart::Other(t),
+                    })
+                    .collect();
+                let accs = aggs
+                    .iter()
+                    .map(|(_, a)| match a {
+                        Agg::Count => Acc::Count(0),
+                        Agg::Min(_) => Acc::Min(None),
+                        Agg::Max(_) => Acc::Max(None),
+                        Agg::MakeSet(_) => Acc::Set(ValueSet::default()),
+                        Agg::DCount(_) => Acc::DCount(ValueSet::default()),
+                    })
+                    .collect();
+                let row = self.by.iter().cloned().zip(key_vals.into_iter().cloned());
+                self.groups.insert_full(key, (row.collect(), accs)).0
+            }
+        };
+        let entry = &mut self.groups[at];
         for ((_, agg), acc) in aggs.iter().zip(entry.1.iter_mut()) {
             if let Acc::Count(n) = acc {
                 *n += 1;
@@ -357,9 +423,16 @@ impl<'q> Aggregator<'q> {
     }
 
     fn finish(self) -> Vec<Row> {
-        self.groups
-            .into_values()
-            .map(|(mut row, accs)| {
+        // in the order of the keys' `Debug` texts, as a map keyed by them would hold them
+        let mut groups: Vec<(Vec<String>, Group)> = self
+            .groups
+            .into_iter()
+            .map(|(k, g)| (k.iter().map(KeyPart::text).collect(), g))
+            .collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        groups
+            .into_iter()
+            .map(|(_, (mut row, accs))| {
                 for ((name, _), acc) in self.aggs.iter().zip(accs) {
                     let v = match acc {
                         Acc::Count(n) => Value::Long(n),

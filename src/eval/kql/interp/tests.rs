@@ -483,3 +483,75 @@ fn has_by_first_byte_is_has_by_every_window() {
         prop_assert_eq!(got, every_window(&hay, &needle, cs));
     });
 }
+
+/// Groups are told apart without their keys' `Debug` texts but come out in those texts' order,
+/// as a map keyed by them held them; `make_set` tells values apart as `==` does.
+#[test]
+fn groups_and_sets_keep_their_debug_text_order_and_equality() {
+    let q = parse("T | summarize C=count(), S=make_set(x), D=dcount(x) by k, j").unwrap();
+    let keys = [
+        s("b"),
+        s("a\"q"),
+        s("a\\q"),
+        s(""),
+        s("é"),
+        s("Long(1)"),
+        Value::Long(1),
+        Value::Long(-1),
+        Value::Null,
+        Value::Bool(true),
+        Value::DateTime(5),
+        Value::Timespan(5),
+        Value::Real(1.0),
+        Value::Dynamic(vec![s("a")]),
+    ];
+    let xs = [
+        Value::Long(1),
+        s("1"),
+        Value::DateTime(1),
+        Value::Timespan(1),
+        Value::Null,
+        Value::Long(1),
+        s("Long(1)"),
+        Value::Bool(false),
+    ];
+    let mut rows = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        for (n, x) in xs.iter().enumerate().take(1 + i % xs.len()) {
+            let mut r = row(&[("k", k.clone()), ("x", x.clone())]);
+            if n % 2 == 1 {
+                r.insert("j".into(), s("j"));
+            }
+            rows.push(r);
+        }
+    }
+    let out = run(&q, &rows, 0).unwrap();
+    // the reference: groups keyed by the `Debug` texts (absent `j` is null: no schema), sets
+    // by `==`
+    let mut want: BTreeMap<Vec<String>, (i64, Vec<Value>)> = BTreeMap::new();
+    for r in &rows {
+        let key = ["k", "j"].map(|c| {
+            let v = r.get(c).cloned().unwrap_or(Value::Null);
+            format!("{:?}", if v == Value::Null { s("") } else { v })
+        });
+        let g = want.entry(key.to_vec()).or_default();
+        g.0 += 1;
+        if r["x"] != Value::Null && !g.1.contains(&r["x"]) {
+            g.1.push(r["x"].clone());
+        }
+    }
+    let got: Vec<_> = out
+        .iter()
+        .map(|r| {
+            let key = ["k", "j"].map(|c| format!("{:?}", r[c])).to_vec();
+            let (Value::Long(c), Value::Dynamic(set), Value::Long(d)) = (&r["C"], &r["S"], &r["D"])
+            else {
+                panic!("{r:?}")
+            };
+            assert_eq!(*d as usize, set.len());
+            (key, (*c, set.clone()))
+        })
+        .collect();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    assert!(got.len() > keys.len());
+}
