@@ -257,3 +257,44 @@ impl Env {
         }
     }
 }
+
+impl Env {
+    /// `walk(e, row)?.truth()` without building values, when `e` is made only of nodes that
+    /// cannot fail and whose value is a bool or null: a column against a string literal or
+    /// between known bounds, under `and`, `or` and `not` (the same three-valued logic as the
+    /// walk; a null's truth is `None`). `None` when `e` is not: the walk decides.
+    pub(super) fn quick(&self, e: &Bound<'_>, row: &Row) -> Option<Option<bool>> {
+        Some(match e {
+            Bound::ColCmpStr {
+                name,
+                string,
+                op,
+                lit,
+            } => compare_str_lit(*op, column_as(row, name, || *string), lit).truth(),
+            Bound::ColBetween {
+                name,
+                string,
+                lo,
+                hi,
+            } => between(column_as(row, name, || *string), lo, hi).truth(),
+            Bound::And(a, b) => match self.quick(a, row)? {
+                Some(false) => Some(false),
+                a => match (a, self.quick(b, row)?) {
+                    (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                },
+            },
+            Bound::Or(a, b) => match self.quick(a, row)? {
+                Some(true) => Some(true),
+                a => match (a, self.quick(b, row)?) {
+                    (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                },
+            },
+            Bound::Not(x) => self.quick(x, row)?.map(|b| !b),
+            _ => return None,
+        })
+    }
+}

@@ -190,11 +190,15 @@ impl<'q> Stream<'q> {
     pub fn keep(&self, row: &Row) -> Result<bool, EvalError> {
         // every one of `filters` is a `where`, so `bound[i]` is `filters[i]`'s
         for (i, e) in self.bound.iter().enumerate() {
-            let v = self
-                .env
-                .walk(e, row)
-                .map_err(|e| e.in_stage(self.spans.get(i)))?;
-            if v.truth() != Some(true) {
+            let t = match self.env.quick(e, row) {
+                Some(t) => t,
+                None => self
+                    .env
+                    .walk(e, row)
+                    .map_err(|e| e.in_stage(self.spans.get(i)))?
+                    .truth(),
+            };
+            if t != Some(true) {
                 return Ok(false);
             }
         }

@@ -397,6 +397,29 @@ fn filters_bound_once_read_names_as_each_row_would() {
         ("RemoteUrl between ('' .. 'b')", [true, true, true]),
         ("ReportId between (7 .. 7.0)", [false, false, true]),
         ("Nope between ('x' .. 'x')", [false, false, true]),
+        // and, or, not over such nodes (decided without building values), with nulls
+        ("not(ReportId < '8')", [false, false, false]),
+        (
+            "not(ReportId < '8') or RemoteUrl == ''",
+            [true, true, false],
+        ),
+        (
+            "ReportId < '8' or not(RemoteUrl has 'x')",
+            [true, true, true],
+        ),
+        (
+            "ReportId < '8' and RemoteUrl has 'netsupport'",
+            [false, false, false],
+        ),
+        (
+            "not(ReportId < '0' and RemoteUrl !has 'x') and not(Nope between ('a' .. 'b'))",
+            [false, false, true],
+        ),
+        ("RemoteUrl has 'a' or ReportId == 7", [false, false, true]),
+        (
+            "not(RemoteUrl has 'b' or ReportId between (0 .. 1))",
+            [false, false, true],
+        ),
     ];
     for (pred, want) in cases {
         let query = format!("{t}{pred}");
