@@ -61,6 +61,7 @@ impl Projection {
     }
 
     /// The place of `key` in `keys` (whatever `all` says).
+    #[inline]
     fn index(&self, key: &str) -> Option<usize> {
         if self.lens & len_bit(key) == 0 {
             return None;
@@ -78,6 +79,7 @@ impl Projection {
 }
 
 /// A key's bit in `Projection::lens`.
+#[inline]
 fn len_bit(key: &str) -> u64 {
     1 << key.len().min(63)
 }
@@ -517,6 +519,7 @@ fn long_numbers_end(line: &[u8], indexes: &[u32]) -> bool {
 }
 
 /// The number of tape nodes of the value starting at `n`.
+#[inline]
 fn span(n: &Node<'_>) -> usize {
     match n {
         Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
@@ -525,6 +528,7 @@ fn span(n: &Node<'_>) -> usize {
 }
 
 /// The members (key, the tape from its value on) of the object at `t[0]`.
+#[inline]
 fn members<'t, 'i>(t: &'t [Node<'i>]) -> impl Iterator<Item = (&'i str, &'t [Node<'i>])> {
     let len = match t[0] {
         Node::Object { len, .. } => len,

@@ -10,7 +10,8 @@
 //!   currently supported only for ASCII-text", same page): `Ä` and `ä` differ under `=~`.
 //!
 //! Stays whole (just over 600 lines): values, the streaming pipeline and the expression walk
-//! are one evaluator (`ops.rs` holds the tabular operators, `tests.rs` the tests); splitting
+//! are one evaluator (`ops.rs` holds the scalar operators, `bound.rs` the filters bound to a
+//! query once for streaming, `tests.rs` the tests); splitting
 //! the walk from the values it returns would spread each rule above over two files.
 
 use super::ast::*;
@@ -130,6 +131,8 @@ pub fn run(q: &Query, rows: &[Row], now: i128) -> Result<Vec<Row>, EvalError> {
 pub struct Stream<'q> {
     env: Env,
     filters: &'q [Op],
+    /// The leading `where` stages' predicates, bound to the query once (`Env::bind`).
+    bound: Vec<Bound<'q>>,
     rest: &'q [Op],
     agg: Option<Aggregator<'q>>,
     kept: Vec<Row>,
@@ -157,6 +160,13 @@ impl<'q> Stream<'q> {
             .take_while(|o| matches!(o, Op::Where(_)))
             .count();
         let (filters, mut rest) = q.ops.split_at(k);
+        let bound = filters
+            .iter()
+            .filter_map(|o| match o {
+                Op::Where(e) => Some(env.bind(e)),
+                _ => None,
+            })
+            .collect();
         let agg = match rest.first() {
             Some(Op::Summarize { aggs, by }) => {
                 rest = &rest[1..];
@@ -167,6 +177,7 @@ impl<'q> Stream<'q> {
         Ok(Stream {
             env,
             filters,
+            bound,
             rest_from: q.ops.len() - rest.len(),
             rest,
             agg,
@@ -177,15 +188,18 @@ impl<'q> Stream<'q> {
 
     /// Do the leading `where` stages keep this row?
     pub fn keep(&self, row: &Row) -> Result<bool, EvalError> {
-        for (i, op) in self.filters.iter().enumerate() {
-            if let Op::Where(e) = op {
-                let v = self
+        // every one of `filters` is a `where`, so `bound[i]` is `filters[i]`'s
+        for (i, e) in self.bound.iter().enumerate() {
+            let t = match self.env.quick(e, row) {
+                Some(t) => t,
+                None => self
                     .env
-                    .eval(e, row)
-                    .map_err(|e| e.in_stage(self.spans.get(i)))?;
-                if v.truth() != Some(true) {
-                    return Ok(false);
-                }
+                    .walk(e, row)
+                    .map_err(|e| e.in_stage(self.spans.get(i)))?
+                    .truth(),
+            };
+            if t != Some(true) {
+                return Ok(false);
             }
         }
         Ok(true)
@@ -232,7 +246,50 @@ impl<'q> Stream<'q> {
 struct Aggregator<'q> {
     aggs: &'q [(String, Agg)],
     by: &'q [String],
-    groups: BTreeMap<Vec<String>, (Row, Vec<Acc>)>,
+    /// Each group's key (`GroupKey`), its `by` row and aggregates, in first-seen order; the
+    /// result is in the order of the keys' `Debug` texts (`finish`).
+    groups: indexmap::IndexMap<GroupKey, Group, foldhash::fast::FixedState>,
+}
+
+/// One `by` value of a group's key: a string as itself, any other value as its `Debug` text.
+/// Two keys are equal exactly when their values' `Debug` texts are (a string's is `Str("…")`,
+/// escaped one to one, and no other variant's text starts `Str(`), with no text built for a
+/// string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum KeyPart<'a> {
+    Str(Cow<'a, str>),
+    Other(String),
+}
+
+impl KeyPart<'_> {
+    fn of(v: &Value) -> KeyPart<'_> {
+        match v {
+            Value::Str(s) => KeyPart::Str(Cow::Borrowed(s)),
+            v => KeyPart::Other(format!("{v:?}")),
+        }
+    }
+    /// The `Debug` text of the value.
+    fn text(&self) -> String {
+        match self {
+            KeyPart::Str(s) => format!("{:?}", Value::Str(s.to_string())),
+            KeyPart::Other(t) => t.clone(),
+        }
+    }
+}
+
+type GroupKey = Vec<KeyPart<'static>>;
+
+/// A group's `by` row and aggregates.
+type Group = (Row, Vec<Acc>);
+
+/// A key looked up by its borrowed parts; hashed as `GroupKey` (a `Vec` hashes as its slice).
+#[derive(Hash)]
+struct KeyProbe<'a>(&'a [KeyPart<'a>]);
+
+impl indexmap::Equivalent<GroupKey> for KeyProbe<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        self.0 == key.as_slice()
+    }
 }
 
 /// One aggregate's running value. `min` keeps the first of equal values and `max` the last
@@ -251,7 +308,7 @@ enum Acc {
 struct ValueSet {
     items: Vec<Value>,
     /// Keys of the items that have one (`set_key`), for a constant-time test.
-    keyed: std::collections::HashSet<String>,
+    keyed: std::collections::HashSet<SetKey, foldhash::fast::FixedState>,
 }
 
 impl ValueSet {
@@ -271,12 +328,23 @@ impl ValueSet {
     }
 }
 
-/// A text key equal for two values exactly when `==` holds, for the variants where that is
-/// easy to say; reals and arrays (`0.0 == -0.0`, NaN) are compared with `==` instead.
-fn set_key(v: &Value) -> Option<String> {
+/// A key equal for two values exactly when `==` holds, for the variants where that is easy
+/// to say; reals and arrays (`0.0 == -0.0`, NaN) are compared with `==` instead.
+#[derive(PartialEq, Eq, Hash)]
+enum SetKey {
+    Long(i64),
+    Str(String),
+    /// Any other value's `Debug` text (`Null`, `Bool(…)`, `DateTime(…)`, `Timespan(…)`),
+    /// which never equals a long's or a string's.
+    Other(String),
+}
+
+fn set_key(v: &Value) -> Option<SetKey> {
     match v {
         Value::Real(_) | Value::Dynamic(_) => None,
-        v => Some(format!("{v:?}")),
+        Value::Long(n) => Some(SetKey::Long(*n)),
+        Value::Str(s) => Some(SetKey::Str(s.clone())),
+        v => Some(SetKey::Other(format!("{v:?}"))),
     }
 }
 
@@ -285,7 +353,7 @@ impl<'q> Aggregator<'q> {
         Aggregator {
             aggs,
             by,
-            groups: BTreeMap::new(),
+            groups: Default::default(),
         }
     }
 
@@ -293,29 +361,41 @@ impl<'q> Aggregator<'q> {
         // a group key is the column as the query reads it (`Env::column`: a missing or null
         // string column is ""); with no schema, an absent and a null value are one (empty)
         // key, as for strings
-        let key_vals: Vec<Value> = self
+        let key_vals: Vec<&Value> = self
             .by
             .iter()
             .map(|c| match env.column(r, c) {
-                Value::Null if env.schema.is_none() => EMPTY.clone(),
-                v => v.clone(),
+                Value::Null if env.schema.is_none() => EMPTY,
+                v => v,
             })
             .collect();
-        let key: Vec<String> = key_vals.iter().map(|v| format!("{v:?}")).collect();
+        let key: Vec<KeyPart<'_>> = key_vals.iter().map(|v| KeyPart::of(v)).collect();
         let aggs = self.aggs;
-        let entry = self.groups.entry(key).or_insert_with(|| {
-            let accs = aggs
-                .iter()
-                .map(|(_, a)| match a {
-                    Agg::Count => Acc::Count(0),
-                    Agg::Min(_) => Acc::Min(None),
-                    Agg::Max(_) => Acc::Max(None),
-                    Agg::MakeSet(_) => Acc::Set(ValueSet::default()),
-                    Agg::DCount(_) => Acc::DCount(ValueSet::default()),
-                })
-                .collect();
-            (self.by.iter().cloned().zip(key_vals).collect(), accs)
-        });
+        let at = match self.groups.get_index_of(&KeyProbe(&key)) {
+            Some(at) => at,
+            None => {
+                let key = key
+                    .into_iter()
+                    .map(|p| match p {
+                        KeyPart::Str(s) => KeyPart::Str(Cow::Owned(s.into_owned())),
+                        KeyPart::Other(t) => KeyPart::Other(t),
+                    })
+                    .collect();
+                let accs = aggs
+                    .iter()
+                    .map(|(_, a)| match a {
+                        Agg::Count => Acc::Count(0),
+                        Agg::Min(_) => Acc::Min(None),
+                        Agg::Max(_) => Acc::Max(None),
+                        Agg::MakeSet(_) => Acc::Set(ValueSet::default()),
+                        Agg::DCount(_) => Acc::DCount(ValueSet::default()),
+                    })
+                    .collect();
+                let row = self.by.iter().cloned().zip(key_vals.into_iter().cloned());
+                self.groups.insert_full(key, (row.collect(), accs)).0
+            }
+        };
+        let entry = &mut self.groups[at];
         for ((_, agg), acc) in aggs.iter().zip(entry.1.iter_mut()) {
             if let Acc::Count(n) = acc {
                 *n += 1;
@@ -347,9 +427,16 @@ impl<'q> Aggregator<'q> {
     }
 
     fn finish(self) -> Vec<Row> {
-        self.groups
-            .into_values()
-            .map(|(mut row, accs)| {
+        // in the order of the keys' `Debug` texts, as a map keyed by them would hold them
+        let mut groups: Vec<(Vec<String>, Group)> = self
+            .groups
+            .into_iter()
+            .map(|(k, g)| (k.iter().map(KeyPart::text).collect(), g))
+            .collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        groups
+            .into_iter()
+            .map(|(_, (mut row, accs))| {
                 for ((name, _), acc) in self.aggs.iter().zip(accs) {
                     let v = match acc {
                         Acc::Count(n) => Value::Long(n),
@@ -371,18 +458,14 @@ impl Env {
     /// absent or null in the row reads as "", also as a `summarize … by` key. Other columns read as null. Without a schema for the table (a test's `T`),
     /// the type is unknown and the value is returned as it is.
     fn column<'a>(&self, row: &'a Row, name: &str) -> &'a Value {
-        const NULL: &Value = &Value::Null;
-        match row.get(name) {
-            Some(v) if *v != Value::Null => v,
-            _ if self
-                .schema
-                .and_then(|c| c.get(name))
-                .is_some_and(|t| t == "string") =>
-            {
-                EMPTY
-            }
-            v => v.unwrap_or(NULL),
-        }
+        column_as(row, name, || self.is_string(name))
+    }
+
+    /// Does the schema type this column string?
+    fn is_string(&self, name: &str) -> bool {
+        self.schema
+            .and_then(|c| c.get(name))
+            .is_some_and(|t| t == "string")
     }
 
     fn apply(&self, op: &Op, rows: Vec<Row>) -> Result<Vec<Row>, EvalError> {
@@ -433,75 +516,87 @@ impl Env {
     }
 
     pub fn eval<'a>(&'a self, e: &'a Expr, row: &'a Row) -> Result<Cow<'a, Value>, EvalError> {
-        let v = match e {
-            Expr::Name(n) => {
+        self.walk(e, row)
+    }
+
+    /// `eval` of an expression or of one bound to the query (`Bound`), by one body.
+    fn walk<'a, N: Node>(&'a self, e: &'a N, row: &'a Row) -> Result<Cow<'a, Value>, EvalError> {
+        let v = match e.shape() {
+            Shape::Name(n) => {
                 return Ok(Cow::Borrowed(match self.lets.get(n) {
                     Some(v) => v,
                     None => self.column(row, n),
                 }))
             }
-            Expr::Lit(l) => l.into(),
-            Expr::Dynamic(v) => Value::Dynamic(v.iter().map(Value::from).collect()),
-            Expr::Neg(x) => match &*self.eval(x, row)? {
+            Shape::Let(v) => return Ok(Cow::Borrowed(v)),
+            Shape::Col { name, string } => {
+                return Ok(Cow::Borrowed(column_as(row, name, || string)))
+            }
+            Shape::Lit(l) => l.into(),
+            Shape::Dynamic(v) => Value::Dynamic(v.iter().map(Value::from).collect()),
+            Shape::Neg(x) => match &*self.walk(x, row)? {
                 Value::Long(n) => Value::Long(-n),
                 Value::Real(x) => Value::Real(-x),
                 Value::Timespan(t) => Value::Timespan(-t),
                 Value::Null => Value::Null,
                 v => return err(format!("cannot negate {v:?}")),
             },
-            Expr::Not(x) => match &*self.eval(x, row)? {
+            Shape::Not(x) => match &*self.walk(x, row)? {
                 Value::Bool(b) => Value::Bool(!b),
                 Value::Null => Value::Null,
                 v => return err(format!("not() needs a bool, got {v:?}")),
             },
             // three-valued logic; the right side is skipped once the left decides
-            Expr::And(a, b) => match self.eval(a, row)?.truth() {
+            Shape::And(a, b) => match self.walk(a, row)?.truth() {
                 Some(false) => Value::Bool(false),
-                a => match (a, self.eval(b, row)?.truth()) {
+                a => match (a, self.walk(b, row)?.truth()) {
                     (_, Some(false)) => Value::Bool(false),
                     (Some(true), Some(true)) => Value::Bool(true),
                     _ => Value::Null,
                 },
             },
-            Expr::Or(a, b) => match self.eval(a, row)?.truth() {
+            Shape::Or(a, b) => match self.walk(a, row)?.truth() {
                 Some(true) => Value::Bool(true),
-                a => match (a, self.eval(b, row)?.truth()) {
+                a => match (a, self.walk(b, row)?.truth()) {
                     (_, Some(true)) => Value::Bool(true),
                     (Some(false), Some(false)) => Value::Bool(false),
                     _ => Value::Null,
                 },
             },
-            Expr::Cmp(op, a, b) => {
-                let l = self.eval(a, row)?;
-                match &**b {
-                    // a string column against a string literal: compared in place
-                    Expr::Lit(Lit::Str(r)) if matches!(l.as_ref(), Value::Str(_) | Value::Null) => {
-                        compare_text(*op, &l.text(), r, &l)
-                    }
-                    _ => compare(*op, &l, &*self.eval(b, row)?),
+            Shape::Cmp(op, a, b) => {
+                let l = self.walk(a, row)?;
+                match b.shape() {
+                    Shape::Lit(Lit::Str(r)) => compare_str_lit(op, &l, r),
+                    _ => compare(op, &l, &*self.walk(b, row)?),
                 }
             }
-            Expr::In {
+            Shape::ColCmpStr {
+                name,
+                string,
+                op,
+                lit,
+            } => compare_str_lit(op, column_as(row, name, || string), lit),
+            Shape::In {
                 lhs,
                 items,
                 ci,
                 negated,
             } => {
-                let l = self.eval(lhs, row)?;
+                let l = self.walk(lhs, row)?;
                 let lt = l.text();
                 let mut hit = false;
                 self.each_item(items, row, &mut |v: &Value| {
                     hit = hit
-                        || if *ci {
+                        || if ci {
                             eq_ci(&lt, &v.text())
                         } else {
                             equal(&l, v) == Some(true)
                         };
                 })?;
-                Value::Bool(hit != *negated)
+                Value::Bool(hit != negated)
             }
-            Expr::HasAny { lhs, items, all } => {
-                let l = self.eval(lhs, row)?;
+            Shape::HasAny { lhs, items, all } => {
+                let l = self.walk(lhs, row)?;
                 let l = l.text();
                 let (mut any, mut every) = (false, true);
                 self.each_item(items, row, &mut |v: &Value| {
@@ -509,33 +604,33 @@ impl Env {
                     any |= h;
                     every &= h;
                 })?;
-                Value::Bool(if *all { every } else { any })
+                Value::Bool(if all { every } else { any })
             }
-            Expr::Between(x, lo, hi) => {
-                let (x, lo, hi) = (self.eval(x, row)?, self.eval(lo, row)?, self.eval(hi, row)?);
-                if [&x, &lo, &hi].iter().any(|v| ***v == Value::Null) {
-                    Value::Null
-                } else {
-                    Value::Bool(
-                        order(&lo, &x) != Ordering::Greater && order(&x, &hi) != Ordering::Greater,
-                    )
-                }
+            Shape::Between(x, lo, hi) => {
+                let (x, lo, hi) = (self.walk(x, row)?, self.walk(lo, row)?, self.walk(hi, row)?);
+                between(&x, &lo, &hi)
             }
-            Expr::Call(f, args) => self.call(f, args, row)?,
+            Shape::ColBetween {
+                name,
+                string,
+                lo,
+                hi,
+            } => between(column_as(row, name, || string), lo, hi),
+            Shape::Call(f, args) => self.call(f, args, row)?,
         };
         Ok(Cow::Owned(v))
     }
 
     /// Visit every value of an `in (...)` list, flattening dynamic arrays, without copying
     /// column values or let-bound lists.
-    fn each_item(
+    fn each_item<N: Node>(
         &self,
-        items: &[Expr],
+        items: &[N],
         row: &Row,
         f: &mut dyn FnMut(&Value),
     ) -> Result<(), EvalError> {
         for it in items {
-            let v = self.eval(it, row)?;
+            let v = self.walk(it, row)?;
             match v.as_ref() {
                 Value::Dynamic(vs) => vs.iter().for_each(&mut *f),
                 v => f(v),
@@ -544,10 +639,10 @@ impl Env {
         Ok(())
     }
 
-    fn call(&self, f: &str, args: &[Expr], row: &Row) -> Result<Value, EvalError> {
+    fn call<N: Node>(&self, f: &str, args: &[N], row: &Row) -> Result<Value, EvalError> {
         let vals: Vec<Value> = args
             .iter()
-            .map(|a| self.eval(a, row).map(Cow::into_owned))
+            .map(|a| self.walk(a, row).map(Cow::into_owned))
             .collect::<Result<_, _>>()?;
         let arity = |n: usize| -> Result<(), EvalError> {
             if vals.len() == n {
@@ -627,7 +722,20 @@ impl Env {
     }
 }
 
+/// A column's value in a row (`Env::column`), `string` saying (when asked, only for an absent
+/// or null value) whether the schema types it string.
+fn column_as<'a>(row: &'a Row, name: &str, string: impl FnOnce() -> bool) -> &'a Value {
+    const NULL: &Value = &Value::Null;
+    match row.get(name) {
+        Some(v) if !matches!(v, Value::Null) => v,
+        _ if string() => EMPTY,
+        v => v.unwrap_or(NULL),
+    }
+}
+
+mod bound;
 mod ops;
+use bound::*;
 use ops::*;
 
 #[cfg(test)]

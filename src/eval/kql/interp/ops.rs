@@ -82,6 +82,25 @@ pub(super) fn compare_text(op: CmpOp, l: &str, r: &str, lv: &Value) -> Value {
     }
 }
 
+/// `compare` of a value against a string literal: a string (or null, read as "") in place,
+/// anything else against the literal as a value.
+pub(super) fn compare_str_lit(op: CmpOp, l: &Value, r: &str) -> Value {
+    if matches!(l, Value::Str(_) | Value::Null) {
+        compare_text(op, &l.text(), r, l)
+    } else {
+        compare(op, l, &Value::Str(r.to_string()))
+    }
+}
+
+/// `x between (lo .. hi)`: null when any of them is, else whether `lo <= x <= hi`.
+pub(super) fn between(x: &Value, lo: &Value, hi: &Value) -> Value {
+    if [x, lo, hi].iter().any(|v| matches!(v, Value::Null)) {
+        Value::Null
+    } else {
+        Value::Bool(order(lo, x) != Ordering::Greater && order(x, hi) != Ordering::Greater)
+    }
+}
+
 /// `=~`: "Case-insensitive operators are currently supported only for ASCII-text"
 /// (learn.microsoft.com/kusto/query/equals-operator and every case-insensitive operator's page).
 pub(super) fn eq_ci(a: &str, b: &str) -> bool {
@@ -141,30 +160,45 @@ pub(super) fn word(c: char) -> bool {
 }
 
 /// Every position where `needle` occurs in `hay` (ASCII case-folded unless `cs`), as
-/// (character before, character after) pairs. Byte windows are exact for UTF-8: ASCII folding
-/// changes only bytes below 0x80, and a needle's first byte never equals a continuation byte,
-/// so every window that matches starts and ends on a character boundary.
-pub(super) fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
+/// (character before, character after) pairs, in order and found as they are asked for.
+/// Byte windows are exact for UTF-8: ASCII folding changes only bytes below 0x80, and a
+/// needle's first byte never equals a continuation byte, so every window that matches starts
+/// and ends on a character boundary. Windows are tried only where the needle's first byte
+/// (either case of it) is (`memchr2`).
+pub(super) fn occurrences<'h>(
+    hay: &'h str,
+    needle: &'h str,
+    cs: bool,
+) -> impl Iterator<Item = (Option<char>, Option<char>)> + 'h {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() || n.len() > h.len() {
-        return Vec::new();
-    }
-    (0..=h.len() - n.len())
-        .filter(|&i| {
+    // the last start a window fits at; none for an empty or too long needle
+    let last = (!n.is_empty() && n.len() <= h.len()).then(|| h.len() - n.len());
+    let first = n.first().copied().unwrap_or(0);
+    let (lo, up) = if cs {
+        (first, first)
+    } else {
+        (first.to_ascii_lowercase(), first.to_ascii_uppercase())
+    };
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let last = last?;
+        while from <= last {
+            let i = from + memchr::memchr2(lo, up, &h[from..=last])?;
+            from = i + 1;
             let w = &h[i..i + n.len()];
-            if cs {
+            if if cs {
                 w == n
             } else {
                 w.eq_ignore_ascii_case(n)
+            } {
+                return Some((
+                    hay[..i].chars().next_back(),
+                    hay[i + n.len()..].chars().next(),
+                ));
             }
-        })
-        .map(|i| {
-            (
-                hay[..i].chars().next_back(),
-                hay[i + n.len()..].chars().next(),
-            )
-        })
-        .collect()
+        }
+        None
+    })
 }
 
 /// KQL `has`: the needle is whole terms of the haystack. A needle that starts (ends) with a
@@ -172,22 +206,18 @@ pub(super) fn occurrences(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char
 pub(super) fn has(hay: &str, needle: &str, cs: bool) -> bool {
     let first_word = needle.chars().next().is_some_and(word);
     let last_word = needle.chars().last().is_some_and(word);
-    occurrences(hay, needle, cs)
-        .into_iter()
-        .any(|(before, after)| {
-            (!first_word || !before.is_some_and(word)) && (!last_word || !after.is_some_and(word))
-        })
+    occurrences(hay, needle, cs).any(|(before, after)| {
+        (!first_word || !before.is_some_and(word)) && (!last_word || !after.is_some_and(word))
+    })
 }
 
 /// `hasprefix` / `hassuffix`: the needle starts (ends) a term.
 pub(super) fn has_affix(hay: &str, needle: &str, cs: bool, prefix: bool) -> bool {
-    occurrences(hay, needle, cs)
-        .into_iter()
-        .any(|(before, after)| {
-            if prefix {
-                !before.is_some_and(word)
-            } else {
-                !after.is_some_and(word)
-            }
-        })
+    occurrences(hay, needle, cs).any(|(before, after)| {
+        if prefix {
+            !before.is_some_and(word)
+        } else {
+            !after.is_some_and(word)
+        }
+    })
 }

@@ -311,3 +311,270 @@ fn time_window_and_summarize() {
         Value::Dynamic(vec![Value::Long(1), Value::Long(2)])
     );
 }
+
+/// What the leading `where` stages decide for `row`, bound once (`Stream::keep`), and what the
+/// unbound walk (`Env::eval`, names looked up per row) decides: the same, or the test fails.
+fn keep_bound_and_unbound(query: &str, r: &Row) -> bool {
+    let q = parse(query).unwrap();
+    let s = Stream::new(&q, 0).unwrap();
+    let bound = s.keep(r).unwrap();
+    let unbound = q
+        .ops
+        .iter()
+        .take_while(|o| matches!(o, Op::Where(_)))
+        .all(|o| match o {
+            Op::Where(e) => s.env.eval(e, r).unwrap().truth() == Some(true),
+            _ => unreachable!(),
+        });
+    assert_eq!(bound, unbound, "{query} over {r:?}");
+    bound
+}
+
+/// Binding a filter's names once per query reads every name as the per-row lookup did: a
+/// `let` before a column of the same name, a string column absent or null as "", a column of
+/// another type (or a name the schema lacks, or any name without a schema) absent or null as
+/// null.
+#[test]
+fn filters_bound_once_read_names_as_each_row_would() {
+    let absent = row(&[]);
+    let nulls = row(&[
+        ("RemoteUrl", Value::Null),
+        ("ReportId", Value::Null),
+        ("Nope", Value::Null),
+    ]);
+    let set = row(&[
+        ("RemoteUrl", s("a.netsupportsoftware.com")),
+        ("ReportId", Value::Long(7)),
+        ("Nope", s("x")),
+    ]);
+    let t = "DeviceNetworkEvents | where ";
+    let cases: &[(&str, [bool; 3])] = &[
+        // (predicate, kept for [absent, nulls, set])
+        // a string column absent or null reads as ""
+        ("RemoteUrl == ''", [true, true, false]),
+        (
+            "isempty(RemoteUrl) and not(isnull(RemoteUrl))",
+            [true, true, false],
+        ),
+        (
+            "RemoteUrl has 'netsupportsoftware.com'",
+            [false, false, true],
+        ),
+        (
+            "RemoteUrl !has 'netsupportsoftware.com'",
+            [true, true, false],
+        ),
+        // a long column absent or null reads as null
+        ("isnull(ReportId)", [true, true, false]),
+        ("ReportId == 7", [false, false, true]),
+        ("ReportId != 7", [true, true, false]),
+        ("ReportId > 3 or true", [true, true, true]),
+        ("not(ReportId > 3)", [false, false, false]),
+        // a name the schema lacks: its value as it is, null when absent
+        ("isnull(Nope)", [true, true, false]),
+        ("Nope == 'x'", [false, false, true]),
+        // `in`, `has_any`, `between`, a call and negation over bound names
+        (
+            "RemoteUrl in~ ('A.NETSUPPORTSOFTWARE.COM', '')",
+            [true, true, true],
+        ),
+        (
+            "RemoteUrl has_any ('nope', 'netsupportsoftware.com')",
+            [false, false, true],
+        ),
+        ("ReportId between (1 .. 10)", [false, false, true]),
+        ("-ReportId < 0", [false, false, true]),
+        ("tolower(RemoteUrl) endswith '.com'", [false, false, true]),
+        // a column against a string literal, bound as one node: a long column's value is
+        // compared as a value (never equal to a string), absent or null as ""
+        ("ReportId == '7'", [false, false, false]),
+        ("ReportId != '7'", [true, true, true]),
+        ("ReportId has '7'", [false, false, true]),
+        ("ReportId < '8'", [false, false, true]),
+        ("Nope =~ 'X'", [false, false, true]),
+        // a column between known bounds (literals, `let`s below), bound as one node
+        ("RemoteUrl between ('a' .. 'b')", [false, false, true]),
+        ("RemoteUrl between ('' .. 'b')", [true, true, true]),
+        ("ReportId between (7 .. 7.0)", [false, false, true]),
+        ("Nope between ('x' .. 'x')", [false, false, true]),
+        // and, or, not over such nodes (decided without building values), with nulls
+        ("not(ReportId < '8')", [false, false, false]),
+        (
+            "not(ReportId < '8') or RemoteUrl == ''",
+            [true, true, false],
+        ),
+        (
+            "ReportId < '8' or not(RemoteUrl has 'x')",
+            [true, true, true],
+        ),
+        (
+            "ReportId < '8' and RemoteUrl has 'netsupport'",
+            [false, false, false],
+        ),
+        (
+            "not(ReportId < '0' and RemoteUrl !has 'x') and not(Nope between ('a' .. 'b'))",
+            [false, false, true],
+        ),
+        ("RemoteUrl has 'a' or ReportId == 7", [false, false, true]),
+        (
+            "not(RemoteUrl has 'b' or ReportId between (0 .. 1))",
+            [false, false, true],
+        ),
+    ];
+    for (pred, want) in cases {
+        let query = format!("{t}{pred}");
+        for (r, want) in [&absent, &nulls, &set].into_iter().zip(want) {
+            assert_eq!(
+                keep_bound_and_unbound(&query, r),
+                *want,
+                "{query} over {r:?}"
+            );
+        }
+    }
+    // a `let` shadows the column of its name, whatever the row holds, in every stage
+    let q = "let RemoteUrl = 'x.netsupportsoftware.com';\nlet ReportId = 5;\nDeviceNetworkEvents | where RemoteUrl has 'netsupportsoftware.com' | where ReportId == 5";
+    for r in [&absent, &nulls, &set] {
+        assert!(keep_bound_and_unbound(q, r), "{r:?}");
+    }
+    // a window between `let`s, and a `let` against a string literal (not a column: no
+    // single node)
+    let q = "let lo = 5;\nlet hi = now();\nlet u = 'a.netsupportsoftware.com';\nDeviceNetworkEvents | where ReportId between (lo .. 9) and Timestamp between (ago(1d) .. hi) or u has 'x'";
+    let mut r = set.clone();
+    r.insert("Timestamp".into(), Value::DateTime(-5));
+    assert!(keep_bound_and_unbound(q, &r));
+    r.insert("Timestamp".into(), Value::DateTime(5));
+    assert!(!keep_bound_and_unbound(q, &r));
+    assert!(!keep_bound_and_unbound(q, &absent));
+    // a `let` naming a list, read by `in`
+    let q = "let urls = dynamic(['a.netsupportsoftware.com']);\nDeviceNetworkEvents | where RemoteUrl in (urls)";
+    assert!(keep_bound_and_unbound(q, &set));
+    assert!(!keep_bound_and_unbound(q, &absent));
+    // without a schema (table T) no column is known to be a string: absent or null is null,
+    // and null == '' holds only by `equal`'s rule for strings
+    for (pred, want) in [
+        ("isnull(RemoteUrl)", [true, true, false]),
+        ("RemoteUrl == ''", [true, true, false]),
+        ("isnotnull(ReportId)", [false, false, true]),
+    ] {
+        let query = format!("T | where {pred}");
+        for (r, want) in [&absent, &nulls, &set].into_iter().zip(want) {
+            assert_eq!(
+                keep_bound_and_unbound(&query, r),
+                want,
+                "{query} over {r:?}"
+            );
+        }
+    }
+    // an error in a bound stage is placed at that stage, as before
+    let q = parse("T\n| where x == 1\n| where unknown_fn(x)").unwrap();
+    let s = Stream::new(&q, 0).unwrap();
+    let e = s.keep(&row(&[("x", Value::Long(1))])).unwrap_err();
+    assert_eq!(e.message, "unsupported function unknown_fn()");
+    assert_eq!(e.at, q.spans.get(1).copied());
+}
+
+/// `has` finds candidate windows by the needle's first byte (either ASCII case) and stops at
+/// the first whole term: the same answers as trying every window.
+#[test]
+fn has_by_first_byte_is_has_by_every_window() {
+    use proptest::prelude::*;
+    fn every_window(hay: &str, needle: &str, cs: bool) -> Vec<(Option<char>, Option<char>)> {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        if n.is_empty() || n.len() > h.len() {
+            return Vec::new();
+        }
+        (0..=h.len() - n.len())
+            .filter(|&i| {
+                let w = &h[i..i + n.len()];
+                if cs {
+                    w == n
+                } else {
+                    w.eq_ignore_ascii_case(n)
+                }
+            })
+            .map(|i| {
+                (
+                    hay[..i].chars().next_back(),
+                    hay[i + n.len()..].chars().next(),
+                )
+            })
+            .collect()
+    }
+    let text = "[aAbB.é É٣ -]{0,12}";
+    proptest!(ProptestConfig::with_cases(4000), |(hay in text, needle in "[aAbB.é É٣ -]{0,4}", cs: bool)| {
+        let got: Vec<_> = occurrences(&hay, &needle, cs).collect();
+        prop_assert_eq!(got, every_window(&hay, &needle, cs));
+    });
+}
+
+/// Groups are told apart without their keys' `Debug` texts but come out in those texts' order,
+/// as a map keyed by them held them; `make_set` tells values apart as `==` does.
+#[test]
+fn groups_and_sets_keep_their_debug_text_order_and_equality() {
+    let q = parse("T | summarize C=count(), S=make_set(x), D=dcount(x) by k, j").unwrap();
+    let keys = [
+        s("b"),
+        s("a\"q"),
+        s("a\\q"),
+        s(""),
+        s("é"),
+        s("Long(1)"),
+        Value::Long(1),
+        Value::Long(-1),
+        Value::Null,
+        Value::Bool(true),
+        Value::DateTime(5),
+        Value::Timespan(5),
+        Value::Real(1.0),
+        Value::Dynamic(vec![s("a")]),
+    ];
+    let xs = [
+        Value::Long(1),
+        s("1"),
+        Value::DateTime(1),
+        Value::Timespan(1),
+        Value::Null,
+        Value::Long(1),
+        s("Long(1)"),
+        Value::Bool(false),
+    ];
+    let mut rows = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        for (n, x) in xs.iter().enumerate().take(1 + i % xs.len()) {
+            let mut r = row(&[("k", k.clone()), ("x", x.clone())]);
+            if n % 2 == 1 {
+                r.insert("j".into(), s("j"));
+            }
+            rows.push(r);
+        }
+    }
+    let out = run(&q, &rows, 0).unwrap();
+    // the reference: groups keyed by the `Debug` texts (absent `j` is null: no schema), sets
+    // by `==`
+    let mut want: BTreeMap<Vec<String>, (i64, Vec<Value>)> = BTreeMap::new();
+    for r in &rows {
+        let key = ["k", "j"].map(|c| {
+            let v = r.get(c).cloned().unwrap_or(Value::Null);
+            format!("{:?}", if v == Value::Null { s("") } else { v })
+        });
+        let g = want.entry(key.to_vec()).or_default();
+        g.0 += 1;
+        if r["x"] != Value::Null && !g.1.contains(&r["x"]) {
+            g.1.push(r["x"].clone());
+        }
+    }
+    let got: Vec<_> = out
+        .iter()
+        .map(|r| {
+            let key = ["k", "j"].map(|c| format!("{:?}", r[c])).to_vec();
+            let (Value::Long(c), Value::Dynamic(set), Value::Long(d)) = (&r["C"], &r["S"], &r["D"])
+            else {
+                panic!("{r:?}")
+            };
+            assert_eq!(*d as usize, set.len());
+            (key, (*c, set.clone()))
+        })
+        .collect();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    assert!(got.len() > keys.len());
+}
