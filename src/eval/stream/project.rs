@@ -601,11 +601,12 @@ fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event
                 (Some(q), Node::Object { .. }, slot) if depth + 1 < MAX_DEPTH => {
                     *slot = Value::Object(tape_object(v, q, depth + 1)?)
                 }
+                // the common case inline
                 (_, Node::String(s), Value::String(old)) => {
                     old.clear();
                     old.push_str(s);
                 }
-                (_, _, slot) => *slot = tape_value(v, depth)?,
+                (_, _, slot) => tape_value_over(v, depth, slot)?,
             },
             _ => {
                 same = false;
@@ -615,6 +616,38 @@ fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event
     }
     if !(same && slots.next().is_none()) {
         *ev = tape_object(t, p, depth)?;
+    }
+    Some(())
+}
+
+/// Every key of an object, as a projection (the whole of a value read whole).
+static WHOLE: Projection = Projection {
+    all: true,
+    keys: Vec::new(),
+    lens: 0,
+};
+
+/// `tape_value(t, depth)` written over `slot` (in a stream, the previous line's value): a
+/// string into the string's buffer there, an array element by element over an array as long,
+/// an object over an object as `tape_object_over` writes it (every key kept); anything else
+/// built anew. `None` (with `slot` in any state) as for `tape_value`.
+fn tape_value_over(t: &[Node<'_>], depth: usize, slot: &mut Value) -> Option<()> {
+    match (t[0], slot) {
+        (Node::String(s), Value::String(old)) => {
+            old.clear();
+            old.push_str(s);
+        }
+        (Node::Array { len, .. }, Value::Array(old))
+            if depth + 1 < MAX_DEPTH && old.len() == len =>
+        {
+            for (v, o) in elements(t).zip(old.iter_mut()) {
+                tape_value_over(v, depth + 1, o)?;
+            }
+        }
+        (Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
+            tape_object_over(t, &WHOLE, depth + 1, m)?
+        }
+        (_, slot) => *slot = tape_value(t, depth)?,
     }
     Some(())
 }
