@@ -19,9 +19,12 @@ pub struct Projection {
     /// Each key (in `str` order), with `None` when its whole value is read, or the projection of an object
     /// value when only paths below it are (`destination` for `destination.domain`).
     pub(super) keys: Vec<(String, Option<Projection>)>,
-    /// Bit `n` set when some key is `n` bytes long (63: 63 or more): most keys of an event
-    /// are told apart by their length alone.
+    /// Bit `n` set when some key is `n` bytes long (63: 63 or more), and bits of its first
+    /// and last bytes (`edge_bits`): most keys of an event not wanted are told apart by
+    /// these alone, before any key is compared.
     lens: u64,
+    firsts: u64,
+    lasts: u64,
 }
 
 impl Projection {
@@ -44,15 +47,22 @@ impl Projection {
             .into_iter()
             .map(|(k, (whole, rest))| (k.to_string(), (!whole).then(|| Projection::below(&rest))))
             .collect();
+        let (firsts, lasts) = keys.iter().fold((0, 0), |(f, l), (k, _)| {
+            let (a, b) = edge_bits(k);
+            (f | a, l | b)
+        });
         Projection {
             all: false,
             lens: keys.iter().fold(0, |m, (k, _)| m | len_bit(k)),
+            firsts,
+            lasts,
             keys,
         }
     }
 
     /// How to read `key`: `None` skip it, `Some(None)` whole, `Some(Some(p))` projected. A
     /// scan comparing lengths first: the keys are few, and most differ in length.
+    #[inline(always)]
     fn get(&self, key: &str) -> Option<Option<&Projection>> {
         if self.all {
             return Some(None);
@@ -61,15 +71,17 @@ impl Projection {
     }
 
     /// The place of `key` in `keys` (whatever `all` says).
+    #[inline(always)]
     fn index(&self, key: &str) -> Option<usize> {
         if self.lens & len_bit(key) == 0 {
             return None;
         }
+        let (first, last) = edge_bits(key);
+        if self.firsts & first == 0 || self.lasts & last == 0 {
+            return None;
+        }
         let b = key.as_bytes();
-        self.keys.iter().position(|(k, _)| {
-            let k = k.as_bytes();
-            k.len() == b.len() && k.last() == b.last() && k == b
-        })
+        self.keys.iter().position(|(k, _)| key_eq(k.as_bytes(), b))
     }
 
     fn wants(&self, key: &str) -> bool {
@@ -77,9 +89,35 @@ impl Projection {
     }
 }
 
+/// `a == b`, for keys: those of 4 to 16 bytes compared as two machine words each (the
+/// first and last bytes, overlapping), not through a call to `memcmp`.
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk()?, s.last_chunk()?))
+    }
+    match n {
+        8..=16 => ends::<8>(a) == ends::<8>(b),
+        4..=7 => ends::<4>(a) == ends::<4>(b),
+        _ => a == b,
+    }
+}
+
 /// A key's bit in `Projection::lens`.
 fn len_bit(key: &str) -> u64 {
     1 << key.len().min(63)
+}
+
+/// A key's bits in `Projection::firsts` and `Projection::lasts`: its first and last bytes,
+/// modulo 64 (an ASCII letter's case apart; the empty key: bit 0 of each).
+fn edge_bits(key: &str) -> (u64, u64) {
+    let b = key.as_bytes();
+    let bit = |c: Option<&u8>| 1u64 << c.map_or(0, |c| c & 63);
+    (bit(b.first()), bit(b.last()))
 }
 
 /// A value below a projected key: an object is projected; anything else is read whole.
@@ -594,7 +632,7 @@ fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event
             continue;
         };
         match slots.next() {
-            Some((key, slot)) if key == k => match (how, &v[0], slot) {
+            Some((key, slot)) if key_eq(key.as_bytes(), k.as_bytes()) => match (how, &v[0], slot) {
                 (Some(q), Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
                     tape_object_over(v, q, depth + 1, m)?
                 }
@@ -625,6 +663,8 @@ static WHOLE: Projection = Projection {
     all: true,
     keys: Vec::new(),
     lens: 0,
+    firsts: 0,
+    lasts: 0,
 };
 
 /// `tape_value(t, depth)` written over `slot` (in a stream, the previous line's value): a
@@ -748,6 +788,70 @@ mod decode_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_compare_as_bytes_do() {
+        // every length around the word sizes, a difference at every place
+        for n in 0..24 {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
+            assert!(key_eq(&a, &a.clone()), "{n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!key_eq(&a, &b), "{n} at {i}");
+            }
+            assert!(!key_eq(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+        assert!(!key_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn a_projection_finds_its_keys_and_only_those() {
+        let keys = [
+            "",
+            "a",
+            "é",
+            "_time",
+            "index",
+            "host",
+            "Computer",
+            "RecordID",
+            "EventCode",
+            "sourcetype",
+            "DestinationHostname",
+            "q\"k",
+            "process.pe.company",
+        ];
+        let p = Projection::new(keys, false);
+        for k in keys {
+            let i = p.index(k).unwrap_or_else(|| panic!("{k:?}"));
+            assert_eq!(p.keys[i].0, k);
+        }
+        // same lengths, first or last bytes as wanted keys
+        for k in [
+            "b",
+            "A",
+            "e",
+            "Image",
+            "User",
+            "Protocol",
+            "ProcessId",
+            "SourcePort",
+            "SourceIp",
+            "_timE",
+            "indeX",
+            "Computed",
+            "recordID",
+            "DestinationHostnamE",
+            "q\"K",
+            "processX",
+            "process.pf",
+            "ec",
+            "\u{e8}",
+        ] {
+            assert_eq!(p.index(k), None, "{k:?}");
+        }
+    }
 
     #[test]
     fn projection_keeps_the_keys_a_dotted_path_may_sit_under() {
