@@ -3,6 +3,7 @@
 
 use super::Event;
 use crate::eval::engine::kql_value;
+use crate::eval::keys::key_eq;
 use crate::eval::kql::interp as kinterp;
 use crate::eval::time::parse_rfc3339;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -86,24 +87,6 @@ impl Projection {
 
     fn wants(&self, key: &str) -> bool {
         self.get(key).is_some()
-    }
-}
-
-/// `a == b`, for keys: those of 4 to 16 bytes compared as two machine words each (the
-/// first and last bytes, overlapping), not through a call to `memcmp`.
-#[inline(always)]
-fn key_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
-        Some((s.first_chunk()?, s.last_chunk()?))
-    }
-    match n {
-        8..=16 => ends::<8>(a) == ends::<8>(b),
-        4..=7 => ends::<4>(a) == ends::<4>(b),
-        _ => a == b,
     }
 }
 
@@ -788,22 +771,6 @@ mod decode_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_compare_as_bytes_do() {
-        // every length around the word sizes, a difference at every place
-        for n in 0..24 {
-            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
-            assert!(key_eq(&a, &a.clone()), "{n}");
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] ^= 0x20;
-                assert!(!key_eq(&a, &b), "{n} at {i}");
-            }
-            assert!(!key_eq(&a, &a[..n.saturating_sub(1)]) || n == 0);
-        }
-        assert!(!key_eq(b"", b"a"));
-    }
 
     #[test]
     fn a_projection_finds_its_keys_and_only_those() {

@@ -58,8 +58,7 @@ impl Scope {
         match self {
             Scope::All | Scope::Unmapped(_) => true,
             Scope::Logsource(want) => crate::verify::native::in_logsource(want, ev),
-            Scope::Window(lo, hi, _) => ev
-                .get("@timestamp")
+            Scope::Window(lo, hi, _) => crate::eval::keys::get(ev, "@timestamp")
                 .and_then(Value::as_str)
                 .and_then(crate::eval::time::parse_rfc3339)
                 .is_some_and(|t| *lo <= t && t <= *hi),
