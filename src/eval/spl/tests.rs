@@ -672,3 +672,50 @@ fn stats_min_max_prefer_numbers_in_any_order_and_read_a_field_once_for_several_a
         ]
     );
 }
+
+#[test]
+fn replace_texts_alternating_or_read_from_events_are_each_their_own() {
+    let events = [
+        json!({"s": "a-b", "r": "<\\1>"}),
+        json!({"s": "c-d", "r": "$"}),
+        json!({"s": "e-f", "r": "x"}),
+        json!({"s": "g-h"}),
+    ];
+    let rows = run(
+        r#"* | eval p=replace(s, "(-)", "[\1]"), q=replace(s, "-", r), t=replace(s, "(-)", "\1\1")"#,
+        &events,
+    )
+    .unwrap();
+    let got: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!([r.get("p"), r.get("q"), r.get("t")]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            json!(["a[-]b", "a<>b", "a--b"]),
+            json!(["c[-]d", "c$d", "c--d"]),
+            json!(["e[-]f", "exf", "e--f"]),
+            json!(["g[-]h", null, "g--h"]),
+        ]
+    );
+}
+
+#[test]
+fn search_wildcards_known_once_match_as_the_regex_does() {
+    use crate::eval::spl::ast::WildKind;
+    for (text, kind) in [
+        ("*", WildKind::Any),
+        ("**", WildKind::Any),
+        ("", WildKind::Ascii),
+        ("abc", WildKind::Ascii),
+        ("a*c", WildKind::Other),
+        ("é", WildKind::Other),
+    ] {
+        assert_eq!(WildKind::of(text), kind, "{text:?}");
+        let w = crate::eval::spl::values::wild(text).unwrap();
+        for s in ["", "abc", "ABC", "aXc", "é", "É", "abcd", "\u{212A}"] {
+            assert_eq!(w.is_match(s), w.whole.is_match(s), "{text:?} on {s:?}");
+        }
+    }
+}
