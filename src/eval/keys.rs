@@ -71,10 +71,17 @@ mod tests {
                 "keyx",
                 "keyxxxxxxxxxxxx",
                 "kex",
+                "KEY",
                 "keyxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
             ] {
                 assert_eq!(get(&small, name), small.get(name), "{n} {name}");
             }
         }
+        // a null value is there (Some(null)), an absent key is not; names match exactly
+        let m: Map<String, Value> = serde_json::from_str(r#"{"a": null, "b": {"c": 1}}"#).unwrap();
+        assert_eq!(get(&m, "a"), Some(&Value::Null));
+        assert_eq!(get(&m, "A"), None);
+        assert_eq!(get(&m, "b.c"), None);
+        assert_eq!(get(&m, "c"), None);
     }
 }
