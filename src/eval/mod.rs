@@ -6,6 +6,7 @@
 
 pub(crate) mod engine;
 pub mod eql;
+pub(crate) mod keys;
 pub mod kql;
 pub mod spl;
 pub(crate) mod stream;

@@ -12,6 +12,31 @@ pub struct Wild {
     pub text: String,
     /// Whole-value, case-insensitive matcher (`field=value`).
     pub whole: Regex,
+    /// What `text` is, known once: only `*`s (matches every value), or ASCII without `*`.
+    pub kind: WildKind,
+}
+
+/// What a `*`-wildcard pattern's text is, for `Wild::is_match`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WildKind {
+    /// One or more `*` and nothing else.
+    Any,
+    /// ASCII text without `*`.
+    Ascii,
+    Other,
+}
+
+impl WildKind {
+    pub fn of(text: &str) -> WildKind {
+        let t = text.as_bytes();
+        if !t.is_empty() && t.iter().all(|&b| b == b'*') {
+            WildKind::Any
+        } else if t.is_ascii() && !t.contains(&b'*') {
+            WildKind::Ascii
+        } else {
+            WildKind::Other
+        }
+    }
 }
 
 impl Wild {
@@ -22,14 +47,11 @@ impl Wild {
     /// which an ASCII value cannot contain). Anything else goes to the regex.
     #[inline]
     pub fn is_match(&self, s: &str) -> bool {
-        let t = self.text.as_bytes();
-        if !t.is_empty() && t.iter().all(|&b| b == b'*') {
-            return true;
+        match self.kind {
+            WildKind::Any => true,
+            WildKind::Ascii if s.is_ascii() => self.text.eq_ignore_ascii_case(s),
+            _ => self.whole.is_match(s),
         }
-        if t.is_ascii() && s.is_ascii() && !t.contains(&b'*') {
-            return t.eq_ignore_ascii_case(s.as_bytes());
-        }
-        self.whole.is_match(s)
     }
 }
 

@@ -641,3 +641,81 @@ fn literal_patterns_are_compiled_at_parse_time() {
     let e = parse(r#"* | where match(a, "(")"#).unwrap_err();
     assert_eq!(e.span.col, 11, "{e}");
 }
+
+#[test]
+fn stats_min_max_prefer_numbers_in_any_order_and_read_a_field_once_for_several_aggregates() {
+    let events = [
+        json!({"g": "n", "v": "b"}),
+        json!({"g": "n", "v": "3"}),
+        json!({"g": "n", "v": "a"}),
+        json!({"g": "n", "v": 10}),
+        json!({"g": "n", "v": "zz"}),
+        json!({"g": "t", "v": "b"}),
+        json!({"g": "t", "v": "a"}),
+        json!({"g": "t", "v": null}),
+        json!({"g": "m", "v": ["5", "x"]}),
+        json!({"g": "m", "v": 7}),
+        json!({"g": "m", "v": ["y", "-2"]}),
+    ];
+    let rows = run(
+        "* | stats min(v) as lo max(v) as hi values(v) as vs count(v) as n min(v) as lo2 by g",
+        &events,
+    )
+    .unwrap();
+    let got: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+    assert_eq!(
+        got,
+        vec![
+            json!({"g": "m", "lo": -2, "hi": 7, "vs": ["-2", "5", "7", "x", "y"], "n": 5, "lo2": -2}),
+            json!({"g": "n", "lo": 3, "hi": 10, "vs": ["10", "3", "a", "b", "zz"], "n": 5, "lo2": 3}),
+            json!({"g": "t", "lo": "a", "hi": "b", "vs": ["a", "b"], "n": 2, "lo2": "a"}),
+        ]
+    );
+}
+
+#[test]
+fn replace_texts_alternating_or_read_from_events_are_each_their_own() {
+    let events = [
+        json!({"s": "a-b", "r": "<\\1>"}),
+        json!({"s": "c-d", "r": "$"}),
+        json!({"s": "e-f", "r": "x"}),
+        json!({"s": "g-h"}),
+    ];
+    let rows = run(
+        r#"* | eval p=replace(s, "(-)", "[\1]"), q=replace(s, "-", r), t=replace(s, "(-)", "\1\1")"#,
+        &events,
+    )
+    .unwrap();
+    let got: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!([r.get("p"), r.get("q"), r.get("t")]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            json!(["a[-]b", "a<>b", "a--b"]),
+            json!(["c[-]d", "c$d", "c--d"]),
+            json!(["e[-]f", "exf", "e--f"]),
+            json!(["g[-]h", null, "g--h"]),
+        ]
+    );
+}
+
+#[test]
+fn search_wildcards_known_once_match_as_the_regex_does() {
+    use crate::eval::spl::ast::WildKind;
+    for (text, kind) in [
+        ("*", WildKind::Any),
+        ("**", WildKind::Any),
+        ("", WildKind::Ascii),
+        ("abc", WildKind::Ascii),
+        ("a*c", WildKind::Other),
+        ("é", WildKind::Other),
+    ] {
+        assert_eq!(WildKind::of(text), kind, "{text:?}");
+        let w = crate::eval::spl::values::wild(text).unwrap();
+        for s in ["", "abc", "ABC", "aXc", "é", "É", "abcd", "\u{212A}"] {
+            assert_eq!(w.is_match(s), w.whole.is_match(s), "{text:?} on {s:?}");
+        }
+    }
+}

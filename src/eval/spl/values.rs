@@ -16,6 +16,7 @@ const BREAKERS: &str = " \t\n\r[]<>(){}|!;,'\"*&?+/:=@.-$#%\\_";
 pub fn wild(text: &str) -> Result<Wild, String> {
     let body: Vec<String> = text.split('*').map(regex::escape).collect();
     Ok(Wild {
+        kind: WildKind::of(text),
         text: text.to_string(),
         whole: literal_regex(&format!("(?is)\\A{}\\z", body.join(".*")))?,
     })

@@ -391,3 +391,84 @@ proptest! {
         }
     }
 }
+
+/// `v` with the same arrays and objects (keys in order, arrays as long) and other leaves,
+/// chosen by `k`: a string of another length, another number or type, a float, an array
+/// or object where a leaf was.
+fn relabel(v: &Value, k: &mut u64) -> Value {
+    match v {
+        Value::Array(xs) => Value::Array(xs.iter().map(|x| relabel(x, k)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(key, x)| (key.clone(), relabel(x, k)))
+                .collect(),
+        ),
+        _ => {
+            *k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            match (*k >> 33) % 9 {
+                0 => Value::Null,
+                1 => Value::Bool(*k & 1 == 0),
+                2 => json!(*k >> 40),
+                3 => json!(-((*k >> 44) as i64) - 1),
+                4 => json!(1.5),
+                5 => json!([]),
+                6 => json!({"a": "s"}),
+                7 => Value::String("x".repeat((*k >> 50) as usize % 20)),
+                _ => Value::String(String::new()),
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Lines of one shape (as an export's are) decoded over one event: each value written in
+    /// place over the last line's (strings, arrays and objects of whole values included) gives
+    /// each line's event as decoded anew.
+    #[test]
+    fn lines_of_one_shape_decoded_over_are_decoded_anew(
+        ev in event(),
+        seeds in prop::collection::vec(any::<u64>(), 1..5),
+    ) {
+        let mut lines = vec![serde_json::to_vec(&ev).unwrap()];
+        for mut k in seeds {
+            lines.push(serde_json::to_vec(&relabel(&ev, &mut k)).unwrap());
+        }
+        lines.push(lines[0].clone());
+        for p in projections() {
+            let (mut dec, mut got) = (Decoder::default(), Event::new());
+            for line in &lines {
+                dec.decode_into(line, &p, &mut got).unwrap();
+                let want = decode_serde(line, &p).unwrap();
+                prop_assert_eq!(
+                    serde_json::to_string(&got).unwrap(),
+                    serde_json::to_string(&want).unwrap()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn values_decoded_over_keep_no_trace_of_the_last_line() {
+    // whole values in place: arrays as long, nested objects, a key twice in a nested object
+    let p = Projection::new([], true);
+    let (mut dec, mut got) = (Decoder::default(), Event::new());
+    for line in [
+        &br#"{"c":["network","x"],"o":{"k":"v","n":[1,{"a":"b"}]}}"#[..],
+        br#"{"c":["process","yy"],"o":{"k":"w","n":[2,{"a":"cc"}]}}"#,
+        br#"{"c":["p"],"o":{"k":"w","k":"z","n":[2,{"a":"cc"}]}}"#,
+        br#"{"c":[null,1],"o":{"n":[3,{"b":"c"}],"k":"u"}}"#,
+        br#"{"c":[[],{}],"o":{"k":1,"n":[]}}"#,
+        br#"{"c":["a","b"],"o":{"k":"v","n":[1.5,{"a":"b"}]}}"#,
+    ] {
+        dec.decode_into(line, &p, &mut got).unwrap();
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&super::decode(line, &p).unwrap()).unwrap(),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}

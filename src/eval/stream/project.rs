@@ -3,6 +3,7 @@
 
 use super::Event;
 use crate::eval::engine::kql_value;
+use crate::eval::keys::key_eq;
 use crate::eval::kql::interp as kinterp;
 use crate::eval::time::parse_rfc3339;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -19,9 +20,12 @@ pub struct Projection {
     /// Each key (in `str` order), with `None` when its whole value is read, or the projection of an object
     /// value when only paths below it are (`destination` for `destination.domain`).
     pub(super) keys: Vec<(String, Option<Projection>)>,
-    /// Bit `n` set when some key is `n` bytes long (63: 63 or more): most keys of an event
-    /// are told apart by their length alone.
+    /// Bit `n` set when some key is `n` bytes long (63: 63 or more), and bits of its first
+    /// and last bytes (`edge_bits`): most keys of an event not wanted are told apart by
+    /// these alone, before any key is compared.
     lens: u64,
+    firsts: u64,
+    lasts: u64,
 }
 
 impl Projection {
@@ -44,15 +48,22 @@ impl Projection {
             .into_iter()
             .map(|(k, (whole, rest))| (k.to_string(), (!whole).then(|| Projection::below(&rest))))
             .collect();
+        let (firsts, lasts) = keys.iter().fold((0, 0), |(f, l), (k, _)| {
+            let (a, b) = edge_bits(k);
+            (f | a, l | b)
+        });
         Projection {
             all: false,
             lens: keys.iter().fold(0, |m, (k, _)| m | len_bit(k)),
+            firsts,
+            lasts,
             keys,
         }
     }
 
     /// How to read `key`: `None` skip it, `Some(None)` whole, `Some(Some(p))` projected. A
     /// scan comparing lengths first: the keys are few, and most differ in length.
+    #[inline(always)]
     fn get(&self, key: &str) -> Option<Option<&Projection>> {
         if self.all {
             return Some(None);
@@ -61,16 +72,17 @@ impl Projection {
     }
 
     /// The place of `key` in `keys` (whatever `all` says).
-    #[inline]
+    #[inline(always)]
     fn index(&self, key: &str) -> Option<usize> {
         if self.lens & len_bit(key) == 0 {
             return None;
         }
+        let (first, last) = edge_bits(key);
+        if self.firsts & first == 0 || self.lasts & last == 0 {
+            return None;
+        }
         let b = key.as_bytes();
-        self.keys.iter().position(|(k, _)| {
-            let k = k.as_bytes();
-            k.len() == b.len() && k.last() == b.last() && k == b
-        })
+        self.keys.iter().position(|(k, _)| key_eq(k.as_bytes(), b))
     }
 
     fn wants(&self, key: &str) -> bool {
@@ -82,6 +94,14 @@ impl Projection {
 #[inline]
 fn len_bit(key: &str) -> u64 {
     1 << key.len().min(63)
+}
+
+/// A key's bits in `Projection::firsts` and `Projection::lasts`: its first and last bytes,
+/// modulo 64 (an ASCII letter's case apart; the empty key: bit 0 of each).
+fn edge_bits(key: &str) -> (u64, u64) {
+    let b = key.as_bytes();
+    let bit = |c: Option<&u8>| 1u64 << c.map_or(0, |c| c & 63);
+    (bit(b.first()), bit(b.last()))
 }
 
 /// A value below a projected key: an object is projected; anything else is read whole.
@@ -598,18 +618,19 @@ fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event
             continue;
         };
         match slots.next() {
-            Some((key, slot)) if key == k => match (how, &v[0], slot) {
+            Some((key, slot)) if key_eq(key.as_bytes(), k.as_bytes()) => match (how, &v[0], slot) {
                 (Some(q), Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
                     tape_object_over(v, q, depth + 1, m)?
                 }
                 (Some(q), Node::Object { .. }, slot) if depth + 1 < MAX_DEPTH => {
                     *slot = Value::Object(tape_object(v, q, depth + 1)?)
                 }
+                // the common case inline
                 (_, Node::String(s), Value::String(old)) => {
                     old.clear();
                     old.push_str(s);
                 }
-                (_, _, slot) => *slot = tape_value(v, depth)?,
+                (_, _, slot) => tape_value_over(v, depth, slot)?,
             },
             _ => {
                 same = false;
@@ -619,6 +640,40 @@ fn tape_object_over(t: &[Node<'_>], p: &Projection, depth: usize, ev: &mut Event
     }
     if !(same && slots.next().is_none()) {
         *ev = tape_object(t, p, depth)?;
+    }
+    Some(())
+}
+
+/// Every key of an object, as a projection (the whole of a value read whole).
+static WHOLE: Projection = Projection {
+    all: true,
+    keys: Vec::new(),
+    lens: 0,
+    firsts: 0,
+    lasts: 0,
+};
+
+/// `tape_value(t, depth)` written over `slot` (in a stream, the previous line's value): a
+/// string into the string's buffer there, an array element by element over an array as long,
+/// an object over an object as `tape_object_over` writes it (every key kept); anything else
+/// built anew. `None` (with `slot` in any state) as for `tape_value`.
+fn tape_value_over(t: &[Node<'_>], depth: usize, slot: &mut Value) -> Option<()> {
+    match (t[0], slot) {
+        (Node::String(s), Value::String(old)) => {
+            old.clear();
+            old.push_str(s);
+        }
+        (Node::Array { len, .. }, Value::Array(old))
+            if depth + 1 < MAX_DEPTH && old.len() == len =>
+        {
+            for (v, o) in elements(t).zip(old.iter_mut()) {
+                tape_value_over(v, depth + 1, o)?;
+            }
+        }
+        (Node::Object { .. }, Value::Object(m)) if depth + 1 < MAX_DEPTH => {
+            tape_object_over(t, &WHOLE, depth + 1, m)?
+        }
+        (_, slot) => *slot = tape_value(t, depth)?,
     }
     Some(())
 }
@@ -719,6 +774,54 @@ mod decode_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_projection_finds_its_keys_and_only_those() {
+        let keys = [
+            "",
+            "a",
+            "é",
+            "_time",
+            "index",
+            "host",
+            "Computer",
+            "RecordID",
+            "EventCode",
+            "sourcetype",
+            "DestinationHostname",
+            "q\"k",
+            "process.pe.company",
+        ];
+        let p = Projection::new(keys, false);
+        for k in keys {
+            let i = p.index(k).unwrap_or_else(|| panic!("{k:?}"));
+            assert_eq!(p.keys[i].0, k);
+        }
+        // same lengths, first or last bytes as wanted keys
+        for k in [
+            "b",
+            "A",
+            "e",
+            "Image",
+            "User",
+            "Protocol",
+            "ProcessId",
+            "SourcePort",
+            "SourceIp",
+            "_timE",
+            "indeX",
+            "Computed",
+            "recordID",
+            "DestinationHostnamE",
+            "q\"K",
+            "processX",
+            "process.pf",
+            "ec",
+            "\u{e8}",
+        ] {
+            assert_eq!(p.index(k), None, "{k:?}");
+        }
+    }
 
     #[test]
     fn projection_keeps_the_keys_a_dotted_path_may_sit_under() {

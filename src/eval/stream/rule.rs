@@ -58,8 +58,7 @@ impl Scope {
         match self {
             Scope::All | Scope::Unmapped(_) => true,
             Scope::Logsource(want) => crate::verify::native::in_logsource(want, ev),
-            Scope::Window(lo, hi, _) => ev
-                .get("@timestamp")
+            Scope::Window(lo, hi, _) => crate::eval::keys::get(ev, "@timestamp")
                 .and_then(Value::as_str)
                 .and_then(crate::eval::time::parse_rfc3339)
                 .is_some_and(|t| *lo <= t && t <= *hi),
@@ -152,4 +151,40 @@ fn spl_reads_all(cmds: &[spl::Command]) -> bool {
         }
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_window_reads_the_top_level_timestamp_string_only() {
+        let t = |s: &str| crate::eval::time::parse_rfc3339(s).unwrap();
+        let w = Scope::Window(
+            t("2026-05-31T00:00:00Z"),
+            t("2026-05-31T12:00:00Z"),
+            "now-12h".into(),
+        );
+        let admits = |v: Value| w.admits(v.as_object().unwrap());
+        assert!(admits(
+            json!({"a": 1, "@timestamp": "2026-05-31T06:00:00Z"})
+        ));
+        assert!(admits(json!({"@timestamp": "2026-05-31T12:00:00Z"})));
+        assert!(!admits(json!({"@timestamp": "2026-05-31T12:00:01Z"})));
+        // absent, null, not a string, not a time, or nested: not in the window
+        assert!(!admits(json!({"timestamp": "2026-05-31T06:00:00Z"})));
+        assert!(!admits(json!({"@timestamp": null})));
+        assert!(!admits(json!({"@timestamp": 1_780_207_200})));
+        assert!(!admits(json!({"@timestamp": "yesterday"})));
+        assert!(!admits(
+            json!({"event": {"@timestamp": "2026-05-31T06:00:00Z"}})
+        ));
+        assert!(!admits(json!({"@Timestamp": "2026-05-31T06:00:00Z"})));
+        // more keys than a scan reads: the map is asked
+        let mut big: serde_json::Map<String, Value> =
+            (0..40).map(|i| (format!("k{i}"), json!(i))).collect();
+        big.insert("@timestamp".into(), json!("2026-05-31T06:00:00Z"));
+        assert!(w.admits(&big));
+    }
 }

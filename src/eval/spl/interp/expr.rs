@@ -12,6 +12,9 @@ use std::net::IpAddr;
 
 pub struct Ctx<'p> {
     pub now_ns: i128,
+    /// The last `replace()` replacement text and its regex-crate form (`replacement`): the
+    /// same literal each event.
+    rep: Option<(String, String)>,
     cache: HashMap<String, Regex>,
     /// Regexes of the `match`/`replace`/`like` calls whose pattern is a string literal,
     /// compiled before the run.
@@ -24,6 +27,7 @@ impl<'p> Ctx<'p> {
     pub fn new(now_ns: i128, literal: &'p Literals) -> Ctx<'p> {
         Ctx {
             now_ns,
+            rep: None,
             cache: HashMap::new(),
             literal,
         }
@@ -270,14 +274,19 @@ pub(super) fn call<'a>(
                 let Some(r) = arg(2, ctx)? else {
                     return Ok(V::Null);
                 };
+                let rep = match ctx.rep.take() {
+                    Some((from, to)) if *from == *r => (from, to),
+                    _ => (r.to_string(), replacement(&r)),
+                };
                 let re = ctx
                     .call_regex(&p, false)
                     .map_err(|e| format!("replace(): {e}"))?;
-                let rep = replacement(&r);
-                V::Str(match s {
-                    Cow::Borrowed(b) => re.replace_all(b, rep.as_str()),
-                    Cow::Owned(o) => Cow::Owned(re.replace_all(&o, rep.as_str()).into_owned()),
-                })
+                let out = V::Str(match s {
+                    Cow::Borrowed(b) => re.replace_all(b, rep.1.as_str()),
+                    Cow::Owned(o) => Cow::Owned(re.replace_all(&o, rep.1.as_str()).into_owned()),
+                });
+                ctx.rep = Some(rep);
+                out
             }
         }
         Func::Like => {

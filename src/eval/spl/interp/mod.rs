@@ -38,7 +38,6 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 mod expr;
 mod search;
@@ -122,7 +121,18 @@ fn glob(pat: &str, s: &str) -> bool {
 
 /// Append a group key's part to `key` so that distinct key lists give distinct strings.
 fn push_key(key: &mut String, part: &str) {
-    let _ = write!(key, "{}:", part.len());
+    // the length in decimal (what `write!` gives), without the formatting machinery
+    let (mut n, mut digits, mut at) = (part.len(), [0u8; 20], 20);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().for_each(|d| key.push(char::from(*d)));
+    key.push(':');
     key.push_str(part);
 }
 

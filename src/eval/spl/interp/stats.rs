@@ -23,6 +23,10 @@ pub(super) fn stats(rows: &[Cow<'_, Row>], aggs: &[(String, Agg)], by: &[String]
 /// not with the events.
 pub struct Stats<'p> {
     aggs: &'p [(String, Agg)],
+    /// Per aggregate, the place in `fields` of the field it reads (`None`: `count`).
+    reads: Vec<Option<usize>>,
+    /// The fields the aggregates read, each once (`min(_time) max(_time)` read it once).
+    fields: Vec<&'p str>,
     by: &'p [String],
     groups: Vec<Group>,
     index: HashMap<String, usize>,
@@ -65,6 +69,11 @@ impl StatAcc {
                         });
                     }
                 }
+                // `result` reads the texts only when no value was a number: once one was,
+                // the texts are never read
+                if self.num.is_some() {
+                    return;
+                }
                 let t = text();
                 match &mut self.text {
                     Some((lo, hi)) => {
@@ -101,10 +110,33 @@ impl StatAcc {
     }
 }
 
+/// The field an aggregate reads (`None`: `count`).
+fn agg_field(a: &Agg) -> Option<&str> {
+    match a {
+        Agg::Count => None,
+        Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) => {
+            Some(f.as_str())
+        }
+    }
+}
+
 impl<'p> Stats<'p> {
     pub fn new(aggs: &'p [(String, Agg)], by: &'p [String]) -> Stats<'p> {
+        let mut fields: Vec<&str> = Vec::new();
+        let reads = aggs
+            .iter()
+            .map(|(_, a)| {
+                let f = agg_field(a)?;
+                Some(fields.iter().position(|g| *g == f).unwrap_or_else(|| {
+                    fields.push(f);
+                    fields.len() - 1
+                }))
+            })
+            .collect();
         let mut s = Stats {
             aggs,
+            reads,
+            fields,
             by,
             groups: Vec::new(),
             index: HashMap::new(),
@@ -122,14 +154,8 @@ impl<'p> Stats<'p> {
     }
 
     pub fn push(&mut self, row: &Row) {
-        fn agg_field(a: &Agg) -> Option<&str> {
-            match a {
-                Agg::Count => None,
-                Agg::CountOf(f) | Agg::Min(f) | Agg::Max(f) | Agg::Values(f) | Agg::Dc(f) => {
-                    Some(f.as_str())
-                }
-            }
-        }
+        // each field the aggregates read, read once
+        let vals: Vec<V> = self.fields.iter().map(|f| field(row, f)).collect();
         // Each by-field value (every value of a multivalue field) makes a group key.
         let single: Vec<V> = self.by.iter().map(|b| field(row, b)).collect();
         let combos: Vec<Vec<V>> = if single.iter().all(|v| !matches!(v, V::Null | V::Multi(_))) {
@@ -174,25 +200,24 @@ impl<'p> Stats<'p> {
             };
             let g = &mut self.groups[gi];
             g.count += 1;
-            for ((_, a), acc) in self.aggs.iter().zip(&mut g.accs) {
-                if let Some(f) = agg_field(a) {
-                    match field(row, f) {
-                        V::Null => {}
-                        V::Multi(xs) => {
-                            for s in xs {
-                                let v = match number(&s) {
-                                    Some(n) => V::Num {
-                                        n,
-                                        text: Cow::Owned(s),
-                                        json: false,
-                                    },
-                                    None => V::Str(Cow::Owned(s)),
-                                };
-                                acc.add(a, &v);
-                            }
+            for (((_, a), acc), read) in self.aggs.iter().zip(&mut g.accs).zip(&self.reads) {
+                let Some(i) = *read else { continue };
+                match &vals[i] {
+                    V::Null => {}
+                    V::Multi(xs) => {
+                        for s in xs {
+                            let v = match number(s) {
+                                Some(n) => V::Num {
+                                    n,
+                                    text: Cow::Borrowed(s.as_str()),
+                                    json: false,
+                                },
+                                None => V::Str(Cow::Borrowed(s.as_str())),
+                            };
+                            acc.add(a, &v);
                         }
-                        v => acc.add(a, &v),
                     }
+                    v => acc.add(a, v),
                 }
             }
         }

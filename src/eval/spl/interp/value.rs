@@ -77,15 +77,10 @@ pub(super) fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// A field of an event. Events are small maps: up to 32 fields a scan of the keys (length
-/// first) is cheaper than hashing the name; the answer is the same, keys being unique.
+/// A field of an event (a scan of its keys: `keys::get`).
 #[inline]
 pub(super) fn get<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
-    if row.len() <= 32 {
-        row.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
-    } else {
-        row.get(name)
-    }
+    crate::eval::keys::get(row, name)
 }
 
 /// Read a field as an eval value.
