@@ -167,6 +167,9 @@ pub struct SigmaQuery {
     pub rule: sigma_rust::Rule,
     pub doc: serde_yaml::Value,
     pub fields: Vec<String>,
+    /// Does a detection key carry the `fieldref` modifier? Its values name fields read from
+    /// the event (they are in `fields` when they are strings).
+    pub fieldref: bool,
 }
 
 impl SigmaQuery {
@@ -281,15 +284,18 @@ pub fn sigma_rule(text: &str) -> Result<SigmaQuery, String> {
     let doc = sigma_precheck(text)?;
     let rule = sigma_rust::rule_from_yaml(text).map_err(|e| format!("does not parse: {e}"))?;
     let mut fields = Vec::new();
-    fn walk(v: &serde_yaml::Value, out: &mut Vec<String>) {
+    let mut fieldref = false;
+    fn walk(v: &serde_yaml::Value, out: &mut Vec<String>, fieldref: &mut bool) {
         match v {
             serde_yaml::Value::Mapping(m) => {
                 for (k, v) in m.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
                     let mut parts = k.split('|');
                     out.push(parts.next().unwrap_or(k).to_string());
                     // `A|fieldref: B` compares A with the event's field B: B is read too
-                    // (sigmahq.io/docs/basics/modifiers: "fieldref"), so it must be decoded
+                    // (sigmahq.io/docs/basics/modifiers: "fieldref"), so it must be decoded;
+                    // sigma-rust reads modifiers case-insensitively
                     if parts.any(|m| m.eq_ignore_ascii_case("fieldref")) {
+                        *fieldref = true;
                         let refs = match v {
                             serde_yaml::Value::Sequence(s) => s.iter().collect(),
                             v => vec![v],
@@ -302,20 +308,25 @@ pub fn sigma_rule(text: &str) -> Result<SigmaQuery, String> {
                     }
                 }
             }
-            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, out)),
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, out, fieldref)),
             _ => {}
         }
     }
     if let Some(serde_yaml::Value::Mapping(det)) = doc.get("detection") {
         for (k, v) in det {
             if k.as_str() != Some("condition") && k.as_str() != Some("timeframe") {
-                walk(v, &mut fields);
+                walk(v, &mut fields, &mut fieldref);
             }
         }
     }
     fields.sort();
     fields.dedup();
-    Ok(SigmaQuery { rule, doc, fields })
+    Ok(SigmaQuery {
+        rule,
+        doc,
+        fields,
+        fieldref,
+    })
 }
 
 /// A JSON value from exported logs as a KQL value: strings that are RFC 3339 times become
@@ -411,13 +422,15 @@ mod tests {
             ("  kw: [evil]\n  condition: kw", &[]),
             ("  sel: {SourceHostname|fieldref: DestinationHostname}\n  condition: sel", &["DestinationHostname", "SourceHostname"]),
             ("  sel: {A|fieldref|endswith: [B, C]}\n  condition: sel", &["A", "B", "C"]),
+            ("  sel: {A|FieldRef: 4688}\n  condition: sel", &["A"]),
         ];
         for (det, want) in cases {
             let text = format!("title: t\nlogsource: {{category: c}}\ndetection:\n{det}\n");
-            let got = sigma_rule(&text)
-                .map(|q| q.fields)
-                .unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!(got, *want, "{text}");
+            let q = sigma_rule(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(q.fields, *want, "{text}");
+            // a number named by fieldref is no field name here: the flag covers it
+            let fieldref = det.to_ascii_lowercase().contains("|fieldref");
+            assert_eq!(q.fieldref, fieldref, "{text}");
         }
     }
 }

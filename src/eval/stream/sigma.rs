@@ -41,7 +41,9 @@ pub(super) struct SigmaFilter<'q> {
 
 impl<'q> SigmaFilter<'q> {
     pub(super) fn new(rule: &'q Rule, sigma: &'q sigma_rust::Rule) -> SigmaFilter<'q> {
-        let reads_any = rule.reads_all || uses_fieldref(rule);
+        // a fieldref value may be a number, which `rule.fields` does not hold as a name
+        let reads_any =
+            rule.reads_all || matches!(&rule.query, super::rule::Query::Sigma(q) if q.fieldref);
         let keys = (!reads_any).then(|| {
             Projection::new(rule.fields.iter().map(String::as_str), false)
                 .keys
@@ -76,28 +78,6 @@ impl<'q> SigmaFilter<'q> {
         self.memo.insert(hash, &vals, hit);
         Ok(hit)
     }
-}
-
-/// Does a detection key of the rule carry the `fieldref` modifier (its value names another
-/// field, which sigma-rust reads from the event)? sigma-rust reads modifiers case-insensitively.
-fn uses_fieldref(rule: &Rule) -> bool {
-    let super::rule::Query::Sigma(q) = &rule.query else {
-        return false;
-    };
-    fn walk(v: &serde_yaml::Value) -> bool {
-        match v {
-            serde_yaml::Value::Mapping(m) => m.iter().any(|(k, v)| {
-                k.as_str().is_some_and(|k| {
-                    k.split('|')
-                        .skip(1)
-                        .any(|m| m.eq_ignore_ascii_case("fieldref"))
-                }) || walk(v)
-            }),
-            serde_yaml::Value::Sequence(s) => s.iter().any(walk),
-            _ => false,
-        }
-    }
-    q.doc.get("detection").is_some_and(walk)
 }
 
 /// sigma-rust's event of these keys and values: what `sigma_rust::Event::try_from` gives for
