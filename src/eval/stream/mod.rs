@@ -107,25 +107,15 @@ pub fn run(
         Input::Mapped(Mapped { map, mut progress }) => {
             let mut release = Release::new(&map);
             if threads <= 1 {
-                let mut w = Worker::new(rules, &proj, now);
-                let mut seen = std::mem::take(&mut results.seen);
-                let mut offset = 0usize;
-                for (i, text) in lines(&map).enumerate() {
-                    let start = offset;
-                    offset += text.len();
-                    if !is_blank(text) {
-                        let hits = w.event(text, i + 1, start, &mut seen)?;
-                        results.events += 1;
-                        if !hits.is_empty() {
-                            results.hits(hits);
-                        }
-                    }
-                    if offset >> 20 != start >> 20 {
-                        progress(offset as u64);
+                let mut serial = Serial::new(rules, &proj, now, &mut results);
+                for text in lines(&map) {
+                    let start = serial.line(text, &mut results)?;
+                    if serial.offset >> 20 != start >> 20 {
+                        progress(serial.offset as u64);
                         release.upto(start);
                     }
                 }
-                results.seen = seen;
+                serial.finish(&mut results);
             } else {
                 let batches = Batches::new(Source::Mapped {
                     bytes: &map,
@@ -142,28 +132,12 @@ pub fn run(
                 )?;
             }
         }
-        Input::Reader(input) if threads <= 1 => {
-            // line by line: no batch to copy the bytes into; a line wholly in the reader's
-            // buffer is read there, one that straddles its end is gathered in `line`
-            let mut w = Worker::new(rules, &proj, now);
-            let mut input = input;
+        Input::Reader(mut input) if threads <= 1 => {
+            // a line wholly in the reader's buffer is read there, one that straddles its end
+            // is gathered in `line`
+            let mut serial = Serial::new(rules, &proj, now, &mut results);
             let mut line = Vec::with_capacity(4096);
-            let (mut number, mut offset) = (0usize, 0usize);
-            let mut seen = std::mem::take(&mut results.seen);
             let io = |e: std::io::Error| RunError::Io(e.to_string());
-            let mut one = |text: &[u8]| -> Result<(), RunError> {
-                number += 1;
-                let start = offset;
-                offset += text.len();
-                if !is_blank(text) {
-                    let hits = w.event(text, number, start, &mut seen)?;
-                    results.events += 1;
-                    if !hits.is_empty() {
-                        results.hits(hits);
-                    }
-                }
-                Ok(())
-            };
             loop {
                 let buf = input.fill_buf().map_err(io)?;
                 if buf.is_empty() {
@@ -171,19 +145,17 @@ pub fn run(
                 }
                 match memchr::memchr(b'\n', buf) {
                     Some(i) => {
-                        // the same buffer again: it is not empty, so nothing is read
-                        let buf = input.fill_buf().map_err(io)?;
-                        one(&buf[..=i])?;
+                        serial.line(&buf[..=i], &mut results)?;
                         input.consume(i + 1);
                     }
                     None => {
                         line.clear();
                         input.read_until(b'\n', &mut line).map_err(io)?;
-                        one(&line)?;
+                        serial.line(&line, &mut results)?;
                     }
                 }
             }
-            results.seen = seen;
+            serial.finish(&mut results);
         }
         Input::Reader(input) => {
             let batches = Batches::new(Source::Reader(input));
@@ -191,6 +163,46 @@ pub fn run(
         }
     }
     Ok(results.finish())
+}
+
+/// One thread reading the export itself: each line decoded and judged in order and its hits
+/// folded at once, with no batch to copy the bytes into.
+struct Serial<'q> {
+    w: Worker<'q>,
+    seen: Vec<Vec<bool>>,
+    /// The number of the last line read, and the offset just past it.
+    number: usize,
+    offset: usize,
+}
+
+impl<'q> Serial<'q> {
+    fn new(rules: &'q [Rule], proj: &'q Projection, now: i128, results: &mut Results) -> Self {
+        Serial {
+            w: Worker::new(rules, proj, now),
+            seen: std::mem::take(&mut results.seen),
+            number: 0,
+            offset: 0,
+        }
+    }
+
+    /// The next line (with its newline, if any); its offset in the export.
+    fn line(&mut self, text: &[u8], results: &mut Results) -> Result<usize, RunError> {
+        self.number += 1;
+        let start = self.offset;
+        self.offset += text.len();
+        if !is_blank(text) {
+            let hits = self.w.event(text, self.number, start, &mut self.seen)?;
+            results.events += 1;
+            if !hits.is_empty() {
+                results.hits(hits);
+            }
+        }
+        Ok(start)
+    }
+
+    fn finish(self, results: &mut Results) {
+        results.seen = self.seen;
+    }
 }
 
 fn parallel<'a>(
