@@ -122,16 +122,7 @@ fn glob(pat: &str, s: &str) -> bool {
 /// Append a group key's part to `key` so that distinct key lists give distinct strings.
 fn push_key(key: &mut String, part: &str) {
     // the length in decimal (what `write!` gives), without the formatting machinery
-    let (mut n, mut digits, mut at) = (part.len(), [0u8; 20], 20);
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits[at..].iter().for_each(|d| key.push(char::from(*d)));
+    key.push_str(itoa::Buffer::new().format(part.len()));
     key.push(':');
     key.push_str(part);
 }
@@ -490,4 +481,18 @@ pub fn input_fields(cmds: &[Command]) -> Vec<String> {
         seen.extend(used.into_iter().filter(|x| !defined.contains(x)));
     }
     seen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod key_tests {
+    /// A group key part is its length in decimal, `:` and the part, as `write!` wrote it.
+    #[test]
+    fn key_parts_are_length_prefixed() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345] {
+            let part = "é".repeat(n / 2) + &"x".repeat(n % 2);
+            let mut key = String::from("k");
+            super::push_key(&mut key, &part);
+            assert_eq!(key, format!("k{}:{part}", part.len()));
+        }
+    }
 }
