@@ -3,7 +3,7 @@
 //! decides, with its own error message; and the tape reads the common shapes of exports (so
 //! the fast path is the one taken). Ported from the sonic-rs attempt (b1d0fd4).
 
-use super::{Decoder, Event, Projection};
+use super::{Decoder, Event, Projection, Tapes};
 use crate::eval::kql::interp as kinterp;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -17,12 +17,37 @@ fn decode_kql(line: &[u8], p: &Projection) -> Result<kinterp::Row, serde_json::E
     Ok(row)
 }
 use super::{decode as decode_serde, decode_kql as decode_kql_serde};
-/// The tape's reading alone: `Err(())` where it leaves the line to serde_json.
+fn only(tapes: Tapes) -> Decoder {
+    Decoder {
+        tapes,
+        ..Decoder::default()
+    }
+}
+/// simd-json's whole tape's reading alone: `Err(())` where it leaves the line to serde_json.
 fn decode_tape(line: &[u8], p: &Projection) -> Result<Event, ()> {
-    Decoder::default().tape_event(line, p).ok_or(())
+    only(Tapes::Whole).tape_event(line, p).ok_or(())
 }
 fn decode_kql_tape(line: &[u8], p: &Projection) -> Result<kinterp::Row, ()> {
-    Decoder::default().tape_kql(line, p).ok_or(())
+    only(Tapes::Whole).tape_kql(line, p).ok_or(())
+}
+/// The sparse tape's reading alone (`sparse.rs`): `Err(())` where it gives the line up.
+fn decode_sparse(line: &[u8], p: &Projection) -> Result<Event, ()> {
+    only(Tapes::Sparse).tape_event(line, p).ok_or(())
+}
+fn decode_kql_sparse(line: &[u8], p: &Projection) -> Result<kinterp::Row, ()> {
+    only(Tapes::Sparse).tape_kql(line, p).ok_or(())
+}
+/// The sparse tape's reading written over an event and a row already there (as in a
+/// stream), both ways; `Err(())` where it gives the line up.
+fn decode_sparse_over(line: &[u8], p: &Projection) -> Result<(Event, kinterp::Row), ()> {
+    let mut dec = only(Tapes::Sparse);
+    let mut ev: Event = serde_json::from_str(r#"{"a":"old","n":[1,2],"z":{"k":1}}"#).unwrap();
+    dec.read(line, p, true, |t| super::tape_object_over(t, p, 1, &mut ev))
+        .ok_or(())?;
+    let mut row = kinterp::Row::new();
+    row.insert("a".into(), kinterp::Value::Str("old".into()));
+    dec.decode_kql_into(line, p, &mut row).map_err(|_| ())?;
+    Ok((ev, row))
 }
 
 fn projections() -> [Projection; 3] {
@@ -62,8 +87,145 @@ fn agrees(line: &[u8]) -> bool {
         } else {
             read = false;
         }
+        // what the sparse tape reads, it reads as serde_json does, anew and over old values
+        if let Ok(ev) = decode_sparse(line, &p) {
+            assert_eq!(Some(&ev), event.as_ref().ok(), "{text}");
+        }
+        if let Ok(row) = decode_kql_sparse(line, &p) {
+            assert_eq!(Some(row), decode_kql_serde(line, &p).ok(), "{text}");
+        }
+        if let Ok((ev, row)) = decode_sparse_over(line, &p) {
+            assert_eq!(Some(&ev), event.as_ref().ok(), "{text}");
+            assert_eq!(Some(row), decode_kql_serde(line, &p).ok(), "{text}");
+        }
     }
     read
+}
+
+/// Does the sparse tape read `line` under each projection of some keys, both ways?
+fn sparse_reads(line: &[u8]) -> bool {
+    projections()[..2]
+        .iter()
+        .all(|p| decode_sparse(line, p).is_ok() && decode_kql_sparse(line, p).is_ok())
+}
+
+#[test]
+fn the_sparse_tape_reads_compact_exports_and_checks_what_it_skips() {
+    let text = |l: &[u8]| String::from_utf8_lossy(l).into_owned();
+    // read by the scan alone (and as serde_json reads them: `agrees`)
+    let read: &[&[u8]] = &[
+        // a Sysmon event as exports write it, and the same with JSON's whitespace
+        br#"{"_time":"2026-05-31T11:00:00Z","EventCode":"3","EventID":3,"z":"C:\\Program Files\\App\\client32.exe","b":"geo.netsupportsoftware.com","n":443}"#,
+        b" { \"a\" : \"x\" ,\"n\": 0 } \r\n",
+        // duplicate keys, kept and skipped
+        br#"{"a":1,"b":2,"a":"x","n":true,"z":1,"z":2}"#,
+        // nested ECS: only destination.domain is kept below destination
+        br#"{"destination":{"ip":"1.2.3.4","domain":"x.com","port":443},"destination.domain":"y"}"#,
+        b"{}",
+        br#"{"a":[],"n":{},"z":[{},[]]}"#,
+        "{\"é\":\"ü\",\"a\":\"日本\"}".as_bytes(),
+        // skipped: escapes of any kind (a lone surrogate too: serde_json skips it unread),
+        // floats, -0, long numbers, deep nesting
+        br#"{"z":"\" \\ \/ \b \f \n \r \t \u00e9 \ud800","n":1}"#,
+        br#"{"z":[1.5e3,-0.25,-0,0,12345678901234567890123,{"q":[true,false,null]}],"n":7}"#,
+        br#"{"z":{"\u0061":1,"k":"\"}"},"n":7}"#,
+        // kept integers up to 16 digits, and 0
+        br#"{"a":0,"b":-1,"n":9999999999999999}"#,
+    ];
+    for line in read {
+        assert!(sparse_reads(line), "{}", text(line));
+        agrees(line);
+    }
+    let deep = format!(r#"{{"z":{}1{},"n":1}}"#, "[".repeat(64), "]".repeat(64));
+    assert!(sparse_reads(deep.as_bytes()));
+    // given up on (serde_json reads them, through the whole tape or alone): an escape in a
+    // key or a kept string, kept floats, -0 and long integers, raw tabs between tokens,
+    // bytes that are not UTF-8 in a skipped string, skipped nesting past 64 levels
+    let given_up: &[&[u8]] = &[
+        br#"{"a":"x\ty"}"#,
+        br#"{"\u0061":1}"#,
+        br#"{"z\"":1}"#,
+        br#"{"n":1.5}"#,
+        br#"{"n":-0}"#,
+        br#"{"n":1e3}"#,
+        br#"{"n":12345678901234567}"#,
+        br#"{"n":[1,0.5]}"#,
+        br#"{"destination":{"domain":2.5}}"#,
+        b"{\"a\":\t1}",
+        b"{\"z\":\"\xff\",\"n\":1}",
+    ];
+    for line in given_up {
+        let p = &projections()[0];
+        assert!(decode_sparse(line, p).is_err(), "{}", text(line));
+        assert!(decode(line, p).is_ok(), "{}", text(line));
+        agrees(line);
+    }
+    let deeper = format!(r#"{{"z":{}1{},"n":1}}"#, "[".repeat(65), "]".repeat(65));
+    assert!(decode_sparse(deeper.as_bytes(), &projections()[0]).is_err());
+    agrees(deeper.as_bytes());
+    // what serde_json refuses, the scan gives up on, skipped or kept, so the error is
+    // serde_json's
+    let refused: &[&[u8]] = &[
+        b"{\"\xff\":1}",
+        b"{\"z\":\"a\x01b\"}",
+        br#"{"z":"\x"}"#,
+        br#"{"z":"\u12"}"#,
+        br#"{"z":"\u12g4"}"#,
+        br#"{"z":"abc}"#,
+        br#"{"a":1,}"#,
+        br#"{,"a":1}"#,
+        br#"{"a" 1}"#,
+        br#"{"a":1 "b":2}"#,
+        br#"{"a":1} x"#,
+        br#"{"a":1}{"a":2}"#,
+        br#"[{"a":1}]"#,
+        br#"{"z":01}"#,
+        br#"{"z":-}"#,
+        br#"{"z":-a}"#,
+        br#"{"z":1.}"#,
+        br#"{"z":1.e5}"#,
+        br#"{"z":1e}"#,
+        br#"{"z":1e+}"#,
+        br#"{"z":.5}"#,
+        br#"{"z":+1}"#,
+        br#"{"z":tru}"#,
+        br#"{"z":nul}"#,
+        br#"{"z":truex}"#,
+        br#"{"z":1x}"#,
+        br#"{"z":[1,]}"#,
+        br#"{"z":[1 2]}"#,
+        br#"{"z":{"k":1,}}"#,
+        br#"{"z":{"k" 1}}"#,
+        br#"{"z":{1:1}}"#,
+        br#"{"z":[}"#,
+        br#"{"z":{]}"#,
+        br#"{"z":[[1]}"#,
+        br#"{"a":[1,]}"#,
+        br#"{"a":{"k":1,}}"#,
+        br#"{"a":"x"#,
+        b"{\"a\":\"x\"\x0c}",
+        b"",
+        b" \n",
+    ];
+    for line in refused {
+        for p in projections() {
+            assert!(decode_serde(line, &p).is_err(), "{}", text(line));
+            assert!(decode_sparse(line, &p).is_err(), "{}", text(line));
+            assert!(decode_kql_sparse(line, &p).is_err(), "{}", text(line));
+        }
+        agrees(line);
+    }
+    // the sparse event, spelled out: kept keys only, in the line's order, the last of a
+    // key twice in the first one's place
+    let p = &projections()[0];
+    assert_eq!(
+        Value::Object(decode_sparse(read[3], p).unwrap()),
+        json!({"destination": {"domain": "x.com"}, "destination.domain": "y"})
+    );
+    assert_eq!(
+        serde_json::to_string(&decode_sparse(read[2], &projections()[1]).unwrap()).unwrap(),
+        r#"{"a":"x","b":2,"n":true}"#
+    );
 }
 
 #[test]

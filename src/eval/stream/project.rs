@@ -49,12 +49,12 @@ impl Projection {
             .map(|(k, (whole, rest))| (k.to_string(), (!whole).then(|| Projection::below(&rest))))
             .collect();
         let (firsts, lasts) = keys.iter().fold((0, 0), |(f, l), (k, _)| {
-            let (a, b) = edge_bits(k);
+            let (a, b) = edge_bits(k.as_bytes());
             (f | a, l | b)
         });
         Projection {
             all: false,
-            lens: keys.iter().fold(0, |m, (k, _)| m | len_bit(k)),
+            lens: keys.iter().fold(0, |m, (k, _)| m | len_bit(k.as_bytes())),
             firsts,
             lasts,
             keys,
@@ -65,23 +65,34 @@ impl Projection {
     /// scan comparing lengths first: the keys are few, and most differ in length.
     #[inline(always)]
     fn get(&self, key: &str) -> Option<Option<&Projection>> {
+        self.get_bytes(key.as_bytes())
+    }
+
+    /// `get` of a key's bytes.
+    #[inline(always)]
+    fn get_bytes(&self, key: &[u8]) -> Option<Option<&Projection>> {
         if self.all {
             return Some(None);
         }
-        self.index(key).map(|i| self.keys[i].1.as_ref())
+        self.index_bytes(key).map(|i| self.keys[i].1.as_ref())
     }
 
     /// The place of `key` in `keys` (whatever `all` says).
     #[inline(always)]
     fn index(&self, key: &str) -> Option<usize> {
-        if self.lens & len_bit(key) == 0 {
+        self.index_bytes(key.as_bytes())
+    }
+
+    /// `index` of a key's bytes.
+    #[inline(always)]
+    fn index_bytes(&self, b: &[u8]) -> Option<usize> {
+        if self.lens & len_bit(b) == 0 {
             return None;
         }
-        let (first, last) = edge_bits(key);
+        let (first, last) = edge_bits(b);
         if self.firsts & first == 0 || self.lasts & last == 0 {
             return None;
         }
-        let b = key.as_bytes();
         self.keys.iter().position(|(k, _)| key_eq(k.as_bytes(), b))
     }
 
@@ -92,14 +103,13 @@ impl Projection {
 
 /// A key's bit in `Projection::lens`.
 #[inline]
-fn len_bit(key: &str) -> u64 {
+fn len_bit(key: &[u8]) -> u64 {
     1 << key.len().min(63)
 }
 
 /// A key's bits in `Projection::firsts` and `Projection::lasts`: its first and last bytes,
 /// modulo 64 (an ASCII letter's case apart; the empty key: bit 0 of each).
-fn edge_bits(key: &str) -> (u64, u64) {
-    let b = key.as_bytes();
+fn edge_bits(b: &[u8]) -> (u64, u64) {
     let bit = |c: Option<&u8>| 1u64 << c.map_or(0, |c| c & 63);
     (bit(b.first()), bit(b.last()))
 }
@@ -318,6 +328,22 @@ pub struct Decoder {
     tape: Tape<'static>,
     /// Finds `\u` escapes.
     escape: memchr::memmem::Finder<'static>,
+    /// Which tapes are tried (the tests take each alone).
+    tapes: Tapes,
+}
+
+/// The tapes `Decoder::read` tries, in order, before it leaves a line to serde_json.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Tapes {
+    /// The sparse tape, then simd-json's whole tape.
+    #[default]
+    Both,
+    /// The sparse tape alone.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Sparse,
+    /// simd-json's whole tape alone.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Whole,
 }
 
 impl Default for Decoder {
@@ -327,6 +353,7 @@ impl Default for Decoder {
             scratch: Vec::with_capacity(4096),
             tape: Tape(Vec::new()),
             escape: memchr::memmem::Finder::new(b"\\u"),
+            tapes: Tapes::Both,
         }
     }
 }
@@ -353,7 +380,10 @@ impl Decoder {
         p: &Projection,
         ev: &mut Event,
     ) -> Result<(), serde_json::Error> {
-        if self.read(line, |t| tape_object_over(t, p, 1, ev)).is_none() {
+        if self
+            .read(line, p, true, |t| tape_object_over(t, p, 1, ev))
+            .is_none()
+        {
             match decode(line, p) {
                 Ok(e) => *ev = e,
                 Err(e) => {
@@ -393,7 +423,7 @@ impl Decoder {
             *row = self.tape_kql(line, p)?;
             return Some(());
         }
-        self.read(line, |t| {
+        self.read(line, p, false, |t| {
             // bit `i`: the line has `p.keys[i]`, its value at `t[at[i]..]`
             let (mut set, mut at, mut once) = (0u64, [0usize; 64], true);
             for (k, v) in members(t) {
@@ -444,12 +474,12 @@ impl Decoder {
 
     /// The event read from the tape, or `None` for serde_json to decide.
     fn tape_event(&mut self, line: &[u8], p: &Projection) -> Option<Event> {
-        self.read(line, |t| tape_object(t, p, 1))
+        self.read(line, p, true, |t| tape_object(t, p, 1))
     }
 
     /// The KQL row read from the tape, or `None` for serde_json to decide.
     fn tape_kql(&mut self, line: &[u8], p: &Projection) -> Option<kinterp::Row> {
-        self.read(line, |t| {
+        self.read(line, p, false, |t| {
             let mut out = kinterp::Row::new();
             for (k, v) in members(t) {
                 if p.wants(k) {
@@ -460,9 +490,26 @@ impl Decoder {
         })
     }
 
-    /// `line` as a tape of one object, handed to `read`; `None` when simd-json refuses it or
-    /// it holds what simd-json reads otherwise than serde_json (see `plain`).
-    fn read<T>(&mut self, line: &[u8], read: impl FnOnce(&[Node<'_>]) -> Option<T>) -> Option<T> {
+    /// `line` as a tape of one object, handed to `read`: first the sparse tape of `p`'s keys
+    /// (`sparse`, with `nested` as there), then, when the scan gives the line up or `read`
+    /// does, simd-json's whole tape; `None` when simd-json refuses it too or it holds what
+    /// simd-json reads otherwise than serde_json (see `plain`).
+    fn read<T>(
+        &mut self,
+        line: &[u8],
+        p: &Projection,
+        nested: bool,
+        mut read: impl FnMut(&[Node<'_>]) -> Option<T>,
+    ) -> Option<T> {
+        if self.tapes != Tapes::Whole {
+            let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+            let out =
+                sparse::sparse_tape(line, p, nested, &mut tape.0).and_then(|()| read(&tape.0));
+            self.tape = tape.reset();
+            if out.is_some() || self.tapes == Tapes::Sparse {
+                return out;
+            }
+        }
         if !plain(line, &self.escape) {
             return None;
         }
@@ -766,6 +813,9 @@ pub fn has_path(doc: &Event, path: &str) -> bool {
     }
     false
 }
+
+#[path = "sparse.rs"]
+mod sparse;
 
 #[cfg(test)]
 #[path = "decode_tests.rs"]
