@@ -129,6 +129,9 @@ fn the_sparse_tape_reads_compact_exports_and_checks_what_it_skips() {
         br#"{"z":"\" \\ \/ \b \f \n \r \t \u00e9 \ud800","n":1}"#,
         br#"{"z":[1.5e3,-0.25,-0,0,12345678901234567890123,{"q":[true,false,null]}],"n":7}"#,
         br#"{"z":{"\u0061":1,"k":"\"}"},"n":7}"#,
+        // kept strings with escapes, unescaped (a NUL too)
+        br#"{"a":"C:\\Program Files\\x \"q\" \/ \b\f\n\r\t","b":"\u00e9\u0000\u20ac\uFFFF","n":"\\"}"#,
+        br#"{"destination":{"domain":"x\u002ecom","k":"\\"},"a":["\t",{"k":"\""}]}"#,
         // kept integers up to 16 digits, and 0
         br#"{"a":0,"b":-1,"n":9999999999999999}"#,
     ];
@@ -142,7 +145,7 @@ fn the_sparse_tape_reads_compact_exports_and_checks_what_it_skips() {
     // key or a kept string, kept floats, -0 and long integers, raw tabs between tokens,
     // bytes that are not UTF-8 in a skipped string, skipped nesting past 64 levels
     let given_up: &[&[u8]] = &[
-        br#"{"a":"x\ty"}"#,
+        br#"{"a":"\ud83d\ude00"}"#,
         br#"{"\u0061":1}"#,
         br#"{"z\"":1}"#,
         br#"{"n":1.5}"#,
@@ -167,6 +170,7 @@ fn the_sparse_tape_reads_compact_exports_and_checks_what_it_skips() {
     // serde_json's
     let refused: &[&[u8]] = &[
         b"{\"\xff\":1}",
+        br#"{"a":"x\uDBFFy"}"#,
         b"{\"z\":\"a\x01b\"}",
         br#"{"z":"\x"}"#,
         br#"{"z":"\u12"}"#,

@@ -330,6 +330,8 @@ pub struct Decoder {
     escape: memchr::memmem::Finder<'static>,
     /// Which tapes are tried (the tests take each alone).
     tapes: Tapes,
+    /// The sparse tape's unescaped strings.
+    sparse: sparse::Buffers,
 }
 
 /// The tapes `Decoder::read` tries, in order, before it leaves a line to serde_json.
@@ -354,6 +356,7 @@ impl Default for Decoder {
             tape: Tape(Vec::new()),
             escape: memchr::memmem::Finder::new(b"\\u"),
             tapes: Tapes::Both,
+            sparse: sparse::Buffers::default(),
         }
     }
 }
@@ -503,8 +506,8 @@ impl Decoder {
     ) -> Option<T> {
         if self.tapes != Tapes::Whole {
             let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-            let out =
-                sparse::sparse_tape(line, p, nested, &mut tape.0).and_then(|()| read(&tape.0));
+            let out = sparse::sparse_tape(line, p, nested, &mut self.sparse, &mut tape.0)
+                .and_then(|()| read(&tape.0));
             self.tape = tape.reset();
             if out.is_some() || self.tapes == Tapes::Sparse {
                 return out;

@@ -32,9 +32,11 @@ pub(super) fn sparse_tape<'l>(
     line: &'l [u8],
     p: &Projection,
     nested: bool,
+    buffers: &'l mut Buffers,
     out: &mut Vec<Node<'l>>,
 ) -> Option<()> {
     out.clear();
+    buffers.escaped.clear();
     // JSON's whitespace is the only place a control character may stand outside a string; a
     // line holding one before its end is given up on, so strings need no look for them. (The
     // least and the greatest byte, in one pass that vectorizes: the greatest tells ASCII.)
@@ -55,6 +57,7 @@ pub(super) fn sparse_tape<'l>(
         text,
         b: line,
         i: 0,
+        escaped: &mut buffers.escaped,
     };
     s.ws();
     if s.peek() != Some(b'{') {
@@ -62,13 +65,74 @@ pub(super) fn sparse_tape<'l>(
     }
     s.object(p, nested, 1, out)?;
     s.ws();
-    (s.i == line.len()).then_some(())
+    if s.i != line.len() {
+        return None;
+    }
+    if !buffers.escaped.is_empty() {
+        unescape(text, buffers, out);
+    }
+    Some(())
 }
 
-struct Scan<'l> {
+/// What a scan keeps between lines: the spans of kept strings with escapes, and their text
+/// unescaped.
+#[derive(Default)]
+pub(super) struct Buffers {
+    escaped: Vec<(usize, usize, usize)>,
+    unescaped: String,
+}
+
+/// The kept strings with escapes, unescaped into `buffers.unescaped` (one after the other),
+/// and their nodes pointed at them. The scan checked every escape (`Scan::string_end`).
+fn unescape<'l>(text: &'l str, buffers: &'l mut Buffers, out: &mut [Node<'l>]) {
+    let Buffers { escaped, unescaped } = buffers;
+    unescaped.clear();
+    for (_, start, end) in escaped.iter_mut() {
+        let mut rest = &text[*start..*end];
+        *start = unescaped.len();
+        while let Some(k) = rest.find('\\') {
+            unescaped.push_str(&rest[..k]);
+            let b = rest.as_bytes();
+            let (c, len) = match b[k + 1] {
+                b'b' => ('\u{8}', 2),
+                b'f' => ('\u{c}', 2),
+                b'n' => ('\n', 2),
+                b'r' => ('\r', 2),
+                b't' => ('\t', 2),
+                b'u' => {
+                    // not a surrogate (the scan gave those up), so a char
+                    let unit = hex4(&b[k + 2..k + 6]).unwrap_or(0xFFFD);
+                    (char::from_u32(u32::from(unit)).unwrap_or('\u{FFFD}'), 6)
+                }
+                c => (char::from(c), 2),
+            };
+            unescaped.push(c);
+            rest = &rest[k + len..];
+        }
+        unescaped.push_str(rest);
+        *end = unescaped.len();
+    }
+    let unescaped: &'l str = unescaped;
+    for &(node, start, end) in escaped.iter() {
+        out[node] = Node::String(&unescaped[start..end]);
+    }
+}
+
+/// The value of four hex digits.
+#[inline(always)]
+fn hex4(h: &[u8]) -> Option<u16> {
+    h.iter().try_fold(0u16, |n, &c| {
+        let d = (c as char).to_digit(16)?;
+        Some(n << 4 | d as u16)
+    })
+}
+
+struct Scan<'l, 'e> {
     text: &'l str,
     b: &'l [u8],
     i: usize,
+    /// The kept strings with escapes: their node's index in the tape, and their text's span.
+    escaped: &'e mut Vec<(usize, usize, usize)>,
 }
 
 /// The bytes `plain_run` looks at at once.
@@ -113,7 +177,7 @@ fn quotes(w: &[u8]) -> u32 {
     }
 }
 
-impl<'l> Scan<'l> {
+impl<'l> Scan<'l, '_> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -157,41 +221,55 @@ impl<'l> Scan<'l> {
         i
     }
 
-    /// The string whose opening quote is at `i`, when it holds no escape; `None` otherwise
-    /// (an escape, a raw control character, no closing quote).
-    #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'l str> {
-        let start = self.i + 1;
-        let end = self.plain_run(start);
-        if self.b.get(end) != Some(&b'"') {
-            return None;
-        }
-        self.i = end + 1;
-        Some(&self.text[start..end])
-    }
-
     /// Past the string whose opening quote is at `i`, as serde_json's `ignore_str` checks it.
     #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
-        let mut j = self.i + 1;
+        self.i = self.string_end(self.i + 1, true)?.0 + 1;
+        Some(())
+    }
+
+    /// The string whose opening quote is at `i`, kept, into `out`: borrowed from the line, or,
+    /// with escapes, a node for `unescape` to fill. Given up on where serde_json might read it
+    /// otherwise: a `\u` escape of a surrogate (paired, serde_json joins them; alone, it
+    /// refuses the line).
+    fn kept_string(&mut self, out: &mut Vec<Node<'l>>) -> Option<()> {
+        let start = self.i + 1;
+        let (end, escaped) = self.string_end(start, false)?;
+        self.i = end + 1;
+        if escaped {
+            self.escaped.push((out.len(), start, end));
+            out.push(Node::String(""));
+        } else {
+            out.push(Node::String(&self.text[start..end]));
+        }
+        Some(())
+    }
+
+    /// The index of the closing quote of the string whose text starts at `j`, and whether
+    /// the text holds an escape; `None` for a bad escape (serde_json's list: `\"`, `\\`,
+    /// `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u` and four hex digits, and `\u` of a
+    /// surrogate only where `surrogates` allows) or no closing quote.
+    #[inline(always)]
+    fn string_end(&self, mut j: usize, surrogates: bool) -> Option<(usize, bool)> {
+        let mut escaped = false;
         loop {
             j = self.plain_run(j);
             match self.b.get(j)? {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some(());
-                }
-                b'\\' => match self.b.get(j + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
-                    b'u' => {
-                        let hex = self.b.get(j + 2..j + 6)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
+                b'"' => return Some((j, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
+                        b'u' => {
+                            let unit = hex4(self.b.get(j + 2..j + 6)?)?;
+                            if !surrogates && (0xD800..0xE000).contains(&unit) {
+                                return None;
+                            }
+                            j += 6;
                         }
-                        j += 6;
+                        _ => return None,
                     }
-                    _ => return None,
-                },
+                }
                 _ => return None,
             }
         }
@@ -318,7 +396,7 @@ impl<'l> Scan<'l> {
     /// The value at `i`, `depth` levels in, whole into `out`.
     fn value(&mut self, depth: usize, out: &mut Vec<Node<'l>>) -> Option<()> {
         let node = match self.peek()? {
-            b'"' => Node::String(self.plain_string()?),
+            b'"' => return self.kept_string(out),
             b'{' | b'[' if depth + 1 >= MAX_DEPTH => return None,
             b'{' => return self.object(&WHOLE, true, depth + 1, out),
             b'[' => return self.array(depth + 1, out),
