@@ -269,13 +269,15 @@ pub fn in_logsource(
             other => std::borrow::Cow::Owned(other.to_string()),
         }
     }
-    want.iter().all(|(k, v)| match (v, ev.get(k)) {
-        (J::Null, got) => got.is_none_or(J::is_null),
-        (_, None) => false,
-        // integers: equal text is equal value (spares printing both per event)
-        (J::Number(a), Some(J::Number(b))) if !a.is_f64() && !b.is_f64() => a == b,
-        (v, Some(got)) => text(v) == text(got),
-    })
+    // a scan of the event's keys, not a SipHash lookup per wanted key
+    want.iter()
+        .all(|(k, v)| match (v, crate::eval::keys::get(ev, k)) {
+            (J::Null, got) => got.is_none_or(J::is_null),
+            (_, None) => false,
+            // integers: equal text is equal value (spares printing both per event)
+            (J::Number(a), Some(J::Number(b))) if !a.is_f64() && !b.is_f64() => a == b,
+            (v, Some(got)) => text(v) == text(got),
+        })
 }
 
 /// A Splunk event of `table`: the flat native fields with `_time` in epoch seconds, plus the

@@ -73,12 +73,13 @@ fn integer(b: &[u8], i: usize) -> Option<usize> {
 
 /// A string whose escapes are the ones serde_json prints: `\"`, `\\`, `\b`, `\t`, `\n`,
 /// `\f`, `\r`, and `\u00xx` (lower-case hex) for the other control characters (raw ones
-/// were ruled out for the whole line).
+/// were ruled out for the whole line). Inlined: an event line is mostly short strings.
+#[inline(always)]
 fn string(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
         // to the next quote or backslash at once (the bytes between need no look)
-        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        j = quote_or_backslash(b, j)?;
         if b[j] == b'"' {
             return Some(j + 1);
         }
@@ -109,6 +110,51 @@ fn string(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Strings up to this long (most keys and values) are scanned a word at a time inline;
+/// beyond, `memchr2` (its call costs more than a short string's scan).
+const INLINE_SCAN: usize = 32;
+
+/// The place of the first `"` or `\` at or after `j`, if any.
+#[inline(always)]
+fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = j;
+    while at - j < INLINE_SCAN {
+        let Some(w) = b.get(at..).and_then(|s| s.first_chunk::<8>()) else {
+            // the last few bytes of the line
+            let rest = b.get(at..)?;
+            return rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|p| at + p);
+        };
+        // a byte equal to `"` or `\\` is a zero byte of `q` or `s`; the lowest flagged
+        // byte of `(x - 1) & !x & 0x80` is a zero byte (flags above it may be borrows)
+        let w = u64::from_le_bytes(*w);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let s = w ^ (ONES * u64::from(b'\\'));
+        let m = ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH;
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    Some(at + memchr::memchr2(b'"', b'\\', b.get(at..)?)?)
+}
+
+/// One bit of 64 for a key (its length and first and last eight bytes, mixed): two keys
+/// with different bits differ.
+#[inline(always)]
+fn key_bit(k: &[u8]) -> u64 {
+    let (a, z) = match (k.first_chunk::<8>(), k.last_chunk::<8>()) {
+        (Some(a), Some(z)) => (u64::from_le_bytes(*a), u64::from_le_bytes(*z)),
+        _ => (k.iter().fold(0, |h, &c| h << 8 | u64::from(c)), 0),
+    };
+    let h = (a ^ z.rotate_left(32) ^ k.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (h >> 58)
+}
+
 fn object<'a>(b: &'a [u8], i: usize, depth: usize, keys: &mut Vec<&'a [u8]>) -> Option<usize> {
     if depth > MAX_DEPTH {
         return None;
@@ -120,39 +166,50 @@ fn object<'a>(b: &'a [u8], i: usize, depth: usize, keys: &mut Vec<&'a [u8]>) -> 
     // this object's keys as written, after the outer ones: with canonical escapes, equal
     // text is an equal key
     let outer = keys.len();
+    // the bits (`key_bit`) of this object's first `FEW_KEYS` keys
+    let mut bits = 0u64;
     loop {
         if *b.get(j)? != b'"' {
             return None;
         }
         let k = string(b, j)?;
-        keys.push(&b[j..k]);
+        let key = &b[j..k];
+        // a repeated key keeps one entry when decoded: each of the first few keys is
+        // compared with the ones before only when its bit was set by one of them
+        if keys.len() - outer < FEW_KEYS {
+            let bit = key_bit(key);
+            if bits & bit != 0 && keys[outer..].contains(&key) {
+                return None;
+            }
+            bits |= bit;
+        }
+        keys.push(key);
         if *b.get(k)? != b':' {
             return None;
         }
-        j = value(b, k + 1, depth, keys)?;
+        j = match b.get(k + 1) {
+            Some(b'"') => string(b, k + 1)?,
+            _ => value(b, k + 1, depth, keys)?,
+        };
         match *b.get(j)? {
             b',' => j += 1,
             b'}' => break,
             _ => return None,
         }
     }
-    // a repeated key keeps one entry when decoded
-    if repeats(&mut keys[outer..]) {
+    // beyond the few keys, sorted
+    if keys.len() - outer > FEW_KEYS && repeats(&mut keys[outer..]) {
         return None;
     }
     keys.truncate(outer);
     Some(j + 1)
 }
 
-/// Is some key written twice? Pair by pair for the few keys of an event's object (most pairs
-/// differ in length: no bytes compared), sorted beyond that.
+/// Objects with up to this many keys are checked for a repeated key as they are read.
+const FEW_KEYS: usize = 32;
+
+/// Is some key written twice? (sorted)
 fn repeats(keys: &mut [&[u8]]) -> bool {
-    if keys.len() <= 32 {
-        return keys
-            .iter()
-            .enumerate()
-            .any(|(n, a)| keys[n + 1..].iter().any(|b| a.len() == b.len() && a == b));
-    }
     keys.sort_unstable();
     keys.windows(2).any(|w| w[0] == w[1])
 }
@@ -234,6 +291,33 @@ mod tests {
                     let l = line(&twice);
                     assert_eq!(compact_line(l.as_bytes()), None, "{l}");
                     check(l.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// The word-at-a-time scan finds the first quote or backslash wherever it sits: in a
+    /// word, after bytes one above either (a borrow), in the last bytes, past the inline part.
+    #[test]
+    fn the_scan_finds_the_first_quote_or_backslash() {
+        for n in 0..80 {
+            for at in 0..=n {
+                for (c, filler) in [(b'"', b'#'), (b'\\', b']'), (b'"', b'a'), (b'\\', 0xdc)] {
+                    let mut b = vec![filler; n];
+                    if at < n {
+                        b[at] = c;
+                        // a later quote or backslash is not the first
+                        if at + 1 < n {
+                            b[n - 1] = b'"';
+                        }
+                    }
+                    for from in [0, at.min(3), at] {
+                        let want = b[from..]
+                            .iter()
+                            .position(|&x| x == b'"' || x == b'\\')
+                            .map(|p| from + p);
+                        assert_eq!(quote_or_backslash(&b, from), want, "{n} {at} {from}");
+                    }
                 }
             }
         }

@@ -15,6 +15,7 @@
 use super::project::Projection;
 use super::rule::Rule;
 use super::Event;
+use crate::eval::keys::get;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -37,6 +38,8 @@ pub(super) struct SigmaFilter<'q> {
     /// The top-level keys sigma-rust can read, or `None` for every key (keywords, fieldref).
     keys: Option<Vec<String>>,
     memo: Memo,
+    /// sigma-rust's event of the last line matched, filled again for the next.
+    last: Reused,
 }
 
 impl<'q> SigmaFilter<'q> {
@@ -55,6 +58,7 @@ impl<'q> SigmaFilter<'q> {
             rule: sigma,
             keys,
             memo: Memo::default(),
+            last: Reused::default(),
         }
     }
 
@@ -63,21 +67,81 @@ impl<'q> SigmaFilter<'q> {
         let Some(keys) = &self.keys else {
             return Ok(self.rule.is_match(&sigma_event(ev.iter())?));
         };
+        // the event's few keys are scanned, not hashed (SipHash) per rule key
         if !self.memo.open() {
-            let e = sigma_event(keys.iter().filter_map(|k| ev.get_key_value(k)))?;
-            return Ok(self.rule.is_match(&e));
+            let e = self.last.fill(keys.iter().map(|k| (k, get(ev, k))))?;
+            return Ok(self.rule.is_match(e));
         }
-        let vals: Vec<Option<&Value>> = keys.iter().map(|k| ev.get(k)).collect();
+        let vals: Vec<Option<&Value>> = keys.iter().map(|k| get(ev, k)).collect();
         let hash = self.memo.hash(&vals);
         if let Some(hit) = self.memo.get(hash, &vals) {
             self.memo.hits += 1;
             return Ok(hit);
         }
-        let e = sigma_event(keys.iter().zip(&vals).filter_map(|(k, v)| Some((k, (*v)?))))?;
-        let hit = self.rule.is_match(&e);
+        let e = self.last.fill(keys.iter().zip(vals.iter().copied()))?;
+        let hit = self.rule.is_match(e);
         self.memo.insert(hash, &vals, hit);
         Ok(hit)
     }
+}
+
+/// sigma-rust's event of the previous line, kept so that the next line with the same keys
+/// present only replaces its values: sigma-rust's `Event` has no way to remove a key or to
+/// be sized up front, so a new one per line cost a table allocated, grown and freed.
+#[derive(Default)]
+struct Reused {
+    event: Option<sigma_rust::Event>,
+    /// Which of the rule's keys `event` holds (all it holds).
+    held: Vec<bool>,
+}
+
+impl Reused {
+    /// The event of these keys and values (`None`: absent), as [`sigma_event`] builds it:
+    /// when the keys present are the ones held and every value is a scalar, each is inserted
+    /// over the last line's (the same keys, all replaced); otherwise built anew.
+    fn fill<'a>(
+        &mut self,
+        kvs: impl Iterator<Item = (&'a String, Option<&'a Value>)> + Clone,
+    ) -> Result<&sigma_rust::Event, String> {
+        let same = kvs
+            .clone()
+            .map(|(_, v)| v.is_some())
+            .eq(self.held.iter().copied());
+        let filled = match &mut self.event {
+            Some(e) if same => kvs
+                .clone()
+                .all(|(k, v)| v.is_none_or(|v| insert_scalar(e, k, v))),
+            _ => false,
+        };
+        if !filled {
+            let e = sigma_event(kvs.clone().filter_map(|(k, v)| Some((k, v?))))?;
+            self.held.clear();
+            self.held.extend(kvs.map(|(_, v)| v.is_some()));
+            self.event = Some(e);
+        }
+        self.event
+            .as_ref()
+            .ok_or_else(|| "sigma-rust's event was not built".to_string())
+    }
+}
+
+/// Inserts `v` under `k` as `sigma_rust::Event::try_from` converts it (`EventValue::try_from`:
+/// `BaseValue::try_from`, whose numbers are an i64 if they fit, else a u64, else an f64);
+/// `false` (nothing inserted) for an array or object, which only sigma-rust can convert.
+fn insert_scalar(e: &mut sigma_rust::Event, k: &str, v: &Value) -> bool {
+    match v {
+        Value::Null => e.insert(k, None::<i32>),
+        Value::Bool(b) => e.insert(k, *b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => e.insert(k, i),
+            (None, Some(u), _) => e.insert(k, u),
+            (None, None, Some(x)) => e.insert(k, x),
+            (None, None, None) => return false,
+        },
+        Value::String(s) => e.insert(k, s.as_str()),
+        Value::Array(_) | Value::Object(_) => return false,
+    }
+    true
 }
 
 /// sigma-rust's event of these keys and values: what `sigma_rust::Event::try_from` gives for
@@ -89,20 +153,8 @@ pub(super) fn sigma_event<'a>(
 ) -> Result<sigma_rust::Event, String> {
     let mut e = sigma_rust::Event::new();
     for (k, v) in kvs.clone() {
-        let k = k.as_str();
-        match v {
-            // `EventValue::try_from` of each: `BaseValue::try_from`, whose numbers are an
-            // i64 if they fit, else a u64, else an f64
-            Value::Null => e.insert(k, None::<i32>),
-            Value::Bool(b) => e.insert(k, *b),
-            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-                (Some(i), _, _) => e.insert(k, i),
-                (None, Some(u), _) => e.insert(k, u),
-                (None, None, Some(x)) => e.insert(k, x),
-                (None, None, None) => return whole(kvs),
-            },
-            Value::String(s) => e.insert(k, s.as_str()),
-            Value::Array(_) | Value::Object(_) => return whole(kvs),
+        if !insert_scalar(&mut e, k, v) {
+            return whole(kvs);
         }
     }
     Ok(e)
@@ -539,6 +591,23 @@ mod tests {
     }
 
     proptest! {
+        /// The event filled over the last line's is sigma-rust's own conversion of the line's
+        /// keys, whichever keys were present before and whatever their values.
+        #[test]
+        fn a_reused_event_is_sigma_rusts_conversion(evs in events()) {
+            let keys: Vec<String> = ["A", "B", "B.a", "C"].map(String::from).into();
+            let mut last = Reused::default();
+            for v in evs {
+                let ev = event(v);
+                let got = last.fill(keys.iter().map(|k| (k, ev.get(k)))).unwrap();
+                let want: Event = keys
+                    .iter()
+                    .filter_map(|k| Some((k.clone(), ev.get(k)?.clone())))
+                    .collect();
+                assert_same(got, &sigma_rust::Event::try_from(Value::Object(want)).unwrap());
+            }
+        }
+
         /// Over streams with repeated values, every verdict is sigma-rust's on the whole event.
         #[test]
         fn verdicts_are_sigma_rusts(evs in events()) {
