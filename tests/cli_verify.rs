@@ -444,7 +444,7 @@ fn eval_runs_an_spl_search_on_sysmon_events() {
         .code(0)
         .stdout(predicate::str::contains("\"Computer\":\"ws-1\""))
         .stdout(predicate::str::contains("ws-2").not())
-        .stderr(predicate::str::contains("3 events → 1 rows"));
+        .stderr(predicate::str::contains("3 events → 1 row"));
 }
 
 #[test]

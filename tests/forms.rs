@@ -101,7 +101,7 @@ fn a_one_character_edit_of_any_deployable_form_fails_verify_and_check() {
             "{file}: {line}"
         );
         assert!(line.contains(says), "{file}: {line}");
-        assert!(out.contains("1 rules disagree"), "{file}: {out}");
+        assert!(out.contains("1 rule disagrees"), "{file}: {out}");
         // the twin still runs and passes: only the deployed copy differs
         let (code, out, err) = run("check", dir.path());
         assert_eq!(code, 1, "{file}: {out}{err}");

@@ -619,7 +619,7 @@ fn importers_report_special_and_oversized_files_instead_of_reading_them() {
         stdout.contains("rejected             big.yaml") && stdout.contains("the limit is 4194304"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 specs into"), "{stdout}");
+    assert!(stdout.contains("1 spec into"), "{stdout}");
 }
 
 /// Terminal escapes in a spec line, a file name or a source never reach the terminal or

@@ -85,7 +85,7 @@ fn declared_unsupported_backends_build_nothing_and_say_so() {
         stdout.contains("- signed/filesig (endpoint) [sigma]: no certificate events in Sysmon"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 rules, "), "{stdout}");
+    assert!(stdout.contains("1 rule, "), "{stdout}");
 }
 
 #[test]

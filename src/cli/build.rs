@@ -46,9 +46,9 @@ pub(super) fn run(
             if format == Format::Text {
                 out!("{}", build_summary(&res.files));
                 outln!(
-                    "built {} files from {} specs into {}: {} written, {} unchanged, {} removed",
-                    res.files.len(),
-                    specs.len(),
+                    "built {} from {} into {}: {} written, {} unchanged, {} removed",
+                    super::output::counted(res.files.len() as u64, "file"),
+                    super::output::counted(specs.len() as u64, "spec"),
                     out.display(),
                     stats.written,
                     stats.unchanged,

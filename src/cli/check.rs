@@ -46,9 +46,10 @@ pub(super) fn run(
     if code == exit::OK && format == Format::Text {
         let dets: usize = specs.iter().map(|s| s.spec.detections.len()).sum();
         outln!(
-            "ok: {} specs, {dets} detections, {} artifacts",
-            specs.len(),
-            res.files.len()
+            "ok: {}, {}, {}",
+            super::output::counted(specs.len() as u64, "spec"),
+            super::output::counted(dets as u64, "detection"),
+            super::output::counted(res.files.len() as u64, "artifact")
         );
     }
     code

@@ -245,7 +245,11 @@ fn one(rule: &Rule, run: stream::Run, a: &EvalArgs, now: i128) -> i32 {
         }
     }
     if a.format == Format::Text {
-        eprintln!("{} events → {} rows", run.events, o.len());
+        eprintln!(
+            "{} → {}",
+            super::output::counted(run.events, "event"),
+            super::output::counted(o.len() as u64, "row")
+        );
     }
     exit::OK
 }
@@ -434,9 +438,9 @@ fn table(rules: &[Rule], run: stream::Run, a: &EvalArgs, now: i128) -> i32 {
             }
             let hit = run.outcomes.iter().filter(|o| o.matched > 0).count();
             out.push_str(&format!(
-                "\n{} events, {} rules, {hit} with matches\n",
-                run.events,
-                rules.len()
+                "\n{}, {}, {hit} with matches\n",
+                super::output::counted(run.events, "event"),
+                super::output::counted(rules.len() as u64, "rule")
             ));
             // with rows as JSON lines, stdout holds only those
             if a.rows == Some(false) {

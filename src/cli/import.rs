@@ -130,8 +130,8 @@ pub(super) fn run(source: ImportSource, format: Format) -> i32 {
         }
         outln!("{:<20} {:>5}", "total", done.reports.len());
         outln!(
-            "\n{} specs into {}: {} written, {} unchanged, {} removed (report: {})",
-            done.specs,
+            "\n{} into {}: {} written, {} unchanged, {} removed (report: {})",
+            super::output::counted(done.specs as u64, "spec"),
             args.out.display(),
             stats.written,
             stats.unchanged,

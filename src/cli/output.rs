@@ -43,6 +43,11 @@ pub enum Deny {
     Narrower,
 }
 
+/// `n` and `noun` in a summary line, plural but for one: "1 row", "2 rows".
+pub(crate) fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Set `--all-warnings` (before any diagnostics are printed).
 pub(super) fn all_warnings(all: bool) {
     ALL_WARNINGS.store(all, std::sync::atomic::Ordering::Relaxed);

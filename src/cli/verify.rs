@@ -322,12 +322,16 @@ fn matrix(r: &verify::Report, now: i128) -> String {
         pct(skipped, cases)
     ));
     out.push_str(&format!(
-        "\n{} rules, {total} verdicts: {}\n",
-        r.cells.len(),
+        "\n{}, {}: {}\n",
+        super::output::counted(r.cells.len() as u64, "rule"),
+        super::output::counted(total as u64, "verdict"),
         if r.ok() {
             "all agree with the spec".to_string()
         } else {
-            format!("{bad} rules disagree")
+            match bad {
+                1 => "1 rule disagrees".to_string(),
+                n => format!("{n} rules disagree"),
+            }
         }
     ));
     out
