@@ -110,37 +110,64 @@ fn string(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Strings up to this long (most keys and values) are scanned a word at a time inline;
-/// beyond, `memchr2` (its call costs more than a short string's scan).
-const INLINE_SCAN: usize = 32;
+/// The bytes `quote_or_backslash` looks at at once.
+#[cfg(target_arch = "x86_64")]
+const WORD: usize = 16;
+#[cfg(not(target_arch = "x86_64"))]
+const WORD: usize = 8;
 
-/// The place of the first `"` or `\` at or after `j`, if any.
+/// The place of the first `"` or `\` at or after `j`, if any: a word at a time, inline
+/// (the strings of an export are short: a call to `memchr2` costs more than it saves on
+/// them). The one search of JSON string text, for this scan and the sparse tape's.
 #[inline(always)]
-fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut at = j;
-    while at - j < INLINE_SCAN {
-        let Some(w) = b.get(at..).and_then(|s| s.first_chunk::<8>()) else {
-            // the last few bytes of the line
-            let rest = b.get(at..)?;
-            return rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\')
-                .map(|p| at + p);
-        };
-        // a byte equal to `"` or `\\` is a zero byte of `q` or `s`; the lowest flagged
-        // byte of `(x - 1) & !x & 0x80` is a zero byte (flags above it may be borrows)
-        let w = u64::from_le_bytes(*w);
-        let q = w ^ (ONES * u64::from(b'"'));
-        let s = w ^ (ONES * u64::from(b'\\'));
-        let m = ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH;
+pub(super) fn quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
+    while let Some(w) = b.get(j..j + WORD) {
+        let m = quotes(w);
         if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
+            return Some(j + m.trailing_zeros() as usize);
         }
-        at += 8;
+        j += WORD;
     }
-    Some(at + memchr::memchr2(b'"', b'\\', b.get(at..)?)?)
+    b.get(j..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| j + p)
+}
+
+/// Bit `n` set when `w[n]` (`WORD` bytes) is `"` or `\`: SSE2, which every x86-64 has.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn quotes(w: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    debug_assert_eq!(w.len(), WORD);
+    // SAFETY: SSE2 is part of x86-64 (every target of the arch has it), and `w` holds the
+    // 16 bytes the unaligned load reads.
+    unsafe {
+        let x = _mm_loadu_si128(w.as_ptr().cast());
+        let q = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let e = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        _mm_movemask_epi8(_mm_or_si128(q, e)) as u32
+    }
+}
+
+/// Bit `n` set for the first `"` or `\` among the 8 bytes `w`, at its index: a byte equal
+/// to one is a zero byte of `x ^ "…"` or `x ^ \…`, and the lowest flagged byte of
+/// `(v - 1) & !v & 0x80…` is a zero byte (flags above it may be borrows).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn quotes(w: &[u8]) -> u32 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let m = zero(x ^ (LO * u64::from(b'"'))) | zero(x ^ (LO * u64::from(b'\\')));
+    if m == 0 {
+        0
+    } else {
+        1 << (m.trailing_zeros() / 8)
+    }
 }
 
 /// One bit of 64 for a key (its length and first and last eight bytes, mixed): two keys

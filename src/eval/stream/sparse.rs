@@ -12,6 +12,7 @@
 //! skipped strings, which the scan checks for the whole line at once (a line that fails it
 //! is given up on).
 
+use super::super::canon::quote_or_backslash;
 use super::{Projection, MAX_DEPTH, WHOLE};
 use simd_json::{Node, StaticNode};
 
@@ -135,48 +136,6 @@ struct Scan<'l, 'e> {
     escaped: &'e mut Vec<(usize, usize, usize)>,
 }
 
-/// The bytes `plain_run` looks at at once.
-#[cfg(target_arch = "x86_64")]
-const WORD: usize = 16;
-#[cfg(not(target_arch = "x86_64"))]
-const WORD: usize = 8;
-
-/// Bit `n` set when `w[n]` (`WORD` bytes) is `"` or `\`: SSE2, which every x86-64 has.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn quotes(w: &[u8]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    debug_assert_eq!(w.len(), WORD);
-    // SAFETY: SSE2 is part of x86-64 (every target of the arch has it), and `w` holds the
-    // 16 bytes the unaligned load reads.
-    unsafe {
-        let x = _mm_loadu_si128(w.as_ptr().cast());
-        let q = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-        let e = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        _mm_movemask_epi8(_mm_or_si128(q, e)) as u32
-    }
-}
-
-/// Bit `8n + 7` set for the first `"` or `\` among the 8 bytes `w` (a flag above it may be
-/// set too, by a borrow; the lowest is sure); the index is the set bit over 8.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn quotes(w: &[u8]) -> u32 {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let m = zero(x ^ (LO * u64::from(b'"'))) | zero(x ^ (LO * u64::from(b'\\')));
-    // one bit per byte, at the byte's index
-    if m == 0 {
-        0
-    } else {
-        1 << (m.trailing_zeros() / 8)
-    }
-}
-
 impl<'l> Scan<'l, '_> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
@@ -200,25 +159,6 @@ impl<'l> Scan<'l, '_> {
         }
         self.i += 1;
         Some(())
-    }
-
-    /// The index of the first `"` or `\` at or after `i` (or the end). (The line holds no
-    /// raw control character: `sparse_tape` gave up on it otherwise.) A word at a time:
-    /// strings are short, and a call to `memchr2` costs more than it saves on them.
-    #[inline(always)]
-    fn plain_run(&self, mut i: usize) -> usize {
-        let b = self.b;
-        while let Some(w) = b.get(i..i + WORD) {
-            let m = quotes(w);
-            if m != 0 {
-                return i + m.trailing_zeros() as usize;
-            }
-            i += WORD;
-        }
-        while i < b.len() && !matches!(b[i], b'"' | b'\\') {
-            i += 1;
-        }
-        i
     }
 
     /// Past the string whose opening quote is at `i`, as serde_json's `ignore_str` checks it.
@@ -253,8 +193,8 @@ impl<'l> Scan<'l, '_> {
     fn string_end(&self, mut j: usize, surrogates: bool) -> Option<(usize, bool)> {
         let mut escaped = false;
         loop {
-            j = self.plain_run(j);
-            match self.b.get(j)? {
+            j = quote_or_backslash(self.b, j)?;
+            match self.b[j] {
                 b'"' => return Some((j, escaped)),
                 b'\\' => {
                     escaped = true;
@@ -343,8 +283,8 @@ impl<'l> Scan<'l, '_> {
                     return None;
                 }
                 let start = self.i + 1;
-                let end = self.plain_run(start);
-                if self.b.get(end) != Some(&b'"') {
+                let end = quote_or_backslash(self.b, start)?;
+                if self.b[end] != b'"' {
                     return None;
                 }
                 self.i = end + 1;
